@@ -1,0 +1,426 @@
+"""`tui-client`: the TUI by default, plus scriptable commands on the same engine.
+
+Every command exits 0 on success and non-zero with one line on stderr otherwise:
+1 = the command failed, 2 = bad usage, 3 = the profile is open in another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from . import __version__, paths
+from .config import HISTORY_VISIBILITIES, load_settings
+from .logs import setup_logging
+
+logger = logging.getLogger("tui_client.cli")
+
+
+class CliError(Exception):
+    pass
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def _read_secret(args: argparse.Namespace, attr: str, stdin_flag: str, prompt: str) -> str:
+    value = getattr(args, attr, None)
+    if value:
+        return value
+    if getattr(args, stdin_flag, False) or not sys.stdin.isatty():
+        value = sys.stdin.readline().rstrip("\n")
+    else:
+        value = getpass.getpass(prompt)
+    if not value:
+        raise CliError(f"no {attr.replace('_', ' ')} given")
+    return value
+
+
+# -- command implementations ---------------------------------------------------------------------
+
+
+async def _with_engine(
+    args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True
+) -> int:
+    from .engine.engine import Engine
+
+    engine = Engine(args.profile, settings=args.settings)
+    try:
+        if not await engine.open():
+            raise CliError(f"profile {args.profile!r} is not logged in; run `tui-client login` first")
+        if sync:
+            await engine.sync_once()
+        code = await body(engine)
+        await engine._maintain_keys()
+        return code
+    finally:
+        await engine.close()
+
+
+async def resolve_room(engine: Any, room: str, *, invited_ok: bool = False) -> str:
+    """A room id from an id, an alias or an exact room name."""
+    if room.startswith("!"):
+        return room
+    if room.startswith("#"):
+        resp = await engine.client.room_resolve_alias(room)
+        room_id = getattr(resp, "room_id", None)
+        if not room_id:
+            raise CliError(f"no room has the alias {room}")
+        return room_id
+    candidates = [s.room_id for s in engine.rooms() if s.name == room]
+    if invited_ok:
+        candidates += [i.room_id for i in engine.invites() if i.name == room]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise CliError(f"no room called {room!r} (use a room id, an alias or an exact name)")
+    raise CliError(f"{len(candidates)} rooms are called {room!r}; use the room id")
+
+
+def item_json(item: Any) -> dict[str, Any]:
+    return {
+        "event_id": item.event_id,
+        "type": item.event_type,
+        "sender": item.sender,
+        "sender_name": item.sender_name,
+        "timestamp": item.timestamp,
+        "body": item.body,
+        "decrypted": item.decrypted,
+        "failure_reason": item.failure_reason,
+        "failure_code": item.failure_code,
+        "shared_by": item.provenance.shared_by if item.provenance else None,
+        "shared_by_device": item.provenance.shared_by_device if item.provenance else None,
+    }
+
+
+async def cmd_login(args: argparse.Namespace) -> int:
+    from .engine.engine import Engine
+
+    password = _read_secret(args, "password", "password_stdin", "Password: ")
+    engine = Engine(args.profile, settings=args.settings)
+    try:
+        info = await engine.login(args.homeserver, args.user, password)
+        await engine.sync_once()
+        print(f"logged in as {info.user_id} (device {info.device_id}) on profile {args.profile!r}")
+        return 0
+    finally:
+        await engine.close()
+
+
+async def cmd_logout(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        await engine.logout()
+        print(f"logged out of profile {args.profile!r}")
+        return 0
+
+    return await _with_engine(args, body, sync=False)
+
+
+async def cmd_whoami(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        me = engine.whoami()
+        data = asdict(me)
+        if args.json:
+            _print_json(data)
+        else:
+            for key, value in data.items():
+                if key != "extra":
+                    print(f"{key}: {value}")
+            for key, value in data["extra"].items():
+                print(f"{key}: {value}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_rooms(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        rooms = engine.rooms()
+        if args.json:
+            _print_json(
+                [
+                    {
+                        "room_id": s.room_id,
+                        "name": s.name,
+                        "topic": s.topic,
+                        "encrypted": s.encrypted,
+                        "history_visibility": s.history_visibility,
+                        "unread": s.unread,
+                        "members": [asdict(m) for m in s.members],
+                    }
+                    for s in rooms
+                ]
+            )
+        else:
+            for s in rooms:
+                lock = "🔒" if s.encrypted else "  "
+                print(f"{lock} {s.name}  {s.room_id}  ({s.joined_count} members, history {s.history_visibility})")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_invites(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        invites = engine.invites()
+        if args.json:
+            _print_json(
+                [
+                    {
+                        "room_id": i.room_id,
+                        "name": i.name,
+                        "inviter": i.inviter,
+                        "inviter_name": i.inviter_name,
+                        "encrypted": i.encrypted,
+                        "bundle": asdict(i.bundle) if i.bundle else None,
+                    }
+                    for i in invites
+                ]
+            )
+        else:
+            for i in invites:
+                print(f"{i.name}  {i.room_id}  invited by {i.inviter_label}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_create_room(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await engine.create_room(
+            args.name,
+            encrypted=not args.unencrypted,
+            history_visibility=args.history_visibility,
+            topic=args.topic,
+            invite=tuple(args.invite or ()),
+        )
+        print(room_id)
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_send(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        text = args.text if args.text != "-" else sys.stdin.read()
+        event_id = await engine.send_text(room_id, text, emote=args.emote, notice=args.notice)
+        print(event_id)
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_invite(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        await engine.invite(room_id, args.user)
+        print(f"invited {args.user}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_join(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room, invited_ok=True)
+        joined = await engine.join(room_id)
+        print(joined)
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_decline(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room, invited_ok=True)
+        await engine.decline(room_id)
+        print(f"declined {room_id}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_leave(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        await engine.leave(room_id)
+        print(f"left {room_id}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_set_visibility(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        await engine.set_history_visibility(room_id, args.visibility)
+        print(f"history visibility of {room_id} is now {args.visibility}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_history(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        if args.wait:
+            await engine.wait_until(
+                lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait
+            )
+        items = await engine.load_full_history(room_id)
+        if args.wait and any(i.failed for i in items):
+            await engine.wait_until(lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait)
+            items = engine.timeline(room_id)
+        if not args.all:
+            items = [i for i in items if i.is_message]
+        if args.json:
+            _print_json([item_json(i) for i in items])
+        else:
+            for i in items:
+                text = i.body if i.body is not None else f"⚠ {i.failure_reason}"
+                badge = f"  [{i.provenance.badge}]" if i.provenance else ""
+                print(f"{i.sender_name}: {text}{badge}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_sync(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + args.seconds
+        while loop.time() < deadline:
+            await engine.sync_once(timeout_ms=int(min(5.0, max(0.0, deadline - loop.time())) * 1000))
+        return 0
+
+    return await _with_engine(args, body)
+
+
+# -- argument parsing -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-client",
+        description="A terminal Matrix client with encrypted history sharing (MSC4268). "
+        "Without a command it starts the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-client {__version__}")
+    parser.add_argument("--profile", default=None, help="account profile to use (default: from config, else 'default')")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("login", cmd_login, "log in with a password and save the session")
+    p.add_argument("--homeserver", required=True, help="e.g. https://matrix.example.org")
+    p.add_argument("--user", required=True, help="user name or full user id")
+    p.add_argument("--password", help="the password (prefer --password-stdin or the prompt)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    add("logout", cmd_logout, "log out and delete this profile's session and keys")
+
+    p = add("whoami", cmd_whoami, "show the logged-in user and device")
+    p.add_argument("--json", action="store_true")
+
+    p = add("rooms", cmd_rooms, "list joined rooms")
+    p.add_argument("--json", action="store_true")
+
+    p = add("invites", cmd_invites, "list pending invites")
+    p.add_argument("--json", action="store_true")
+
+    p = add("create-room", cmd_create_room, "create a room (encrypted by default) and print its id")
+    p.add_argument("name")
+    p.add_argument("--history-visibility", choices=HISTORY_VISIBILITIES, default=None)
+    p.add_argument("--topic")
+    p.add_argument("--unencrypted", action="store_true")
+    p.add_argument("--invite", action="append", metavar="USER")
+
+    p = add("send", cmd_send, "send a text message (markdown); TEXT '-' reads stdin")
+    p.add_argument("room")
+    p.add_argument("text")
+    p.add_argument("--emote", action="store_true", help="send as /me")
+    p.add_argument("--notice", action="store_true", help="send as a notice")
+
+    p = add("invite", cmd_invite, "invite a user to a room")
+    p.add_argument("room")
+    p.add_argument("user")
+
+    p = add("join", cmd_join, "join a room or accept an invite")
+    p.add_argument("room")
+
+    p = add("decline", cmd_decline, "decline an invite")
+    p.add_argument("room")
+
+    p = add("leave", cmd_leave, "leave a room")
+    p.add_argument("room")
+
+    p = add("set-visibility", cmd_set_visibility, "set who can read the room's history")
+    p.add_argument("room")
+    p.add_argument("visibility", choices=HISTORY_VISIBILITIES)
+
+    p = add("history", cmd_history, "print a room's history, oldest first")
+    p.add_argument("room")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include membership and state events")
+    p.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait up to this long for keys")
+
+    p = add("sync", cmd_sync, "sync for a while (receive keys and messages) and exit")
+    p.add_argument("--seconds", type=float, default=5.0)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    loaded = load_settings()
+    args.settings = loaded.settings
+    args.profile = args.profile or loaded.settings.default_profile
+    try:
+        paths.validate_profile_name(args.profile)
+    except ValueError as exc:
+        parser.error(str(exc))
+    level = args.log_level or loaded.settings.log_level
+    setup_logging(level, stderr_level="DEBUG" if args.verbose else None)
+    for problem in loaded.problems:
+        logger.warning("config: %s", problem)
+        if args.command:
+            print(f"warning: {problem}", file=sys.stderr)
+    if not args.command:
+        from .ui.app import run_app
+
+        return run_app(args.profile, loaded)
+    from .engine.engine import EngineError
+    from .engine.lock import ProfileLockedError
+    from .engine.session import SessionFileError
+
+    try:
+        return asyncio.run(args.func(args))
+    except ProfileLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (CliError, EngineError, SessionFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

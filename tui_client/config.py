@@ -1,0 +1,94 @@
+"""Typed settings from a TOML file (`paths.config_file()`).
+
+A missing file means defaults. A malformed file or a bad value never stops the client: the
+problem is reported (log and UI) with a reason, the defaults are used for what could not be
+read, and the file is left untouched.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from . import paths
+
+HISTORY_VISIBILITIES = ("shared", "invited", "joined", "world_readable")
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_profile: str = "default"
+    log_level: str = "INFO"
+    # Largest key bundle we will download when accepting an invite (bytes).
+    bundle_max_bytes: int = 64 * 1024 * 1024
+    # How long after accepting an invite a bundle from the inviter is still imported (seconds).
+    bundle_accept_window: int = 24 * 60 * 60
+    sync_timeout_ms: int = 30_000
+    default_history_visibility: str = "shared"
+    demo_hints: bool = True
+    # action id -> key, e.g. {"send_screenshot" = "f12"}
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    path: Path
+    problems: tuple[str, ...] = ()
+
+
+_VALIDATORS: dict[str, Any] = {
+    "default_profile": lambda v: isinstance(v, str) and bool(paths.validate_profile_name(v)),
+    "log_level": lambda v: isinstance(v, str)
+    and v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "bundle_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
+    "bundle_accept_window": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    "sync_timeout_ms": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 300_000,
+    "default_history_visibility": lambda v: v in HISTORY_VISIBILITIES,
+    "demo_hints": lambda v: isinstance(v, bool),
+    "keys": lambda v: isinstance(v, dict)
+    and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+}
+
+
+def parse_settings(text: str) -> tuple[Settings, list[str]]:
+    """Parse TOML text into Settings; returns the settings and a list of problems."""
+    problems: list[str] = []
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return Settings(), [f"not valid TOML ({exc}); using defaults"]
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(f"unknown setting {key!r} ignored")
+            continue
+        try:
+            ok = _VALIDATORS[key](value)
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"bad value for {key!r}: {value!r}; using the default")
+            continue
+        values[key] = value.upper() if key == "log_level" else value
+    return replace(Settings(), **values), problems
+
+
+def load_settings(path: Path | None = None) -> LoadedSettings:
+    path = path or paths.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LoadedSettings(Settings(), path)
+    except (OSError, UnicodeDecodeError) as exc:
+        return LoadedSettings(Settings(), path, (f"cannot read {path}: {exc}; using defaults",))
+    settings, problems = parse_settings(text)
+    return LoadedSettings(settings, path, tuple(f"{path}: {p}" for p in problems))

@@ -1,0 +1,1 @@
+"""The headless engine: owns the Matrix client; never imports Textual or Rich."""

@@ -1,0 +1,164 @@
+"""`EngineClient`: nio's AsyncClient with our store and Olm machine, hardened sync handling,
+and a key query that keeps the cross-signing keys nio throws away."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig
+from nio.api import Api
+from nio.events import RoomEncryptionEvent, RoomMemberEvent
+from nio.responses import KeysQueryError, KeysQueryResponse, SyncError, SyncResponse
+
+from .crypto.olm import AppOlm
+from .store import AppStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FullKeysQueryResponse(KeysQueryResponse):
+    """A /keys/query answer that also keeps master, self-signing and user-signing keys."""
+
+    master_keys: dict[str, Any] = field(default_factory=dict)
+    self_signing_keys: dict[str, Any] = field(default_factory=dict)
+    user_signing_keys: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
+        base = KeysQueryResponse.from_dict(parsed_dict)
+        if not isinstance(base, KeysQueryResponse):
+            return base
+        resp = cls(base.device_keys, base.failures)
+
+        def section(name: str) -> dict[str, Any]:
+            value = parsed_dict.get(name)
+            return value if isinstance(value, dict) else {}
+
+        resp.master_keys = section("master_keys")
+        resp.self_signing_keys = section("self_signing_keys")
+        resp.user_signing_keys = section("user_signing_keys")
+        return resp
+
+
+class AppSyncResponse(SyncResponse):
+    """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
+    events and account data it does not model, which we need."""
+
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
+        resp = super().from_dict(parsed_dict)
+        if isinstance(resp, SyncResponse):
+            resp.raw = parsed_dict
+        return resp
+
+
+class EngineClient(AsyncClient):
+    olm: AppOlm | None
+    store: AppStore | None
+
+    def __init__(self, homeserver: str, user: str, device_id: str | None, store_path: str, store_key: str) -> None:
+        config = AsyncClientConfig(
+            store=AppStore,
+            store_name="crypto.db",
+            store_sync_tokens=True,
+            encryption_enabled=True,
+            pickle_key=store_key,
+            # One quick retry inside nio; the engine's sync loop owns backoff and reports it.
+            max_timeouts=1,
+            max_timeout_retry_wait_time=2,
+            request_timeout=60,
+        )
+        super().__init__(homeserver, user, device_id or "", store_path, config)
+
+    def load_store(self) -> None:
+        """As nio's, but with our store class and Olm machine (nio hard-codes `Olm`)."""
+        if self.store:
+            return
+        if not self.user_id or not self.device_id or not self.store_path:
+            return
+        self.store = AppStore(
+            self.user_id, self.device_id, self.store_path, self.config.pickle_key, self.config.store_name
+        )
+        self.olm = AppOlm(self.user_id, self.device_id, self.store)
+        self.encrypted_rooms = self.store.load_encrypted_rooms()
+        self.loaded_sync_token = self.store.load_sync_token()
+
+    async def sync(  # type: ignore[override]
+        self, timeout: int | None = 0, sync_filter: Any = None, since: str | None = None,
+        full_state: bool | None = None, set_presence: str | None = None,
+    ) -> AppSyncResponse | SyncError:
+        method, path = Api.sync(
+            self.access_token,
+            since=since or self.next_batch or self.loaded_sync_token,
+            timeout=timeout or None,
+            filter=sync_filter,
+            full_state=full_state,
+            set_presence=set_presence,
+        )
+        return await self._send(
+            AppSyncResponse, method, path,
+            timeout=120 if full_state else (timeout / 1000 + 15 if timeout else 30),
+        )
+
+    # -- a bad event never aborts a sync -------------------------------------------------------
+
+    def _handle_timeline_event(self, event, room_id, room, encrypted_rooms):  # type: ignore[override]
+        try:
+            return super()._handle_timeline_event(event, room_id, room, encrypted_rooms)
+        except Exception as exc:
+            logger.warning(
+                "skipped a timeline event in %s (%s): %s", room_id, getattr(event, "event_id", "?"), exc
+            )
+            return None
+
+    def _handle_joined_state(self, room_id, join_info, encrypted_rooms):  # type: ignore[override]
+        # nio's version stops at the first state event that trips it; go event by event.
+        if room_id in self.invited_rooms:
+            del self.invited_rooms[room_id]
+        if room_id not in self.rooms:
+            from nio.rooms import MatrixRoom
+
+            self.rooms[room_id] = MatrixRoom(room_id, self.user_id, room_id in self.encrypted_rooms)
+        room = self.rooms[room_id]
+        for event in join_info.state:
+            try:
+                if isinstance(event, RoomEncryptionEvent):
+                    encrypted_rooms.add(room_id)
+                if isinstance(event, RoomMemberEvent):
+                    if room.handle_membership(event):
+                        self._invalidate_session_for_member_event(room_id)
+                else:
+                    room.handle_event(event)
+            except Exception as exc:
+                logger.warning(
+                    "skipped a state event in %s (%s): %s", room_id, getattr(event, "event_id", "?"), exc
+                )
+        if join_info.summary:
+            room.update_summary(join_info.summary)
+        if join_info.unread_notifications:
+            room.update_unread_notifications(join_info.unread_notifications)
+
+    async def _handle_invited_rooms(self, response) -> None:  # type: ignore[override]
+        for room_id, info in response.rooms.invite.items():
+            room = self._get_invited_room(room_id)
+            for event in info.invite_state:
+                try:
+                    room.handle_event(event)
+                except Exception as exc:
+                    logger.warning("skipped an invite state event in %s: %s", room_id, exc)
+
+    # -- key query keeping cross-signing keys ------------------------------------------------
+
+    async def keys_query_full(self, users: set[str] | None = None) -> FullKeysQueryResponse | KeysQueryError:
+        """Query device and cross-signing keys of `users` (default: those nio wants)."""
+        assert self.olm
+        user_list = set(users) if users is not None else set(self.users_for_key_query)
+        if not user_list:
+            user_list = {self.user_id}
+        method, path, data = Api.keys_query(self.access_token, user_list)
+        return await self._send(FullKeysQueryResponse, method, path, data)

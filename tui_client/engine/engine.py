@@ -1,0 +1,725 @@
+"""The Engine facade: one nio client per profile, its lifecycle, the sync loop, commands, and
+typed events out. Everything the UI and the CLI do goes through here.
+
+The engine is loop-agnostic: the CLI drives it with `asyncio.run`, the TUI runs it on its own
+thread and loop (see `host.py`) so that nothing nio does can freeze the interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nio import responses as r
+from nio.api import MessageDirection, RoomPreset, RoomVisibility
+from nio.events import MegolmEvent, RoomHistoryVisibilityEvent, RoomMemberEvent
+from nio.exceptions import LocalProtocolError
+
+from .. import paths
+from ..config import HISTORY_VISIBILITIES, Settings
+from .client import EngineClient
+from .events import (
+    EngineErrorEvent,
+    EngineEvent,
+    InviteReceived,
+    Notice,
+    RoomsChanged,
+    SyncStateChanged,
+    TimelineItemsAdded,
+    TimelineItemUpdated,
+    TimelineReset,
+)
+from .lock import ProfileLock
+from .models import Decryption, Invite, KeyProvenance, Member, RoomSummary, SyncState, TimelineItem, Whoami
+from .render import text_content
+from .session import SessionInfo, delete_session, load_session, save_session
+from .timeline import RoomTimeline, item_from_event
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[EngineEvent], None]
+
+
+class EngineError(Exception):
+    """A command failed; the message is meant for the user."""
+
+
+class NotLoggedIn(EngineError):
+    pass
+
+
+def _error_text(resp: Any) -> str:
+    message = getattr(resp, "message", None) or str(resp)
+    code = getattr(resp, "status_code", None)
+    return f"{message} ({code})" if code and code not in str(message) else message
+
+
+class Engine:
+    def __init__(
+        self,
+        profile: str = "default",
+        *,
+        settings: Settings | None = None,
+        profile_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.profile = paths.validate_profile_name(profile)
+        self.dir = profile_dir or paths.profile_dir(profile)
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.client: EngineClient | None = None
+        self.session: SessionInfo | None = None
+        self._lock = ProfileLock(paths.ensure_private_dir(self.dir), self.profile)
+        self._listeners: list[Listener] = []
+        self._timelines: dict[str, RoomTimeline] = {}
+        self._sync_lock = asyncio.Lock()
+        self._sync_task: asyncio.Task | None = None
+        self._synced = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._first_sync_done = False
+        self._known_invites: set[str] = set()
+        self.sync_state = SyncState("stopped")
+
+    # -- subscription ---------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def emit(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("an engine listener failed on %s", type(event).__name__)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def logged_in(self) -> bool:
+        return self.client is not None and bool(self.client.access_token)
+
+    @property
+    def user_id(self) -> str:
+        return self.client.user_id if self.client else ""
+
+    @property
+    def device_id(self) -> str:
+        return self.client.device_id if self.client else ""
+
+    def _require_client(self) -> EngineClient:
+        if not self.client or not self.client.access_token:
+            raise NotLoggedIn(
+                f"profile {self.profile!r} is not logged in; run `tui-client login` first"
+            )
+        return self.client
+
+    async def open(self) -> bool:
+        """Lock the profile and restore its saved session. True if a session was restored."""
+        self._lock.acquire()
+        info = load_session(self.dir)
+        if info is None:
+            return False
+        self.session = info
+        self.client = EngineClient(info.homeserver, info.user_id, info.device_id, str(self.dir), info.store_key)
+        self.client.restore_login(info.user_id, info.device_id, info.access_token)
+        self._wire_olm()
+        logger.info("restored session of %s on device %s", info.user_id, info.device_id)
+        return True
+
+    async def login(self, homeserver: str, user: str, password: str, device_name: str = "tui_client") -> SessionInfo:
+        """Password login; saves the session (0600) and uploads our device keys."""
+        self._lock.acquire()
+        homeserver = homeserver.rstrip("/")
+        if not homeserver.startswith(("http://", "https://")):
+            raise EngineError(f"bad homeserver URL {homeserver!r}: it must start with http:// or https://")
+        if self.client is not None:
+            await self._close_client()
+        store_key = SessionInfo.new_store_key()
+        client = EngineClient(homeserver, user, None, str(self.dir), store_key)
+        try:
+            resp = await client.login(password, device_name=device_name)
+        except Exception as exc:
+            await client.close()
+            raise EngineError(f"cannot reach {homeserver}: {exc or type(exc).__name__}") from exc
+        if not isinstance(resp, r.LoginResponse):
+            await client.close()
+            code = getattr(resp, "status_code", "")
+            if code == "M_FORBIDDEN":
+                raise EngineError("wrong user name or password")
+            raise EngineError(f"login failed: {_error_text(resp)}")
+        self.client = client
+        self.session = SessionInfo(homeserver, resp.user_id, resp.device_id, resp.access_token, store_key)
+        save_session(self.dir, self.session)
+        self._wire_olm()
+        logger.info("logged in as %s on new device %s", resp.user_id, resp.device_id)
+        await self._maintain_keys()
+        return self.session
+
+    async def logout(self) -> None:
+        client = self._require_client()
+        await self.stop_sync()
+        try:
+            await client.logout()
+        except Exception as exc:
+            logger.warning("server logout failed (%s); forgetting the session anyway", exc)
+        await self._close_client()
+        delete_session(self.dir)
+        store = self.dir / "crypto.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+        self.session = None
+
+    async def close(self) -> None:
+        await self.stop_sync()
+        await self._close_client()
+        self._lock.release()
+
+    async def _close_client(self) -> None:
+        if self.client is None:
+            return
+        try:
+            await self.client.close()
+        finally:
+            if self.client.store is not None:
+                try:
+                    self.client.store.database.close()
+                except Exception:
+                    pass
+            self.client = None
+
+    def _wire_olm(self) -> None:
+        assert self.client and self.client.olm
+        olm = self.client.olm
+        olm.history_visibility_of = self._history_visibility
+        olm.on_keys_added = self._on_keys_added
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def _set_sync_state(self, state: str, detail: str | None = None, retry_in: float | None = None) -> None:
+        new = SyncState(state, detail, retry_in, self.clock())
+        if (new.state, new.detail, new.retry_in) != (
+            self.sync_state.state, self.sync_state.detail, self.sync_state.retry_in,
+        ):
+            self.sync_state = new
+            self.emit(SyncStateChanged(new))
+
+    async def sync_once(self, timeout_ms: int = 0) -> None:
+        """One /sync plus the key upkeep that follows it. Raises EngineError on failure."""
+        client = self._require_client()
+        async with self._sync_lock:
+            full_state = True if not self._first_sync_done else None
+            try:
+                resp = await client.sync(timeout=timeout_ms, full_state=full_state)
+            except Exception as exc:
+                raise EngineError(f"cannot reach the homeserver: {exc or type(exc).__name__}") from exc
+            if not isinstance(resp, r.SyncResponse):
+                if getattr(resp, "status_code", "") in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
+                    self._set_sync_state("logged_out", "the server no longer accepts this session; log in again")
+                    raise NotLoggedIn("the server no longer accepts this session; log in again")
+                raise EngineError(f"sync failed: {_error_text(resp)}")
+            self._first_sync_done = True
+            self._process_sync(resp)
+        await self._maintain_keys()
+        self._synced.set()
+        self._synced = asyncio.Event()
+
+    def start_sync(self) -> None:
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop(), name="sync-loop")
+
+    async def stop_sync(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.sync_state.state != "logged_out":
+            self._set_sync_state("stopped")
+
+    @property
+    def syncing(self) -> bool:
+        return self._sync_task is not None and not self._sync_task.done()
+
+    def retry_now(self) -> None:
+        """Skip the current backoff wait (a user pressed 'reconnect')."""
+        self._wake.set()
+
+    async def _sync_loop(self) -> None:
+        failures = 0
+        self._set_sync_state("connecting")
+        while True:
+            try:
+                timeout = 0 if not self._first_sync_done else self.settings.sync_timeout_ms
+                await self.sync_once(timeout)
+                failures = 0
+                self._set_sync_state("syncing")
+            except asyncio.CancelledError:
+                raise
+            except NotLoggedIn as exc:
+                self.emit(EngineErrorEvent(str(exc)))
+                return
+            except Exception as exc:
+                failures += 1
+                delay = min(15.0, 0.5 * 2 ** min(failures - 1, 5)) * random.uniform(0.8, 1.2)
+                reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+                logger.warning("sync failed (%s); retrying in %.1f s", reason, delay)
+                self._set_sync_state("retrying", reason, round(delay, 1))
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Wait (syncing ourselves if no loop runs) until `predicate()` holds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            if self.syncing:
+                synced = self._synced
+                try:
+                    await asyncio.wait_for(synced.wait(), remaining)
+                except asyncio.TimeoutError:
+                    return predicate()
+            else:
+                await self.sync_once(timeout_ms=int(min(remaining, 5) * 1000))
+        return True
+
+    async def _maintain_keys(self) -> None:
+        """What nio's sync_forever does between syncs: upload, query, claim, send to-device."""
+        client = self._require_client()
+        try:
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await self._query_keys()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+            if client.outgoing_to_device_messages:
+                await client.send_to_device_messages()
+        except LocalProtocolError as exc:
+            logger.debug("key upkeep skipped: %s", exc)
+
+    async def _query_keys(self, users: set[str] | None = None) -> Any:
+        client = self._require_client()
+        resp = await client.keys_query_full(users)
+        if not isinstance(resp, r.KeysQueryResponse):
+            logger.warning("key query failed: %s", _error_text(resp))
+        return resp
+
+    # -- processing a sync response -----------------------------------------------------------
+
+    def _process_sync(self, resp: r.SyncResponse) -> None:
+        rooms_changed = False
+        raw_invites = (getattr(resp, "raw", None) or {}).get("rooms", {}).get("invite", {})
+        for room_id, info in resp.rooms.invite.items():
+            rooms_changed = True
+            self._apply_raw_invite_state(room_id, raw_invites.get(room_id))
+            if room_id not in self._known_invites:
+                self._known_invites.add(room_id)
+                invite = self._invite_model(room_id)
+                if invite is not None:
+                    self.emit(InviteReceived(invite))
+        for room_id, info in resp.rooms.join.items():
+            rooms_changed = True
+            self._known_invites.discard(room_id)
+            try:
+                self._process_joined_room(room_id, info)
+            except Exception:
+                logger.exception("could not process the update of room %s", room_id)
+        for room_id in resp.rooms.leave:
+            rooms_changed = True
+            self._known_invites.discard(room_id)
+            self._on_left_room(room_id)
+        if rooms_changed:
+            self.emit_rooms()
+
+    def _apply_raw_invite_state(self, room_id: str, raw: Any) -> None:
+        """nio keeps only names and members of invite state; read encryption and topic too."""
+        room = self.client.invited_rooms.get(room_id) if self.client else None
+        events = raw.get("invite_state", {}).get("events", []) if isinstance(raw, dict) else []
+        if room is None or not isinstance(events, list):
+            return
+        for event in events:
+            if not isinstance(event, dict) or not isinstance(event.get("content"), dict):
+                continue
+            if event.get("type") == "m.room.encryption":
+                room.encrypted = True
+            elif event.get("type") == "m.room.topic" and isinstance(event["content"].get("topic"), str):
+                room.topic = event["content"]["topic"]
+
+    def _process_joined_room(self, room_id: str, info: Any) -> None:
+        timeline = self._timelines.get(room_id)
+        if timeline is None:
+            timeline = self._timelines[room_id] = RoomTimeline(room_id, prev_batch=info.timeline.prev_batch)
+        elif info.timeline.limited:
+            timeline.reset(info.timeline.prev_batch)
+            self.emit(TimelineReset(room_id))
+        for event in list(info.state) + list(info.timeline.events):
+            if isinstance(event, RoomHistoryVisibilityEvent):
+                # Sessions are tied to the visibility they were created under (MSC4268).
+                assert self.client and self.client.olm
+                self.client.olm.discard_outbound_session(room_id, "history visibility changed")
+        pairs = []
+        for event in info.timeline.events:
+            item = self._item(room_id, event)
+            if item is not None:
+                pairs.append((item, event))
+        added = timeline.append(pairs)
+        if added:
+            self.emit(TimelineItemsAdded(room_id, tuple(added)))
+
+    def _on_left_room(self, room_id: str) -> None:
+        self._timelines.pop(room_id, None)
+        if self.client:
+            self.client.rooms.pop(room_id, None)
+            self.client.invited_rooms.pop(room_id, None)
+
+    def _item(self, room_id: str, event: Any) -> TimelineItem | None:
+        try:
+            return item_from_event(self, room_id, event)
+        except Exception:
+            logger.exception("could not show event %s", getattr(event, "event_id", "?"))
+            return None
+
+    # -- TimelineContext (used by item_from_event) ---------------------------------------------
+
+    @property
+    def own_user_id(self) -> str:
+        return self.user_id
+
+    def display_name(self, room_id: str, user_id: str) -> str:
+        if self.client:
+            room = self.client.rooms.get(room_id) or self.client.invited_rooms.get(room_id)
+            if room is not None:
+                name = room.user_name(user_id)
+                if name:
+                    return name
+        return user_id
+
+    def provenance_for(self, room_id: str, session_id: str | None) -> KeyProvenance | None:
+        if not self.client or not self.client.olm:
+            return None
+        meta = self.client.olm.meta_for(session_id)
+        if meta is None or meta.origin != "bundle" or not meta.forwarder_user:
+            return None
+        return KeyProvenance(
+            meta.forwarder_user, meta.forwarder_device,
+            self.display_name(room_id, meta.forwarder_user), meta.received_at,
+        )
+
+    def describe_failure(self, room_id: str, event: Any) -> tuple[str, str]:
+        assert self.client and self.client.olm
+        olm = self.client.olm
+        session_id = getattr(event, "session_id", "") or ""
+        short = f"{session_id[:10]}…" if session_id else "unknown"
+        have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
+        if have is not None:
+            error = olm.decryption_errors.get(event.event_id, "")
+            if "index" in error.lower():
+                return (
+                    "index",
+                    f"the key we hold for this session starts after this message (from index {have.first_known_index})",
+                )
+            return "error", f"could not decrypt: {error or 'unknown error'}"
+        return "missing_key", f"no key for this message yet (session {short})"
+
+    # -- keys arriving --------------------------------------------------------------------------
+
+    def _on_keys_added(self, keys: list[tuple[str, str]]) -> None:
+        by_room: dict[str, set[str]] = {}
+        for room_id, session_id in keys:
+            by_room.setdefault(room_id, set()).add(session_id)
+        for room_id, session_ids in by_room.items():
+            self.retry_decryption(room_id, session_ids)
+
+    def retry_decryption(self, room_id: str, session_ids: set[str] | None = None) -> int:
+        """Re-try undecryptable items of a room (all, or those of `session_ids`); emit updates."""
+        timeline = self._timelines.get(room_id)
+        if timeline is None or not self.client or not self.client.olm:
+            return 0
+        fixed = 0
+        for item in list(timeline.items):
+            if item.decryption is not Decryption.FAILED:
+                continue
+            raw = timeline.raw.get(item.event_id)
+            if not isinstance(raw, MegolmEvent):
+                continue
+            if session_ids is not None and raw.session_id not in session_ids:
+                continue
+            decrypted = self.client.olm._decrypt_megolm_no_error(raw, room_id)
+            new_raw = decrypted if decrypted is not None else raw
+            new_item = self._item(room_id, new_raw)
+            if new_item is not None and new_item != item:
+                timeline.replace(new_item, new_raw)
+                self.emit(TimelineItemUpdated(room_id, new_item))
+                fixed += decrypted is not None
+        return fixed
+
+    # -- state for the UI ---------------------------------------------------------------------
+
+    def _history_visibility(self, room_id: str) -> str | None:
+        room = self.client.rooms.get(room_id) if self.client else None
+        return room.history_visibility if room else None
+
+    def rooms(self) -> list[RoomSummary]:
+        if not self.client:
+            return []
+        out = []
+        for room_id, room in self.client.rooms.items():
+            out.append(self._summary(room))
+        out.sort(key=lambda s: (-self._last_ts(s.room_id), s.name.lower()))
+        return out
+
+    def _last_ts(self, room_id: str) -> int:
+        tl = self._timelines.get(room_id)
+        return tl.items[-1].timestamp if tl and tl.items else 0
+
+    def _summary(self, room: Any) -> RoomSummary:
+        members = tuple(
+            sorted(
+                (
+                    Member(uid, u.display_name, "invite" if u.invited else "join")
+                    for uid, u in room.users.items()
+                ),
+                key=lambda m: (m.membership, m.name.lower()),
+            )
+        )
+        return RoomSummary(
+            room_id=room.room_id,
+            name=room.display_name or room.room_id,
+            topic=room.topic,
+            encrypted=room.encrypted,
+            history_visibility=room.history_visibility,
+            members=members,
+            unread=room.unread_notifications,
+            highlight=room.unread_highlights,
+        )
+
+    def room(self, room_id: str) -> RoomSummary | None:
+        room = self.client.rooms.get(room_id) if self.client else None
+        return self._summary(room) if room else None
+
+    def invites(self) -> list[Invite]:
+        if not self.client:
+            return []
+        return [i for room_id in list(self.client.invited_rooms) if (i := self._invite_model(room_id))]
+
+    def _invite_model(self, room_id: str) -> Invite | None:
+        room = self.client.invited_rooms.get(room_id) if self.client else None
+        if room is None:
+            return None
+        inviter = room.inviter
+        return Invite(
+            room_id=room_id,
+            name=room.display_name or room_id,
+            inviter=inviter,
+            inviter_name=room.user_name(inviter) if inviter else None,
+            encrypted=room.encrypted,
+        )
+
+    def emit_rooms(self) -> None:
+        self.emit(RoomsChanged(tuple(self.rooms()), tuple(self.invites())))
+
+    def timeline(self, room_id: str) -> list[TimelineItem]:
+        tl = self._timelines.get(room_id)
+        return list(tl.items) if tl else []
+
+    def timeline_at_start(self, room_id: str) -> bool:
+        tl = self._timelines.get(room_id)
+        return bool(tl and tl.at_start)
+
+    def whoami(self) -> Whoami:
+        client = self._require_client()
+        assert client.olm
+        keys = client.olm.account.identity_keys
+        return Whoami(client.user_id, client.device_id, client.homeserver, keys["ed25519"], keys["curve25519"])
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def create_room(
+        self,
+        name: str,
+        *,
+        encrypted: bool = True,
+        history_visibility: str | None = None,
+        topic: str | None = None,
+        invite: tuple[str, ...] = (),
+    ) -> str:
+        client = self._require_client()
+        visibility = history_visibility or self.settings.default_history_visibility
+        if visibility not in HISTORY_VISIBILITIES:
+            raise EngineError(
+                f"unknown history visibility {visibility!r}; use one of {', '.join(HISTORY_VISIBILITIES)}"
+            )
+        initial_state = [
+            {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": visibility}}
+        ]
+        if encrypted:
+            initial_state.append(
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+            )
+        resp = await client.room_create(
+            visibility=RoomVisibility.private,
+            name=name,
+            topic=topic,
+            preset=RoomPreset.private_chat,
+            initial_state=initial_state,
+        )
+        if not isinstance(resp, r.RoomCreateResponse):
+            raise EngineError(f"could not create the room: {_error_text(resp)}")
+        room_id = resp.room_id
+        logger.info("created room %s (%s, encrypted=%s, history=%s)", room_id, name, encrypted, visibility)
+        await self.wait_until(lambda: self._room_ready(room_id, encrypted), 30)
+        for user_id in invite:
+            await self.invite(room_id, user_id)
+        return room_id
+
+    def _room_ready(self, room_id: str, encrypted: bool) -> bool:
+        room = self.client.rooms.get(room_id) if self.client else None
+        return room is not None and (room.encrypted or not encrypted)
+
+    async def _ensure_joined_room(self, room_id: str) -> Any:
+        client = self._require_client()
+        if room_id not in client.rooms:
+            await self.wait_until(lambda: room_id in client.rooms, 10)
+        room = client.rooms.get(room_id)
+        if room is None:
+            raise EngineError(f"you are not in room {room_id}")
+        return room
+
+    async def send_text(self, room_id: str, text: str, *, emote: bool = False, notice: bool = False) -> str:
+        client = self._require_client()
+        if not text.strip():
+            raise EngineError("nothing to send")
+        room = await self._ensure_joined_room(room_id)
+        msgtype = "m.emote" if emote else "m.notice" if notice else "m.text"
+        content = text_content(text, msgtype=msgtype)
+        if room.encrypted:
+            await self._prepare_encrypted_send(room_id)
+        try:
+            resp = await client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        except Exception as exc:
+            raise EngineError(f"could not send: {exc or type(exc).__name__}") from exc
+        if not isinstance(resp, r.RoomSendResponse):
+            raise EngineError(f"could not send: {_error_text(resp)}")
+        return resp.event_id
+
+    async def _prepare_encrypted_send(self, room_id: str) -> None:
+        """Make sure we know every member's devices before a new Megolm session goes out."""
+        client = self._require_client()
+        room = client.rooms[room_id]
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            await self._query_keys()
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        client = self._require_client()
+        await self._ensure_joined_room(room_id)
+        resp = await client.room_invite(room_id, user_id)
+        if not isinstance(resp, r.RoomInviteResponse):
+            raise EngineError(f"could not invite {user_id}: {_error_text(resp)}")
+        logger.info("invited %s to %s", user_id, room_id)
+
+    async def join(self, room: str) -> str:
+        client = self._require_client()
+        resp = await client.join(room)
+        if not isinstance(resp, r.JoinResponse):
+            raise EngineError(f"could not join {room}: {_error_text(resp)}")
+        room_id = resp.room_id
+        await self.wait_until(lambda: room_id in client.rooms, 15)
+        return room_id
+
+    async def decline(self, room_id: str) -> None:
+        await self.leave(room_id)
+
+    async def leave(self, room_id: str) -> None:
+        client = self._require_client()
+        resp = await client.room_leave(room_id)
+        if not isinstance(resp, r.RoomLeaveResponse):
+            raise EngineError(f"could not leave {room_id}: {_error_text(resp)}")
+        self._on_left_room(room_id)
+        self._known_invites.discard(room_id)
+        self.emit_rooms()
+
+    async def set_history_visibility(self, room_id: str, visibility: str) -> None:
+        client = self._require_client()
+        if visibility not in HISTORY_VISIBILITIES:
+            raise EngineError(
+                f"unknown history visibility {visibility!r}; use one of {', '.join(HISTORY_VISIBILITIES)}"
+            )
+        await self._ensure_joined_room(room_id)
+        resp = await client.room_put_state(
+            room_id, "m.room.history_visibility", {"history_visibility": visibility}
+        )
+        if not isinstance(resp, r.RoomPutStateResponse):
+            raise EngineError(f"could not change the history visibility: {_error_text(resp)}")
+        assert client.olm
+        client.olm.discard_outbound_session(room_id, "history visibility changed")
+        await self.wait_until(lambda: self._history_visibility(room_id) == visibility, 10)
+
+    async def mark_read(self, room_id: str) -> None:
+        client = self._require_client()
+        tl = self._timelines.get(room_id)
+        if not tl or not tl.items:
+            return
+        room = client.rooms.get(room_id)
+        if room is not None:
+            room.unread_notifications = 0
+            room.unread_highlights = 0
+        last = tl.items[-1].event_id
+        try:
+            await client.room_read_markers(room_id, fully_read_event=last, read_event=last)
+        except Exception as exc:
+            logger.info("could not send a read marker: %s", exc)
+        self.emit_rooms()
+
+    # -- history ----------------------------------------------------------------------------------
+
+    async def paginate_back(self, room_id: str, limit: int = 40) -> list[TimelineItem]:
+        """Fetch older events into the live timeline; returns the items added (oldest first)."""
+        client = self._require_client()
+        tl = self._timelines.setdefault(room_id, RoomTimeline(room_id))
+        if tl.at_start:
+            return []
+        resp = await client.room_messages(room_id, start=tl.prev_batch, limit=limit, direction=MessageDirection.back)
+        if not isinstance(resp, r.RoomMessagesResponse):
+            raise EngineError(f"could not load older messages: {_error_text(resp)}")
+        tl.paginated_once = True
+        pairs = []
+        for event in reversed(resp.chunk):
+            item = self._item(room_id, event)
+            if item is not None:
+                pairs.append((item, event))
+        if not resp.chunk or not resp.end:
+            tl.at_start = True
+        tl.prev_batch = resp.end
+        added = tl.prepend(pairs)
+        if added:
+            self.emit(TimelineItemsAdded(room_id, tuple(added), at_start=True))
+        return added
+
+    async def load_full_history(self, room_id: str, page: int = 100) -> list[TimelineItem]:
+        """Everything the server will give us of a room, oldest first."""
+        await self._ensure_joined_room(room_id)
+        tl = self._timelines.setdefault(room_id, RoomTimeline(room_id))
+        while not tl.at_start:
+            await self.paginate_back(room_id, page)
+        return self.timeline(room_id)

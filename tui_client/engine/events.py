@@ -1,0 +1,65 @@
+"""Typed events the engine emits to subscribers (the UI bridge, the CLI, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Invite, RoomSummary, SyncState, TimelineItem
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class RoomsChanged(EngineEvent):
+    rooms: tuple[RoomSummary, ...]
+    invites: tuple[Invite, ...]
+
+
+@dataclass(frozen=True)
+class InviteReceived(EngineEvent):
+    invite: Invite
+
+
+@dataclass(frozen=True)
+class TimelineReset(EngineEvent):
+    """The live timeline of a room had a gap; what was shown is stale. Re-read it."""
+
+    room_id: str
+
+
+@dataclass(frozen=True)
+class TimelineItemsAdded(EngineEvent):
+    room_id: str
+    items: tuple[TimelineItem, ...]
+    at_start: bool = False  # True for back-pagination
+
+
+@dataclass(frozen=True)
+class TimelineItemUpdated(EngineEvent):
+    """An item changed in place, e.g. it decrypted once its key arrived."""
+
+    room_id: str
+    item: TimelineItem
+
+
+@dataclass(frozen=True)
+class SyncStateChanged(EngineEvent):
+    state: SyncState
+
+
+@dataclass(frozen=True)
+class EngineErrorEvent(EngineEvent):
+    message: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice(EngineEvent):
+    """Something a user should see once (a bundle imported, a bundle refused, …)."""
+
+    message: str
+    room_id: str | None = None
+    level: str = "information"  # "information" | "warning" | "error"

@@ -1,0 +1,144 @@
+"""Immutable models the UI (and the CLI) consume. Nothing here knows about nio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Decryption(str, Enum):
+    PLAINTEXT = "plaintext"  # the event was never encrypted
+    DECRYPTED = "decrypted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class KeyProvenance:
+    """Who gave us the key that decrypted a message, when it was not its sender."""
+
+    shared_by: str
+    shared_by_device: str | None
+    shared_by_name: str | None = None
+    shared_at: float | None = None
+
+    @property
+    def badge(self) -> str:
+        return f"🔑 shared by {self.shared_by_name or self.shared_by}"
+
+    def sentence(self) -> str:
+        who = self.shared_by_name or self.shared_by
+        device = f", device {self.shared_by_device}" if self.shared_by_device else ""
+        return (
+            f"{who} ({self.shared_by}{device}) shared the keys for this message because you were "
+            f"not in the room when it was sent. Its authenticity rests on {who}'s word."
+        )
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    event_id: str
+    room_id: str
+    sender: str
+    sender_name: str
+    timestamp: int  # ms since the epoch, from the server
+    kind: str  # "message" | "emote" | "notice" | "encrypted" | "membership" | "state" | "bad" | "other"
+    body: str | None
+    event_type: str
+    formatted_body: str | None = None
+    decryption: Decryption = Decryption.PLAINTEXT
+    failure_code: str | None = None  # machine-readable, e.g. "not_shared", "waiting_for_bundle"
+    failure_reason: str | None = None  # what the user reads
+    provenance: KeyProvenance | None = None
+    session_id: str | None = None
+    sender_key: str | None = None
+    sender_device: str | None = None
+    own: bool = False
+
+    @property
+    def decrypted(self) -> bool:
+        return self.decryption is Decryption.DECRYPTED
+
+    @property
+    def failed(self) -> bool:
+        return self.decryption is Decryption.FAILED
+
+    @property
+    def is_message(self) -> bool:
+        return self.kind in ("message", "emote", "notice", "encrypted", "bad")
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    display_name: str | None
+    membership: str  # "join" | "invite"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user_id
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """A key bundle from the inviter, as an invite or the inspector shows it."""
+
+    sender: str
+    state: str  # "waiting" | "importing" | "imported" | "rejected"
+    received_at: float
+    key_count: int | None = None
+    withheld_count: int | None = None
+    imported_count: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    room_id: str
+    name: str
+    topic: str | None
+    encrypted: bool
+    history_visibility: str
+    members: tuple[Member, ...]
+    unread: int
+    highlight: int = 0
+    own_membership: str = "join"
+
+    @property
+    def joined_count(self) -> int:
+        return sum(1 for m in self.members if m.membership == "join")
+
+    @property
+    def history_shareable(self) -> bool:
+        return self.encrypted and self.history_visibility in ("shared", "world_readable")
+
+
+@dataclass(frozen=True)
+class Invite:
+    room_id: str
+    name: str
+    inviter: str | None
+    inviter_name: str | None
+    encrypted: bool
+    bundle: BundleSummary | None = None
+
+    @property
+    def inviter_label(self) -> str:
+        return self.inviter_name or self.inviter or "someone"
+
+
+@dataclass(frozen=True)
+class SyncState:
+    state: str  # "stopped" | "connecting" | "syncing" | "retrying" | "logged_out"
+    detail: str | None = None
+    retry_in: float | None = None
+    since: float | None = None
+
+
+@dataclass(frozen=True)
+class Whoami:
+    user_id: str
+    device_id: str
+    homeserver: str
+    ed25519: str
+    curve25519: str
+    extra: dict = field(default_factory=dict)

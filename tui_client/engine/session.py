@@ -1,0 +1,83 @@
+"""The saved login of a profile: homeserver, user, device, access token and the key that
+encrypts the crypto store at rest. Written atomically to a file only the user can read."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SESSION_FILE = "session.json"
+
+
+class SessionFileError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    homeserver: str
+    user_id: str
+    device_id: str
+    access_token: str
+    # Random, per profile: encrypts nio's pickles and our private keys at rest.
+    store_key: str
+
+    def __repr__(self) -> str:  # never leak secrets into logs or tracebacks
+        return f"SessionInfo(homeserver={self.homeserver!r}, user_id={self.user_id!r}, device_id={self.device_id!r})"
+
+    @staticmethod
+    def new_store_key() -> str:
+        return secrets.token_urlsafe(32)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically replace `path` with `data`, mode 0600 from the first byte."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def save_session(profile_dir: Path, info: SessionInfo) -> Path:
+    path = profile_dir / SESSION_FILE
+    write_private_file(path, json.dumps(asdict(info), indent=2).encode())
+    return path
+
+
+def load_session(profile_dir: Path) -> SessionInfo | None:
+    path = profile_dir / SESSION_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise SessionFileError(f"cannot read the saved session {path}: {exc}") from exc
+    try:
+        info = SessionInfo(**{k: raw[k] for k in SessionInfo.__dataclass_fields__})
+    except (KeyError, TypeError) as exc:
+        raise SessionFileError(f"the saved session {path} is incomplete ({exc})") from exc
+    if not all(isinstance(v, str) and v for v in asdict(info).values()):
+        raise SessionFileError(f"the saved session {path} has empty or non-text fields")
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)  # someone loosened it; tighten rather than refuse
+    return info
+
+
+def delete_session(profile_dir: Path) -> None:
+    try:
+        (profile_dir / SESSION_FILE).unlink()
+    except FileNotFoundError:
+        pass

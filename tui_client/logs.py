@@ -1,0 +1,134 @@
+"""Logging: a file in the platformdirs log directory, an in-memory ring buffer for the log
+screen, and a filter that keeps secrets (access tokens, keys, passwords) out of both."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+_SECRET_PATTERNS = [
+    # Authorization headers and access tokens in URLs or JSON.
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1<redacted>"),
+    (re.compile(r"(access_token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"), r"\1<redacted>"),
+    (re.compile(r"(\"(?:password|session_key|k|private_key|pickle_key|recovery_key)\"\s*:\s*\")[^\"]*"), r"\1<redacted>"),
+    (re.compile(r"(syt_)[A-Za-z0-9_]+"), r"\1<redacted>"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, repl in _SECRET_PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+@dataclass(frozen=True)
+class LogLine:
+    created: float
+    level: str
+    name: str
+    message: str
+
+
+class RingBufferHandler(logging.Handler):
+    """Keeps the last `capacity` records for the log screen and tells listeners about new ones."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        super().__init__()
+        self.lines: deque[LogLine] = deque(maxlen=capacity)
+        self._listeners: list[Callable[[LogLine], None]] = []
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = LogLine(record.created, record.levelname, record.name, self.format(record))
+        except Exception:  # a broken log call must never break the app
+            return
+        with self._lock:
+            self.lines.append(line)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(line)
+            except Exception:
+                pass
+
+    def snapshot(self) -> list[LogLine]:
+        with self._lock:
+            return list(self.lines)
+
+    def subscribe(self, listener: Callable[[LogLine], None]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+
+ring_buffer = RingBufferHandler()
+_configured_file: Path | None = None
+
+
+def log_file() -> Path:
+    return paths.log_dir() / "tui-client.log"
+
+
+def setup_logging(level: str = "INFO", *, to_file: bool = True, stderr_level: str | None = None) -> Path | None:
+    """Configure the root logger once: ring buffer always, rotating file unless disabled."""
+    global _configured_file
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    redactor = RedactingFilter()
+    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    if ring_buffer not in root.handlers:
+        ring_buffer.setLevel(level)
+        ring_buffer.setFormatter(logging.Formatter("%(message)s"))
+        ring_buffer.addFilter(redactor)
+        root.addHandler(ring_buffer)
+    else:
+        ring_buffer.setLevel(level)
+    if to_file and _configured_file is None:
+        path = log_file()
+        try:
+            paths.ensure_private_dir(path.parent)
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
+            )
+            handler.setLevel(level)
+            handler.setFormatter(fmt)
+            handler.addFilter(redactor)
+            root.addHandler(handler)
+            path.chmod(0o600)
+            _configured_file = path
+        except OSError:
+            _configured_file = None
+    if stderr_level:
+        stream = logging.StreamHandler()
+        stream.setLevel(stderr_level)
+        stream.setFormatter(fmt)
+        stream.addFilter(redactor)
+        root.addHandler(stream)
+    # nio and peewee are chatty at INFO; their warnings still come through.
+    for noisy in ("peewee", "nio.responses", "nio.rooms", "nio.events", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return _configured_file
