@@ -60,6 +60,26 @@ def _error_text(resp: Any) -> str:
     return f"{message} ({code})" if code and code not in str(message) else message
 
 
+def _classify_decryption_error(error: str, first_known_index: int) -> tuple[str, str]:
+    """A failure code and a sentence for a Megolm decryption that failed although we hold a key."""
+    lowered = error.lower()
+    if "unknown message index" in lowered:
+        return (
+            "index",
+            f"the key we hold for this session starts after this message (from index {first_known_index})",
+        )
+    if "replay" in lowered:
+        return "replay", "refused: it reuses the position of an earlier message (possible replay attack)"
+    if "parsing payload" in lowered:
+        return "malformed", "malformed event: the decrypted content is not valid JSON"
+    if "utf-8" in lowered:
+        return "malformed", error
+    if "base64" in lowered or "damaged" in lowered or "mac" in lowered or "signature" in lowered:
+        detail = error.split(": ", 1)[-1] if error.startswith("Error decrypting") else error
+        return "damaged", f"the encrypted message is damaged or forged ({detail})"
+    return "error", f"could not decrypt: {error or 'unknown error'}"
+
+
 class Engine:
     def __init__(
         self,
@@ -135,6 +155,7 @@ class Engine:
         self.client = EngineClient(info.homeserver, info.user_id, info.device_id, str(self.dir), info.store_key)
         self.client.restore_login(info.user_id, info.device_id, info.access_token)
         self._wire_olm()
+        self._restore_invites()
         logger.info("restored session of %s on device %s", info.user_id, info.device_id)
         return True
 
@@ -328,9 +349,12 @@ class Engine:
     def _process_sync(self, resp: r.SyncResponse) -> None:
         rooms_changed = False
         raw_invites = (getattr(resp, "raw", None) or {}).get("rooms", {}).get("invite", {})
+        stored_invites = None
         for room_id, info in resp.rooms.invite.items():
             rooms_changed = True
             self._apply_raw_invite_state(room_id, raw_invites.get(room_id))
+            stored_invites = stored_invites if stored_invites is not None else self._stored_invites()
+            stored_invites[room_id] = raw_invites.get(room_id, {})
             if room_id not in self._known_invites:
                 self._known_invites.add(room_id)
                 invite = self._invite_model(room_id)
@@ -347,8 +371,44 @@ class Engine:
             rooms_changed = True
             self._known_invites.discard(room_id)
             self._on_left_room(room_id)
+        gone = set(resp.rooms.join) | set(resp.rooms.leave)
+        if gone or stored_invites is not None:
+            stored_invites = stored_invites if stored_invites is not None else self._stored_invites()
+            if stored_invites.keys() & gone or resp.rooms.invite:
+                for room_id in gone:
+                    stored_invites.pop(room_id, None)
+                self._save_invites(stored_invites)
         if rooms_changed:
             self.emit_rooms()
+
+    # Synapse does not repeat pending invites in an incremental sync, even with full_state, so we
+    # keep their stripped state ourselves and rebuild nio's invited rooms from it on start.
+
+    def _stored_invites(self) -> dict[str, Any]:
+        assert self.client and self.client.store
+        value = self.client.store.get_kv("invites", {})
+        return value if isinstance(value, dict) else {}
+
+    def _save_invites(self, invites: dict[str, Any]) -> None:
+        assert self.client and self.client.store
+        self.client.store.put_kv("invites", invites)
+
+    def _restore_invites(self) -> None:
+        from nio.events import InviteEvent
+
+        assert self.client
+        for room_id, raw in self._stored_invites().items():
+            events = raw.get("invite_state", {}).get("events", []) if isinstance(raw, dict) else []
+            room = self.client._get_invited_room(room_id)
+            for event_dict in events if isinstance(events, list) else []:
+                try:
+                    event = InviteEvent.parse_event(event_dict)
+                    if event is not None:
+                        room.handle_event(event)
+                except Exception as exc:
+                    logger.warning("skipped a stored invite event of %s: %s", room_id, exc)
+            self._apply_raw_invite_state(room_id, raw)
+            self._known_invites.add(room_id)
 
     def _apply_raw_invite_state(self, room_id: str, raw: Any) -> None:
         """nio keeps only names and members of invite state; read encryption and topic too."""
@@ -431,13 +491,9 @@ class Engine:
         short = f"{session_id[:10]}…" if session_id else "unknown"
         have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
         if have is not None:
-            error = olm.decryption_errors.get(event.event_id, "")
-            if "index" in error.lower():
-                return (
-                    "index",
-                    f"the key we hold for this session starts after this message (from index {have.first_known_index})",
-                )
-            return "error", f"could not decrypt: {error or 'unknown error'}"
+            return _classify_decryption_error(
+                olm.decryption_errors.get(event.event_id, ""), have.first_known_index
+            )
         return "missing_key", f"no key for this message yet (session {short})"
 
     # -- keys arriving --------------------------------------------------------------------------

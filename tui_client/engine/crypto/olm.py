@@ -115,6 +115,10 @@ class AppOlm(Olm):
         try:
             return super().decrypt_megolm_event(event, room_id)
         except EncryptionError as exc:
+            logger.info(
+                "cannot decrypt event %s from %s: %s",
+                getattr(event, "event_id", "?"), getattr(event, "sender", "?"), exc,
+            )
             self._remember_failure(event, str(exc))
             raise
         except UnicodeDecodeError as exc:

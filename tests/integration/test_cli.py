@@ -1,0 +1,106 @@
+"""The scriptable command line against the test Synapse, as a user's script would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run(env: dict, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui_client", *args],
+        env=env, input=input, capture_output=True, text=True, timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tui-client {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def test_cli_conversation_end_to_end(homeserver, make_user, cli_env):
+    alice, bob = make_user("alice"), make_user("bob")
+    out = run(cli_env, "--profile", "a", "login", "--homeserver", homeserver.url, "--user", alice.localpart,
+              "--password-stdin", input=alice.password + "\n")
+    assert f"logged in as {alice.user_id}" in out.stdout
+    run(cli_env, "--profile", "b", "login", "--homeserver", homeserver.url, "--user", bob.localpart,
+        "--password", bob.password)
+
+    session = Path(cli_env["xdg_data_home"] if "xdg_data_home" in cli_env else cli_env["XDG_DATA_HOME"]) / "tui-client/profiles/a/session.json"
+    assert stat.S_IMODE(os.stat(session).st_mode) == 0o600
+
+    room_id = run(cli_env, "--profile", "a", "create-room", "CLI room", "--history-visibility", "joined").stdout.strip()
+    assert room_id.startswith("!")
+    rooms = json.loads(run(cli_env, "--profile", "a", "rooms", "--json").stdout)
+    room = next(r for r in rooms if r["room_id"] == room_id)
+    assert room["encrypted"] and room["history_visibility"] == "joined" and room["name"] == "CLI room"
+
+    run(cli_env, "--profile", "a", "invite", room_id, bob.user_id)
+    invites = json.loads(run(cli_env, "--profile", "b", "invites", "--json").stdout)
+    assert [(i["room_id"], i["inviter"], i["encrypted"]) for i in invites] == [(room_id, alice.user_id, True)]
+
+    assert run(cli_env, "--profile", "b", "join", "CLI room").stdout.strip() == room_id
+    run(cli_env, "--profile", "a", "send", room_id, "hello from *alice*")
+    run(cli_env, "--profile", "b", "send", "CLI room", "hi alice")
+
+    history = json.loads(run(cli_env, "--profile", "b", "history", room_id, "--json").stdout)
+    messages = [(h["sender"], h["body"], h["decrypted"], h["failure_reason"]) for h in history]
+    assert (alice.user_id, "hello from *alice*", True, None) in messages
+    assert (bob.user_id, "hi alice", True, None) in messages
+    for h in history:
+        assert set(h) >= {"event_id", "sender", "timestamp", "body", "decrypted", "failure_reason"}
+    assert [h["timestamp"] for h in history] == sorted(h["timestamp"] for h in history)
+
+    alice_view = json.loads(run(cli_env, "--profile", "a", "history", "CLI room", "--json").stdout)
+    assert any(h["body"] == "hi alice" and h["decrypted"] for h in alice_view)
+
+    run(cli_env, "--profile", "b", "leave", room_id)
+    assert json.loads(run(cli_env, "--profile", "b", "rooms", "--json").stdout) == []
+
+
+def test_cli_errors_are_one_line_and_non_zero(homeserver, make_user, cli_env):
+    user = make_user("eve")
+    bad = run(cli_env, "--profile", "e", "login", "--homeserver", homeserver.url, "--user", user.localpart,
+              "--password-stdin", input="wrong\n", check=False)
+    assert bad.returncode == 1 and bad.stderr.strip() == "error: wrong user name or password"
+
+    not_logged = run(cli_env, "--profile", "nobody", "rooms", check=False)
+    assert not_logged.returncode == 1 and "not logged in" in not_logged.stderr
+
+    run(cli_env, "--profile", "e", "login", "--homeserver", homeserver.url, "--user", user.localpart,
+        "--password-stdin", input=user.password + "\n")
+    unknown = run(cli_env, "--profile", "e", "send", "No such room", "x", check=False)
+    assert unknown.returncode == 1 and "no room called 'No such room'" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1
+
+    usage = run(cli_env, "--profile", "e", "create-room", "x", "--history-visibility", "everyone", check=False)
+    assert usage.returncode == 2
+
+
+def test_cli_refuses_a_profile_open_elsewhere(homeserver, make_user, cli_env):
+    user = make_user("lock")
+    run(cli_env, "--profile", "l", "login", "--homeserver", homeserver.url, "--user", user.localpart,
+        "--password-stdin", input=user.password + "\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tui_client", "--profile", "l", "sync", "--seconds", "20"],
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lock = Path(cli_env["XDG_DATA_HOME"]) / "tui-client/profiles/l/lock"
+        for _ in range(100):
+            if lock.exists() and lock.read_text().strip() == str(holder.pid):
+                break
+            subprocess.run(["sleep", "0.1"])
+        second = run(cli_env, "--profile", "l", "rooms", check=False)
+        assert second.returncode == 3
+        assert f"already open in another tui-client process (pid {holder.pid})" in second.stderr
+    finally:
+        holder.terminate()
+        holder.wait(10)
+    assert run(cli_env, "--profile", "l", "rooms").returncode == 0
