@@ -128,7 +128,15 @@ async def cmd_logout(args: argparse.Namespace) -> int:
 async def cmd_whoami(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         me = engine.whoami()
+        trust = engine.own_trust()
         data = asdict(me)
+        data["extra"] = {
+            "identity": "published" if trust.identity_exists else "none",
+            "master_key": trust.master_key,
+            "device_verified_by_identity": trust.device_verified,
+            "can_sign": trust.have_private_keys,
+            "cross_signing": trust.detail,
+        }
         if args.json:
             _print_json(data)
         else:
@@ -295,6 +303,59 @@ async def cmd_history(args: argparse.Namespace) -> int:
     return await _with_engine(args, body)
 
 
+async def cmd_devices(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        user = args.user or engine.user_id
+        await engine.refresh_keys(user)
+        info = engine.identity.identity_info(user)
+        devices = engine.identity.devices(user)
+        if args.json:
+            _print_json(
+                {
+                    "user_id": user,
+                    "identity": info.state,
+                    "master_key": info.master_key,
+                    "previous_master_key": info.previous_master_key,
+                    "devices": [asdict(d) for d in devices],
+                }
+            )
+        else:
+            print(f"{user}: identity {info.state}" + (f" (master key {info.master_key})" if info.master_key else ""))
+            for d in devices:
+                mark = "✔ cross-signed by owner" if d.cross_signed_by_owner else "✘ not cross-signed"
+                print(f"  {d.device_id:14} {mark}  {d.display_name}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_verify(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        secret = _read_secret(args, "recovery_key_value", "stdin", "Recovery key or passphrase: ")
+        trust = await engine.verify_with_recovery_key(secret)
+        print(f"this device is {'now verified by your identity' if trust.device_verified else 'still not verified'}")
+        return 0 if trust.device_verified else 1
+
+    args.recovery_key_value = None
+    return await _with_engine(args, body)
+
+
+async def cmd_reset_identity(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CliError(
+            "resetting your identity makes every device and contact distrust your old one; "
+            "people who verified you will see a warning. Re-run with --yes if you mean it"
+        )
+
+    async def body(engine: Any) -> int:
+        password = _read_secret(args, "password", "password_stdin", "Account password: ")
+        trust = await engine.reset_identity(password)
+        print(f"new identity published (master key {trust.master_key}); this device is verified by it")
+        return 0
+
+    return await _with_engine(args, body)
+
+
 async def cmd_sync(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         loop = asyncio.get_running_loop()
@@ -378,6 +439,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--all", action="store_true", help="include membership and state events")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait up to this long for keys")
+
+    p = add("devices", cmd_devices, "list a user's devices and whether their owner cross-signed them")
+    p.add_argument("user", nargs="?", help="default: yourself")
+    p.add_argument("--json", action="store_true")
+
+    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin)")
+    p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
+    p.add_argument("--stdin", action="store_true", help="read the key from stdin")
+
+    p = add("reset-identity", cmd_reset_identity, "replace your cross-signing identity (explicit, with --yes)")
+    p.add_argument("--yes", action="store_true")
+    p.add_argument("--password", help=argparse.SUPPRESS)
+    p.add_argument("--password-stdin", action="store_true")
 
     p = add("sync", cmd_sync, "sync for a while (receive keys and messages) and exit")
     p.add_argument("--seconds", type=float, default=5.0)

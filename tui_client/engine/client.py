@@ -3,6 +3,7 @@ and a key query that keeps the cross-signing keys nio throws away."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,4 +162,36 @@ class EngineClient(AsyncClient):
         if not user_list:
             user_list = {self.user_id}
         method, path, data = Api.keys_query(self.access_token, user_list)
-        return await self._send(FullKeysQueryResponse, method, path, data)
+        resp = await self._send(FullKeysQueryResponse, method, path, data)
+        if isinstance(resp, FullKeysQueryResponse):
+            try:
+                self.on_keys_query(resp)
+            except Exception:
+                logger.exception("processing cross-signing keys failed")
+        return resp
+
+    async def keys_query(self) -> Any:  # type: ignore[override]
+        """nio calls this itself (e.g. from room_send); route it through the full query."""
+        return await self.keys_query_full()
+
+    def on_keys_query(self, resp: FullKeysQueryResponse) -> None:
+        """Set by the engine: see every key query answer, cross-signing keys included."""
+
+    # -- raw JSON calls for endpoints nio does not wrap ------------------------------------
+
+    async def raw_json(
+        self, method: str, path: str, body: Any = None, *, timeout: float = 30
+    ) -> tuple[int, dict[str, Any]]:
+        """Call `path` (e.g. "/_matrix/client/v3/...") with our token; (HTTP status, JSON object)."""
+        headers = {"Content-Type": "application/json"}
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        data = json.dumps(body) if body is not None else None
+        resp = await self.send(method, path, data, headers, timeout=timeout)
+        try:
+            parsed = await resp.json(content_type=None)
+        except Exception:
+            parsed = None
+        finally:
+            resp.release()
+        return resp.status, parsed if isinstance(parsed, dict) else {}

@@ -27,6 +27,8 @@ from .client import EngineClient
 from .events import (
     EngineErrorEvent,
     EngineEvent,
+    IdentityChanged,
+    OwnTrustChanged,
     InviteReceived,
     Notice,
     RoomsChanged,
@@ -35,6 +37,7 @@ from .events import (
     TimelineItemUpdated,
     TimelineReset,
 )
+from .identity import IdentityError, IdentityManager, OwnTrust
 from .lock import ProfileLock
 from .models import Decryption, Invite, KeyProvenance, Member, RoomSummary, SyncState, TimelineItem, Whoami
 from .render import text_content
@@ -104,7 +107,11 @@ class Engine:
         self._wake = asyncio.Event()
         self._first_sync_done = False
         self._known_invites: set[str] = set()
+        self._identity_checked = False
         self.sync_state = SyncState("stopped")
+        self.identity = IdentityManager(self)
+        self.identity.on_identity_changed = self._on_identity_changed
+        self.identity.on_own_trust_changed = lambda trust: self.emit(OwnTrustChanged(trust))
 
     # -- subscription ---------------------------------------------------------------------
 
@@ -186,7 +193,60 @@ class Engine:
         self._wire_olm()
         logger.info("logged in as %s on new device %s", resp.user_id, resp.device_id)
         await self._maintain_keys()
+        await self._check_identity(password)
         return self.session
+
+    async def _check_identity(self, password: str | None = None) -> None:
+        """Publish an identity if the account has none and sign this device when we can."""
+        self._identity_checked = True
+        try:
+            trust = await self.identity.ensure(password)
+        except IdentityError as exc:
+            logger.warning("cross-signing: %s", exc)
+            self.emit(Notice(f"Cross-signing: {exc}", level="warning"))
+            return
+        except Exception as exc:  # network trouble: try again on the next start
+            self._identity_checked = False
+            logger.warning("cross-signing check failed: %s", exc)
+            return
+        if not trust.device_verified:
+            self.emit(Notice(f"Cross-signing: {trust.detail}", level="warning"))
+
+    def own_trust(self) -> OwnTrust:
+        return self.identity.own_trust()
+
+    def _on_identity_changed(self, user_id: str, old: str | None, new: str) -> None:
+        self.emit(IdentityChanged(user_id, old, new))
+        self.emit(
+            Notice(
+                f"{user_id} has a new cryptographic identity. If you did not expect this, "
+                "check with them before trusting new messages or shared history.",
+                level="warning",
+            )
+        )
+
+    async def verify_with_recovery_key(self, key_or_passphrase: str) -> OwnTrust:
+        self._require_client()
+        try:
+            trust = await self.identity.verify_with_recovery_key(key_or_passphrase)
+        except IdentityError as exc:
+            raise EngineError(str(exc)) from None
+        self.emit(OwnTrustChanged(trust))
+        return trust
+
+    async def reset_identity(self, password: str) -> OwnTrust:
+        self._require_client()
+        try:
+            trust = await self.identity.reset(password)
+        except IdentityError as exc:
+            raise EngineError(str(exc)) from None
+        self.emit(OwnTrustChanged(trust))
+        return trust
+
+    async def refresh_keys(self, user_id: str) -> None:
+        """Fetch `user_id`'s devices and cross-signing keys now."""
+        self._require_client()
+        await self._query_keys({user_id})
 
     async def logout(self) -> None:
         client = self._require_client()
@@ -225,6 +285,9 @@ class Engine:
         olm = self.client.olm
         olm.history_visibility_of = self._history_visibility
         olm.on_keys_added = self._on_keys_added
+        olm.own_device_keys = self.identity.own_device_keys
+        self.client.on_keys_query = self.identity.process_keys_query
+        self.identity.load()
 
     # -- sync --------------------------------------------------------------------------------
 
@@ -253,6 +316,8 @@ class Engine:
             self._first_sync_done = True
             self._process_sync(resp)
         await self._maintain_keys()
+        if not self._identity_checked:
+            await self._check_identity()
         self._synced.set()
         self._synced = asyncio.Event()
 

@@ -63,3 +63,19 @@ class Notice(EngineEvent):
     message: str
     room_id: str | None = None
     level: str = "information"  # "information" | "warning" | "error"
+
+
+@dataclass(frozen=True)
+class IdentityChanged(EngineEvent):
+    """Someone's master key is not the one we pinned: their identity was reset (or replaced)."""
+
+    user_id: str
+    old_master_key: str | None
+    new_master_key: str
+
+
+@dataclass(frozen=True)
+class OwnTrustChanged(EngineEvent):
+    """Whether this device is verified by our own cross-signing identity changed."""
+
+    trust: object  # identity.OwnTrust (kept untyped here to avoid an import cycle)

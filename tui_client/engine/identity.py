@@ -1,0 +1,413 @@
+"""Cross-signing for the engine: our own identity (create, upload, sign our device, unlock it
+from secret storage with a recovery key) and other people's (keep what /keys/query returns,
+check device ← self-signing key ← master key, pin master keys, notice when they change).
+
+Element only sends key bundles to devices their owner has cross-signed, and only accepts
+bundles from such devices (msc4268.md §5), so this module gates history sharing both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .crypto.canonical import canonical_json
+from .crypto.cross_signing import (
+    CrossSigningError,
+    CrossSigningPrivateKeys,
+    UserIdentity,
+    device_signed_by_identity,
+    identity_from_keys_query,
+    master_key_signed_by_us,
+    private_seeds_match,
+)
+from .crypto.secret_storage import (
+    DEFAULT_KEY_EVENT,
+    KEY_EVENT_PREFIX,
+    MASTER_SECRET,
+    SELF_SIGNING_SECRET,
+    USER_SIGNING_SECRET,
+    SecretStorageError,
+    unlock_cross_signing_with_input,
+)
+from .crypto.signing import Ed25519Key
+from .store import StoredIdentity
+
+logger = logging.getLogger(__name__)
+
+_SECRET_NAME = "cross_signing_keys"
+
+
+class IdentityError(Exception):
+    """A cross-signing action failed; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class OwnTrust:
+    identity_exists: bool  # the account has a published master key
+    device_verified: bool  # our device carries a valid signature of that identity
+    have_private_keys: bool  # we can sign (our device is trusted to act for the identity)
+    master_key: str | None = None
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.device_verified:
+            return "verified"
+        if self.identity_exists:
+            return "not verified"
+        return "no identity"
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    user_id: str
+    state: str  # "unknown" | "pinned" | "changed" | "verified"
+    master_key: str | None = None
+    previous_master_key: str | None = None
+    changed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    user_id: str
+    device_id: str
+    display_name: str
+    ed25519: str | None
+    curve25519: str | None
+    cross_signed_by_owner: bool
+
+
+def _fernet_key(store_key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tui-client cross-signing keys").derive(
+        store_key.encode()
+    )
+
+
+class IdentityManager:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._private: CrossSigningPrivateKeys | None = None
+        self._own_identity: UserIdentity | None = None
+        self._own_device_signed = False
+        self.on_identity_changed: Callable[[str, str | None, str], None] = lambda u, old, new: None
+        self.on_own_trust_changed: Callable[[OwnTrust], None] = lambda t: None
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        return self.engine.client
+
+    @property
+    def store(self) -> Any:
+        return self.engine.client.store
+
+    @property
+    def user_id(self) -> str:
+        return self.engine.client.user_id
+
+    @property
+    def device_id(self) -> str:
+        return self.engine.client.device_id
+
+    def load(self) -> None:
+        """Read our private keys (if any) from the store at start-up."""
+        blob = self.store.get_secret(_SECRET_NAME)
+        self._private = None
+        if blob:
+            try:
+                raw = base64.b64decode(blob)
+                plain = AESGCM(_fernet_key(self.engine.session.store_key)).decrypt(raw[:12], raw[12:], _SECRET_NAME.encode())
+                self._private = CrossSigningPrivateKeys.from_dict(json.loads(plain))
+            except Exception as exc:
+                logger.error("our stored cross-signing keys cannot be read (%s); this device will need re-verifying", exc)
+        own = self.store.get_identity(self.user_id)
+        if own is not None:
+            self._own_identity = self._identity_from_stored(own)
+            device = self.store.get_device_json(self.user_id, self.device_id)
+            self._own_device_signed = bool(
+                device and self._own_identity and device_signed_by_identity(device, self._own_identity)
+            )
+
+    def _save_private(self, keys: CrossSigningPrivateKeys) -> None:
+        nonce = os.urandom(12)
+        sealed = AESGCM(_fernet_key(self.engine.session.store_key)).encrypt(
+            nonce, json.dumps(keys.to_dict()).encode(), _SECRET_NAME.encode()
+        )
+        self.store.put_secret(_SECRET_NAME, base64.b64encode(nonce + sealed).decode())
+        self._private = keys
+
+    @staticmethod
+    def _identity_from_stored(stored: StoredIdentity) -> UserIdentity | None:
+        try:
+            return identity_from_keys_query(
+                stored.user_id,
+                stored.keys.get("master_key"),
+                stored.keys.get("self_signing_key"),
+                stored.keys.get("user_signing_key"),
+            )
+        except CrossSigningError:
+            return None
+
+    # -- /keys/query results ------------------------------------------------------------------
+
+    def process_keys_query(self, resp: Any) -> None:
+        """Keep device JSON and cross-signing keys from a /keys/query answer; pin and compare."""
+        now = time.time()
+        for user_id, devices in (resp.device_keys or {}).items():
+            if not isinstance(devices, dict):
+                continue
+            known = self.engine.client.olm.device_store[user_id] if self.engine.client.olm else {}
+            for device_id, obj in devices.items():
+                # nio has already checked each device's self-signature; keep only the ones it took.
+                if isinstance(obj, dict) and (device_id in known or (user_id == self.user_id and device_id == self.device_id)):
+                    self.store.put_device_json(user_id, device_id, obj)
+            self.store.delete_device_json_except(user_id, devices.keys())
+        for user_id, master in (getattr(resp, "master_keys", None) or {}).items():
+            ssk = (resp.self_signing_keys or {}).get(user_id)
+            usk = (resp.user_signing_keys or {}).get(user_id)
+            try:
+                identity = identity_from_keys_query(user_id, master, ssk, usk)
+            except CrossSigningError as exc:
+                logger.warning("ignored the cross-signing keys of %s: %s", user_id, exc)
+                continue
+            keys = {"master_key": master, "self_signing_key": ssk, "user_signing_key": usk}
+            old = self.store.get_identity(user_id)
+            msk = identity.master.public_key
+            if old is None:
+                stored = StoredIdentity(user_id, keys, msk, msk, None, None, False, now, now)
+                logger.info("pinned the identity of %s (master key %s…)", user_id, msk[:10])
+            elif old.master_key == msk:
+                stored = StoredIdentity(
+                    user_id, keys, msk, old.pinned_master_key, old.previous_master_key,
+                    old.changed_at, old.verified, old.first_seen, now,
+                )
+            else:
+                logger.warning(
+                    "the identity of %s changed: master key %s… replaced by %s…", user_id, old.master_key[:10], msk[:10]
+                )
+                stored = StoredIdentity(
+                    user_id, keys, msk, old.pinned_master_key, old.master_key, now, False, old.first_seen, now
+                )
+                if user_id != self.user_id:
+                    self.on_identity_changed(user_id, old.master_key, msk)
+            self.store.put_identity(stored)
+            if user_id == self.user_id:
+                self._own_identity = identity
+        if self.user_id in (resp.device_keys or {}) or self.user_id in (getattr(resp, "master_keys", None) or {}):
+            self._refresh_own_state()
+
+    def _refresh_own_state(self) -> None:
+        device = self.store.get_device_json(self.user_id, self.device_id)
+        signed = bool(device and self._own_identity and device_signed_by_identity(device, self._own_identity))
+        if signed != self._own_device_signed:
+            self._own_device_signed = signed
+            self.on_own_trust_changed(self.own_trust())
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def identity_of(self, user_id: str) -> UserIdentity | None:
+        if user_id == self.user_id and self._own_identity is not None:
+            return self._own_identity
+        stored = self.store.get_identity(user_id)
+        return self._identity_from_stored(stored) if stored else None
+
+    def identity_info(self, user_id: str) -> IdentityInfo:
+        stored = self.store.get_identity(user_id)
+        if stored is None:
+            return IdentityInfo(user_id, "unknown")
+        if stored.previous_master_key and stored.master_key != stored.pinned_master_key:
+            state = "changed"
+        else:
+            theirs = self._identity_from_stored(stored)
+            ours = self._own_identity
+            state = "verified" if theirs and ours and user_id != self.user_id and master_key_signed_by_us(theirs, ours) else "pinned"
+        return IdentityInfo(user_id, state, stored.master_key, stored.previous_master_key, stored.changed_at)
+
+    def identity_changed(self, user_id: str) -> bool:
+        return self.identity_info(user_id).state == "changed"
+
+    def device_cross_signed(self, user_id: str, device_id: str) -> bool:
+        identity = self.identity_of(user_id)
+        device = self.store.get_device_json(user_id, device_id)
+        return bool(identity and device and device_signed_by_identity(device, identity))
+
+    def devices(self, user_id: str) -> list[DeviceInfo]:
+        identity = self.identity_of(user_id)
+        out = []
+        for device_id, obj in sorted(self.store.list_device_json(user_id).items()):
+            keys = obj.get("keys", {}) if isinstance(obj.get("keys"), dict) else {}
+            unsigned = obj.get("unsigned") if isinstance(obj.get("unsigned"), dict) else {}
+            out.append(
+                DeviceInfo(
+                    user_id, device_id, str(unsigned.get("device_display_name") or ""),
+                    keys.get(f"ed25519:{device_id}"), keys.get(f"curve25519:{device_id}"),
+                    bool(identity and device_signed_by_identity(obj, identity)),
+                )
+            )
+        return out
+
+    def own_trust(self) -> OwnTrust:
+        identity = self._own_identity
+        have = self._private is not None and identity is not None and (
+            private_seeds_match(identity, self_signing=self._private.self_signing.seed) is None
+        )
+        if identity is None:
+            return OwnTrust(False, False, False, None, "this account has no cross-signing identity yet")
+        if self._own_device_signed:
+            return OwnTrust(True, True, have, identity.master.public_key, "this device is verified by your identity")
+        return OwnTrust(
+            True, False, have, identity.master.public_key,
+            "this device is not verified: verify it with your recovery key",
+        )
+
+    def own_device_keys(self) -> dict[str, Any] | None:
+        """Our signed device keys for MSC4147 `sender_device_keys` (with the SSK signature)."""
+        device = self.store.get_device_json(self.user_id, self.device_id) if self.engine.client else None
+        if device is None:
+            return None
+        device = {k: v for k, v in device.items() if k != "unsigned"}
+        if self._private is not None and self._own_identity is not None and not device_signed_by_identity(device, self._own_identity):
+            try:
+                device = self._private.sign_device(device, self.user_id)
+            except CrossSigningError:
+                pass
+        return device
+
+    # -- our own identity ---------------------------------------------------------------------
+
+    async def query_own(self) -> None:
+        await self.engine._query_keys({self.user_id})
+
+    async def ensure(self, password: str | None = None) -> OwnTrust:
+        """Make sure our account has an identity and that our device is signed by it.
+
+        Creates a new identity only when the account has none. If one exists that we cannot
+        sign with (set up elsewhere), leaves it alone: verify with the recovery key instead.
+        """
+        await self.query_own()
+        if self._own_identity is None:
+            await self._create_identity(password, replacing=False)
+        elif not self._own_device_signed and self._private is not None:
+            if private_seeds_match(self._own_identity, self_signing=self._private.self_signing.seed) is None:
+                await self._sign_own_device()
+        return self.own_trust()
+
+    async def reset(self, password: str) -> OwnTrust:
+        """Replace our identity with a new one (explicit request only)."""
+        await self.query_own()
+        await self._create_identity(password, replacing=True)
+        return self.own_trust()
+
+    def _device_signer(self, obj: dict[str, Any]) -> dict[str, Any]:
+        olm = self.client.olm
+        signature = olm.account.sign(canonical_json({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}).decode())
+        signed = json.loads(json.dumps(obj))
+        signed.setdefault("signatures", {}).setdefault(self.user_id, {})[f"ed25519:{self.device_id}"] = signature
+        return signed
+
+    async def _create_identity(self, password: str | None, *, replacing: bool) -> None:
+        keys = CrossSigningPrivateKeys.generate()
+        payload = keys.public_keys_payload(self.user_id, device_signer=self._device_signer)
+        path = "/_matrix/client/v3/keys/device_signing/upload"
+        status, body = await self.client.raw_json("POST", path, payload)
+        if status == 401 and "flows" in body:
+            if not password:
+                raise IdentityError(
+                    "the server wants your password to "
+                    + ("replace" if replacing else "publish")
+                    + " your cross-signing keys"
+                )
+            auth = {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": self.user_id},
+                "password": password,
+                "session": body.get("session"),
+            }
+            status, body = await self.client.raw_json("POST", path, {**payload, "auth": auth})
+        if status != 200:
+            reason = body.get("error") or f"HTTP {status}"
+            if body.get("errcode") == "M_FORBIDDEN":
+                reason = "wrong password"
+            raise IdentityError(f"could not publish cross-signing keys: {reason}")
+        self._save_private(keys)
+        logger.info("published a new cross-signing identity for %s (master key %s…)", self.user_id, keys.master.public_key[:10])
+        await self._sign_own_device()
+
+    async def _sign_own_device(self) -> None:
+        assert self._private is not None
+        await self.query_own()
+        device = self.store.get_device_json(self.user_id, self.device_id)
+        if device is None:
+            raise IdentityError("the server does not list this device's keys yet")
+        signed = self._private.sign_device({k: v for k, v in device.items() if k != "unsigned"}, self.user_id)
+        ssk_key_id = f"ed25519:{self._private.self_signing.public_key}"
+        upload = {**signed, "signatures": {self.user_id: {ssk_key_id: signed["signatures"][self.user_id][ssk_key_id]}}}
+        status, body = await self.client.raw_json(
+            "POST", "/_matrix/client/v3/keys/signatures/upload", {self.user_id: {self.device_id: upload}}
+        )
+        failures = body.get("failures") or {}
+        if status != 200 or failures:
+            raise IdentityError(f"could not upload the signature of this device: {failures or body.get('error') or status}")
+        await self.query_own()
+        if not self._own_device_signed:
+            raise IdentityError("the server did not keep this device's cross-signing signature")
+        logger.info("this device (%s) is now signed by our identity", self.device_id)
+
+    async def fetch_account_data(self, types: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        user = urllib.parse.quote(self.user_id)
+        for event_type in types:
+            status, body = await self.client.raw_json(
+                "GET", f"/_matrix/client/v3/user/{user}/account_data/{urllib.parse.quote(event_type)}"
+            )
+            if status == 200:
+                out[event_type] = body
+        return out
+
+    async def verify_with_recovery_key(self, user_input: str) -> OwnTrust:
+        """Unlock our cross-signing keys from secret storage and sign this device with them.
+
+        Nothing is stored or uploaded unless every check passes (key MAC, secret MACs, and the
+        decrypted keys matching the published ones).
+        """
+        await self.query_own()
+        if self._own_identity is None:
+            raise IdentityError("this account has no cross-signing identity to verify against")
+        data = await self.fetch_account_data([DEFAULT_KEY_EVENT])
+        key_id = (data.get(DEFAULT_KEY_EVENT) or {}).get("key")
+        types = [MASTER_SECRET, SELF_SIGNING_SECRET, USER_SIGNING_SECRET]
+        if isinstance(key_id, str):
+            types.append(KEY_EVENT_PREFIX + key_id)
+        data.update(await self.fetch_account_data(types))
+        try:
+            # A passphrase goes through PBKDF2 (hundreds of ms): keep it off the loop.
+            seeds = await asyncio.to_thread(unlock_cross_signing_with_input, user_input, data)
+        except SecretStorageError as exc:
+            raise IdentityError(str(exc)) from None
+        mismatch = private_seeds_match(
+            self._own_identity, master=seeds.master, self_signing=seeds.self_signing, user_signing=seeds.user_signing
+        )
+        if mismatch:
+            raise IdentityError(f"secret storage holds different keys than the published identity: {mismatch}")
+        master = Ed25519Key.from_seed(seeds.master) if seeds.master else None
+        if master is None:
+            raise IdentityError("secret storage does not hold the master key; cannot take over this identity")
+        self._save_private(
+            CrossSigningPrivateKeys(master, Ed25519Key.from_seed(seeds.self_signing), Ed25519Key.from_seed(seeds.user_signing))
+        )
+        await self._sign_own_device()
+        return self.own_trust()
