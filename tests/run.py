@@ -70,7 +70,8 @@ def ensure_peer(node_bin: Path) -> None:
         return
     step("installing the matrix-js-sdk interop peer (npm ci)")
     env = dict(os.environ, PATH=f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}")
-    subprocess.run([str(node_bin / "npm"), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+    npm_cli = node_bin.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    subprocess.run([str(node_bin / "node"), str(npm_cli), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                    cwd=PEER, env=env, check=True)
     stamp.write_text(digest)
 

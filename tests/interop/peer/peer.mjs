@@ -1,0 +1,758 @@
+// matrix-js-sdk (Rust crypto, i.e. what Element Web runs) as a scriptable reference peer.
+//
+// One process = one Matrix account/device. Driven over JSON lines:
+//   stdin : {"id": n, "cmd": "...", "args": {...}}            (one request per line)
+//   stdout: {"id": n, "ok": true,  "result": ...}              (one response per line)
+//           {"id": n, "ok": false, "error": "message", "errcode"?: "M_...", "httpStatus"?: 4xx}
+// Requests run concurrently (answers may come out of order; match them by id). Nothing but
+// responses is ever written to stdout: every console.* call (the SDK's logger uses console) goes
+// to stderr, or to the file named by $JSPEER_LOG_FILE.
+// Every command has a timeout: args.timeoutMs if given, else $JSPEER_CMD_TIMEOUT_MS (default 60000).
+// The process exits on {"cmd":"quit"} and on stdin EOF.
+//
+// Environment: JSPEER_LOG_FILE (append log here instead of stderr), JSPEER_LOG_LEVEL
+// (debug|info|warn|error, default debug), JSPEER_CMD_TIMEOUT_MS, JSPEER_NAME (log prefix).
+//
+// Commands (args are camelCase; ids are full Matrix IDs):
+//   login {homeserver, userId, password, deviceId?, deviceDisplayName?, syncTimeoutMs?}
+//       -> {userId, deviceId, startupMs}. Logs in with m.login.password, Rust crypto in memory
+//          (initRustCrypto({useIndexedDB:false})), starts the client and waits for the first sync.
+//   bootstrapCrossSigning {password} -> {crossSigningReady, masterKey}
+//       new MSK/SSK/USK (setupNewCrossSigning: true), UIA with m.login.password if the server asks.
+//   bootstrapSecretStorage {setupKeyBackup=false}
+//       -> {recoveryKey, keyId, keyBackupVersion|null}. New 4S key (random recovery key) made the default,
+//          cross-signing private keys stored in it; if setupKeyBackup, also a new key backup version
+//          (resetKeyBackup) whose key is stored in 4S.
+//   crossSigningStatus -> {ready, ownDeviceVerified, masterKey, status: getCrossSigningStatus()}
+//   deviceInfo {userId, deviceId?, refresh=true}
+//       -> {exists, signedByOwner, crossSigningVerified, localVerified, devices:[ids]}
+//   userIdentity {userId, refresh=true}
+//       -> {known, masterKey, verified, crossSigningVerified, wasVerified, needsUserApproval}
+//   createRoom {name?, encrypted=true, historyVisibility="shared", invite=[]} -> {roomId}
+//       (waits until the room is synced and, if encrypted, crypto knows it. NB: `invite` here goes
+//        through createRoom and shares NO history; use the `invite` command for MSC4268.)
+//   setHistoryVisibility {roomId, visibility} -> {eventId}   (waits until the local state shows it)
+//   send {roomId, body, msgtype="m.text"} -> {eventId}        (resolves once the server accepted it)
+//   invite {roomId, userId, reason?, shareHistory=true} -> {}   client.invite: builds/uploads/sends the
+//       key bundle first when the room's current history visibility is shared/world_readable (and our
+//       device is cross-signed). shareHistory=false sends a bare POST /invite (no bundle at all).
+//   waitForInvite {roomId, timeoutMs?} -> {inviter}
+//   join {roomId} -> {inviter}  client.joinRoom: imports the inviter's bundle (now, or when it arrives).
+//       inviter is who js-sdk saw inviting us; null means it had not synced an invite, so it will
+//       accept no bundle (call waitForInvite first).
+//   leave {roomId} -> {}
+//   waitForMembership {roomId, userId, membership="join", timeoutMs?} -> {membership}
+//       waits until THIS client's view of the room shows userId with that membership.
+//   forceDiscardSession {roomId} -> {}
+//   messages {roomId, timeoutMs?, waitForBodies?:[...], limit?, retryFailed=true}
+//       -> [{eventId, sender, ts, type, encrypted, body|null, msgtype, decrypted,
+//            decryptionFailureReason|null, failureMessage|null, isWithheld, forwardingUser|null,
+//            shieldColour ("NONE"|"GREY"|"RED"|null), shieldReason (EventShieldReason name|null),
+//            sessionId|null}], oldest first (limit: only the last N). Back-paginates to the start of the
+//          room first.
+//          waitForBodies: wait (until timeoutMs) for those bodies to be decrypted; never throws on
+//          timeout, returns what is there.
+//   rawEvent {roomId, eventId} -> the event as received from the server (wire form, still encrypted),
+//       from the local timeline or /rooms/{roomId}/event/{eventId}.
+//   decryptRawEvent {event, roomId?} -> one `messages` entry: decrypts an event obtained elsewhere
+//       (e.g. rawEvent on the sender's peer; Synapse hides pre-join events from a room with
+//       history_visibility joined, so this is how to see what a later member's crypto says of them).
+//   exportRoomKeys -> {keys: [...]}      (exportRoomKeysAsJson, parsed)
+//   importRoomKeys {keys} -> {}          (importRoomKeysAsJson)
+//   whoami -> {userId, deviceId, curve25519, ed25519}
+//   roomEncryptionInfo {roomId} -> {encrypted, historyVisibility, myMembership, members:{user: membership}}
+//   toDeviceLog {types?:[...], clear=false} -> [{type, sender, content, encrypted, senderDevice, ts}]
+//       every to-device message the client received (decrypted where possible), oldest first.
+//       NB: rust crypto hands m.room_key to the app with session_key "" and WITHOUT the shared-history
+//       flag; m.room_key_bundle comes through whole (room_id + file).
+//   waitForToDevice {type, sender?, roomId?, timeoutMs?} -> the first matching toDeviceLog entry
+//   waitForRoomKeyBundle {roomId, sender?, timeoutMs?} -> matching m.room_key_bundle entry (either
+//       stable or io.element.msc4268 type)
+//   quit -> {} then exit(0)
+
+import fs from "node:fs";
+import readline from "node:readline";
+import util from "node:util";
+
+// ---------------------------------------------------------------------------------------------
+// 1. Logging: must be set up before the SDK is imported, and stdout is reserved for the protocol.
+const NAME = process.env.JSPEER_NAME || "peer";
+const LEVELS = { trace: 0, debug: 1, log: 1, info: 2, warn: 3, error: 4 };
+const minLevel = LEVELS[(process.env.JSPEER_LOG_LEVEL || "debug").toLowerCase()] ?? 1;
+const logFd = process.env.JSPEER_LOG_FILE ? fs.openSync(process.env.JSPEER_LOG_FILE, "a") : 2;
+
+function writeLog(level, args) {
+    if ((LEVELS[level] ?? 1) < minLevel) return;
+    const line = `${new Date().toISOString()} ${NAME} ${level.toUpperCase()} ${util.format(...args)}\n`;
+    try {
+        fs.writeSync(logFd, line);
+    } catch {
+        /* nothing sensible to do */
+    }
+}
+for (const level of ["trace", "debug", "log", "info", "warn", "error"]) {
+    console[level] = (...args) => writeLog(level, args);
+}
+const plog = (...args) => writeLog("info", ["[peer]", ...args]);
+
+// 2. Node 20: js-sdk 43 declares Node >= 22 and uses Promise.withResolvers; without it sync dies quietly.
+if (typeof Promise.withResolvers !== "function") {
+    Object.defineProperty(Promise, "withResolvers", {
+        configurable: true,
+        writable: true,
+        value: function withResolvers() {
+            let resolve, reject;
+            const promise = new this((res, rej) => {
+                resolve = res;
+                reject = rej;
+            });
+            return { promise, resolve, reject };
+        },
+    });
+}
+
+process.on("unhandledRejection", (reason) => writeLog("error", ["[peer] unhandled rejection:", reason]));
+process.on("uncaughtException", (err) => writeLog("error", ["[peer] uncaught exception:", err]));
+
+// 3. Now the SDK (dynamic imports so the two steps above happen first).
+const sdk = await import("matrix-js-sdk");
+const cryptoApi = await import("matrix-js-sdk/lib/crypto-api/index.js");
+const wasm = await import("@matrix-org/matrix-sdk-crypto-wasm");
+const { ClientEvent, SyncState, EventType, KnownMembership } = sdk;
+const { CrossSigningKey, EventShieldColour, EventShieldReason, DecryptionFailureCode } = cryptoApi;
+
+const DEFAULT_TIMEOUT_MS = Number(process.env.JSPEER_CMD_TIMEOUT_MS || 60000);
+
+// ---------------------------------------------------------------------------------------------
+// State of this peer
+let client = null;
+let password = null;
+const secretStorageKeys = new Map(); // keyId -> Uint8Array private key
+const toDeviceLog = [];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function need(args, ...names) {
+    for (const n of names) {
+        if (args[n] === undefined || args[n] === null) throw new Error(`missing argument '${n}'`);
+    }
+}
+
+function requireClient() {
+    if (!client) throw new Error("not logged in (call login first)");
+    return client;
+}
+
+function requireCrypto() {
+    const c = requireClient().getCrypto();
+    if (!c) throw new Error("crypto is not initialised");
+    return c;
+}
+
+/** Poll `fn` until it returns a truthy value or the deadline passes. */
+async function pollUntil(fn, timeoutMs, what, intervalMs = 100) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await sleep(intervalMs);
+    }
+}
+
+function getRoomOrThrow(roomId) {
+    const room = requireClient().getRoom(roomId);
+    if (!room) throw new Error(`room ${roomId} is not known to this client`);
+    return room;
+}
+
+/** Ask the server for fresh device/cross-signing keys of `userId` (a /keys/query), bypassing caches. */
+async function refreshKeys(userId) {
+    const c = requireCrypto();
+    // Reaches into RustCrypto internals on purpose: there is no public "force key query" API, and a
+    // user we do not share a room with is otherwise never refreshed after the first download.
+    const olm = c.olmMachine;
+    const processor = c.outgoingRequestProcessor;
+    if (olm?.queryKeysForUsers && processor?.makeOutgoingRequest) {
+        const req = olm.queryKeysForUsers([new wasm.UserId(userId)]);
+        await processor.makeOutgoingRequest(req);
+    } else {
+        await c.getUserDeviceInfo([userId], true);
+    }
+}
+
+function enumName(enumObj, value) {
+    if (value === null || value === undefined) return null;
+    return enumObj[value] ?? String(value);
+}
+
+/** The JSON summary of a timeline event that `messages` and `decryptRawEvent` return. */
+async function describeEvent(ev) {
+    const failed = ev.isDecryptionFailure();
+    const encrypted = ev.isEncrypted();
+    const decrypted = encrypted && !failed && !!ev.getClearContent();
+    let shieldColour = null;
+    let shieldReason = null;
+    if (decrypted) {
+        const info = await requireCrypto().getEncryptionInfoForEvent(ev);
+        if (info) {
+            shieldColour = enumName(EventShieldColour, info.shieldColour);
+            shieldReason = enumName(EventShieldReason, info.shieldReason);
+        }
+    }
+    const reason = ev.decryptionFailureReason;
+    return {
+        eventId: ev.getId(),
+        sender: ev.getSender(),
+        ts: ev.getTs(),
+        type: ev.getType(),
+        encrypted,
+        body: failed || (encrypted && !decrypted) ? null : (ev.getContent().body ?? null),
+        msgtype: ev.getContent().msgtype ?? null,
+        decrypted,
+        decryptionFailureReason: reason ?? null,
+        failureMessage: failed ? (ev.getContent().body ?? null) : null,
+        isWithheld:
+            reason === DecryptionFailureCode.MEGOLM_KEY_WITHHELD ||
+            reason === DecryptionFailureCode.MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE,
+        forwardingUser: ev.getKeyForwardingUser() ?? null,
+        shieldColour,
+        shieldReason,
+        sessionId: ev.getWireContent().session_id ?? null,
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+const commands = {
+    async login(args) {
+        need(args, "homeserver", "userId", "password");
+        if (client) throw new Error("already logged in");
+        const t0 = Date.now();
+        const tmp = sdk.createClient({ baseUrl: args.homeserver });
+        const res = await tmp.loginRequest({
+            type: "m.login.password",
+            identifier: { type: "m.id.user", user: args.userId },
+            password: args.password,
+            device_id: args.deviceId,
+            initial_device_display_name: args.deviceDisplayName ?? `js-sdk peer ${NAME}`,
+        });
+        tmp.stopClient();
+        const cl = sdk.createClient({
+            baseUrl: args.homeserver,
+            userId: res.user_id,
+            deviceId: res.device_id,
+            accessToken: res.access_token,
+            cryptoCallbacks: {
+                // 4S keys are only ever the ones this peer created (bootstrapSecretStorage).
+                getSecretStorageKey: async ({ keys }) => {
+                    for (const keyId of Object.keys(keys)) {
+                        const k = secretStorageKeys.get(keyId);
+                        if (k) return [keyId, k];
+                    }
+                    return null;
+                },
+                cacheSecretStorageKey: (keyId, _keyInfo, key) => {
+                    secretStorageKeys.set(keyId, key);
+                },
+            },
+        });
+        cl.on(ClientEvent.ReceivedToDeviceMessage, ({ message, encryptionInfo }) => {
+            const entry = {
+                type: message.type,
+                sender: message.sender,
+                content: message.content,
+                encrypted: !!encryptionInfo,
+                senderDevice: encryptionInfo?.senderDevice ?? null,
+                senderVerified: encryptionInfo?.senderVerified ?? null,
+                ts: Date.now(),
+            };
+            toDeviceLog.push(entry);
+            plog(`to-device received: ${JSON.stringify(entry)}`);
+        });
+        try {
+            await cl.initRustCrypto({ useIndexedDB: false });
+            const firstSync = new Promise((resolve) => {
+                const onSync = (state, _prev, data) => {
+                    if (state === SyncState.Prepared || state === SyncState.Syncing) {
+                        cl.off(ClientEvent.Sync, onSync);
+                        resolve();
+                    } else if (state === SyncState.Error) {
+                        plog("sync error while waiting for the first sync:", data?.error);
+                    }
+                };
+                cl.on(ClientEvent.Sync, onSync);
+            });
+            await cl.startClient({ initialSyncLimit: 50 });
+            await withTimeout(firstSync, args.syncTimeoutMs ?? 30000, "first sync");
+        } catch (e) {
+            cl.stopClient();
+            throw e;
+        }
+        client = cl;
+        password = args.password;
+        return { userId: res.user_id, deviceId: res.device_id, startupMs: Date.now() - t0 };
+    },
+
+    async bootstrapCrossSigning(args) {
+        const c = requireCrypto();
+        const pw = args.password ?? password;
+        const userId = client.getSafeUserId();
+        await c.bootstrapCrossSigning({
+            setupNewCrossSigning: true,
+            authUploadDeviceSigningKeys: async (makeRequest) => {
+                try {
+                    return await makeRequest(null);
+                } catch (e) {
+                    const session = e?.data?.session;
+                    if (e?.httpStatus !== 401 || !session) throw e;
+                    plog("cross-signing upload asked for UIA; answering with m.login.password");
+                    return await makeRequest({
+                        type: "m.login.password",
+                        identifier: { type: "m.id.user", user: userId },
+                        password: pw,
+                        session,
+                    });
+                }
+            },
+        });
+        return {
+            crossSigningReady: await c.isCrossSigningReady(),
+            masterKey: await c.getCrossSigningKeyId(CrossSigningKey.Master),
+        };
+    },
+
+    async bootstrapSecretStorage(args) {
+        const c = requireCrypto();
+        let generated = null;
+        await c.bootstrapSecretStorage({
+            setupNewSecretStorage: true,
+            setupNewKeyBackup: !!args.setupKeyBackup,
+            createSecretStorageKey: async () => {
+                generated = await c.createRecoveryKeyFromPassphrase();
+                return generated;
+            },
+        });
+        if (!generated) throw new Error("createSecretStorageKey was not called");
+        const keyId = await client.secretStorage.getDefaultKeyId();
+        if (keyId) secretStorageKeys.set(keyId, generated.privateKey);
+        let keyBackupVersion = null;
+        if (args.setupKeyBackup) {
+            keyBackupVersion = (await c.getActiveSessionBackupVersion()) ?? null;
+        }
+        return { recoveryKey: generated.encodedPrivateKey, keyId, keyBackupVersion };
+    },
+
+    async crossSigningStatus() {
+        const c = requireCrypto();
+        const dev = await c.getDeviceVerificationStatus(client.getSafeUserId(), client.getDeviceId());
+        return {
+            ready: await c.isCrossSigningReady(),
+            ownDeviceVerified: !!dev?.crossSigningVerified,
+            masterKey: await c.getCrossSigningKeyId(CrossSigningKey.Master),
+            status: await c.getCrossSigningStatus(),
+        };
+    },
+
+    async deviceInfo(args) {
+        need(args, "userId");
+        const c = requireCrypto();
+        if (args.refresh !== false) await refreshKeys(args.userId);
+        const map = await c.getUserDeviceInfo([args.userId], true);
+        const devices = [...(map.get(args.userId)?.keys() ?? [])];
+        const out = { devices, exists: false, signedByOwner: false, crossSigningVerified: false, localVerified: false };
+        if (args.deviceId === undefined) return out;
+        out.exists = devices.includes(args.deviceId);
+        const st = await c.getDeviceVerificationStatus(args.userId, args.deviceId);
+        if (st) {
+            out.signedByOwner = st.signedByOwner;
+            out.crossSigningVerified = st.crossSigningVerified;
+            out.localVerified = st.localVerified;
+        }
+        return out;
+    },
+
+    async userIdentity(args) {
+        need(args, "userId");
+        const c = requireCrypto();
+        if (args.refresh !== false) await refreshKeys(args.userId);
+        const st = await c.getUserVerificationStatus(args.userId);
+        let masterKey = null;
+        if (args.userId === client.getSafeUserId()) {
+            masterKey = await c.getCrossSigningKeyId(CrossSigningKey.Master);
+        } else {
+            const identity = await c.olmMachine?.getIdentity(new wasm.UserId(args.userId));
+            if (identity) {
+                try {
+                    const mk = JSON.parse(identity.masterKey);
+                    masterKey = Object.values(mk.keys ?? {})[0] ?? null;
+                } finally {
+                    identity.free?.();
+                }
+            }
+        }
+        const known = masterKey !== null || (await c.userHasCrossSigningKeys(args.userId, false));
+        return {
+            known,
+            masterKey,
+            verified: st.isVerified(),
+            crossSigningVerified: st.isCrossSigningVerified(),
+            wasVerified: st.wasCrossSigningVerified(),
+            needsUserApproval: !!st.needsUserApproval,
+        };
+    },
+
+    async createRoom(args) {
+        const c = requireClient();
+        const encrypted = args.encrypted !== false;
+        const initialState = [
+            {
+                type: "m.room.history_visibility",
+                state_key: "",
+                content: { history_visibility: args.historyVisibility ?? "shared" },
+            },
+        ];
+        if (encrypted) {
+            initialState.push({
+                type: "m.room.encryption",
+                state_key: "",
+                content: { algorithm: "m.megolm.v1.aes-sha2" },
+            });
+        }
+        const { room_id: roomId } = await c.createRoom({
+            name: args.name,
+            preset: "private_chat",
+            invite: args.invite ?? [],
+            initial_state: initialState,
+        });
+        // Sending before the room (and its encryption state) has been synced would go out unencrypted
+        // or fail, so wait for both.
+        await pollUntil(
+            async () =>
+                c.getRoom(roomId)?.getMyMembership() === KnownMembership.Join &&
+                (!encrypted || (await c.getCrypto().isEncryptionEnabledInRoom(roomId))),
+            30000,
+            `room ${roomId} to be synced`,
+        );
+        return { roomId };
+    },
+
+    async setHistoryVisibility(args) {
+        need(args, "roomId", "visibility");
+        const c = requireClient();
+        const { event_id: eventId } = await c.sendStateEvent(
+            args.roomId,
+            EventType.RoomHistoryVisibility,
+            { history_visibility: args.visibility },
+            "",
+        );
+        await pollUntil(
+            () => c.getRoom(args.roomId)?.getHistoryVisibility() === args.visibility,
+            30000,
+            `history visibility ${args.visibility} to show in ${args.roomId}`,
+        );
+        return { eventId };
+    },
+
+    async send(args) {
+        need(args, "roomId", "body");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        // js-sdk decides to encrypt from what crypto knows of the room; never let a message slip out
+        // in the clear because the encryption state has not reached crypto yet.
+        if (room.hasEncryptionStateEvent()) {
+            await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(args.roomId), 10000, "crypto to know the room is encrypted");
+        }
+        const { event_id: eventId } = await c.sendEvent(args.roomId, EventType.RoomMessage, {
+            msgtype: args.msgtype ?? "m.text",
+            body: args.body,
+        });
+        return { eventId };
+    },
+
+    async invite(args) {
+        need(args, "roomId", "userId");
+        const c = requireClient();
+        if (args.shareHistory === false) {
+            // A bare /invite, bypassing client.invite's history sharing.
+            const body = { user_id: args.userId };
+            if (args.reason) body.reason = args.reason;
+            await c.http.authedRequest(sdk.Method.Post, `/rooms/${encodeURIComponent(args.roomId)}/invite`, undefined, body);
+        } else {
+            await c.invite(args.roomId, args.userId, args.reason ? { reason: args.reason } : {});
+        }
+        return {};
+    },
+
+    async waitForInvite(args) {
+        need(args, "roomId");
+        const c = requireClient();
+        await pollUntil(
+            () => c.getRoom(args.roomId)?.getMyMembership() === KnownMembership.Invite,
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `an invite to ${args.roomId}`,
+        );
+        const member = c.getRoom(args.roomId).getMember(c.getSafeUserId());
+        return { inviter: member?.events.member?.getSender() ?? null };
+    },
+
+    async join(args) {
+        need(args, "roomId");
+        const c = requireClient();
+        // joinRoom only looks for a key bundle if it has already synced our invite (it needs the inviter).
+        const member = c.getRoom(args.roomId)?.getMember(c.getSafeUserId());
+        const inviter = member?.membership === KnownMembership.Invite ? (member.events.member?.getSender() ?? null) : null;
+        if (!inviter) plog(`join ${args.roomId}: no synced invite, so no key bundle will be accepted`);
+        await c.joinRoom(args.roomId);
+        await pollUntil(
+            () => c.getRoom(args.roomId)?.getMyMembership() === KnownMembership.Join,
+            30000,
+            `our join of ${args.roomId} to come down sync`,
+        );
+        return { inviter };
+    },
+
+    async leave(args) {
+        need(args, "roomId");
+        await requireClient().leave(args.roomId);
+        return {};
+    },
+
+    async waitForMembership(args) {
+        need(args, "roomId", "userId");
+        const c = requireClient();
+        const want = args.membership ?? "join";
+        await pollUntil(
+            () => c.getRoom(args.roomId)?.getMember(args.userId)?.membership === want,
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `${args.userId} to be '${want}' in ${args.roomId}`,
+        );
+        return { membership: want };
+    },
+
+    async forceDiscardSession(args) {
+        need(args, "roomId");
+        await requireCrypto().forceDiscardSession(args.roomId);
+        return {};
+    },
+
+    async messages(args) {
+        need(args, "roomId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const timeoutMs = args.timeoutMs ?? 20000;
+        const deadline = Date.now() + timeoutMs;
+        const wanted = args.waitForBodies ?? [];
+
+        // Back-paginate to the start of the room (bounded). Redone if a gappy sync replaces the live timeline.
+        let paginatedTimeline = null;
+        const paginateToStart = async () => {
+            const timeline = room.getLiveTimeline();
+            if (timeline === paginatedTimeline) return;
+            paginatedTimeline = timeline;
+            try {
+                for (let i = 0; i < 100; i++) {
+                    if (!(await c.paginateEventTimeline(timeline, { backwards: true, limit: 100 }))) break;
+                }
+            } catch (e) {
+                plog(`back-pagination in ${args.roomId} failed:`, e);
+            }
+        };
+        await paginateToStart();
+
+        const collect = () =>
+            room
+                .getLiveTimeline()
+                .getEvents()
+                .filter(
+                    (ev) =>
+                        ev.getType() === EventType.RoomMessage ||
+                        (ev.getWireType() === EventType.RoomMessageEncrypted && ev.getType() === ev.getWireType()),
+                );
+
+        const settle = async (events) => {
+            for (const ev of events) {
+                const p = ev.getDecryptionPromise();
+                if (p) await withTimeout(p.catch(() => {}), Math.max(1, deadline - Date.now()), "decryption").catch(() => {});
+            }
+        };
+
+        let events = collect();
+        await settle(events);
+        let lastRetry = Date.now();
+        while (wanted.length) {
+            const have = new Set(
+                events.filter((ev) => ev.isEncrypted() ? !ev.isDecryptionFailure() && ev.getClearContent() : true)
+                    .map((ev) => ev.getContent().body),
+            );
+            if (wanted.every((b) => have.has(b)) || Date.now() >= deadline) break;
+            await sleep(200);
+            if (args.retryFailed !== false && Date.now() - lastRetry > 2000) {
+                lastRetry = Date.now();
+                for (const ev of events) {
+                    if (ev.isDecryptionFailure() && !ev.isBeingDecrypted()) {
+                        ev.attemptDecryption(c.getCrypto(), { isRetry: true }).catch(() => {});
+                    }
+                }
+            }
+            await paginateToStart();
+            events = collect();
+            await settle(events);
+        }
+
+        const out = [];
+        for (const ev of events) out.push(await describeEvent(ev));
+        return args.limit ? out.slice(-args.limit) : out;
+    },
+
+    async rawEvent(args) {
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const ev = getRoomOrThrow(args.roomId).findEventById(args.eventId);
+        if (ev) return ev.event;
+        return await c.fetchRoomEvent(args.roomId, args.eventId);
+    },
+
+    async decryptRawEvent(args) {
+        need(args, "event");
+        const c = requireClient();
+        const ev = new sdk.MatrixEvent({ ...args.event, room_id: args.event.room_id ?? args.roomId });
+        await c.decryptEventIfNeeded(ev);
+        return await describeEvent(ev);
+    },
+
+    async exportRoomKeys() {
+        return { keys: JSON.parse(await requireCrypto().exportRoomKeysAsJson()) };
+    },
+
+    async importRoomKeys(args) {
+        need(args, "keys");
+        const keys = typeof args.keys === "string" ? args.keys : JSON.stringify(args.keys);
+        await requireCrypto().importRoomKeysAsJson(keys);
+        return {};
+    },
+
+    async whoami() {
+        const c = requireClient();
+        const keys = await requireCrypto().getOwnDeviceKeys();
+        return { userId: c.getSafeUserId(), deviceId: c.getDeviceId(), curve25519: keys.curve25519, ed25519: keys.ed25519 };
+    },
+
+    async roomEncryptionInfo(args) {
+        need(args, "roomId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const members = {};
+        for (const m of room.getMembers()) members[m.userId] = m.membership;
+        return {
+            encrypted: await requireCrypto().isEncryptionEnabledInRoom(args.roomId),
+            historyVisibility: room.getHistoryVisibility(),
+            myMembership: room.getMyMembership(),
+            members,
+        };
+    },
+
+    async toDeviceLog(args) {
+        const types = args.types;
+        const out = toDeviceLog.filter((e) => !types || types.includes(e.type));
+        if (args.clear) toDeviceLog.length = 0;
+        return out;
+    },
+
+    async waitForToDevice(args) {
+        need(args, "type");
+        const types = Array.isArray(args.type) ? args.type : [args.type];
+        const match = (e) =>
+            types.includes(e.type) &&
+            (!args.sender || e.sender === args.sender) &&
+            (!args.roomId || e.content?.room_id === args.roomId);
+        return await pollUntil(
+            () => toDeviceLog.find(match),
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `a to-device ${types.join("|")}`,
+        );
+    },
+
+    async waitForRoomKeyBundle(args) {
+        need(args, "roomId");
+        return await commands.waitForToDevice({
+            ...args,
+            type: ["m.room_key_bundle", "io.element.msc4268.room_key_bundle"],
+        });
+    },
+
+    async quit() {
+        return {};
+    },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Protocol plumbing
+
+function withTimeout(promise, ms, what) {
+    let timer;
+    return Promise.race([
+        promise,
+        new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+        }),
+    ]).finally(() => clearTimeout(timer));
+}
+
+function send(obj) {
+    return new Promise((resolve) => process.stdout.write(JSON.stringify(obj) + "\n", resolve));
+}
+
+let exiting = false;
+async function shutdown(code) {
+    if (exiting) return;
+    exiting = true;
+    plog(`shutting down (${code})`);
+    try {
+        client?.stopClient();
+    } catch (e) {
+        plog("stopClient failed:", e);
+    }
+    // stopClient() leaves timers and wasm handles alive: Node would not exit by itself.
+    process.exit(code);
+}
+
+async function handle(line) {
+    let req;
+    try {
+        req = JSON.parse(line);
+    } catch (e) {
+        await send({ id: null, ok: false, error: `bad JSON request: ${e.message}` });
+        return;
+    }
+    const { id = null, cmd, args = {} } = req;
+    const fn = Object.hasOwn(commands, cmd) ? commands[cmd] : null;
+    if (!fn) {
+        await send({ id, ok: false, error: `unknown command '${cmd}'` });
+        return;
+    }
+    // Wait commands take their own timeoutMs; the overall guard is a little longer so that they
+    // report their own (more specific) error first.
+    const limit = (args.timeoutMs ?? DEFAULT_TIMEOUT_MS) + (args.timeoutMs ? 5000 : 0);
+    const t0 = Date.now();
+    plog(`-> ${id} ${cmd} ${JSON.stringify(args, (k, v) => (k === "password" ? "***" : v)).slice(0, 500)}`);
+    try {
+        const result = await withTimeout(Promise.resolve().then(() => fn(args)), limit, `command ${cmd}`);
+        plog(`<- ${id} ${cmd} ok in ${Date.now() - t0} ms`);
+        await send({ id, ok: true, result: result ?? null });
+    } catch (e) {
+        writeLog("error", [`[peer] <- ${id} ${cmd} failed in ${Date.now() - t0} ms:`, e]);
+        const resp = { id, ok: false, error: e?.message ?? String(e) };
+        if (e?.errcode) resp.errcode = e.errcode;
+        if (e?.httpStatus) resp.httpStatus = e.httpStatus;
+        await send(resp);
+    }
+    if (cmd === "quit") await shutdown(0);
+}
+
+const rl = readline.createInterface({ input: process.stdin, terminal: false });
+rl.on("line", (line) => {
+    if (line.trim()) void handle(line);
+});
+rl.on("close", () => void shutdown(0));
+plog(`ready (node ${process.version}, pid ${process.pid})`);
