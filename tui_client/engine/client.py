@@ -3,6 +3,7 @@ and a key query that keeps the cross-signing keys nio throws away."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -52,9 +53,12 @@ class AppSyncResponse(SyncResponse):
 
     @classmethod
     def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
+        # nio's parsers pop fields out of the dicts they are given: copy what we read first.
+        rooms = parsed_dict.get("rooms") if isinstance(parsed_dict.get("rooms"), dict) else {}
+        raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
-            resp.raw = parsed_dict
+            resp.raw = raw
         return resp
 
 
@@ -195,3 +199,44 @@ class EngineClient(AsyncClient):
         finally:
             resp.release()
         return resp.status, parsed if isinstance(parsed, dict) else {}
+
+    async def upload_bytes(self, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """POST /media/v3/upload; returns the mxc:// URL."""
+        headers = {"Content-Type": content_type, "Content-Length": str(len(data))}
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        resp = await self.send("POST", "/_matrix/media/v3/upload", data, headers, timeout=120)
+        try:
+            body = await resp.json(content_type=None)
+        except Exception:
+            body = {}
+        finally:
+            resp.release()
+        if resp.status != 200 or not isinstance(body, dict) or not isinstance(body.get("content_uri"), str):
+            error = body.get("error") if isinstance(body, dict) else None
+            raise RuntimeError(error or f"HTTP {resp.status}")
+        return body["content_uri"]
+
+    async def download_bytes(self, path: str, limit: int) -> bytes:
+        """GET an authenticated-media path, refusing to read more than `limit` bytes."""
+        from .crypto.history_sharing import BundleError
+
+        headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+        resp = await self.send("GET", path, None, headers, timeout=120)
+        try:
+            if resp.status == 404:
+                raise BundleError("the key bundle is no longer on the server (404)")
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}")
+            if resp.content_length is not None and resp.content_length > limit:
+                raise BundleError(f"the key bundle is too large ({resp.content_length} bytes; the limit is {limit})")
+            chunks = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise BundleError(f"the key bundle is too large (over the limit of {limit} bytes)")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            resp.release()

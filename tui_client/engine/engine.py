@@ -18,12 +18,14 @@ from typing import Any
 
 from nio import responses as r
 from nio.api import MessageDirection, RoomPreset, RoomVisibility
-from nio.events import MegolmEvent, RoomHistoryVisibilityEvent, RoomMemberEvent
+from nio.events import MegolmEvent, RoomHistoryVisibilityEvent, UnknownToDeviceEvent
 from nio.exceptions import LocalProtocolError
 
 from .. import paths
 from ..config import HISTORY_VISIBILITIES, Settings
 from .client import EngineClient
+from .crypto.history_sharing import BUNDLE_EVENT_TYPES, HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
+from .crypto.olm import DecryptedOlmEvent
 from .events import (
     EngineErrorEvent,
     EngineEvent,
@@ -39,9 +41,20 @@ from .events import (
 )
 from .identity import IdentityError, IdentityManager, OwnTrust
 from .lock import ProfileLock
-from .models import Decryption, Invite, KeyProvenance, Member, RoomSummary, SyncState, TimelineItem, Whoami
+from .models import (
+    BundleSummary,
+    Decryption,
+    Invite,
+    KeyProvenance,
+    Member,
+    RoomSummary,
+    SyncState,
+    TimelineItem,
+    Whoami,
+)
 from .render import text_content
 from .session import SessionInfo, delete_session, load_session, save_session
+from .sharing import HistorySharing, SharePreview, ShareResult, SharingError
 from .timeline import RoomTimeline, item_from_event
 
 logger = logging.getLogger(__name__)
@@ -55,6 +68,10 @@ class EngineError(Exception):
 
 class NotLoggedIn(EngineError):
     pass
+
+
+class SharingFailed(EngineError):
+    """Sharing history with an invitee failed, so the invite was not sent (the user decides)."""
 
 
 def _error_text(resp: Any) -> str:
@@ -91,11 +108,13 @@ class Engine:
         settings: Settings | None = None,
         profile_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
+        legacy_no_shared_history: bool = False,
     ) -> None:
         self.profile = paths.validate_profile_name(profile)
         self.dir = profile_dir or paths.profile_dir(profile)
         self.settings = settings or Settings()
         self.clock = clock
+        self.legacy_no_shared_history = legacy_no_shared_history
         self.client: EngineClient | None = None
         self.session: SessionInfo | None = None
         self._lock = ProfileLock(paths.ensure_private_dir(self.dir), self.profile)
@@ -112,6 +131,9 @@ class Engine:
         self.identity = IdentityManager(self)
         self.identity.on_identity_changed = self._on_identity_changed
         self.identity.on_own_trust_changed = lambda trust: self.emit(OwnTrustChanged(trust))
+        self.sharing = HistorySharing(self)
+        self._tasks: set[asyncio.Task] = set()
+        self._startup_done = False
 
     # -- subscription ---------------------------------------------------------------------
 
@@ -130,6 +152,24 @@ class Engine:
                 listener(event)
             except Exception:
                 logger.exception("an engine listener failed on %s", type(event).__name__)
+
+    def notice(self, message: str, *, room_id: str | None = None, level: str = "information") -> None:
+        self.emit(Notice(message, room_id, level))
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        """Run background work on the engine loop; errors are logged, never raised."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("background task %s failed", name)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -264,8 +304,17 @@ class Engine:
 
     async def close(self) -> None:
         await self.stop_sync()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._close_client()
         self._lock.release()
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait for background work (e.g. a key bundle import) to finish."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
 
     async def _close_client(self) -> None:
         if self.client is None:
@@ -286,6 +335,7 @@ class Engine:
         olm.history_visibility_of = self._history_visibility
         olm.on_keys_added = self._on_keys_added
         olm.own_device_keys = self.identity.own_device_keys
+        olm.legacy_no_shared_history = self.legacy_no_shared_history
         self.client.on_keys_query = self.identity.process_keys_query
         self.identity.load()
 
@@ -318,6 +368,10 @@ class Engine:
         await self._maintain_keys()
         if not self._identity_checked:
             await self._check_identity()
+        if not self._startup_done:
+            self._startup_done = True
+            # Bundles whose import a crash or a quit interrupted, and expired records.
+            await self.sharing.retry_pending()
         self._synced.set()
         self._synced = asyncio.Event()
 
@@ -411,8 +465,32 @@ class Engine:
 
     # -- processing a sync response -----------------------------------------------------------
 
+    def _process_to_device(self, resp: r.SyncResponse) -> set[str]:
+        """Key bundles and withheld notices; returns rooms whose invite or UTDs may change."""
+        touched: set[str] = set()
+        for event in resp.to_device_events:
+            try:
+                if isinstance(event, DecryptedOlmEvent) and event.type in BUNDLE_EVENT_TYPES:
+                    record = self.sharing.on_bundle_event(event.sender, event.sender_key, event.payload)
+                    if record is not None:
+                        touched.add(record.room_id)
+                        pending = self.client.store.get_pending_bundle(record.room_id)
+                        if pending and pending.inviter == record.sender_user:
+                            self._spawn(self.sharing.maybe_accept(record.room_id), f"accept-bundle {record.room_id}")
+                elif isinstance(event, UnknownToDeviceEvent) and event.type in BUNDLE_EVENT_TYPES:
+                    self.sharing.on_plaintext_bundle(event.sender, event.type)
+                elif isinstance(event, UnknownToDeviceEvent) and event.type == "m.room_key.withheld":
+                    content = event.source.get("content")
+                    self.sharing.on_withheld(event.sender, content)
+                    if isinstance(content, dict) and isinstance(content.get("room_id"), str):
+                        touched.add(content["room_id"])
+            except Exception:
+                logger.exception("could not handle a to-device event from %s", getattr(event, "sender", "?"))
+        return touched
+
     def _process_sync(self, resp: r.SyncResponse) -> None:
-        rooms_changed = False
+        touched = self._process_to_device(resp)
+        rooms_changed = bool(touched)
         raw_invites = (getattr(resp, "raw", None) or {}).get("rooms", {}).get("invite", {})
         stored_invites = None
         for room_id, info in resp.rooms.invite.items():
@@ -434,15 +512,19 @@ class Engine:
                 logger.exception("could not process the update of room %s", room_id)
         for room_id in resp.rooms.leave:
             rooms_changed = True
+            if room_id in resp.rooms.invite or room_id in resp.rooms.join:
+                continue  # left, then invited or joined again within this sync: the latter holds
             self._known_invites.discard(room_id)
             self._on_left_room(room_id)
-        gone = set(resp.rooms.join) | set(resp.rooms.leave)
+        gone = (set(resp.rooms.join) | set(resp.rooms.leave)) - set(resp.rooms.invite)
         if gone or stored_invites is not None:
             stored_invites = stored_invites if stored_invites is not None else self._stored_invites()
             if stored_invites.keys() & gone or resp.rooms.invite:
                 for room_id in gone:
                     stored_invites.pop(room_id, None)
                 self._save_invites(stored_invites)
+        for room_id in touched:
+            self.refresh_failures(room_id)
         if rooms_changed:
             self.emit_rooms()
 
@@ -512,6 +594,8 @@ class Engine:
 
     def _on_left_room(self, room_id: str) -> None:
         self._timelines.pop(room_id, None)
+        if self.client and self.client.store:
+            self.sharing.forget_room(room_id)
         if self.client:
             self.client.rooms.pop(room_id, None)
             self.client.invited_rooms.pop(room_id, None)
@@ -559,7 +643,41 @@ class Engine:
             return _classify_decryption_error(
                 olm.decryption_errors.get(event.event_id, ""), have.first_known_index
             )
+        withheld = self._withheld(room_id, session_id)
+        if withheld is not None:
+            if withheld.code in HISTORY_NOT_SHARED_CODES:
+                return (
+                    "not_shared",
+                    f"not shared: the sender's history settings did not allow it ({HISTORY_NOT_SHARED})",
+                )
+            why = f" — {withheld.reason}" if withheld.reason else ""
+            return "withheld", f"withheld: {withheld.code}{why}"
+        joined = self.client.store.get_kv(f"joined:{room_id}")
+        sent = getattr(event, "server_timestamp", 0) or 0
+        if isinstance(joined, dict) and sent < joined.get("at", 0) * 1000:
+            inviter = joined.get("inviter", "")
+            name = self.display_name(room_id, inviter)
+            bundle = self.client.store.get_received_bundle(room_id, inviter)
+            if bundle is not None and bundle.state == "imported":
+                return "not_in_bundle", f"sent before you joined; {name} did not share its key"
+            if bundle is not None and bundle.state == "rejected":
+                return "bundle_rejected", f"sent before you joined; the keys {name} shared were refused ({bundle.detail})"
+            if self.client.store.get_pending_bundle(room_id) is not None:
+                return "waiting_for_bundle", f"sent before you joined — waiting for keys from {name}"
+            return "before_join", f"sent before you joined; {name} did not share the keys for it"
         return "missing_key", f"no key for this message yet (session {short})"
+
+    def _withheld(self, room_id: str, session_id: str) -> Any:
+        if not session_id or not self.client or not self.client.store:
+            return None
+        for record in self.client.store.load_withheld(room_id):
+            if record.session_id == session_id:
+                return record
+        return None
+
+    def refresh_failures(self, room_id: str) -> None:
+        """Re-try and re-explain every undecryptable item of a room (keys or news arrived)."""
+        self.retry_decryption(room_id, None)
 
     # -- keys arriving --------------------------------------------------------------------------
 
@@ -647,12 +765,17 @@ class Engine:
         if room is None:
             return None
         inviter = room.inviter
+        bundle = self.client.store.get_received_bundle(room_id, inviter) if inviter and self.client.store else None
         return Invite(
             room_id=room_id,
             name=room.display_name or room_id,
             inviter=inviter,
             inviter_name=room.user_name(inviter) if inviter else None,
             encrypted=room.encrypted,
+            bundle=BundleSummary(
+                bundle.sender_user, bundle.state, bundle.received_at, bundle.key_count,
+                bundle.withheld_count, bundle.imported_count, bundle.detail,
+            ) if bundle else None,
         )
 
     def emit_rooms(self) -> None:
@@ -751,21 +874,66 @@ class Engine:
         if client.should_query_keys:
             await self._query_keys()
 
-    async def invite(self, room_id: str, user_id: str) -> None:
+    def share_preview(self, room_id: str) -> SharePreview:
+        """What inviting someone into `room_id` now would share (for a warning before inviting)."""
+        self._require_client()
+        return self.sharing.preview(room_id)
+
+    async def invite(
+        self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
+    ) -> ShareResult | None:
+        """Invite `user_id`, first sharing the room's history keys with them (MSC4268).
+
+        If sharing fails (rather than simply not applying), the invite is not sent and
+        SharingFailed is raised, unless `invite_if_sharing_fails`.
+        """
         client = self._require_client()
         await self._ensure_joined_room(room_id)
+        result: ShareResult | None = None
+        if share_history:
+            try:
+                result = await self.sharing.share(room_id, user_id)
+            except SharingError as exc:
+                if not invite_if_sharing_fails:
+                    raise SharingFailed(f"{exc}; the invite was not sent") from exc
+                logger.warning("inviting %s without sharing history: %s", user_id, exc)
+                result = ShareResult(False, str(exc))
         resp = await client.room_invite(room_id, user_id)
         if not isinstance(resp, r.RoomInviteResponse):
             raise EngineError(f"could not invite {user_id}: {_error_text(resp)}")
         logger.info("invited %s to %s", user_id, room_id)
+        # Count the invitee as a member right away (as the next sync would): our next message
+        # then goes out in a new Megolm session that their devices receive.
+        room = client.rooms.get(room_id)
+        if room is not None and room.add_member(user_id, None, None, invited=True):
+            client.invalidate_outbound_session(room_id)
+            client.olm.users_for_key_query.add(user_id)
+        return result
+
+    async def share_history(self, room_id: str, user_id: str) -> ShareResult:
+        """Send `user_id` a key bundle for the room now (what invite() does first)."""
+        self._require_client()
+        try:
+            return await self.sharing.share(room_id, user_id)
+        except SharingError as exc:
+            raise SharingFailed(str(exc)) from exc
 
     async def join(self, room: str) -> str:
+        """Join a room or accept an invite; keys the inviter shared are imported right after."""
         client = self._require_client()
+        invited = client.invited_rooms.get(room)
+        inviter = invited.inviter if invited is not None else None
         resp = await client.join(room)
         if not isinstance(resp, r.JoinResponse):
             raise EngineError(f"could not join {room}: {_error_text(resp)}")
         room_id = resp.room_id
+        if inviter:
+            # Recorded before looking for a bundle, so a bundle arriving later still counts.
+            self.sharing.record_accepted_invite(room_id, inviter)
         await self.wait_until(lambda: room_id in client.rooms, 15)
+        if inviter:
+            result = await self.sharing.maybe_accept(room_id)
+            logger.info("key bundle for %s after joining: %s (%s)", room_id, result.state, result.detail)
         return room_id
 
     async def decline(self, room_id: str) -> None:
@@ -773,6 +941,7 @@ class Engine:
 
     async def leave(self, room_id: str) -> None:
         client = self._require_client()
+        self.sharing.forget_room(room_id)
         resp = await client.room_leave(room_id)
         if not isinstance(resp, r.RoomLeaveResponse):
             raise EngineError(f"could not leave {room_id}: {_error_text(resp)}")

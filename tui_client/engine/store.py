@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS tc_received_bundle (
     sender_user TEXT NOT NULL,
     sender_device TEXT,
     sender_key TEXT NOT NULL,
+    sender_device_keys TEXT,
     file TEXT NOT NULL,
     received_at REAL NOT NULL,
     state TEXT NOT NULL,
@@ -144,11 +145,12 @@ class ReceivedBundle:
     sender_user: str
     sender_device: str | None
     sender_key: str
+    sender_device_keys: dict[str, Any] | None
     file: dict[str, Any]
     received_at: float
     state: str  # "waiting" | "importing" | "imported" | "rejected"
     detail: str | None = None
-    key_count: int | None = None
+    key_count: int | None = None  # claimed by the sender until imported, then what the file held
     withheld_count: int | None = None
     imported_count: int | None = None
     finished_at: float | None = None
@@ -365,11 +367,12 @@ class AppStore(SqliteStore):
         """Newest per (room, sender) wins."""
         self.conn.execute(
             "INSERT OR REPLACE INTO tc_received_bundle(room_id, sender_user, sender_device, sender_key, "
-            "file, received_at, state, detail, key_count, withheld_count, imported_count, finished_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "sender_device_keys, file, received_at, state, detail, key_count, withheld_count, "
+            "imported_count, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                b.room_id, b.sender_user, b.sender_device, b.sender_key, json.dumps(b.file),
-                b.received_at, b.state, b.detail, b.key_count, b.withheld_count,
+                b.room_id, b.sender_user, b.sender_device, b.sender_key,
+                json.dumps(b.sender_device_keys) if b.sender_device_keys is not None else None,
+                json.dumps(b.file), b.received_at, b.state, b.detail, b.key_count, b.withheld_count,
                 b.imported_count, b.finished_at,
             ),
         )
@@ -386,12 +389,13 @@ class AppStore(SqliteStore):
     def _bundles(self, where: str, args: tuple[Any, ...]) -> list[ReceivedBundle]:
         out = []
         for row in self.conn.execute(
-            "SELECT room_id, sender_user, sender_device, sender_key, file, received_at, state, detail, "
-            f"key_count, withheld_count, imported_count, finished_at FROM tc_received_bundle {where} "
-            "ORDER BY received_at",
+            "SELECT room_id, sender_user, sender_device, sender_key, sender_device_keys, file, received_at, "
+            "state, detail, key_count, withheld_count, imported_count, finished_at FROM tc_received_bundle "
+            f"{where} ORDER BY received_at",
             args,
         ):
-            out.append(ReceivedBundle(*row[:4], json.loads(row[4]), *row[5:]))
+            sdk = json.loads(row[4]) if row[4] else None
+            out.append(ReceivedBundle(*row[:4], sdk, json.loads(row[5]), *row[6:]))
         return out
 
     # -- pending bundle records ------------------------------------------------------------

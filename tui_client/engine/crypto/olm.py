@@ -31,6 +31,7 @@ from nio.exceptions import EncryptionError
 from unpaddedbase64 import encode_base64
 
 from ..store import AppStore, SessionMeta
+from .history_sharing import BUNDLE_EVENT_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ class MergeResult:
 
 class AppOlm(Olm):
     # Olm event types that our engine handles (nio's own are dispatched by nio).
-    custom_olm_types: frozenset[str] = frozenset()
+    custom_olm_types: frozenset[str] = BUNDLE_EVENT_TYPES
+    # A "legacy client" (for tests and the demo): never marks its sessions shareable and does
+    # not send the flag at all, like clients from before MSC4268.
+    legacy_no_shared_history = False
 
     def __init__(self, user_id: str, device_id: str, store: AppStore) -> None:
         self.app_store = store
@@ -188,10 +192,8 @@ class AppOlm(Olm):
             return
         if self._creating_outbound:
             visibility = self.history_visibility_of(room_id)
-            meta = SessionMeta(
-                session_id, room_id, sender_key, visibility in SHAREABLE_VISIBILITIES, "own",
-                received_at=time.time(),
-            )
+            shareable = visibility in SHAREABLE_VISIBILITIES and not self.legacy_no_shared_history
+            meta = SessionMeta(session_id, room_id, sender_key, shareable, "own", received_at=time.time())
             logger.info(
                 "new outbound Megolm session %s… for %s (history visibility %s, shareable=%s)",
                 session_id[:8], room_id, visibility, meta.shared_history,
@@ -246,7 +248,7 @@ class AppOlm(Olm):
     # -- what we send ------------------------------------------------------------------------
 
     def _olm_encrypt(self, session: Any, recipient_device: Any, message_type: str, content: Any) -> dict[str, Any]:
-        if message_type == "m.room_key" and isinstance(content, dict):
+        if message_type == "m.room_key" and isinstance(content, dict) and not self.legacy_no_shared_history:
             meta = self.session_meta.get(content.get("session_id", ""))
             content = {**content, SHARED_HISTORY_SEND_KEY: bool(meta and meta.shared_history)}
         payload: dict[str, Any] = {
