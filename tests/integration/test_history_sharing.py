@@ -375,6 +375,38 @@ async def test_bundle_never_replaces_a_session_received_directly(engines):
     assert items[away].decrypted and items[away].provenance.shared_by == alice.user_id
 
 
+async def test_direct_key_after_a_bundle_upgrades_the_session(engines):
+    """rust-sdk's test_history_sharing_session_merging: when the creator later sends us the same
+    session directly (rust-sdk keeps sessions for new members when visibility allows), the direct
+    copy's metadata wins and the forwarder info goes away, while the earlier ratchet is kept."""
+    alice, bob = await engines("alice"), await engines("bob")
+    room_id, ids = await room_with_messages(alice, ["m1"])
+    outbound = alice.client.olm.outbound_group_sessions[room_id]
+    await alice.invite(room_id, bob.user_id)
+    # Make alice behave like rust-sdk here: keep the session and share it with the newcomer.
+    alice.client.olm.outbound_group_sessions[room_id] = outbound
+    outbound.shared = False
+    await invited(bob, room_id)
+    await bob.join(room_id)
+    await bob.load_full_history(room_id)
+    m1 = by_event(bob, room_id)[ids[0]]
+    assert m1.provenance is not None
+
+    updates: list[TimelineItemUpdated] = []
+    bob.subscribe(lambda e: updates.append(e) if isinstance(e, TimelineItemUpdated) else None)
+    assert await alice.wait_until(lambda: alice.room(room_id).joined_count == 2)
+    m2_id = await alice.send_text(room_id, "m2")
+    assert await bob.wait_until(lambda: "m2" in bodies(bob.timeline(room_id)))
+    items = by_event(bob, room_id)
+    assert items[m2_id].session_id == m1.session_id
+    assert items[m2_id].provenance is None
+    assert items[ids[0]].decrypted and items[ids[0]].provenance is None, "m1 re-renders without the badge"
+    assert any(u.item.event_id == ids[0] for u in updates)
+    meta = bob.client.olm.session_meta[m1.session_id]
+    assert meta.origin == "direct" and meta.forwarder_user is None
+    assert bob.client.olm.inbound_group_store.get(room_id, m1.sender_key, m1.session_id).first_known_index == 0
+
+
 # -- hostile bundles -------------------------------------------------------------------------------
 
 

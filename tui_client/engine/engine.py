@@ -695,6 +695,13 @@ class Engine:
             return 0
         fixed = 0
         for item in list(timeline.items):
+            if item.decryption is Decryption.DECRYPTED and session_ids and item.session_id in session_ids:
+                # Same key, maybe new metadata (a direct copy replaced a shared one): re-derive.
+                refreshed = self._item(room_id, timeline.raw.get(item.event_id))
+                if refreshed is not None and refreshed != item:
+                    timeline.replace(refreshed)
+                    self.emit(TimelineItemUpdated(room_id, refreshed))
+                continue
             if item.decryption is not Decryption.FAILED:
                 continue
             raw = timeline.raw.get(item.event_id)
