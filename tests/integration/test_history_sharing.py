@@ -87,6 +87,29 @@ async def test_invite_shares_history_with_provenance(engines):
     assert by_event(bob, room_id)[after].provenance is None, "keys received directly carry no provenance"
 
 
+async def test_imported_keys_and_provenance_survive_a_restart(engines, tmp_path):
+    alice = await engines("alice")
+    bob_dir = tmp_path / "bob"
+    bob = await engines("bob", profile_dir=bob_dir)
+    room_id, ids = await room_with_messages(alice, ["remember me"])
+    await alice.invite(room_id, bob.user_id)
+    await invited(bob, room_id)
+    await bob.join(room_id)
+    await bob.close()
+
+    bob2 = Engine("bob", profile_dir=bob_dir)
+    try:
+        assert await bob2.open()
+        await bob2.sync_once()
+        await bob2.load_full_history(room_id)
+        item = by_event(bob2, room_id)[ids[0]]
+        assert item.decrypted and item.body == "remember me"
+        assert item.provenance.shared_by == alice.user_id
+        assert bob2.client.store.count_inbound_sessions_by_room()[room_id] >= 1
+    finally:
+        await bob2.close()
+
+
 async def test_inviter_device_may_be_gone_before_the_join(engines):
     """rust-sdk's test_history_share_on_invite: Alice logs out right after inviting."""
     alice, bob = await engines("alice"), await engines("bob")

@@ -409,7 +409,17 @@ class HistorySharing:
                             bundle.sender_device, master, now))
             for s in sessions
         ]
-        to_save, metas, _ = self.olm.merge_sessions(candidates)
+        to_save, metas, results = self.olm.merge_sessions(candidates)
+        # Brand-new sessions go into one encrypted blob for this bundle; a session that replaced
+        # a copy we already stored goes through nio's table (which wins over blobs on load).
+        exported = {k.session_id: k.session_key for k in parsed.room_keys}
+        stored_results = [r for r in results if r.stored]
+        new_entries = [
+            (m.session_id, s.sender_key, s.ed25519, exported[m.session_id])
+            for s, m, r in zip(to_save, metas, stored_results)
+            if r.reason == "new session"
+        ]
+        replaced = [s for s, r in zip(to_save, stored_results) if r.reason != "new session"]
         withheld = [
             WithheldRecord(
                 w["room_id"], w["session_id"], w.get("sender_key") if isinstance(w.get("sender_key"), str) else None,
@@ -424,8 +434,11 @@ class HistorySharing:
             withheld_count=len(parsed.withheld), imported_count=len(to_save),
         )
         with self.store.transaction():
-            if to_save:
-                self.store.save_inbound_group_sessions(to_save)
+            if new_entries:
+                self.store.save_bundle_sessions(bundle.room_id, bundle.sender_key, new_entries)
+            if replaced:
+                self.store.save_inbound_group_sessions(replaced)
+            if metas:
                 self.store.save_session_meta(metas)
             if withheld:
                 self.store.save_withheld(withheld)

@@ -214,16 +214,18 @@ class AppOlm(Olm):
         to_save: list[InboundGroupSession] = []
         metas: list[SessionMeta] = []
         results: list[MergeResult] = []
+        entries = self.inbound_group_store._entries
         for new, new_meta in candidates:
-            old = self.inbound_group_store.get(new.room_id, new.sender_key, new.id)
-            old_meta = self.session_meta.get(new.id)
+            sid = new_meta.session_id  # == new.id, which vodozemac recomputes on each access
+            old = entries[new.room_id][new.sender_key].get(sid)
+            old_meta = self.session_meta.get(sid)
             result, keep_session, keep_meta = _merge(old, old_meta, new, new_meta)
             results.append(result)
             if not result.stored:
                 continue
             if keep_session is not old:
-                self.inbound_group_store._entries[new.room_id][new.sender_key][new.id] = keep_session
-            self.session_meta[new.id] = keep_meta
+                entries[new.room_id][new.sender_key][sid] = keep_session
+            self.session_meta[sid] = keep_meta
             to_save.append(keep_session)
             metas.append(keep_meta)
         return to_save, metas, results
