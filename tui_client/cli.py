@@ -231,8 +231,20 @@ async def cmd_send(args: argparse.Namespace) -> int:
 async def cmd_invite(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
-        await engine.invite(room_id, args.user)
-        print(f"invited {args.user}")
+        if not args.no_share:
+            preview = engine.share_preview(room_id)
+            # Say what will happen to the history before the invite goes out.
+            print(f"history: {preview.reason}", file=sys.stderr)
+        result = await engine.invite(
+            room_id, args.user, share_history=not args.no_share,
+            invite_if_sharing_fails=args.invite_if_sharing_fails,
+        )
+        if result is not None and result.shared:
+            print(f"invited {args.user}; {result.reason}")
+        elif result is not None:
+            print(f"invited {args.user}; history not shared: {result.reason}")
+        else:
+            print(f"invited {args.user}")
         return 0
 
     return await _with_engine(args, body)
@@ -417,9 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emote", action="store_true", help="send as /me")
     p.add_argument("--notice", action="store_true", help="send as a notice")
 
-    p = add("invite", cmd_invite, "invite a user to a room")
+    p = add("invite", cmd_invite, "invite a user, sharing the keys to earlier messages when the room allows it")
     p.add_argument("room")
     p.add_argument("user")
+    p.add_argument("--no-share", action="store_true", help="do not share the room's history keys")
+    p.add_argument(
+        "--invite-if-sharing-fails", action="store_true",
+        help="send the invite even if sharing the history keys fails (default: do not invite)",
+    )
 
     p = add("join", cmd_join, "join a room or accept an invite")
     p.add_argument("room")

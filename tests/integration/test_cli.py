@@ -41,7 +41,10 @@ def test_cli_conversation_end_to_end(homeserver, make_user, cli_env):
     room = next(r for r in rooms if r["room_id"] == room_id)
     assert room["encrypted"] and room["history_visibility"] == "joined" and room["name"] == "CLI room"
 
-    run(cli_env, "--profile", "a", "invite", room_id, bob.user_id)
+    invite = run(cli_env, "--profile", "a", "invite", room_id, bob.user_id)
+    # Before the invite goes out, the user learns what happens to the history (here: nothing).
+    assert "history: the room's history visibility is 'joined'" in invite.stderr
+    assert invite.stdout.startswith(f"invited {bob.user_id}; history not shared")
     invites = json.loads(run(cli_env, "--profile", "b", "invites", "--json").stdout)
     assert [(i["room_id"], i["inviter"], i["encrypted"]) for i in invites] == [(room_id, alice.user_id, True)]
 
