@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from . import __version__, paths
@@ -368,6 +369,109 @@ async def cmd_reset_identity(args: argparse.Namespace) -> int:
     return await _with_engine(args, body)
 
 
+def _passphrase(args: argparse.Namespace, prompt: str, *, confirm: bool = False) -> str:
+    if args.passphrase_stdin or not sys.stdin.isatty():
+        value = sys.stdin.readline().rstrip("\n")
+    else:
+        value = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Repeat it: ") != value:
+            raise CliError("the passphrases do not match")
+    if not value:
+        raise CliError("no passphrase given")
+    return value
+
+
+async def cmd_export_keys(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room) if args.room else None
+        passphrase = _passphrase(args, "Passphrase to protect the file: ", confirm=True)
+        count = await engine.export_keys(args.file, passphrase, room_id)
+        print(f"exported {count} room key(s) to {args.file}")
+        return 0
+
+    return await _with_engine(args, body, sync=False)
+
+
+async def cmd_import_keys(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        passphrase = _passphrase(args, "Passphrase of the file: ")
+        imported, known, skipped = await engine.import_keys(args.file, passphrase)
+        print(f"imported {imported} room key(s); {known} already known; {skipped} skipped")
+        return 0
+
+    return await _with_engine(args, body, sync=False)
+
+
+async def cmd_inspect(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room, invited_ok=True)
+        report = engine.inspect_room(room_id)
+        if args.json:
+            _print_json(asdict(report))
+        else:
+            print(f"{report.name} ({room_id}); history: {report.history_visibility}")
+            for sess in report.sessions:
+                flag = "shareable" if sess.shareable else "not shareable"
+                creator = f"{sess.creator_user or '?'} {sess.creator_device or ''}".strip()
+                print(f"  session {sess.session_id[:12]}… from {creator}, index {sess.first_known_index}, {flag}; {sess.origin_detail}")
+            for w in report.withheld:
+                print(f"  withheld {w.session_id[:12]}…: {w.code} ({w.reason or 'no reason'}) via {w.via} from {w.from_user}")
+            for b in report.bundles:
+                print(f"  bundle from {b.sender}: {b.state} ({b.detail or ''}) keys={b.key_count} imported={b.imported_count}")
+            for m in report.members:
+                devices = ", ".join(f"{d.device_id}{'✔' if d.cross_signed_by_owner else '✘'}" for d in m.devices)
+                print(f"  member {m.user_id}: identity {m.identity}; devices {devices}")
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from .engine.engine import Engine
+    from .engine.lock import ProfileLockedError
+
+    engine = Engine(args.profile, settings=args.settings)
+    problems: list[str] = []
+    try:
+        try:
+            if await engine.open():
+                try:
+                    await engine.sync_once()
+                except Exception as exc:
+                    problems.append(f"sync failed: {exc}")
+        except ProfileLockedError as exc:
+            problems.append(str(exc))
+        report = await engine.doctor()
+    finally:
+        await engine.close()
+    report["config_problems"] = list(args.config_problems)
+    report["problems"] = problems
+    if args.json:
+        _print_json(report)
+        return 0
+    def show(title: str, mapping: dict[str, Any]) -> None:
+        print(f"{title}:")
+        for key, value in mapping.items():
+            print(f"  {key:22} {value}")
+    show("versions", report["versions"])
+    show("paths", report["paths"])
+    print(f"profile: {report['profile']} ({'logged in' if report['logged_in'] else 'not logged in'})")
+    for key in ("account", "homeserver", "cross_signing", "sync"):
+        if key in report:
+            show(key, report[key])
+    if "store" in report:
+        store = report["store"]
+        print(f"store: {store['path']} ({store['size_bytes'] / 1e6:.1f} MB, integrity {store['integrity']}, "
+              f"{store['sessions_total']} Megolm sessions)")
+        for room_id, count in sorted(store["sessions_by_room"].items()):
+            print(f"  {room_id}: {count} session(s)")
+    for p in report.get("pending_bundles", []):
+        print(f"pending key bundle: {p['room_id']} from {p['inviter']}")
+    for problem in report["problems"] + report["config_problems"]:
+        print(f"problem: {problem}")
+    return 0
+
+
 async def cmd_sync(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         loop = asyncio.get_running_loop()
@@ -470,6 +574,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help=argparse.SUPPRESS)
     p.add_argument("--password-stdin", action="store_true")
 
+    p = add("export-keys", cmd_export_keys, "export room keys to a passphrase-protected file (Element's format)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--room", help="only this room's keys")
+    p.add_argument("--passphrase-stdin", action="store_true")
+
+    p = add("import-keys", cmd_import_keys, "import room keys from a passphrase-protected file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--passphrase-stdin", action="store_true")
+
+    p = add("inspect", cmd_inspect, "show a room's crypto state: sessions, withheld keys, bundles, devices")
+    p.add_argument("room")
+    p.add_argument("--json", action="store_true")
+
+    p = add("doctor", cmd_doctor, "versions, paths, homeserver, store health, cross-signing, pending bundles")
+    p.add_argument("--json", action="store_true")
+
     p = add("sync", cmd_sync, "sync for a while (receive keys and messages) and exit")
     p.add_argument("--seconds", type=float, default=5.0)
 
@@ -481,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     loaded = load_settings()
     args.settings = loaded.settings
+    args.config_problems = loaded.problems
     args.profile = args.profile or loaded.settings.default_profile
     try:
         paths.validate_profile_name(args.profile)

@@ -8,6 +8,7 @@ thread and loop (see `host.py`) so that nothing nio does can freeze the interfac
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import shutil
@@ -39,21 +40,33 @@ from .events import (
     TimelineItemUpdated,
     TimelineReset,
 )
+from . import inspect as _inspect
+from .crypto.key_export import (
+    KeyExportError,
+    decrypt_export,
+    encrypt_export,
+    export_entries,
+    parse_export_entries,
+    to_session,
+)
 from .identity import IdentityError, IdentityManager, OwnTrust
 from .lock import ProfileLock
 from .models import (
     BundleSummary,
     Decryption,
+    EventDetails,
     Invite,
     KeyProvenance,
     Member,
+    RoomInspection,
     RoomSummary,
     SyncState,
     TimelineItem,
     Whoami,
 )
 from .render import text_content
-from .session import SessionInfo, delete_session, load_session, save_session
+from .session import SessionInfo, delete_session, load_session, save_session, write_private_file
+from .store import SessionMeta
 from .sharing import HistorySharing, SharePreview, ShareResult, SharingError
 from .timeline import RoomTimeline, item_from_event
 
@@ -1020,3 +1033,104 @@ class Engine:
         while not tl.at_start:
             await self.paginate_back(room_id, page)
         return self.timeline(room_id)
+
+    # -- QA: inspector, event details, key files, doctor ---------------------------------------
+
+    def inspect_room(self, room_id: str) -> RoomInspection:
+        self._require_client()
+        return _inspect.inspect_room(self, room_id)
+
+    def event_details(self, room_id: str, event_id: str) -> EventDetails | None:
+        self._require_client()
+        return _inspect.event_details(self, room_id, event_id)
+
+    async def export_keys(self, path: Path, passphrase: str, room_id: str | None = None) -> int:
+        """Write our Megolm keys (all, or one room's) to a passphrase-protected file (0600)."""
+        client = self._require_client()
+        olm = client.olm
+        sessions = [
+            (s, bool((m := olm.session_meta.get(s.id)) and m.shared_history))
+            for s in olm.inbound_group_store
+            if room_id is None or s.room_id == room_id
+        ]
+        data = json.dumps(export_entries(sessions)).encode()
+        try:
+            text = await asyncio.to_thread(encrypt_export, data, passphrase)
+        except KeyExportError as exc:
+            raise EngineError(str(exc)) from None
+        await asyncio.to_thread(write_private_file, Path(path), text.encode())
+        logger.info("exported %d room keys to %s", len(sessions), path)
+        return len(sessions)
+
+    async def import_keys(self, path: Path, passphrase: str) -> tuple[int, int, int]:
+        """Import keys from an Element-style key file. Returns (imported, already had, skipped).
+
+        A wrong passphrase or a damaged file raises EngineError and changes nothing."""
+        client = self._require_client()
+        try:
+            text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EngineError(f"cannot read {path}: {exc}") from None
+        try:
+            data = await asyncio.to_thread(decrypt_export, text, passphrase)
+            keys, skipped = parse_export_entries(data)
+        except KeyExportError as exc:
+            raise EngineError(str(exc)) from None
+        candidates = []
+        for key in keys:
+            try:
+                session = to_session(key)
+            except KeyExportError as exc:
+                logger.warning("skipped a key from %s: %s", path, exc)
+                skipped += 1
+                continue
+            meta = SessionMeta(
+                key.session_id, key.room_id, key.sender_key, key.shared_history, "import", received_at=self.clock()
+            )
+            candidates.append((session, meta))
+        sessions, metas, results = client.olm.merge_sessions(candidates)
+        client.olm.persist(sessions, metas)
+        imported = sum(1 for r in results if r.stored)
+        logger.info("imported %d keys from %s (%d already known, %d skipped)", imported, path, len(results) - imported, skipped)
+        return imported, len(results) - imported, skipped
+
+    async def doctor(self) -> dict[str, Any]:
+        """Everything a tester or a bug report needs, without secrets."""
+        report: dict[str, Any] = {
+            "versions": _inspect.versions(),
+            "paths": {**_inspect.all_paths(), "profile_dir": str(self.dir), "log_file": str(paths.log_dir() / "tui-client.log")},
+            "profile": self.profile,
+            "logged_in": self.logged_in,
+        }
+        if not self.logged_in:
+            return report
+        client = self._require_client()
+        report["account"] = {"user_id": client.user_id, "device_id": client.device_id, "homeserver": client.homeserver}
+        try:
+            status, body = await client.raw_json("GET", "/_matrix/client/versions", timeout=10)
+            report["homeserver"] = {"reachable": status == 200, "versions": body.get("versions", [])}
+            status, body = await client.raw_json("GET", "/_matrix/federation/v1/version", timeout=10)
+            if status == 200:
+                report["homeserver"]["server"] = body.get("server")
+        except Exception as exc:
+            report["homeserver"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+        trust = self.own_trust()
+        report["cross_signing"] = {
+            "identity": "published" if trust.identity_exists else "none",
+            "master_key": trust.master_key,
+            "device_verified": trust.device_verified,
+            "can_sign": trust.have_private_keys,
+            "detail": trust.detail,
+        }
+        report["store"] = _inspect.store_health(self)
+        report["pending_bundles"] = [
+            {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at}
+            for p in client.store.list_pending_bundles()
+        ]
+        report["received_bundles"] = [
+            {"room_id": b.room_id, "sender": b.sender_user, "state": b.state, "detail": b.detail,
+             "key_count": b.key_count, "imported": b.imported_count}
+            for b in client.store.list_received_bundles()
+        ]
+        report["sync"] = {"state": self.sync_state.state, "detail": self.sync_state.detail}
+        return report

@@ -142,3 +142,79 @@ class Whoami:
     ed25519: str
     curve25519: str
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """One Megolm session as the crypto inspector shows it."""
+
+    session_id: str
+    creator_user: str | None
+    creator_device: str | None
+    creator_key: str
+    first_known_index: int
+    shareable: bool
+    origin: str  # "own" | "direct" | "bundle" | "import" | "forwarded" | "unknown"
+    origin_detail: str  # e.g. "shared by @alice:x (ALICEDEV) in a key bundle on 2026-11-27 10:02"
+    shared_by: str | None = None
+    shared_by_device: str | None = None
+    received_at: float | None = None
+
+
+@dataclass(frozen=True)
+class WithheldReport:
+    session_id: str
+    code: str
+    reason: str | None
+    sender_key: str | None
+    from_user: str | None
+    from_device: str | None
+    via: str
+    received_at: float
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    device_id: str
+    display_name: str
+    cross_signed_by_owner: bool
+    ed25519: str | None
+
+
+@dataclass(frozen=True)
+class MemberReport:
+    user_id: str
+    display_name: str | None
+    membership: str
+    identity: str  # "unknown" | "pinned" | "changed" | "verified"
+    master_key: str | None
+    devices: tuple[DeviceReport, ...]
+
+
+@dataclass(frozen=True)
+class RoomInspection:
+    room_id: str
+    name: str
+    history_visibility: str
+    encrypted: bool
+    sessions: tuple[SessionReport, ...]
+    withheld: tuple[WithheldReport, ...]
+    bundles: tuple[BundleSummary, ...]
+    pending_inviter: str | None
+    pending_since: float | None
+    members: tuple[MemberReport, ...]
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    event_id: str
+    room_id: str
+    sender: str
+    sender_device: str | None
+    session_id: str | None
+    sender_key: str | None
+    trust: str  # a sentence: how much we can trust who sent it
+    provenance: str | None
+    failure_reason: str | None
+    decrypted_json: dict | None
+    encrypted_json: dict | None

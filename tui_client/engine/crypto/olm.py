@@ -88,6 +88,8 @@ class AppOlm(Olm):
         self.on_keys_added: Callable[[list[tuple[str, str]]], None] = lambda keys: None
         # Why the last few Megolm decryptions failed, by event id (for UTD reasons).
         self.decryption_errors: OrderedDict[str, str] = OrderedDict()
+        # The encrypted form of recently decrypted events, for the event-details view.
+        self.encrypted_sources: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._creating_outbound = False
         super().__init__(user_id, device_id, store)
 
@@ -117,7 +119,13 @@ class AppOlm(Olm):
 
     def decrypt_megolm_event(self, event: Any, room_id: str | None = None) -> Any:
         try:
-            return super().decrypt_megolm_event(event, room_id)
+            decrypted = super().decrypt_megolm_event(event, room_id)
+            event_id = getattr(event, "event_id", None)
+            if event_id and isinstance(getattr(event, "source", None), dict):
+                self.encrypted_sources[event_id] = event.source
+                while len(self.encrypted_sources) > 2000:
+                    self.encrypted_sources.popitem(last=False)
+            return decrypted
         except EncryptionError as exc:
             logger.info(
                 "cannot decrypt event %s from %s: %s",

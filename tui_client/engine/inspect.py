@@ -1,0 +1,211 @@
+"""Read-only views of the crypto state for QA: the crypto inspector, event details, doctor.
+
+Everything here is derived from the store and nio's in-memory state; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+from .. import __version__, paths
+from .models import (
+    BundleSummary,
+    DeviceReport,
+    EventDetails,
+    MemberReport,
+    RoomInspection,
+    SessionReport,
+    WithheldReport,
+)
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "an unknown time"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _creator(engine: Any, curve_key: str) -> tuple[str | None, str | None]:
+    """Who owns a curve25519 key, as far as our device lists know."""
+    olm = engine.client.olm
+    if curve_key == olm.account.identity_keys["curve25519"]:
+        return engine.user_id, engine.device_id
+    for device in olm.device_store:
+        if device.curve25519 == curve_key:
+            return device.user_id, device.id
+    return None, None
+
+
+def inspect_room(engine: Any, room_id: str) -> RoomInspection:
+    client = engine.client
+    olm = client.olm
+    store = client.store
+    room = client.rooms.get(room_id) or client.invited_rooms.get(room_id)
+    sessions = []
+    for per_sender in olm.inbound_group_store[room_id].values():
+        for session in per_sender.values():
+            sid = session.id
+            meta = olm.session_meta.get(sid)
+            user, device = _creator(engine, session.sender_key)
+            origin = meta.origin if meta else "unknown"
+            detail = {
+                "own": "created by this device",
+                "direct": "received directly from its creator",
+                "import": "imported from a key file",
+                "forwarded": "forwarded by one of our own devices",
+                "unknown": "origin not recorded",
+            }.get(origin, origin)
+            if origin == "bundle" and meta is not None:
+                detail = (
+                    f"shared by {meta.forwarder_user} ({meta.forwarder_device or 'unknown device'}) "
+                    f"in a key bundle on {_when(meta.received_at)}"
+                )
+            sessions.append(
+                SessionReport(
+                    session_id=sid,
+                    creator_user=user,
+                    creator_device=device,
+                    creator_key=session.sender_key,
+                    first_known_index=session.first_known_index,
+                    shareable=bool(meta and meta.shared_history),
+                    origin=origin,
+                    origin_detail=detail,
+                    shared_by=meta.forwarder_user if meta and origin == "bundle" else None,
+                    shared_by_device=meta.forwarder_device if meta and origin == "bundle" else None,
+                    received_at=meta.received_at if meta else None,
+                )
+            )
+    sessions.sort(key=lambda s: (s.received_at or 0, s.session_id))
+    withheld = tuple(
+        WithheldReport(w.session_id, w.code, w.reason, w.sender_key, w.from_user, w.from_device, w.via, w.received_at)
+        for w in store.load_withheld(room_id)
+    )
+    bundles = tuple(
+        BundleSummary(b.sender_user, b.state, b.received_at, b.key_count, b.withheld_count, b.imported_count, b.detail)
+        for b in store.list_received_bundles(room_id)
+    )
+    pending = store.get_pending_bundle(room_id)
+    members = []
+    for user_id, user in sorted((room.users if room else {}).items()):
+        info = engine.identity.identity_info(user_id)
+        devices = tuple(
+            DeviceReport(d.device_id, d.display_name, d.cross_signed_by_owner, d.ed25519)
+            for d in engine.identity.devices(user_id)
+        )
+        members.append(
+            MemberReport(
+                user_id, user.display_name, "invite" if user.invited else "join", info.state, info.master_key, devices
+            )
+        )
+    return RoomInspection(
+        room_id=room_id,
+        name=(room.display_name if room else room_id) or room_id,
+        history_visibility=room.history_visibility if room else "unknown",
+        encrypted=bool(room and room.encrypted),
+        sessions=tuple(sessions),
+        withheld=withheld,
+        bundles=bundles,
+        pending_inviter=pending.inviter if pending else None,
+        pending_since=pending.accepted_at if pending else None,
+        members=tuple(members),
+    )
+
+
+def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | None:
+    timeline = engine._timelines.get(room_id)
+    if timeline is None:
+        return None
+    index = timeline.index_of(event_id)
+    if index is None:
+        return None
+    item = timeline.items[index]
+    raw = timeline.raw.get(event_id)
+    olm = engine.client.olm
+    encrypted = olm.encrypted_sources.get(event_id)
+    decrypted = getattr(raw, "source", None) if item.decrypted else None
+    if encrypted is None and not item.decrypted:
+        encrypted = getattr(raw, "source", None) if item.event_type == "m.room.encrypted" else None
+    sender_device = item.sender_device or (encrypted or {}).get("content", {}).get("device_id")
+    return EventDetails(
+        event_id=event_id,
+        room_id=room_id,
+        sender=item.sender,
+        sender_device=sender_device,
+        session_id=item.session_id,
+        sender_key=item.sender_key,
+        trust=_trust_sentence(engine, item, sender_device),
+        provenance=item.provenance.sentence() if item.provenance else None,
+        failure_reason=item.failure_reason,
+        decrypted_json=decrypted if isinstance(decrypted, dict) else None,
+        encrypted_json=encrypted if isinstance(encrypted, dict) else None,
+    )
+
+
+def _trust_sentence(engine: Any, item: Any, device_id: str | None) -> str:
+    if item.decryption.value == "plaintext":
+        return "not encrypted: anyone on the servers could read or change it"
+    if item.failed:
+        return "not decrypted, so nothing can be said about it"
+    if item.provenance is not None:
+        return (
+            f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, "
+            "not from the sender"
+        )
+    if item.sender == engine.user_id and device_id == engine.device_id:
+        return "sent by this device"
+    identity = engine.identity.identity_info(item.sender)
+    if identity.state == "changed":
+        return f"{item.sender}'s identity changed since you first saw it"
+    if device_id and engine.identity.device_cross_signed(item.sender, device_id):
+        if identity.state == "verified":
+            return "from a device its owner cross-signed; you verified the owner"
+        return "from a device its owner cross-signed (the owner is not verified by you)"
+    if device_id:
+        return "from a device its owner has not cross-signed"
+    return "from an unknown device"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def versions() -> dict[str, str]:
+    return {
+        "tui_client": __version__,
+        "python": platform.python_version(),
+        "matrix-nio": _version("matrix-nio"),
+        "vodozemac": _version("vodozemac"),
+        "textual": _version("textual"),
+        "cryptography": _version("cryptography"),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "executable": sys.executable,
+    }
+
+
+def store_health(engine: Any) -> dict[str, Any]:
+    store = engine.client.store
+    path = store.database_path
+    size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
+    integrity = store.conn.execute("PRAGMA quick_check").fetchone()[0]
+    counts = store.count_inbound_sessions_by_room()
+    return {
+        "path": path,
+        "size_bytes": size,
+        "integrity": integrity,
+        "sessions_total": sum(counts.values()),
+        "sessions_by_room": counts,
+        "in_memory_sessions": sum(1 for _ in engine.client.olm.inbound_group_store),
+        "olm_sessions": sum(len(v) for v in engine.client.olm.session_store._entries.values()),
+    }
+
+
+def all_paths() -> dict[str, str]:
+    return {k: str(v) for k, v in paths.all_paths().items()}
