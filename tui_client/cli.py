@@ -472,6 +472,13 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.launcher import run_demo
+
+    return run_demo(as_user=args.as_user, fresh=args.fresh, server_only=args.server_only,
+                    hints=not args.no_hints and args.settings.demo_hints)
+
+
 async def cmd_sync(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         loop = asyncio.get_running_loop()
@@ -590,6 +597,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("doctor", cmd_doctor, "versions, paths, homeserver, store health, cross-signing, pending bundles")
     p.add_argument("--json", action="store_true")
 
+    p = add("demo", cmd_demo, "encrypted history sharing on a private homeserver, offline: Alice invites you")
+    p.add_argument("--fresh", action="store_true", help="start the demo over (new homeserver, new story)")
+    p.add_argument("--server-only", action="store_true", help="only run the homeserver; print URL and users")
+    p.add_argument("--as", dest="as_user", default="bob", metavar="USER", help="whose view: bob (default) or charlie")
+    p.add_argument("--no-hints", action="store_true", help="hide the guided hint line")
+
     p = add("sync", cmd_sync, "sync for a while (receive keys and messages) and exit")
     p.add_argument("--seconds", type=float, default=5.0)
 
@@ -622,6 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     from .engine.session import SessionFileError
 
     try:
+        if not asyncio.iscoroutinefunction(args.func):
+            return args.func(args)
         return asyncio.run(args.func(args))
     except ProfileLockedError as exc:
         print(f"error: {exc}", file=sys.stderr)

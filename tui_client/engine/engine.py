@@ -19,7 +19,7 @@ from typing import Any
 
 from nio import responses as r
 from nio.api import MessageDirection, RoomPreset, RoomVisibility
-from nio.events import MegolmEvent, RoomHistoryVisibilityEvent, UnknownToDeviceEvent
+from nio.events import MegolmEvent, RoomCreateEvent, RoomHistoryVisibilityEvent, UnknownToDeviceEvent
 from nio.exceptions import LocalProtocolError
 
 from .. import paths
@@ -601,6 +601,8 @@ class Engine:
             item = self._item(room_id, event)
             if item is not None:
                 pairs.append((item, event))
+            if isinstance(event, RoomCreateEvent) and not timeline.items:
+                timeline.at_start = True  # nothing earlier to paginate to
         added = timeline.append(pairs)
         if added:
             self.emit(TimelineItemsAdded(room_id, tuple(added)))
@@ -794,7 +796,7 @@ class Engine:
             encrypted=room.encrypted,
             bundle=BundleSummary(
                 bundle.sender_user, bundle.state, bundle.received_at, bundle.key_count,
-                bundle.withheld_count, bundle.imported_count, bundle.detail,
+                bundle.withheld_count, bundle.imported_count, bundle.detail, bundle.message_count,
             ) if bundle else None,
         )
 

@@ -86,7 +86,10 @@ def inspect_room(engine: Any, room_id: str) -> RoomInspection:
         for w in store.load_withheld(room_id)
     )
     bundles = tuple(
-        BundleSummary(b.sender_user, b.state, b.received_at, b.key_count, b.withheld_count, b.imported_count, b.detail)
+        BundleSummary(
+            b.sender_user, b.state, b.received_at, b.key_count, b.withheld_count, b.imported_count, b.detail,
+            b.message_count,
+        )
         for b in store.list_received_bundles(room_id)
     )
     pending = store.get_pending_bundle(room_id)

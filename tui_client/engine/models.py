@@ -89,6 +89,21 @@ class BundleSummary:
     withheld_count: int | None = None
     imported_count: int | None = None
     detail: str | None = None
+    message_count: int | None = None  # the sender's claim, shown until the keys are imported
+
+    def describe(self, sender_name: str) -> str:
+        """One line for an invite or the inspector, e.g. 'Alice shared the keys to 3 earlier messages'."""
+        if self.state == "imported":
+            return f"{sender_name}'s keys imported: {self.imported_count or 0} of {self.key_count or 0} session keys"
+        if self.state == "rejected":
+            return f"keys from {sender_name} refused: {self.detail}"
+        if self.state == "importing":
+            return f"importing the keys {sender_name} shared…"
+        if self.message_count:
+            return f"{sender_name} shared the keys to {self.message_count} earlier message{'s' if self.message_count != 1 else ''}"
+        if self.key_count:
+            return f"{sender_name} shared the keys to earlier messages ({self.key_count} session key{'s' if self.key_count != 1 else ''})"
+        return f"{sender_name} shared keys for earlier messages"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .crypto.history_sharing import (
     BUNDLE_EVENT_TYPE,
     HISTORY_NOT_SHARED_CODES,
     KEY_COUNT_HINT,
+    MESSAGE_COUNT_HINT,
     WITHHELD_COUNT_HINT,
     BundleError,
     ParsedBundle,
@@ -158,7 +159,9 @@ class HistorySharing:
             file["url"] = await self.engine.client.upload_bytes(ciphertext)
         except Exception as exc:
             raise SharingError(f"could not upload the key bundle: {exc}") from exc
-        content = bundle_content(room_id, file, len(bundle["room_keys"]), len(bundle["withheld"]))
+        content = bundle_content(
+            room_id, file, len(bundle["room_keys"]), len(bundle["withheld"]), self._message_count(room_id, bundle)
+        )
         sent = await self.send_to_devices(invitee, [d.id for d in devices], content)
         result = ShareResult(
             True,
@@ -167,6 +170,13 @@ class HistorySharing:
         )
         logger.info("history of %s: %s", room_id, result.reason)
         return result
+
+    def _message_count(self, room_id: str, bundle: dict[str, Any]) -> int | None:
+        """How many messages the shared keys open, when we hold the room's whole timeline."""
+        if not self.engine.timeline_at_start(room_id):
+            return None
+        shared = {k["session_id"] for k in bundle["room_keys"]}
+        return sum(1 for i in self.engine.timeline(room_id) if i.is_message and i.session_id in shared)
 
     async def send_to_devices(
         self, user_id: str, device_ids: list[str], content: dict[str, Any], event_type: str = BUNDLE_EVENT_TYPE
@@ -231,6 +241,7 @@ class HistorySharing:
             state="waiting",
             key_count=count_hint(content, KEY_COUNT_HINT),
             withheld_count=count_hint(content, WITHHELD_COUNT_HINT),
+            message_count=count_hint(content, MESSAGE_COUNT_HINT),
         )
         self.store.put_received_bundle(record)
         logger.info("received a key bundle for %s from %s (%s); kept until we accept an invite from them",

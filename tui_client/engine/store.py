@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS tc_received_bundle (
     withheld_count INTEGER,
     imported_count INTEGER,
     finished_at REAL,
+    message_count INTEGER,
     PRIMARY KEY (room_id, sender_user)
 );
 CREATE TABLE IF NOT EXISTS tc_pending_bundle (
@@ -171,6 +172,7 @@ class ReceivedBundle:
     withheld_count: int | None = None
     imported_count: int | None = None
     finished_at: float | None = None
+    message_count: int | None = None  # the sender's count of messages these keys open (a hint)
 
 
 @dataclass(frozen=True)
@@ -444,12 +446,12 @@ class AppStore(SqliteStore):
         self.conn.execute(
             "INSERT OR REPLACE INTO tc_received_bundle(room_id, sender_user, sender_device, sender_key, "
             "sender_device_keys, file, received_at, state, detail, key_count, withheld_count, "
-            "imported_count, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "imported_count, finished_at, message_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 b.room_id, b.sender_user, b.sender_device, b.sender_key,
                 json.dumps(b.sender_device_keys) if b.sender_device_keys is not None else None,
                 json.dumps(b.file), b.received_at, b.state, b.detail, b.key_count, b.withheld_count,
-                b.imported_count, b.finished_at,
+                b.imported_count, b.finished_at, b.message_count,
             ),
         )
 
@@ -466,7 +468,8 @@ class AppStore(SqliteStore):
         out = []
         for row in self.conn.execute(
             "SELECT room_id, sender_user, sender_device, sender_key, sender_device_keys, file, received_at, "
-            "state, detail, key_count, withheld_count, imported_count, finished_at FROM tc_received_bundle "
+            "state, detail, key_count, withheld_count, imported_count, finished_at, message_count "
+            "FROM tc_received_bundle "
             f"{where} ORDER BY received_at",
             args,
         ):

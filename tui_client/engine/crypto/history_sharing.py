@@ -32,6 +32,7 @@ MEGOLM = "m.megolm.v1.aes-sha2"
 # before the bundle is downloaded (other clients ignore unknown fields; we only display them).
 KEY_COUNT_HINT = "io.github.tui_client.key_count"
 WITHHELD_COUNT_HINT = "io.github.tui_client.withheld_count"
+MESSAGE_COUNT_HINT = "io.github.tui_client.message_count"
 
 
 class BundleError(Exception):
@@ -265,13 +266,18 @@ def import_keys(keys: Iterable[HistoricKey], forwarder_curve25519: str) -> list[
     return sessions
 
 
-def bundle_content(room_id: str, file: Mapping[str, Any], key_count: int, withheld_count: int) -> dict[str, Any]:
-    return {
+def bundle_content(
+    room_id: str, file: Mapping[str, Any], key_count: int, withheld_count: int, message_count: int | None = None
+) -> dict[str, Any]:
+    content = {
         "room_id": room_id,
         "file": dict(file),
         KEY_COUNT_HINT: key_count,
         WITHHELD_COUNT_HINT: withheld_count,
     }
+    if message_count is not None:
+        content[MESSAGE_COUNT_HINT] = message_count
+    return content
 
 
 def check_bundle_content(content: Any) -> str | None:
