@@ -353,6 +353,16 @@ async def cmd_verify(args: argparse.Namespace) -> int:
     return await _with_engine(args, body)
 
 
+async def cmd_setup_recovery(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        key = await engine.setup_recovery()
+        print("Your recovery key (it verifies your other devices; keep it somewhere safe, it is shown once):")
+        print(f"\n    {key}\n")
+        return 0
+
+    return await _with_engine(args, body)
+
+
 async def cmd_reset_identity(args: argparse.Namespace) -> int:
     if not args.yes:
         raise CliError(
@@ -575,6 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin)")
     p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
     p.add_argument("--stdin", action="store_true", help="read the key from stdin")
+
+    add("setup-recovery", cmd_setup_recovery, "store your cross-signing keys in secret storage; print a recovery key")
 
     p = add("reset-identity", cmd_reset_identity, "replace your cross-signing identity (explicit, with --yes)")
     p.add_argument("--yes", action="store_true")

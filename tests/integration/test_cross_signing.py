@@ -182,3 +182,19 @@ async def test_olm_messages_carry_signed_sender_device_keys(engines):
     # The flag Element's crypto reads, spelled the one way it accepts alongside others.
     assert payload["content"]["org.matrix.msc3061.shared_history"] is True
     assert "m.shared_history" not in payload["content"] and "shared_history" not in payload["content"]
+
+
+async def test_recovery_set_up_here_verifies_our_next_device(engines, make_user):
+    user = make_user("fay")
+    first = await engines("fay1", user=user)
+    key = await first.setup_recovery()
+    assert len(key.replace(" ", "")) == 48
+    second = await engines("fay2", user=user)
+    assert not second.own_trust().device_verified
+    trust = await second.verify_with_recovery_key(key)
+    assert trust.device_verified
+    await first.refresh_keys(user.user_id)
+    assert first.identity.device_cross_signed(user.user_id, second.device_id)
+    with pytest.raises(EngineError, match="cannot sign for your identity"):
+        third = await engines("fay3", user=user)
+        await third.setup_recovery()

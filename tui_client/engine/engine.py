@@ -287,6 +287,14 @@ class Engine:
         self.emit(OwnTrustChanged(trust))
         return trust
 
+    async def setup_recovery(self) -> str:
+        """New secret storage for our cross-signing keys; returns the recovery key (show it once)."""
+        self._require_client()
+        try:
+            return await self.identity.setup_recovery()
+        except IdentityError as exc:
+            raise EngineError(str(exc)) from None
+
     async def reset_identity(self, password: str) -> OwnTrust:
         self._require_client()
         try:

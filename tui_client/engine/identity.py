@@ -40,6 +40,9 @@ from .crypto.secret_storage import (
     SELF_SIGNING_SECRET,
     USER_SIGNING_SECRET,
     SecretStorageError,
+    encode_recovery_key,
+    encrypt_secret,
+    make_key_description,
     unlock_cross_signing_with_input,
 )
 from .crypto.signing import Ed25519Key
@@ -366,6 +369,41 @@ class IdentityManager:
         if not self._own_device_signed:
             raise IdentityError("the server did not keep this device's cross-signing signature")
         logger.info("this device (%s) is now signed by our identity", self.device_id)
+
+    async def setup_recovery(self) -> str:
+        """Create secret storage holding our cross-signing keys; return its new recovery key.
+
+        This lets another device of ours (Element, or tui_client) verify itself with the key.
+        Replaces any earlier default secret-storage key of the account."""
+        if self._private is None or self._own_identity is None:
+            raise IdentityError("this device cannot sign for your identity, so it cannot set up recovery")
+        if private_seeds_match(
+            self._own_identity, master=self._private.master.seed,
+            self_signing=self._private.self_signing.seed, user_signing=self._private.user_signing.seed,
+        ):
+            raise IdentityError("this device's cross-signing keys are not the account's current ones")
+        key = os.urandom(32)
+        key_id = base64.b64encode(os.urandom(24)).decode().replace("/", "_").replace("+", "-")
+        user = urllib.parse.quote(self.user_id)
+
+        async def put(event_type: str, content: dict[str, Any]) -> None:
+            status, body = await self.client.raw_json(
+                "PUT", f"/_matrix/client/v3/user/{user}/account_data/{urllib.parse.quote(event_type)}", content
+            )
+            if status != 200:
+                raise IdentityError(f"could not store {event_type}: {body.get('error') or status}")
+
+        await put(KEY_EVENT_PREFIX + key_id, make_key_description(key, name="tui-client recovery key"))
+        for name, seed in (
+            (MASTER_SECRET, self._private.master.seed),
+            (SELF_SIGNING_SECRET, self._private.self_signing.seed),
+            (USER_SIGNING_SECRET, self._private.user_signing.seed),
+        ):
+            await put(name, {"encrypted": {key_id: encrypt_secret(key, name, base64.b64encode(seed).decode())}})
+        # The default key last: until it points at the new key, the old setup stays usable.
+        await put(DEFAULT_KEY_EVENT, {"key": key_id})
+        logger.info("set up secret storage (key %s) holding our cross-signing keys", key_id)
+        return encode_recovery_key(key)
 
     async def fetch_account_data(self, types: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
