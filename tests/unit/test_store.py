@@ -77,3 +77,18 @@ def test_metadata_pending_records_and_bundles_persist(tmp_path):
     assert again.get_pending_bundle(ROOM) == PendingBundle(ROOM, "@a:x", 123.0)
     again.clear_pending_bundle(ROOM)
     assert again.list_pending_bundles() == []
+
+
+def test_a_store_from_an_older_build_gains_new_columns(tmp_path):
+    import sqlite3
+
+    store = _store(tmp_path)
+    store.database.close()
+    conn = sqlite3.connect(tmp_path / "crypto.db")
+    conn.execute("ALTER TABLE tc_received_bundle DROP COLUMN message_count")
+    conn.commit()
+    conn.close()
+    again = _store(tmp_path)
+    columns = {row[1] for row in again.conn.execute("PRAGMA table_info(tc_received_bundle)")}
+    assert "message_count" in columns
+    assert again.list_received_bundles() == []

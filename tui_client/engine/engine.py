@@ -424,7 +424,9 @@ class Engine:
         self._set_sync_state("connecting")
         while True:
             try:
-                timeout = 0 if not self._first_sync_done else self.settings.sync_timeout_ms
+                # After a failure, sync without long-polling so "syncing" shows as soon as the
+                # server answers again.
+                timeout = 0 if not self._first_sync_done or failures else self.settings.sync_timeout_ms
                 await self.sync_once(timeout)
                 failures = 0
                 self._set_sync_state("syncing")

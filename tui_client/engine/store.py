@@ -203,6 +203,7 @@ class AppStore(SqliteStore):
         self._account_id: int | None = None
         conn = self.database.connection()
         conn.executescript(_SCHEMA)
+        self._add_missing_columns(conn)
         row = conn.execute("SELECT version FROM tc_schema").fetchone()
         if row is None:
             conn.execute("INSERT INTO tc_schema(version) VALUES (?)", (SCHEMA_VERSION,))
@@ -210,6 +211,23 @@ class AppStore(SqliteStore):
             raise RuntimeError(
                 f"this store was written by a newer tui_client (schema {row[0]} > {SCHEMA_VERSION})"
             )
+
+    @staticmethod
+    def _add_missing_columns(conn: Any) -> None:
+        """Additive schema changes: a column our schema has but an older store lacks is added
+        (as NULL), so stores written by earlier builds keep opening."""
+        import re
+
+        statements = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(([^;]*?)\)\s*(?:WITHOUT ROWID)?;", _SCHEMA)
+        for table, body in statements:
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for line in body.splitlines():
+                parts = line.strip().rstrip(",").split()
+                if len(parts) >= 2 and parts[0] not in have and parts[0].upper() not in ("PRIMARY", "UNIQUE"):
+                    if "NOT NULL" in line.upper() and "DEFAULT" not in line.upper():
+                        continue  # cannot be added to existing rows; never done additively
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {parts[0]} {parts[1]}")
+                    logger.info("store: added column %s.%s", table, parts[0])
 
     def _create_database(self) -> SqliteDatabase:
         # WAL + synchronous=NORMAL: durable across crashes of the process, and a save is a
