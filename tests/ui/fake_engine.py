@@ -1,0 +1,301 @@
+"""A deterministic stand-in for `Engine` with canned rooms, invites and timelines.
+
+It has the surface the UI uses (the same method names and signatures) and runs inside a real
+`EngineHost`, so the app under test goes through the same thread hop as in production; only the
+network, the crypto and the clock are replaced. Snapshot tests need that determinism; behaviour
+against a real server is covered by test_pilot_live.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from tui_client.engine.engine import EngineError
+from tui_client.engine.events import (
+    EngineEvent,
+    RoomsChanged,
+    SyncStateChanged,
+    TimelineItemsAdded,
+    TimelineItemUpdated,
+)
+from tui_client.engine.models import (
+    BundleSummary,
+    Decryption,
+    Invite,
+    KeyProvenance,
+    Member,
+    RoomSummary,
+    SyncState,
+    TimelineItem,
+    Whoami,
+)
+
+ME = "@bob:example.org"
+ALICE = "@alice:example.org"
+CAROL = "@carol:example.org"
+DAVE = "@dave:example.org"
+PROJECT = "!project:example.org"
+GENERAL = "!general:example.org"
+RANDOM = "!random:example.org"
+DESIGN = "!design:example.org"
+OPS = "!ops:example.org"
+
+
+def ts(day: int, hour: int, minute: int) -> int:
+    """Milliseconds since the epoch for a March 2025 time in UTC."""
+    return int(datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+ALICE_SHARED = KeyProvenance(ALICE, "ALICEDEVICE", "Alice", ts(4, 9, 0) / 1000)
+
+
+def _item(n: int, room: str, sender: str, name: str, when: int, kind: str, body: str | None, **kw: Any) -> TimelineItem:
+    event_type = kw.pop("event_type", "m.room.message" if kind in ("message", "emote", "notice") else "m.room.member")
+    return TimelineItem(
+        event_id=f"$e{n}", room_id=room, sender=sender, sender_name=name, timestamp=when,
+        kind=kind, body=body, event_type=event_type, own=sender == ME, **kw,
+    )
+
+
+def project_timeline() -> list[TimelineItem]:
+    shared = dict(decryption=Decryption.DECRYPTED, provenance=ALICE_SHARED, session_id="SESSIONAAAAAAAAAA")
+    return [
+        _item(1, PROJECT, ALICE, "Alice", ts(3, 9, 0), "state", "Alice created the room", event_type="m.room.create"),
+        _item(2, PROJECT, ALICE, "Alice", ts(3, 9, 0), "state", "Alice turned on end-to-end encryption",
+              event_type="m.room.encryption"),
+        _item(3, PROJECT, ALICE, "Alice", ts(3, 9, 2), "message", "Welcome to **Project X**!",
+              formatted_body="Welcome to <strong>Project X</strong>!", **shared),
+        _item(4, PROJECT, ALICE, "Alice", ts(3, 9, 3), "message", "The deadline is Friday; notes are in the wiki.",
+              **shared),
+        _item(5, PROJECT, CAROL, "Carol", ts(3, 9, 30), "encrypted", None, event_type="m.room.encrypted",
+              decryption=Decryption.FAILED, failure_code="not_shared",
+              failure_reason="not shared: the sender's history settings did not allow it (m.history_not_shared)",
+              session_id="SESSIONCCCCCCCCCC", sender_device="CAROLDEVICE"),
+        _item(6, PROJECT, ALICE, "Alice", ts(4, 8, 55), "membership", "Alice invited Bob"),
+        _item(7, PROJECT, ME, "Bob", ts(4, 9, 1), "membership", "Bob joined"),
+        _item(8, PROJECT, ME, "Bob", ts(4, 9, 5), "message", "Thanks! Reading the history now. [bold]x[/]",
+              decryption=Decryption.DECRYPTED, session_id="SESSIONBBBBBBBBBB"),
+        _item(9, PROJECT, ALICE, "Alice", ts(4, 9, 7), "message", "Two things:\n- the *plan*\n- the `budget`",
+              formatted_body="<p>Two things:</p>\n<ul>\n<li>the <em>plan</em></li>\n<li>the <code>budget</code></li>\n</ul>",
+              decryption=Decryption.DECRYPTED, session_id="SESSIONDDDDDDDDDD"),
+    ]
+
+
+def general_timeline() -> list[TimelineItem]:
+    return [
+        _item(20, GENERAL, CAROL, "Carol", ts(4, 10, 0), "message", "Lunch at noon?",
+              decryption=Decryption.DECRYPTED),
+        _item(21, GENERAL, DAVE, "Dave", ts(4, 10, 1), "emote", "waves", decryption=Decryption.DECRYPTED),
+    ]
+
+
+def members(*pairs: tuple[str, str]) -> tuple[Member, ...]:
+    return tuple(Member(uid, name, "join") for uid, name in pairs)
+
+
+def default_rooms() -> list[RoomSummary]:
+    return [
+        RoomSummary(PROJECT, "Project X", "Planning", True, "shared",
+                    members((ALICE, "Alice"), (ME, "Bob"), (CAROL, "Carol")), unread=0),
+        RoomSummary(GENERAL, "General", None, True, "shared", members((CAROL, "Carol"), (ME, "Bob"), (DAVE, "Dave")),
+                    unread=3),
+        RoomSummary(RANDOM, "Random", None, False, "joined", members((ME, "Bob")), unread=0),
+    ]
+
+
+def default_invites() -> list[Invite]:
+    return [
+        Invite(DESIGN, "Design review", CAROL, "Carol", True,
+               BundleSummary(CAROL, "waiting", ts(4, 11, 0) / 1000, key_count=3, message_count=42)),
+        Invite(OPS, "Ops", DAVE, "Dave", True,
+               BundleSummary(DAVE, "imported", ts(4, 11, 5) / 1000, key_count=3, imported_count=3)),
+    ]
+
+
+class FakeEngine:
+    """Engine-shaped; records the commands it was given in `calls`."""
+
+    def __init__(
+        self,
+        *,
+        logged_in: bool = True,
+        rooms: list[RoomSummary] | None = None,
+        invites: list[Invite] | None = None,
+        timelines: dict[str, list[TimelineItem]] | None = None,
+        older: dict[str, list[TimelineItem]] | None = None,
+        password: str = "secret",
+        own_trust: object = None,
+    ) -> None:
+        self.user_id = ME if logged_in else ""
+        self.device_id = "BOBDEVICE" if logged_in else ""
+        self._rooms = list(default_rooms() if rooms is None else rooms)
+        self._invites = list(default_invites() if invites is None else invites)
+        self._timelines = {PROJECT: project_timeline(), GENERAL: general_timeline()} if timelines is None else timelines
+        self._older = dict(older or {})
+        self._at_start = {room: room not in self._older for room in self._timelines}
+        self.password = password
+        self.sync_state = SyncState("stopped")
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._counter = 100
+        self._trust = own_trust
+        self.closed = False
+
+    # -- subscription and lifecycle ----------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    async def open(self) -> bool:
+        return bool(self.user_id)
+
+    async def login(self, homeserver: str, user: str, password: str, device_name: str = "tui_client") -> Any:
+        self.calls.append(("login", (homeserver, user)))
+        await asyncio.sleep(0)
+        if not homeserver.startswith(("http://", "https://")):
+            raise EngineError(f"bad homeserver URL {homeserver!r}: it must start with http:// or https://")
+        if password != self.password:
+            raise EngineError("wrong user name or password")
+        self.user_id, self.device_id = f"@{user}:example.org", "NEWDEVICE"
+        return Whoami(self.user_id, self.device_id, homeserver, "ed", "curve")
+
+    def start_sync(self) -> None:
+        self.calls.append(("start_sync", ()))
+        self.set_sync_state(SyncState("syncing", since=0.0))
+
+    async def stop_sync(self) -> None:
+        self.set_sync_state(SyncState("stopped"))
+
+    def retry_now(self) -> None:
+        self.calls.append(("retry_now", ()))
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def set_sync_state(self, state: SyncState) -> None:
+        self.sync_state = state
+        self.emit(SyncStateChanged(state))
+
+    def own_trust(self) -> object:
+        return self._trust
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def rooms(self) -> list[RoomSummary]:
+        return list(self._rooms)
+
+    def room(self, room_id: str) -> RoomSummary | None:
+        return next((r for r in self._rooms if r.room_id == room_id), None)
+
+    def invites(self) -> list[Invite]:
+        return list(self._invites)
+
+    def timeline(self, room_id: str) -> list[TimelineItem]:
+        return list(self._timelines.get(room_id, []))
+
+    def timeline_at_start(self, room_id: str) -> bool:
+        return self._at_start.get(room_id, True)
+
+    def whoami(self) -> Whoami:
+        return Whoami(self.user_id, self.device_id, "https://example.org", "ed", "curve")
+
+    def emit_rooms(self) -> None:
+        self.emit(RoomsChanged(tuple(self._rooms), tuple(self._invites)))
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def paginate_back(self, room_id: str, limit: int = 40) -> list[TimelineItem]:
+        self.calls.append(("paginate_back", (room_id,)))
+        older = self._older.pop(room_id, [])
+        self._at_start[room_id] = True
+        if older:
+            self._timelines[room_id][:0] = older
+            self.emit(TimelineItemsAdded(room_id, tuple(older), at_start=True))
+        return older
+
+    async def send_text(self, room_id: str, text: str, *, emote: bool = False, notice: bool = False) -> str:
+        self.calls.append(("send_text", (room_id, text, emote)))
+        if text == "fail":
+            raise EngineError("could not send: the server said no")
+        self._counter += 1
+        item = _item(self._counter, room_id, ME, "Bob", ts(4, 12, 0), "emote" if emote else "message", text,
+                     decryption=Decryption.DECRYPTED)
+        self._timelines.setdefault(room_id, []).append(item)
+        self.emit(TimelineItemsAdded(room_id, (item,)))
+        return item.event_id
+
+    async def invite(self, room_id: str, user_id: str, *, share_history: bool = True) -> None:
+        self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))
+
+    async def join(self, room: str) -> str:
+        self.calls.append(("join", (room,)))
+        invite = next((i for i in self._invites if i.room_id == room), None)
+        if invite is None and not room.startswith("!"):
+            raise EngineError(f"could not join {room}: no such room (404)")
+        if invite is not None:
+            self._invites.remove(invite)
+        room_id = invite.room_id if invite else room
+        name = invite.name if invite else room
+        self._rooms.insert(0, RoomSummary(room_id, name, None, True, "shared", members((ME, "Bob")), unread=0))
+        self._timelines.setdefault(room_id, [])
+        self.emit_rooms()
+        return room_id
+
+    async def decline(self, room_id: str) -> None:
+        self.calls.append(("decline", (room_id,)))
+        self._invites = [i for i in self._invites if i.room_id != room_id]
+        self.emit_rooms()
+
+    async def leave(self, room_id: str) -> None:
+        self.calls.append(("leave", (room_id,)))
+        self._rooms = [r for r in self._rooms if r.room_id != room_id]
+        self.emit_rooms()
+
+    async def set_history_visibility(self, room_id: str, visibility: str) -> None:
+        self.calls.append(("set_history_visibility", (room_id, visibility)))
+        self._rooms = [replace(r, history_visibility=visibility) if r.room_id == room_id else r for r in self._rooms]
+        self.emit_rooms()
+
+    async def mark_read(self, room_id: str) -> None:
+        self.calls.append(("mark_read", (room_id,)))
+        self._rooms = [replace(r, unread=0) if r.room_id == room_id else r for r in self._rooms]
+        self.emit_rooms()
+
+    async def create_room(self, name: str, *, encrypted: bool = True, history_visibility: str | None = None,
+                          topic: str | None = None, invite: tuple[str, ...] = ()) -> str:
+        self.calls.append(("create_room", (name, encrypted, history_visibility)))
+        room_id = f"!{name.lower().replace(' ', '')}:example.org"
+        self._rooms.insert(0, RoomSummary(room_id, name, topic, encrypted, history_visibility or "shared",
+                                          members((ME, "Bob")), unread=0))
+        self._timelines[room_id] = []
+        self.emit_rooms()
+        return room_id
+
+    # -- test helpers ------------------------------------------------------------------------
+
+    def deliver_keys(self, room_id: str, event_id: str, body: str) -> TimelineItem:
+        """Pretend the keys of a failed message arrived (from Alice's bundle)."""
+        items = self._timelines[room_id]
+        index = next(i for i, item in enumerate(items) if item.event_id == event_id)
+        fixed = replace(items[index], kind="message", body=body, decryption=Decryption.DECRYPTED,
+                        failure_code=None, failure_reason=None, provenance=ALICE_SHARED)
+        items[index] = fixed
+        self.emit(TimelineItemUpdated(room_id, fixed))
+        return fixed
+
+    def receive(self, room_id: str, sender: str, name: str, body: str) -> TimelineItem:
+        self._counter += 1
+        item = _item(self._counter, room_id, sender, name, ts(4, 12, 30), "message", body,
+                     decryption=Decryption.DECRYPTED)
+        self._timelines.setdefault(room_id, []).append(item)
+        self.emit(TimelineItemsAdded(room_id, (item,)))
+        return item

@@ -1,0 +1,141 @@
+"""Pure text logic of the UI: message bodies (safe against markup injection), composer
+commands, and the sentences about invites, sync state and trust."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_client.engine.models import BundleSummary, Invite, SyncState
+from tui_client.engine.render import markdown_to_html
+from tui_client.ui import commands
+from tui_client.ui.clock import TimeFormatter
+from tui_client.ui.describe import bundle_line, invite_line, sync_line, trust_line
+from tui_client.ui.formatting import MAX_CHARS, body_content, html_to_content
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ["[bold]x[/]", "[red]alert[/red] [@click=app.quit]q[/]", "\x1b[31mred", "$accent"])
+def test_plain_bodies_are_never_markup(body: str) -> None:
+    content = body_content(body, None)
+    assert content.plain == body.replace("\x1b", "")
+    assert not content.spans
+
+
+def test_markup_inside_html_stays_literal() -> None:
+    content = html_to_content("<b>[italic]x[/italic]</b>")
+    assert content.plain == "[italic]x[/italic]"
+    assert [s.style for s in content.spans] == ["bold"]
+
+
+def test_markdown_from_our_composer_renders_styles() -> None:
+    text = "hello **world** and `code`\n- one\n- two"
+    content = body_content(text, markdown_to_html(text))
+    assert content.plain == "hello world and code\n• one\n• two"
+    styled = {content.plain[s.start:s.end]: s.style for s in content.spans}
+    assert styled["world"] == "bold" and styled["code"] == "$text-warning"
+
+
+def test_replies_quotes_and_hostile_html() -> None:
+    html = (
+        "<mx-reply><blockquote>quoted original</blockquote></mx-reply>"
+        "<blockquote>a quote</blockquote><script>alert(1)</script>"
+        '<a href="javascript:alert(1)">bad</a> <a href="https://ok.example">good</a></i></b>'
+    )
+    content = html_to_content(html)
+    assert content.plain == "▌ a quote\nbad good"
+    links = [s.style for s in content.spans if not isinstance(s.style, str)]
+    assert [link.link for link in links] == ["https://ok.example"]
+
+
+def test_huge_bodies_are_cut() -> None:
+    assert len(body_content("x" * (MAX_CHARS * 3), None).plain) == MAX_CHARS + 1
+    assert len(html_to_content("<p>" + "y" * (MAX_CHARS * 3) + "</p>").plain) <= MAX_CHARS + 1
+
+
+def test_reply_fallback_is_stripped_from_plain_bodies() -> None:
+    assert body_content("> <@a:x> original\n> more\n\nmy answer", None).plain == "my answer"
+
+
+def test_time_formatter_is_pinned_by_its_zone() -> None:
+    from datetime import timezone
+
+    fmt = TimeFormatter(timezone.utc)
+    ms = 1741079100000  # 2025-03-04 09:05 UTC
+    assert (fmt.time(ms), fmt.day(ms), fmt.full(ms)) == ("09:05", "Tuesday 4 March 2025", "2025-03-04 09:05:00")
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hello", commands.SendText("hello")),
+        ("//shrug", commands.SendText("/shrug")),
+        ("/me waves hello", commands.SendText("waves hello", emote=True)),
+        ("/invite @bob:example.org", commands.InviteUser("@bob:example.org")),
+        ("/join #general:example.org", commands.JoinRoom("#general:example.org")),
+        ("/join !abc:example.org", commands.JoinRoom("!abc:example.org")),
+        ("/leave", commands.LeaveRoom()),
+        ("/visibility world_readable", commands.SetVisibility("world_readable")),
+        ("/HELP", commands.CommandHelp()),
+    ],
+)
+def test_commands_parse(text: str, expected: object) -> None:
+    assert commands.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("/invite bob", "not a user id"),
+        ("/invite", "needs a user id"),
+        ("/join general", "not a room alias"),
+        ("/visibility everyone", "needs one of: shared, invited, joined, world_readable"),
+        ("/me", "needs some text"),
+        ("/leave now", "takes no argument"),
+        ("/kick @x:y", "unknown command /kick"),
+        ("   ", "nothing to send"),
+    ],
+)
+def test_command_mistakes_are_explained(text: str, message: str) -> None:
+    with pytest.raises(commands.CommandError, match=message):
+        commands.parse(text)
+
+
+# -- sentences ----------------------------------------------------------------------------------
+
+
+def _invite(bundle: BundleSummary | None) -> Invite:
+    return Invite("!r:x", "Room", "@alice:x", "Alice", True, bundle)
+
+
+def test_bundle_lines_use_the_engines_words() -> None:
+    assert bundle_line(_invite(None)) is None
+    waiting = BundleSummary("@alice:x", "waiting", 0, key_count=3, message_count=42)
+    assert bundle_line(_invite(waiting)) == "Alice shared the keys to 42 earlier messages"
+    assert bundle_line(_invite(waiting)) == waiting.describe("Alice")
+    rejected = BundleSummary("@mallory:x", "rejected", 0, detail="bad signature")
+    assert bundle_line(_invite(rejected)) == "keys from @mallory:x refused: bad signature"  # not the inviter
+    assert invite_line(_invite(None)) == "Alice (@alice:x) invited you"
+
+
+def test_sync_lines_and_countdown() -> None:
+    assert sync_line(SyncState("syncing"), 0) == "● syncing"
+    retrying = SyncState("retrying", "cannot reach the homeserver", 10.0, 100.0)
+    assert sync_line(retrying, 104.2) == "⟳ retrying in 6 s — cannot reach the homeserver"
+    assert sync_line(retrying, 200.0) == "⟳ reconnecting… — cannot reach the homeserver"
+    assert sync_line(SyncState("logged_out", "log in again"), 0) == "✕ logged out — log in again"
+
+
+def test_trust_slot() -> None:
+    from tui_client.engine.identity import OwnTrust
+
+    assert trust_line(None) == "verified: —"
+    assert trust_line(True) == "✓ verified by your identity"
+    assert trust_line(False) == "✗ not verified by your identity"
+    assert trust_line(OwnTrust(True, True, True)) == "✓ verified by your identity"
+    assert trust_line(OwnTrust(True, False, False)) == "✗ not verified by your identity"
+    assert trust_line(OwnTrust(False, False, False)) == "no cross-signing identity"
+    assert trust_line("cross-signed") == "verified: cross-signed"

@@ -1,0 +1,408 @@
+"""The Textual app: start-up (restore or log in), the engine bridge, app-wide bindings, and the
+commands several screens share (accept/decline an invite, create a room).
+
+`run_app(profile, loaded)` is what `tui-client` calls. It opens the profile on an `EngineHost`
+*before* the terminal is taken over, so a profile locked by another process is one line on stderr
+and exit code 3. The app itself only needs a backend with the `Backend` surface, which is how the
+tests run it on a fake engine with canned data and a pinned time zone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from .. import paths
+from ..config import LoadedSettings, Settings
+from ..engine.models import Invite, RoomSummary, SyncState
+from .bridge import Backend, Bridge
+from .clock import TimeFormatter
+from .formatting import clean
+from .palette import ActionsProvider
+from .screens.login import LoginScreen
+from .workers import ReportsWorkerErrors
+
+logger = logging.getLogger(__name__)
+
+EXIT_LOCKED = 3
+
+
+class TuiApp(ReportsWorkerErrors, App[int]):
+    """tui-client's terminal UI."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "tui-client"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    NOTIFICATION_TIMEOUT = 6
+
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette", priority=True, show=False),
+        Binding("ctrl+l", "logs", "Logs", id="logs"),
+        Binding("ctrl+s", "save_screenshot", "Screenshot", id="screenshot", show=False),
+    ]
+
+    rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
+    invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
+    sync_state: reactive[SyncState] = reactive(SyncState("stopped"), init=False)
+    user_id: reactive[str] = reactive("", init=False)
+    device_id: reactive[str] = reactive("", init=False)
+    trust: reactive[str] = reactive("verified: —", init=False)
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        restored: bool,
+        settings: Settings | None = None,
+        problems: Iterable[str] = (),
+        time_format: TimeFormatter | None = None,
+        now: Callable[[], float] = time.time,
+        screenshot_dir: Path | None = None,
+        profile: str = "default",
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.restored = restored
+        self.settings = settings or Settings()
+        self.problems = tuple(problems)
+        self.time_format = time_format or TimeFormatter()
+        self.now = now
+        self.screenshot_dir = screenshot_dir
+        self.profile = profile
+        self.keymap: dict[str, str] = dict(self.settings.keys)
+        self.set_keymap(self.keymap)
+        self.bridge = Bridge(backend, self)
+        self._main: Any = None  # the MainScreen once logged in
+        self._quitting = False
+        self.theme = "textual-dark"
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        for problem in self.problems:
+            self.notify(problem, title="Settings problem", severity="warning", timeout=15)
+        self.start_up()
+
+    @work(name="Starting", exit_on_error=False)
+    async def start_up(self) -> None:
+        try:
+            await self.bridge.attach()
+            if self.restored:
+                await self.show_main()
+            else:
+                await self.push_screen(LoginScreen())
+        except Exception as exc:
+            from .screens.failure import StartupFailedScreen
+
+            logger.exception("start-up failed")
+            await self.push_screen(StartupFailedScreen(f"{type(exc).__name__}: {exc}"))
+
+    async def show_main(self) -> None:
+        """After a restore or a login: the main screen, the initial state, then syncing."""
+        from .screens.main import MainScreen
+
+        state = await self.bridge.read(
+            lambda e: (tuple(e.rooms()), tuple(e.invites()), e.sync_state, e.user_id, e.device_id)
+        )
+        self.rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
+        if isinstance(self.screen, LoginScreen):
+            if self._main is None:
+                self._main = MainScreen()
+                await self.switch_screen(self._main)
+            else:  # logged in again after the server ended the session
+                await self.pop_screen()
+        else:
+            self._main = MainScreen()
+            await self.push_screen(self._main)
+
+        async def start(engine: Any) -> None:
+            engine.start_sync()
+
+        await self.bridge.call(start)
+        self.refresh_trust()
+
+    @on(LoginScreen.LoggedIn)
+    def _logged_in(self) -> None:
+        self.enter_main()
+
+    @work(name="Opening your rooms", exit_on_error=False)
+    async def enter_main(self) -> None:
+        await self.show_main()
+
+    @property
+    def main_screen(self) -> Any:
+        return self._main
+
+    # -- engine events -----------------------------------------------------------------------
+
+    @on(Bridge.RoomsChanged)
+    def _rooms_changed(self, message: Bridge.RoomsChanged) -> None:
+        self.rooms, self.invites = message.rooms, message.invites
+
+    @on(Bridge.InviteReceived)
+    def _invite_received(self, message: Bridge.InviteReceived) -> None:
+        if self.sync_state.state != "syncing":
+            return  # invites found by the first sync are in the list; no toast for each
+        invite = message.invite
+        self.notify(f"{invite.inviter_label} invited you to {invite.name}", title="Invite")
+
+    @on(Bridge.OwnTrustChanged)
+    def _own_trust_changed(self, message: Bridge.OwnTrustChanged) -> None:
+        from .describe import trust_line
+
+        self.trust = trust_line(message.trust)
+
+    @on(Bridge.TimelineItemsAdded)
+    async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
+        if self._main is not None:
+            await self._main.timeline_items_added(message.room_id, message.items, message.at_start)
+
+    @on(Bridge.TimelineItemUpdated)
+    def _item_updated(self, message: Bridge.TimelineItemUpdated) -> None:
+        if self._main is not None:
+            self._main.timeline_item_updated(message.room_id, message.item)
+
+    @on(Bridge.TimelineReset)
+    def _timeline_reset(self, message: Bridge.TimelineReset) -> None:
+        if self._main is not None:
+            self._main.timeline_reset(message.room_id)
+
+    @on(Bridge.SyncStateChanged)
+    def _sync_state_changed(self, message: Bridge.SyncStateChanged) -> None:
+        previous, self.sync_state = self.sync_state, message.state
+        if message.state.state == "syncing" and previous.state != "syncing":
+            self.refresh_trust()
+        if message.state.state == "logged_out" and previous.state != "logged_out":
+            self.session_ended(message.state.detail or "the server ended this session")
+        if self._main is not None:
+            self._main.refresh_bindings()
+
+    @on(Bridge.EngineError)
+    def _engine_error(self, message: Bridge.EngineError) -> None:
+        logger.warning("engine error: %s", message.message)
+        self.notify(message.message, title="Error", severity="error", timeout=10)
+
+    @on(Bridge.Notice)
+    def _notice(self, message: Bridge.Notice) -> None:
+        severity = message.level if message.level in ("information", "warning", "error") else "information"
+        self.notify(message.message, severity=severity)  # type: ignore[arg-type]
+        self.refresh_trust()
+
+    def session_ended(self, reason: str) -> None:
+        self.notify(reason, title="Logged out", severity="error", timeout=15)
+        self.push_screen(LoginScreen(message=reason))
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications are always literal: they carry room names and server messages."""
+        super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout, markup=False)
+
+    def report_error(self, what: str, error: BaseException) -> None:
+        """A failed command becomes a notification and a log line; never a crash."""
+        from ..engine.engine import EngineError
+
+        if isinstance(error, EngineError):
+            text = str(error)
+            logger.warning("%s failed: %s", what, text)
+        else:
+            text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            logger.error("%s failed", what, exc_info=error)
+        self.notify(text, title=f"{what} failed", severity="error", timeout=10)
+
+    # -- state we show but the engine owns ---------------------------------------------------
+
+    @work(exclusive=True, group="trust", name="Checking your device", exit_on_error=False)
+    async def refresh_trust(self) -> None:
+        from .describe import trust_line
+
+        async def own_trust(engine: Any) -> object:
+            method = getattr(engine, "own_trust", None)
+            if method is None:
+                return None
+            value = method() if callable(method) else method
+            return await value if inspect.isawaitable(value) else value
+
+        try:
+            value = await self.bridge.call(own_trust)
+        except Exception as exc:  # the slot is informative only
+            logger.info("could not read own trust: %s", exc)
+            value = None
+        self.trust = trust_line(value)
+
+    # -- commands shared by screens ----------------------------------------------------------
+
+    @work(group="invites", name="Accepting the invite", exit_on_error=False)
+    async def accept_invite(self, invite: Invite) -> None:
+        self.notify(f"Joining {invite.name}…")
+        room_id = await self.bridge.call(lambda e: e.join(invite.room_id))
+        self.notify(f"You joined {invite.name}", title="Joined")
+        if self._main is not None:
+            self._main.select_when_listed(room_id)
+
+    def ask_decline(self, invite: Invite) -> None:
+        """Decline after a confirmation (declining cannot be undone without a new invite)."""
+        from .screens.confirm import ConfirmScreen
+
+        def answered(answer: str | None) -> None:
+            if answer == "yes":
+                self.decline_invite(invite)
+
+        question = f"Decline the invite to {invite.name} from {invite.inviter_label}?"
+        self.push_screen(ConfirmScreen(question, confirm="Decline"), answered)
+
+    @work(group="invites", name="Declining the invite", exit_on_error=False)
+    async def decline_invite(self, invite: Invite) -> None:
+        await self.bridge.call(lambda e: e.decline(invite.room_id))
+        self.notify(f"Declined the invite to {invite.name}")
+
+    @work(group="create", name="Creating the room", exit_on_error=False)
+    async def create_room(self, name: str, encrypted: bool, history_visibility: str) -> None:
+        self.notify(f"Creating {name}…")
+        room_id = await self.bridge.call(
+            lambda e: e.create_room(name, encrypted=encrypted, history_visibility=history_visibility)
+        )
+        self.notify(f"Created {name}", title="Room created")
+        if self._main is not None:
+            self._main.select_when_listed(room_id)
+
+    # -- app-wide actions --------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Stop syncing, close the engine (releasing the profile lock), then leave."""
+        if self._quitting:
+            return
+        self._quitting = True
+        try:
+            await self.bridge.stop()
+        except Exception as exc:
+            logger.warning("the engine did not stop cleanly: %s", exc)
+        self.exit(0)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_logs(self) -> None:
+        from .screens.log import LogScreen
+
+        if not isinstance(self.screen, LogScreen):
+            self.push_screen(LogScreen())
+
+    def action_save_screenshot(self) -> None:
+        directory = self.screenshot_dir or paths.data_dir() / "screenshots"
+        try:
+            paths.ensure_private_dir(directory)
+            path = self.save_screenshot(path=str(directory))
+        except OSError as exc:
+            self.report_error("Saving the screenshot", exc)
+            return
+        logger.info("screenshot saved to %s", path)
+        self.notify(path, title="Screenshot saved")
+
+    # -- bindings, for the help screen and the command palette -------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own palette entries, minus those our actions replace (quit, screenshot)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Screenshot"):
+                yield command
+
+    def binding_sources(self) -> list[tuple[str, type[DOMNode]]]:
+        """Where bindings live, with a label for each (in the order the help screen lists them)."""
+        from .screens.create_room import CreateRoomScreen
+        from .screens.help import HelpScreen
+        from .screens.invites import InvitesScreen
+        from .screens.log import LogScreen
+        from .screens.main import MainScreen
+        from .widgets.composer import Composer
+        from .widgets.invite_card import InviteCard
+        from .widgets.room_list import RoomList
+        from .widgets.timeline import Timeline
+
+        return [
+            ("everywhere", TuiApp),
+            ("main screen", MainScreen),
+            ("room list", RoomList),
+            ("timeline", Timeline),
+            ("composer", Composer),
+            ("invite", InviteCard),
+            ("invites screen", InvitesScreen),
+            ("create room", CreateRoomScreen),
+            ("logs", LogScreen),
+            ("help", HelpScreen),
+        ]
+
+    def keys_for(self, binding: Binding) -> str:
+        """How a binding's keys are shown, after the user's keymap (settings.keys)."""
+        keys = self.keymap.get(binding.id, binding.key) if binding.id else binding.key
+        shown = []
+        for key in keys.split(","):
+            key = key.strip()
+            if key:
+                shown.append(self.get_key_display(Binding(key, binding.action)))
+        return " / ".join(dict.fromkeys(shown))
+
+
+def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[Any, bool]:
+    """An `EngineHost` with its profile opened (locked, session restored if there is one).
+
+    Raises `ProfileLockedError` when another process has the profile open.
+    """
+    from ..engine.engine import Engine
+    from ..engine.host import EngineHost
+
+    host = EngineHost(Engine(profile, settings=settings, profile_dir=profile_dir))
+    host.start()
+    try:
+        restored = host.run(lambda e: e.open()).result(timeout=120)
+    except BaseException:
+        host.stop()
+        raise
+    return host, bool(restored)
+
+
+def run_app(profile: str, loaded: LoadedSettings) -> int:
+    """Run the terminal UI on `profile`; returns the process exit code."""
+    from ..engine.lock import ProfileLockedError
+
+    try:
+        host, restored = open_backend(profile, loaded.settings)
+    except ProfileLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except Exception as exc:
+        logger.exception("could not open profile %s", profile)
+        print(f"error: could not open profile {profile!r}: {exc}", file=sys.stderr)
+        return 1
+    app = TuiApp(host, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
+    try:
+        app.run()
+    finally:
+        host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
+    return app.return_code or 0

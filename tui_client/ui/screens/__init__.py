@@ -1,0 +1,1 @@
+"""Screens of the terminal UI: login, main, invites, create room, confirm, logs, help."""

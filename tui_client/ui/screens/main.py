@@ -1,0 +1,400 @@
+"""The main screen: room list on the left; on the right the open room (header, timeline, detail
+line, composer) or the highlighted invite; status bar and footer at the bottom.
+
+It turns what the user does into engine commands (in workers, through the app's bridge) and feeds
+the timeline with what the app forwards from the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static
+
+from ...engine.models import RoomSummary, TimelineItem
+from .. import commands
+from ..describe import room_line, visibility_line
+from ..formatting import clean
+from ..widgets.composer import Composer
+from ..widgets.invite_card import InviteCard
+from ..widgets.message import item_details
+from ..widgets.room_list import INVITE_PREFIX, RoomList
+from ..widgets.status import StatusBar
+from ..widgets.timeline import Timeline
+from .confirm import ConfirmScreen
+from ..workers import ReportsWorkerErrors
+
+if TYPE_CHECKING:
+    from ..app import TuiApp
+
+logger = logging.getLogger(__name__)
+
+
+def _history_sentence(room: RoomSummary, user_id: str, preview: Any) -> str:
+    """What inviting `user_id` does to the room's earlier messages (from the engine's preview)."""
+    if preview is None:
+        return (
+            f"This room's history is {room.history_visibility}: {user_id} can be given the keys to "
+            "the messages sent before they joined, and read the room's earlier history."
+        )
+    if preview.shareable:
+        return (
+            f"This room's history is {room.history_visibility}: {preview.reason}, so {user_id} "
+            "can read messages sent before they joined."
+        )
+    return f"Earlier messages will not be shared with {user_id}: {preview.reason}."
+
+
+def _setter(target: object, name: str) -> Callable[[object], None]:
+    def set_value(value: object) -> None:
+        setattr(target, name, value)
+
+    return set_value
+
+
+class MainScreen(ReportsWorkerErrors, Screen):
+    BINDINGS = [
+        Binding("ctrl+n", "create_room", "New room", id="create_room"),
+        Binding("ctrl+o", "invites", "Invites", id="invites"),
+        Binding("ctrl+r", "retry_sync", "Reconnect", id="retry_sync"),
+        Binding("alt+down,ctrl+down", "next_room", "Next room", id="next_room", show=False),
+        Binding("alt+up,ctrl+up", "prev_room", "Previous room", id="prev_room", show=False),
+        Binding("escape", "focus_composer", "Write", id="focus_composer", show=False),
+        Binding("f2", "focus_rooms", "Rooms", id="focus_rooms", show=False),
+        Binding("f3", "focus_timeline", "Messages", id="focus_timeline", show=False),
+    ]
+
+    current_room: reactive[str | None] = reactive(None, init=False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending_select: str | None = None
+        self._send_lock = asyncio.Lock()
+
+    @property
+    def tui(self) -> TuiApp:
+        return cast("TuiApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield RoomList(id="rooms")
+            with Vertical(id="room-pane"):
+                yield Static(id="room-header", markup=False)
+                with ContentSwitcher(initial="conversation", id="pane"):
+                    with Vertical(id="conversation"):
+                        yield Timeline(self.tui.time_format, id="timeline")
+                        yield Static(id="detail", markup=False)
+                        yield Composer(id="composer")
+                    yield Vertical(id="invite-pane")
+        yield StatusBar(now=self.tui.now, id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        status = self.query_one(StatusBar)
+        for name in ("sync_state", "user_id", "device_id", "trust"):
+            self.watch(self.app, name, _setter(status, name))
+        self.watch(self.app, "rooms", lambda _: self._lists_changed())
+        self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
+        self.query_one("#detail").display = False
+        self.query_one(Composer).focus()
+
+    # -- the room list -----------------------------------------------------------------------
+
+    def _lists_changed(self) -> None:
+        rooms, invites = self.tui.rooms, self.tui.invites
+        self.query_one(RoomList).set_data(rooms, invites)
+        if self._pending_select and any(r.room_id == self._pending_select for r in rooms):
+            room_id, self._pending_select = self._pending_select, None
+            self.query_one(RoomList).select_id(room_id)
+        self._update_header()
+        pane = self.query_one("#invite-pane")
+        for card in pane.query(InviteCard):
+            newer = next((i for i in invites if i.room_id == card.invite.room_id), None)
+            if newer is not None:
+                card.set_invite(newer)
+        if not rooms and not invites:
+            self.current_room = None
+            self.query_one(ContentSwitcher).current = "conversation"
+            self.run_worker(self.query_one(Timeline).show(None, [], True), group="timeline", exclusive=True)
+
+    def _focus_in(self, container_id: str) -> bool:
+        """Whether nothing has focus or the focused widget is inside `#container_id`."""
+        node = self.focused
+        while node is not None and node is not self:
+            if node.id == container_id:
+                return True
+            node = node.parent  # type: ignore[assignment]
+        return self.focused is None
+
+    def select_when_listed(self, room_id: str) -> None:
+        """Open `room_id` now if it is listed, else as soon as it appears (after a join or a
+        create), and put the cursor in its composer."""
+        if not self.query_one(RoomList).select_id(room_id):
+            self._pending_select = room_id
+        if self.app.screen is self:
+            self.query_one(Composer).focus()
+
+    def room(self, room_id: str | None) -> RoomSummary | None:
+        return next((r for r in self.tui.rooms if r.room_id == room_id), None)
+
+    @on(RoomList.RoomHighlighted)
+    def _room_highlighted(self, message: RoomList.RoomHighlighted) -> None:
+        if self._focus_in("invite-pane"):
+            self.query_one(Composer).focus()  # focus follows the pane
+        self.query_one(ContentSwitcher).current = "conversation"
+        self.query_one("#invite-pane").remove_children()
+        if message.room_id != self.current_room:
+            self.current_room = message.room_id
+            self.load_timeline(message.room_id)
+        self._update_header()
+
+    @on(RoomList.InviteHighlighted)
+    async def _invite_highlighted(self, message: RoomList.InviteHighlighted) -> None:
+        self.current_room = None
+        pane = self.query_one("#invite-pane")
+        await pane.remove_children()
+        await pane.mount(InviteCard(message.invite))
+        self.query_one(ContentSwitcher).current = "invite-pane"
+        self._update_header()
+        if self._focus_in("conversation"):
+            self.query_one("#invite-pane InviteCard").focus()  # focus follows the pane
+
+    @on(RoomList.Opened)
+    def _opened(self, message: RoomList.Opened) -> None:
+        if message.option_id.startswith(INVITE_PREFIX):
+            self.query_one("#invite-pane InviteCard").focus()
+        else:
+            self.query_one(Composer).focus()
+
+    def _update_header(self) -> None:
+        header = self.query_one("#room-header", Static)
+        if self.query_one(ContentSwitcher).current == "invite-pane":
+            header.update(Content.styled("Invitation", "bold"))
+            return
+        room = self.room(self.current_room)
+        if room is None:
+            header.update(Content.styled("No room open", "$foreground-muted"))
+            return
+        marker = "🔒 " if room.encrypted else ""
+        header.update(
+            Content.assemble(
+                marker, (clean(room.name), "bold"), ("  ·  ", "$foreground-muted"), (room_line(room), "$foreground-muted")
+            )
+        )
+
+    # -- the timeline ------------------------------------------------------------------------
+
+    @work(exclusive=True, group="timeline", name="Loading the timeline", exit_on_error=False)
+    async def load_timeline(self, room_id: str) -> None:
+        items, at_start = await self.tui.bridge.read(lambda e: (e.timeline(room_id), e.timeline_at_start(room_id)))
+        if room_id != self.current_room:
+            return
+        await self.query_one(Timeline).show(room_id, items, at_start)
+        self.mark_read(room_id)
+
+    async def timeline_items_added(self, room_id: str, items: tuple[TimelineItem, ...], at_start: bool) -> None:
+        timeline = self.query_one(Timeline)
+        if room_id == self.current_room and timeline.room_id == room_id:
+            await timeline.add_items(items, at_start=at_start)
+            if not at_start:
+                self.mark_read(room_id)
+
+    def timeline_item_updated(self, room_id: str, item: TimelineItem) -> None:
+        if room_id == self.current_room:
+            self.query_one(Timeline).update_item(item)
+
+    def timeline_reset(self, room_id: str) -> None:
+        if room_id == self.current_room:
+            self.load_timeline(room_id)
+
+    @on(Timeline.OlderWanted)
+    def _older_wanted(self, message: Timeline.OlderWanted) -> None:
+        self.load_older(message.room_id)
+
+    @work(exclusive=True, group="older", name="Loading older messages", exit_on_error=False)
+    async def load_older(self, room_id: str) -> None:
+        timeline = self.query_one(Timeline)
+        try:
+            added = await self.tui.bridge.call(lambda e: e.paginate_back(room_id, 40))
+            at_start = await self.tui.bridge.read(lambda e: e.timeline_at_start(room_id))
+        except Exception:
+            if timeline.room_id == room_id:
+                timeline.loading_older = False
+            raise
+        if timeline.room_id == room_id:
+            await timeline.add_items(added, at_start=True)
+            timeline.older_loaded(at_start)
+
+    @on(Timeline.Selected)
+    def _selected(self, message: Timeline.Selected) -> None:
+        detail = self.query_one("#detail", Static)
+        if message.item is None:
+            detail.display = False
+            return
+        detail.update(item_details(message.item, self.tui.time_format))
+        detail.display = True
+
+    @work(exclusive=True, group="mark_read", name="Marking as read", exit_on_error=False)
+    async def mark_read(self, room_id: str) -> None:
+        await asyncio.sleep(0.5)  # one read marker per burst of messages
+        await self.tui.bridge.call(lambda e: e.mark_read(room_id))
+
+    # -- the composer ------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    def _submitted(self, message: Composer.Submitted) -> None:
+        composer = self.query_one(Composer)
+        try:
+            action = commands.parse(message.text)
+        except commands.CommandError as exc:
+            self.notify(str(exc), title="Command", severity="error")
+            composer.restore(message.text)
+            return
+        if isinstance(action, commands.CommandHelp):
+            self.app.action_help()  # type: ignore[attr-defined]
+            return
+        if isinstance(action, commands.JoinRoom):
+            self.join_room(action.room)
+            return
+        room = self.room(self.current_room)
+        if room is None:
+            self.notify("Open a room first (or /join one).", severity="warning")
+            composer.restore(message.text)
+            return
+        if isinstance(action, commands.SendText):
+            self.send_text(room.room_id, action.text, action.emote)
+        elif isinstance(action, commands.InviteUser):
+            self.invite_user(room, action.user_id)
+        elif isinstance(action, commands.LeaveRoom):
+            self._confirm_leave(room)
+        elif isinstance(action, commands.SetVisibility):
+            self.set_visibility(room.room_id, action.visibility)
+
+    @work(group="send", name="Sending", exit_on_error=False)
+    async def send_text(self, room_id: str, text: str, emote: bool) -> None:
+        async with self._send_lock:  # keep messages in the order they were written
+            try:
+                await self.tui.bridge.call(lambda e: e.send_text(room_id, text, emote=emote))
+            except Exception:
+                self.query_one(Composer).restore(f"/me {text}" if emote else text)
+                raise
+
+    @work(group="invite", name="Inviting", exit_on_error=False)
+    async def invite_user(self, room: RoomSummary, user_id: str) -> None:
+        """Invite, first saying what happens to the room's history when it could be shared."""
+
+        def preview_of(engine: Any) -> Any:
+            preview = getattr(engine, "share_preview", None)
+            return preview(room.room_id) if preview is not None else None
+
+        preview = await self.tui.bridge.read(preview_of)
+        share = True
+        if room.history_shareable or (preview is not None and preview.shareable):
+            question = f"Invite {user_id} to {room.name}?\n\n" + _history_sentence(room, user_id, preview)
+            shareable = preview is None or preview.shareable
+            other = "Invite without history" if shareable else None
+            answer = await self.app.push_screen_wait(ConfirmScreen(question, confirm="Invite", other=other))
+            if answer is None:
+                return
+            share = answer == "yes"
+
+        async def invite(engine: Any) -> Any:
+            if share:
+                return await engine.invite(room.room_id, user_id)
+            return await engine.invite(room.room_id, user_id, share_history=False)
+
+        result = await self.tui.bridge.call(invite)
+        if result is not None and getattr(result, "shared", False):
+            self.notify(f"Invited {user_id}; {result.reason}")
+        elif result is not None and share and getattr(result, "reason", None):
+            self.notify(f"Invited {user_id}; history not shared: {result.reason}")
+        else:
+            self.notify(f"Invited {user_id}")
+
+    def _confirm_leave(self, room: RoomSummary) -> None:
+        def answered(answer: str | None) -> None:
+            if answer == "yes":
+                self.leave_room(room)
+
+        self.app.push_screen(ConfirmScreen(f"Leave {room.name}?", confirm="Leave"), answered)
+
+    @work(group="leave", name="Leaving the room", exit_on_error=False)
+    async def leave_room(self, room: RoomSummary) -> None:
+        await self.tui.bridge.call(lambda e: e.leave(room.room_id))
+        self.notify(f"You left {room.name}")
+
+    @work(group="join", name="Joining", exit_on_error=False)
+    async def join_room(self, target: str) -> None:
+        self.notify(f"Joining {target}…")
+        room_id = await self.tui.bridge.call(lambda e: e.join(target))
+        self.notify(f"Joined {target}", title="Joined")
+        self.select_when_listed(room_id)
+
+    @work(group="visibility", name="Changing the history visibility", exit_on_error=False)
+    async def set_visibility(self, room_id: str, visibility: str) -> None:
+        await self.tui.bridge.call(lambda e: e.set_history_visibility(room_id, visibility))
+        self.notify(visibility_line(visibility), title=f"History visibility: {visibility}")
+
+    # -- invites -----------------------------------------------------------------------------
+
+    @on(RoomList.AcceptInvite)
+    @on(InviteCard.Accepted)
+    def _accept(self, message: RoomList.AcceptInvite | InviteCard.Accepted) -> None:
+        self.tui.accept_invite(message.invite)
+
+    @on(RoomList.DeclineInvite)
+    @on(InviteCard.Declined)
+    def _decline(self, message: RoomList.DeclineInvite | InviteCard.Declined) -> None:
+        self.tui.ask_decline(message.invite)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_create_room(self) -> None:
+        from .create_room import CreateRoomRequest, CreateRoomScreen
+
+        def created(request: CreateRoomRequest | None) -> None:
+            if request is not None:
+                self.tui.create_room(request.name, request.encrypted, request.history_visibility)
+
+        self.app.push_screen(CreateRoomScreen(self.tui.settings.default_history_visibility), created)
+
+    def action_invites(self) -> None:
+        from .invites import InvitesScreen
+
+        self.app.push_screen(InvitesScreen())
+
+    def action_retry_sync(self) -> None:
+        self.run_worker(self.tui.bridge.read(lambda e: e.retry_now()), name="Reconnecting", exit_on_error=False)
+        self.notify("Reconnecting…")
+
+    def action_next_room(self) -> None:
+        self.query_one(RoomList).move(+1)
+
+    def action_prev_room(self) -> None:
+        self.query_one(RoomList).move(-1)
+
+    def action_focus_composer(self) -> None:
+        if self.query_one(ContentSwitcher).current == "conversation":
+            self.query_one(Composer).focus()
+
+    def action_focus_rooms(self) -> None:
+        self.query_one(RoomList).focus()
+
+    def action_focus_timeline(self) -> None:
+        if self.query_one(ContentSwitcher).current == "conversation":
+            self.query_one(Timeline).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry_sync":
+            return self.tui.sync_state.state == "retrying"
+        return True

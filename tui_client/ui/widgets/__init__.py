@@ -1,0 +1,1 @@
+"""Widgets of the terminal UI: room list, timeline and messages, composer, invite card, status bar."""

@@ -1,0 +1,287 @@
+"""The timeline of one room: day separators, grouped messages, a selection cursor, and a request
+for older messages when the top is reached.
+
+The timeline only shows what it is given (`show`, `add_items`, `update_item`); it asks for more by
+posting `Timeline.OlderWanted`, and tells the screen which item is selected with
+`Timeline.Selected` so a detail line can show the provenance sentence or the failure reason.
+Structural changes are serialised by a lock because mounting is asynchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from textual import events
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ...engine.models import TimelineItem
+from ..clock import TimeFormatter
+from .message import DaySeparator, ItemView, MessageView, make_view, starts_group
+
+
+class Timeline(VerticalScroll, can_focus=True):
+    """Items of the open room, oldest first."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Previous message", id="cursor_up", show=False),
+        Binding("down,j", "cursor_down", "Next message", id="cursor_down", show=False),
+        Binding("home,g", "cursor_first", "First message", id="cursor_first", show=False),
+        Binding("end,G", "cursor_last", "Last message", id="cursor_last", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+
+    room_id: reactive[str | None] = reactive(None, init=False)
+    at_start: reactive[bool] = reactive(False, init=False)
+    loading_older: reactive[bool] = reactive(False, init=False)
+    selected: reactive[str | None] = reactive(None, init=False)
+
+    class OlderWanted(Message):
+        """The user reached the top and the room has older history."""
+
+        def __init__(self, room_id: str) -> None:
+            super().__init__()
+            self.room_id = room_id
+
+    class Selected(Message):
+        """The selected item changed (None: nothing selected, e.g. the timeline lost focus)."""
+
+        def __init__(self, item: TimelineItem | None) -> None:
+            super().__init__()
+            self.item = item
+
+    def __init__(self, time_format: TimeFormatter, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.time_format = time_format
+        self._items: list[TimelineItem] = []
+        self._views: dict[str, ItemView] = {}
+        self._separators: dict[str, DaySeparator] = {}  # event id of the item it precedes
+        self._lock = asyncio.Lock()
+        self._banner = Static("", id="timeline-start", markup=False)
+
+    def compose(self) -> Iterable[Widget]:
+        yield self._banner
+
+    def on_mount(self) -> None:
+        self.watch(self, "scroll_y", self._on_scrolled, init=False)
+        self.anchor()
+        self._update_banner()
+
+    # -- what is shown -----------------------------------------------------------------------
+
+    @property
+    def items(self) -> list[TimelineItem]:
+        return list(self._items)
+
+    def view_of(self, event_id: str) -> ItemView | None:
+        return self._views.get(event_id)
+
+    async def show(self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool) -> None:
+        """Replace everything with the items of `room_id`."""
+        async with self._lock:
+            await self.remove_children([w for w in self.children if w is not self._banner])
+            self._items, self._views, self._separators = [], {}, {}
+            self.set_reactive(Timeline.selected, None)
+            self.room_id = room_id
+            self.at_start = at_start
+            self.loading_older = False
+            await self._append(list(items))
+            self.anchor()
+        self.call_after_refresh(self._check_need_older)
+
+    async def add_items(self, items: Iterable[TimelineItem], *, at_start: bool = False) -> None:
+        """New items at the end (live) or at the start (back-pagination); duplicates are ignored."""
+        items = [i for i in items if i.event_id not in self._views]
+        if not items:
+            return
+        async with self._lock:
+            items = [i for i in items if i.event_id not in self._views]
+            if at_start:
+                await self._prepend(items)
+            else:
+                await self._append(items)
+        self.call_after_refresh(self._check_need_older)
+
+    def update_item(self, item: TimelineItem) -> None:
+        """Re-render an item in place (its keys arrived, its sender's name changed, …)."""
+        view = self._views.get(item.event_id)
+        if view is None:
+            return
+        index = self._items.index(view.item)
+        self._items[index] = item
+        view.update_item(item)
+        self._regroup(index)
+        self._regroup(index + 1)
+        if self.selected == item.event_id:
+            self.post_message(self.Selected(item))
+
+    def _regroup(self, index: int) -> None:
+        if 0 <= index < len(self._items):
+            view = self._views[self._items[index].event_id]
+            if isinstance(view, MessageView):
+                previous = self._items[index - 1] if index else None
+                view.set_header(starts_group(previous, self._items[index], self.time_format))
+
+    def _build(self, previous: TimelineItem | None, items: list[TimelineItem]) -> list[Widget]:
+        widgets: list[Widget] = []
+        for item in items:
+            if previous is None or self.time_format.day_of(previous.timestamp) != self.time_format.day_of(
+                item.timestamp
+            ):
+                separator = DaySeparator(self.time_format.day(item.timestamp))
+                self._separators[item.event_id] = separator
+                widgets.append(separator)
+            view = make_view(item, self.time_format, show_header=starts_group(previous, item, self.time_format))
+            self._views[item.event_id] = view
+            widgets.append(view)
+            previous = item
+        return widgets
+
+    async def _append(self, items: list[TimelineItem]) -> None:
+        if not items:
+            return
+        previous = self._items[-1] if self._items else None
+        widgets = self._build(previous, items)
+        self._items.extend(items)
+        await self.mount_all(widgets)
+
+    async def _prepend(self, items: list[TimelineItem]) -> None:
+        if not items:
+            return
+        old_first = self._items[0] if self._items else None
+        widgets = self._build(None, items)
+        self._items[:0] = items
+        if old_first is not None:
+            separator = self._separators.get(old_first.event_id)
+            if separator is not None and self.time_format.day_of(items[-1].timestamp) == self.time_format.day_of(
+                old_first.timestamp
+            ):
+                del self._separators[old_first.event_id]
+                await separator.remove()
+            self._regroup(len(items))
+        old_y, old_max = self.scroll_y, self.max_scroll_y
+        # At the bottom (or while everything fits) the anchor keeps the newest in view; scrolling
+        # ourselves would release it and new messages would land out of sight.
+        keep_place = 0 < old_max and old_y < old_max
+        await self.mount_all(widgets, after=self._banner)
+        if keep_place:
+            # Keep what the reader was looking at in place while older messages appear above it.
+            self.call_after_refresh(
+                lambda: self.scroll_to(
+                    y=old_y + (self.max_scroll_y - old_max), animate=False, immediate=True, release_anchor=False
+                )
+            )
+
+    # -- the "older messages" banner and its trigger ----------------------------------------
+
+    def watch_at_start(self) -> None:
+        self._update_banner()
+
+    def watch_loading_older(self) -> None:
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        if self.room_id is None:
+            text = "No room open. Create one (see the footer), accept an invite, or type /join #room:server."
+        elif self.loading_older:
+            text = "Loading older messages…"
+        elif self.at_start:
+            text = "This is the beginning of the room."
+        else:
+            text = "↑ Scroll up for older messages"
+        self._banner.update(Content.styled(text, "italic $foreground-muted"))
+
+    def _on_scrolled(self, _old: float, new: float) -> None:
+        if new <= 0:
+            self._check_need_older()
+
+    def _check_need_older(self) -> None:
+        """Ask for older messages when the top is visible and the room has more."""
+        if self.room_id is None or self.at_start or self.loading_older or not self.is_mounted:
+            return
+        if self.scroll_y <= 0 or self.max_scroll_y <= 0:
+            self.loading_older = True
+            self.post_message(self.OlderWanted(self.room_id))
+
+    def older_loaded(self, at_start: bool) -> None:
+        """The screen finished a back-pagination (with or without new items)."""
+        self.at_start = at_start
+        self.loading_older = False
+        self.call_after_refresh(self._check_need_older)
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def _index_of_selected(self) -> int | None:
+        if self.selected is None:
+            return None
+        for index, item in enumerate(self._items):
+            if item.event_id == self.selected:
+                return index
+        return None
+
+    def watch_selected(self, old: str | None, new: str | None) -> None:
+        if old and (view := self._views.get(old)):
+            view.remove_class("-selected")
+        item = None
+        if new and (view := self._views.get(new)):
+            view.add_class("-selected")
+            self.scroll_to_widget(view, animate=False)
+            item = view.item
+        self.post_message(self.Selected(item))
+
+    def action_cursor_up(self) -> None:
+        index = self._index_of_selected()
+        if index is None:
+            self.action_cursor_last()
+        elif index > 0:
+            self.selected = self._items[index - 1].event_id
+        else:
+            self.scroll_home(animate=False)
+            self._check_need_older()
+
+    def action_cursor_down(self) -> None:
+        index = self._index_of_selected()
+        if index is None:
+            self.action_cursor_last()
+        elif index < len(self._items) - 1:
+            self.selected = self._items[index + 1].event_id
+        else:
+            self.scroll_end(animate=False)
+
+    def action_cursor_first(self) -> None:
+        if self._items:
+            self.selected = self._items[0].event_id
+        self.scroll_home(animate=False)
+
+    def action_cursor_last(self) -> None:
+        if self._items:
+            self.selected = self._items[-1].event_id
+            self.scroll_end(animate=False)
+
+    def on_focus(self) -> None:
+        self.add_class("-focused")
+        if self.selected is None:
+            self.action_cursor_last()
+        else:
+            index = self._index_of_selected()
+            self.post_message(self.Selected(self._items[index] if index is not None else None))
+
+    def on_blur(self) -> None:
+        self.remove_class("-focused")
+        self.post_message(self.Selected(None))
+
+    def on_click(self, event: events.Click) -> None:
+        widget: Widget | None = event.widget
+        while widget is not None and widget is not self:
+            if isinstance(widget, ItemView):
+                self.selected = widget.item.event_id
+                self.focus()
+                return
+            widget = widget.parent  # type: ignore[assignment]
