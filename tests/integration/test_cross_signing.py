@@ -95,8 +95,12 @@ async def test_identity_change_is_recorded_and_reported(engines):
     assert [(e.user_id, e.old_master_key, e.new_master_key) for e in seen] == [
         (bob.user_id, before.master_key, trust.master_key)
     ]
-    # The new identity does sign bob's device, but the change stays on record.
+    # The new identity does sign bob's device, but the change stays on record until accepted.
     assert alice.identity.device_cross_signed(bob.user_id, bob.device_id)
+    assert alice.changed_identities() == [bob.user_id]
+    alice.accept_identity(bob.user_id)
+    assert alice.identity.identity_info(bob.user_id).state == "pinned"
+    assert alice.changed_identities() == []
 
 
 async def test_reset_needs_the_right_password(engines):

@@ -304,6 +304,20 @@ class Engine:
         self.emit(OwnTrustChanged(trust))
         return trust
 
+    def accept_identity(self, user_id: str) -> None:
+        """Accept a user's changed identity (after checking with them): pin the new master key."""
+        self._require_client()
+        try:
+            self.identity.accept_change(user_id)
+        except IdentityError as exc:
+            raise EngineError(str(exc)) from None
+
+    def changed_identities(self) -> list[str]:
+        """Users whose identity changed since we pinned it and who the user has not accepted yet."""
+        self._require_client()
+        return [i.user_id for i in self.client.store.list_identities()
+                if i.previous_master_key and i.master_key != i.pinned_master_key]
+
     async def refresh_keys(self, user_id: str) -> None:
         """Fetch `user_id`'s devices and cross-signing keys now."""
         self._require_client()

@@ -240,6 +240,19 @@ class IdentityManager:
             state = "verified" if theirs and ours and user_id != self.user_id and master_key_signed_by_us(theirs, ours) else "pinned"
         return IdentityInfo(user_id, state, stored.master_key, stored.previous_master_key, stored.changed_at)
 
+    def accept_change(self, user_id: str) -> IdentityInfo:
+        """The user accepts `user_id`'s new identity: pin the current master key."""
+        stored = self.store.get_identity(user_id)
+        if stored is None:
+            raise IdentityError(f"no identity is known for {user_id}")
+        from dataclasses import replace
+
+        self.store.put_identity(
+            replace(stored, pinned_master_key=stored.master_key, previous_master_key=None, changed_at=None)
+        )
+        logger.info("accepted the new identity of %s (master key %s…)", user_id, stored.master_key[:10])
+        return self.identity_info(user_id)
+
     def identity_changed(self, user_id: str) -> bool:
         return self.identity_info(user_id).state == "changed"
 
