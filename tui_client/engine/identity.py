@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .component import EngineComponent
 from .crypto.canonical import canonical_json
 from .crypto.cross_signing import (
     CrossSigningError,
@@ -99,32 +100,14 @@ def _fernet_key(store_key: str) -> bytes:
     )
 
 
-class IdentityManager:
+class IdentityManager(EngineComponent):
     def __init__(self, engine: Any) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self._private: CrossSigningPrivateKeys | None = None
         self._own_identity: UserIdentity | None = None
         self._own_device_signed = False
         self.on_identity_changed: Callable[[str, str | None, str], None] = lambda u, old, new: None
         self.on_own_trust_changed: Callable[[OwnTrust], None] = lambda t: None
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    @property
-    def client(self) -> Any:
-        return self.engine.client
-
-    @property
-    def store(self) -> Any:
-        return self.engine.client.store
-
-    @property
-    def user_id(self) -> str:
-        return self.engine.client.user_id
-
-    @property
-    def device_id(self) -> str:
-        return self.engine.client.device_id
 
     def load(self) -> None:
         """Read our private keys (if any) from the store at start-up."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from nio.crypto import InboundGroupSession
 
+from .component import EngineComponent
 from .crypto.cross_signing import check_sender_device_keys, device_signed_by_identity
 from .crypto.history_sharing import (
     BUNDLE_EVENT_TYPE,
@@ -73,22 +74,10 @@ class ImportResult:
     withheld_count: int = 0
 
 
-class HistorySharing:
+class HistorySharing(EngineComponent):
     def __init__(self, engine: Any) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self._accepting: dict[str, asyncio.Lock] = {}
-
-    @property
-    def client(self) -> Any:
-        return self.engine.client
-
-    @property
-    def store(self) -> Any:
-        return self.engine.client.store
-
-    @property
-    def olm(self) -> Any:
-        return self.engine.client.olm
 
     # -- sending ------------------------------------------------------------------------------
 
