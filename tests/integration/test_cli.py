@@ -78,6 +78,10 @@ def test_cli_errors_are_one_line_and_non_zero(homeserver, make_user, cli_env):
 
     run(cli_env, "--profile", "e", "login", "--homeserver", homeserver.url, "--user", user.localpart,
         "--password-stdin", input=user.password + "\n")
+    again = run(cli_env, "--profile", "e", "login", "--homeserver", homeserver.url, "--user", user.localpart,
+                "--password-stdin", input=user.password + "\n", check=False)
+    assert again.returncode == 1 and "already logged in as" in again.stderr
+
     unknown = run(cli_env, "--profile", "e", "send", "No such room", "x", check=False)
     assert unknown.returncode == 1 and "no room called 'No such room'" in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1

@@ -225,6 +225,13 @@ class Engine:
         homeserver = homeserver.rstrip("/")
         if not homeserver.startswith(("http://", "https://")):
             raise EngineError(f"bad homeserver URL {homeserver!r}: it must start with http:// or https://")
+        existing = load_session(self.dir)
+        if existing is not None:
+            # A second account (or device) in one profile would mix two stores' secrets.
+            raise EngineError(
+                f"profile {self.profile!r} is already logged in as {existing.user_id} "
+                f"(device {existing.device_id}); log out first or use another --profile"
+            )
         if self.client is not None:
             await self._close_client()
         store_key = SessionInfo.new_store_key()
