@@ -716,10 +716,7 @@ class Engine:
     def _withheld(self, room_id: str, session_id: str) -> Any:
         if not session_id or not self.client or not self.client.store:
             return None
-        for record in self.client.store.load_withheld(room_id):
-            if record.session_id == session_id:
-                return record
-        return None
+        return self.client.store.get_withheld(room_id, session_id)
 
     def refresh_failures(self, room_id: str) -> None:
         """Re-try and re-explain every undecryptable item of a room (keys or news arrived)."""

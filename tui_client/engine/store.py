@@ -201,6 +201,7 @@ class AppStore(SqliteStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._account_id: int | None = None
+        self._withheld_cache: dict[str, dict[str, WithheldRecord]] = {}
         conn = self.database.connection()
         conn.executescript(_SCHEMA)
         self._add_missing_columns(conn)
@@ -428,7 +429,15 @@ class AppStore(SqliteStore):
 
     # -- withheld --------------------------------------------------------------------------
 
+    def get_withheld(self, room_id: str, session_id: str) -> WithheldRecord | None:
+        """One room's withheld records are read once and kept (failure reasons ask per message)."""
+        if room_id not in self._withheld_cache:
+            self._withheld_cache[room_id] = {r.session_id: r for r in self.load_withheld(room_id)}
+        return self._withheld_cache[room_id].get(session_id)
+
     def save_withheld(self, records: Iterable[WithheldRecord]) -> None:
+        records = list(records)
+        self._withheld_cache.clear()
         rows = [
             (
                 r.room_id, r.session_id, r.sender_key, r.code, r.reason, r.from_user,
