@@ -17,21 +17,31 @@ from typing import Any
 from tui_client.engine.engine import EngineError
 from tui_client.engine.events import (
     EngineEvent,
+    IdentityChanged,
+    Notice,
+    OwnTrustChanged,
     RoomsChanged,
     SyncStateChanged,
     TimelineItemsAdded,
     TimelineItemUpdated,
 )
+from tui_client.engine.identity import IdentityInfo, OwnTrust
 from tui_client.engine.models import (
     BundleSummary,
     Decryption,
+    DeviceReport,
+    EventDetails,
     Invite,
     KeyProvenance,
     Member,
+    MemberReport,
+    RoomInspection,
     RoomSummary,
+    SessionReport,
     SyncState,
     TimelineItem,
     Whoami,
+    WithheldReport,
 )
 
 ME = "@bob:example.org"
@@ -116,7 +126,187 @@ def default_invites() -> list[Invite]:
     ]
 
 
-class FakeEngine:
+# -- crypto: identities, inspector, event details, key files ------------------------------------
+
+RECOVERY_KEY = "EsTc 9WDp 7hKz Qm3R xY2v L8nB c4Fd Ua6S wE1g Hj5K oP0t Zr7N"
+KEY_FILE_HEADER = "-----BEGIN MEGOLM SESSION DATA-----"
+MASTER_KEYS = {
+    ALICE: "AliceMasterKeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ME: "BobMasterKeyBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+    CAROL: "CarolNewMasterKeyCCCCCCCCCCCCCCCCCCCCCCCCCC",
+    DAVE: "DaveMasterKeyDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD",
+}
+CAROL_OLD_MASTER_KEY = "CarolOldMasterKeyOOOOOOOOOOOOOOOOOOOOOOOOOO"
+
+
+class FakeIdentity:
+    """The engine's identity component, for what the UI reads of it (`identity_info`)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def identity_info(self, user_id: str) -> IdentityInfo:
+        if user_id in self.engine.changed:
+            return IdentityInfo(user_id, "changed", MASTER_KEYS.get(user_id), CAROL_OLD_MASTER_KEY, ts(4, 11, 30) / 1000)
+        return IdentityInfo(user_id, "pinned" if user_id in MASTER_KEYS else "unknown", MASTER_KEYS.get(user_id))
+
+
+def _project_inspection(engine: Any) -> RoomInspection:
+    received = ts(4, 9, 1) / 1000
+
+    def member(user_id: str, name: str, devices: tuple[DeviceReport, ...], state: str = "pinned") -> MemberReport:
+        if user_id in engine.changed:
+            state = "changed"
+        return MemberReport(user_id, name, "join", state, MASTER_KEYS.get(user_id), devices)
+
+    return RoomInspection(
+        room_id=PROJECT,
+        name="Project X",
+        history_visibility="shared",
+        encrypted=True,
+        sessions=(
+            SessionReport("SESSIONAAAAAAAAAA", ALICE, "ALICEDEVICE", "aliceCurveKey", 0, True, "bundle",
+                          "shared by @alice:example.org (ALICEDEVICE) in a key bundle on 2025-03-04 09:01",
+                          ALICE, "ALICEDEVICE", received),
+            SessionReport("SESSIONBBBBBBBBBB", ME, "BOBDEVICE", "bobCurveKey", 0, True, "own",
+                          "created by this device", received_at=ts(4, 9, 5) / 1000),
+            SessionReport("SESSIONDDDDDDDDDD", ALICE, "ALICEDEVICE", "aliceCurveKey", 3, True, "direct",
+                          "received directly from its creator", received_at=ts(4, 9, 7) / 1000),
+        ),
+        withheld=(
+            WithheldReport("SESSIONCCCCCCCCCC", "m.history_not_shared", "The sender disabled sharing encrypted history.",
+                           "carolCurveKey", ALICE, "ALICEDEVICE", "bundle", received),
+        ),
+        bundles=(BundleSummary(ALICE, "imported", received, key_count=2, withheld_count=1, imported_count=1),),
+        pending_inviter=None,
+        pending_since=None,
+        members=(
+            member(ALICE, "Alice", (DeviceReport("ALICEDEVICE", "Alice's laptop", True, "aliceEd25519"),)),
+            member(ME, "Bob", (DeviceReport("BOBDEVICE", "tui_client", True, "bobEd25519"),
+                               DeviceReport("BOBPHONE", "Element Android", False, "bobPhoneEd25519")), "verified"),
+            member(CAROL, "Carol", (DeviceReport("CAROLDEVICE", "Carol's desktop", False, "carolEd25519"),
+                                    DeviceReport("CAROLNEW", "Element Web", True, "carolNewEd25519"))),
+        ),
+    )
+
+
+class FakeCrypto:
+    """The cross-signing and QA surface of the engine (mixed into FakeEngine): identities, the
+    crypto inspector, event details, recovery, key files. Canned data for Project X."""
+
+    calls: list[tuple[str, tuple[Any, ...]]]
+    changed: list[str]
+    password: str
+    recovery_key: str
+    verify_delay: float
+    _trust: object
+    _timelines: dict[str, list[TimelineItem]]
+    _invites: list[Invite]
+
+    def inspect_room(self, room_id: str) -> RoomInspection:
+        self.calls.append(("inspect_room", (room_id,)))
+        if room_id == PROJECT:
+            return _project_inspection(self)
+        room = self.room(room_id)
+        invite = next((i for i in self._invites if i.room_id == room_id), None)
+        return RoomInspection(
+            room_id, room.name if room else (invite.name if invite else room_id), "shared", True, (), (),
+            (invite.bundle,) if invite and invite.bundle else (), None, None, (),
+        )
+
+    def event_details(self, room_id: str, event_id: str) -> EventDetails | None:
+        item = next((i for i in self._timelines.get(room_id, []) if i.event_id == event_id), None)
+        if item is None:
+            return None
+        device = item.sender_device or ("ALICEDEVICE" if item.sender == ALICE else "BOBDEVICE" if item.own else None)
+        encrypted = None
+        if item.session_id:
+            encrypted = {
+                "type": "m.room.encrypted", "event_id": event_id, "room_id": room_id, "sender": item.sender,
+                "origin_server_ts": item.timestamp,
+                "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEpAB" + "x" * 40,
+                            "device_id": device, "sender_key": "curveKey", "session_id": item.session_id},
+            }
+        decrypted = None
+        if item.decrypted:
+            decrypted = {"type": item.event_type, "event_id": event_id, "room_id": room_id, "sender": item.sender,
+                         "origin_server_ts": item.timestamp, "content": {"msgtype": "m.text", "body": item.body}}
+        if item.failed:
+            trust = "not decrypted, so nothing can be said about it"
+        elif item.provenance is not None:
+            trust = f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, not from the sender"
+        elif item.decrypted:
+            trust = "from a device its owner cross-signed (the owner is not verified by you)"
+        else:
+            trust = "not encrypted: anyone on the servers could read or change it"
+        return EventDetails(event_id, room_id, item.sender, device, item.session_id, "curveKey" if encrypted else None,
+                            trust, item.provenance.sentence() if item.provenance else None, item.failure_reason,
+                            decrypted, encrypted)
+
+    async def verify_with_recovery_key(self, text: str) -> OwnTrust:
+        self.calls.append(("verify_with_recovery_key", ()))
+        await asyncio.sleep(self.verify_delay)
+        if text.strip() != self.recovery_key:
+            raise EngineError("The recovery key does not match this account's secret storage key")
+        self._trust = OwnTrust(True, True, True, MASTER_KEYS[ME], "this device is verified by your identity")
+        self.emit(OwnTrustChanged(self._trust))
+        return self._trust
+
+    async def setup_recovery(self) -> str:
+        self.calls.append(("setup_recovery", ()))
+        if not getattr(self._trust, "have_private_keys", False):
+            raise EngineError("this device cannot sign for your identity, so it cannot set up recovery")
+        return self.recovery_key
+
+    async def reset_identity(self, password: str) -> OwnTrust:
+        self.calls.append(("reset_identity", ()))
+        if password != self.password:
+            raise EngineError("could not publish cross-signing keys: wrong password")
+        self._trust = OwnTrust(True, True, True, "BobNewMasterKey", "this device is verified by your identity")
+        self.emit(OwnTrustChanged(self._trust))
+        return self._trust
+
+    def changed_identities(self) -> list[str]:
+        return list(self.changed)
+
+    def accept_identity(self, user_id: str) -> None:
+        self.calls.append(("accept_identity", (user_id,)))
+        if user_id not in self.changed:
+            raise EngineError(f"no identity is known for {user_id}")
+        self.changed.remove(user_id)
+
+    def change_identity(self, user_id: str) -> None:
+        """Test helper: `user_id` resets their identity (as a /keys/query would reveal)."""
+        self.changed.append(user_id)
+        self.emit(IdentityChanged(user_id, CAROL_OLD_MASTER_KEY, MASTER_KEYS.get(user_id, "newKey")))
+        self.emit(Notice(f"{user_id} has a new cryptographic identity. If you did not expect this, check with them "
+                         "before trusting new messages or shared history.", level="warning"))
+
+    async def export_keys(self, path: Any, passphrase: str, room_id: str | None = None) -> int:
+        from pathlib import Path
+
+        self.calls.append(("export_keys", (str(path), room_id)))
+        if not passphrase:
+            raise EngineError("a passphrase is required to protect exported keys")
+        Path(path).write_text(f"{KEY_FILE_HEADER}\n{passphrase}\n-----END MEGOLM SESSION DATA-----\n")
+        return 3 if room_id else 5
+
+    async def import_keys(self, path: Any, passphrase: str) -> tuple[int, int, int]:
+        from pathlib import Path
+
+        self.calls.append(("import_keys", (str(path),)))
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as exc:
+            raise EngineError(f"cannot read {path}: {exc}") from None
+        if not lines or lines[0] != KEY_FILE_HEADER:
+            raise EngineError("this is not a key export file (the MEGOLM SESSION DATA markers are missing)")
+        if lines[1] != passphrase:
+            raise EngineError("wrong passphrase, or the file is damaged")
+        return 4, 1, 0
+
+
+class FakeEngine(FakeCrypto):
     """Engine-shaped; records the commands it was given in `calls`."""
 
     def __init__(
@@ -144,6 +334,11 @@ class FakeEngine:
         self._counter = 100
         self._trust = own_trust
         self.closed = False
+        # Cross-signing and QA state (see FakeCrypto).
+        self.changed: list[str] = []
+        self.identity = FakeIdentity(self)
+        self.recovery_key = RECOVERY_KEY
+        self.verify_delay = 0.0
 
     # -- subscription and lifecycle ----------------------------------------------------------
 

@@ -62,6 +62,8 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)
+    own_trust: reactive[object | None] = reactive(None, init=False)  # the engine's OwnTrust
+    changed_identities: reactive[tuple[str, ...]] = reactive(tuple, init=False)  # not yet accepted
 
     def __init__(
         self,
@@ -135,6 +137,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
         await self.bridge.call(start)
         self.refresh_trust()
+        self.refresh_identities(announce=True)
 
     @on(LoginScreen.LoggedIn)
     def _logged_in(self) -> None:
@@ -165,7 +168,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     def _own_trust_changed(self, message: Bridge.OwnTrustChanged) -> None:
         from .describe import trust_line
 
+        self.own_trust = message.trust
         self.trust = trust_line(message.trust)
+
+    @on(Bridge.IdentityChanged)
+    def _identity_changed(self, message: Bridge.IdentityChanged) -> None:
+        # The engine's Notice (a toast) says it once; the room list and header keep saying it.
+        self.refresh_identities()
 
     @on(Bridge.TimelineItemsAdded)
     async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
@@ -251,9 +260,77 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         except Exception as exc:  # the slot is informative only
             logger.info("could not read own trust: %s", exc)
             value = None
+        self.own_trust = value
         self.trust = trust_line(value)
 
+    @work(exclusive=True, group="identities", name="Checking identities", exit_on_error=False)
+    async def refresh_identities(self, announce: bool = False) -> None:
+        """Re-read whose identity changed (and is not accepted yet); at start-up, say so once."""
+        from .describe import join_names
+
+        def changed(engine: Any) -> tuple[str, ...]:
+            method = getattr(engine, "changed_identities", None)
+            return tuple(method()) if method is not None else ()
+
+        try:
+            users = await self.bridge.read(changed)
+        except Exception as exc:  # informative only; the next event tries again
+            logger.info("could not read changed identities: %s", exc)
+            return
+        self.changed_identities = users
+        if announce and users:
+            people = join_names([self.person(u) for u in users])
+            verb = "has a new identity" if len(users) == 1 else "have new identities"
+            self.notify(
+                f"{people} {verb}. If you did not expect this, check with them before trusting new "
+                "messages or shared history; rooms you share are marked ⚠.",
+                title="Identity changed",
+                severity="warning",
+                timeout=20,
+            )
+
+    def person(self, user_id: str) -> str:
+        """"Carol (@carol:example.org)", with the display name from a room we share."""
+        from .describe import person
+
+        for room in self.rooms:
+            for member in room.members:
+                if member.user_id == user_id and member.display_name:
+                    return person(user_id, member.display_name)
+        return user_id
+
     # -- commands shared by screens ----------------------------------------------------------
+
+    @work(group="accept_identity", name="Accepting the new identity", exit_on_error=False)
+    async def ask_accept_identity(
+        self, user_id: str, name: str | None = None, then: Callable[[], object] | None = None
+    ) -> None:
+        """Explain the risk, then pin `user_id`'s new identity if the user agrees."""
+        from .describe import accept_identity_question, fingerprint, person
+        from .screens.confirm import ConfirmScreen
+
+        def keys(engine: Any) -> tuple[str | None, str | None]:
+            info = getattr(getattr(engine, "identity", None), "identity_info", None)
+            if info is None:  # an engine without the component: explain without the keys
+                return None, None
+            found = info(user_id)
+            return found.previous_master_key, found.master_key
+
+        try:
+            old, new = await self.bridge.read(keys)
+        except Exception as exc:
+            logger.info("could not read the identity of %s: %s", user_id, exc)
+            old, new = None, None
+        label = person(user_id, name) if name else self.person(user_id)
+        question = accept_identity_question(label, fingerprint(old), fingerprint(new))
+        answer = await self.push_screen_wait(ConfirmScreen(question, confirm="Accept new identity", cancel="Not now"))
+        if answer != "yes":
+            return
+        await self.bridge.read(lambda e: e.accept_identity(user_id))
+        self.notify(f"You accepted the new identity of {label}.", title="Identity accepted")
+        self.refresh_identities()
+        if then is not None:
+            then()
 
     @work(group="invites", name="Accepting the invite", exit_on_error=False)
     async def accept_invite(self, invite: Invite) -> None:
@@ -336,7 +413,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     def binding_sources(self) -> list[tuple[str, type[DOMNode]]]:
         """Where bindings live, with a label for each (in the order the help screen lists them)."""
         from .screens.create_room import CreateRoomScreen
+        from .screens.event_details import EventDetailsScreen
         from .screens.help import HelpScreen
+        from .screens.identity import RecoveryScreen, ResetIdentityScreen, VerifyDeviceScreen
+        from .screens.inspector import CryptoInspectorScreen
+        from .screens.key_files import ExportKeysScreen, ImportKeysScreen
         from .screens.invites import InvitesScreen
         from .screens.log import LogScreen
         from .screens.main import MainScreen
@@ -354,6 +435,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             ("invite", InviteCard),
             ("invites screen", InvitesScreen),
             ("create room", CreateRoomScreen),
+            ("crypto inspector", CryptoInspectorScreen),
+            ("event details", EventDetailsScreen),
+            ("verify device", VerifyDeviceScreen),
+            ("set up recovery", RecoveryScreen),
+            ("reset identity", ResetIdentityScreen),
+            ("export keys", ExportKeysScreen),
+            ("import keys", ImportKeysScreen),
             ("logs", LogScreen),
             ("help", HelpScreen),
         ]

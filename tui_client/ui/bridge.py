@@ -106,6 +106,16 @@ class Bridge:
             super().__init__()
             self.trust = trust
 
+    class IdentityChanged(Message):
+        """Someone's cryptographic identity is not the one we pinned (the app re-reads the list
+        of changed identities from the engine)."""
+
+        def __init__(self, user_id: str, old_master_key: str | None, new_master_key: str) -> None:
+            super().__init__()
+            self.user_id = user_id
+            self.old_master_key = old_master_key
+            self.new_master_key = new_master_key
+
     class Notice(Message):
         def __init__(self, message: str, room_id: str | None, level: str) -> None:
             super().__init__()
@@ -142,7 +152,9 @@ class Bridge:
         own_trust_changed = getattr(ev, "OwnTrustChanged", None)
         if own_trust_changed is not None and isinstance(event, own_trust_changed):
             return Bridge.OwnTrustChanged(event.trust)
-        return None  # e.g. IdentityChanged: the engine also sends a Notice the user reads
+        if isinstance(event, ev.IdentityChanged):
+            return Bridge.IdentityChanged(event.user_id, event.old_master_key, event.new_master_key)
+        return None
 
     def _on_engine_event(self, event: ev.EngineEvent) -> None:
         """Runs on the engine thread."""

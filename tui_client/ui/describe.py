@@ -6,15 +6,38 @@ the invites screen say the same thing in the same words.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from ..config import HISTORY_VISIBILITIES
-from ..engine.models import Invite, RoomSummary, SyncState, TimelineItem
+from ..engine.models import (
+    BundleSummary,
+    Invite,
+    MemberReport,
+    RoomInspection,
+    RoomSummary,
+    SessionReport,
+    SyncState,
+    TimelineItem,
+    WithheldReport,
+)
 
 __all__ = [
     "HISTORY_VISIBILITIES",
     "VISIBILITY_HELP",
+    "accept_identity_question",
     "bundle_line",
+    "bundle_row",
     "failure_line",
+    "fingerprint",
+    "identity_warning",
+    "join_names",
     "invite_line",
+    "member_rows",
+    "pending_bundle_line",
+    "person",
+    "session_row",
+    "short_id",
+    "withheld_row",
     "room_line",
     "sync_line",
     "trust_line",
@@ -100,3 +123,131 @@ def trust_line(value: object) -> str:
         return "✗ not verified by your identity"
     label = getattr(value, "label", None)
     return f"verified: {label if label else value}"
+
+
+# -- other people's identities -----------------------------------------------------------------
+
+
+def person(user_id: str, name: str | None) -> str:
+    """"Carol (@carol:example.org)", or just the id when there is no other name."""
+    return f"{name} ({user_id})" if name and name != user_id else user_id
+
+
+def fingerprint(key: str | None) -> str | None:
+    """A public key in groups of four, easier to compare out loud."""
+    if not key:
+        return None
+    return " ".join(key[i:i + 4] for i in range(0, len(key), 4))
+
+
+def join_names(parts: Sequence[str]) -> str:
+    parts = list(parts)
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def identity_warning(people: Sequence[str], accept_key: str) -> str:
+    """The warning above a room's timeline when members of it have a new identity; `people` are
+    already labelled (see `person`)."""
+    if len(people) == 1:
+        return (
+            f"⚠ {people[0]} has a new identity. Check with them before trusting their new messages "
+            f"or the keys they share, then accept it ({accept_key})."
+        )
+    return (
+        f"⚠ {join_names(list(people))} have new identities. Check with them before trusting their new "
+        f"messages or the keys they share, then accept each ({accept_key})."
+    )
+
+
+def accept_identity_question(label: str, old_key: str | None = None, new_key: str | None = None) -> str:
+    """The confirmation before pinning someone's changed identity."""
+    keys = ""
+    if new_key:
+        keys = f" Their new master key is {new_key}"
+        keys += f" (it was {old_key})." if old_key else "."
+    return (
+        f"Accept the new identity of {label}?\n\n"
+        "Their cryptographic identity is not the one you saw before." + keys + " That happens when "
+        "someone resets their identity, e.g. after losing their devices, but also when someone else "
+        "has taken over their account.\n\n"
+        "If you accept, their new devices count as theirs: their messages show no warning and keys "
+        "they share are trusted as theirs. Check with them first, in person or on another channel."
+    )
+
+
+# -- the crypto inspector ----------------------------------------------------------------------
+
+
+def short_id(value: str | None, length: int = 10) -> str:
+    if not value:
+        return "—"
+    return value if len(value) <= length + 1 else value[:length] + "…"
+
+
+def session_row(session: SessionReport) -> tuple[str, str, str, str, str]:
+    """(session, creator, first known index, shareable, origin) for the sessions table."""
+    creator = " ".join(p for p in (session.creator_user, session.creator_device) if p) or "unknown"
+    return (
+        short_id(session.session_id),
+        creator,
+        str(session.first_known_index),
+        "yes" if session.shareable else "no",
+        session.origin_detail,
+    )
+
+
+def withheld_row(record: WithheldReport) -> tuple[str, str, str, str, str]:
+    """(session, code, reason, via, from) for the withheld table."""
+    sender = " ".join(p for p in (record.from_user, record.from_device) if p) or "unknown"
+    return (short_id(record.session_id), record.code, record.reason or "no reason given", record.via, sender)
+
+
+def bundle_row(bundle: BundleSummary, name: str) -> tuple[str, str, str, str]:
+    """(from, state, keys, what it means) for the bundles table."""
+    counts = []
+    if bundle.key_count is not None:
+        counts.append(f"{bundle.key_count} keys")
+    if bundle.withheld_count:
+        counts.append(f"{bundle.withheld_count} withheld")
+    described = bundle.describe(name)
+    if bundle.detail and bundle.detail not in described:
+        described += f" ({bundle.detail})"
+    return (person(bundle.sender, name), bundle.state, ", ".join(counts) or "—", described)
+
+
+def pending_bundle_line(inspection: RoomInspection, name: str | None, when: str | None) -> str | None:
+    """Whether we still wait for the bundle of the person whose invite we accepted."""
+    if not inspection.pending_inviter:
+        return None
+    since = f" since {when}" if when else ""
+    return (
+        f"Waiting{since} for the key bundle of {person(inspection.pending_inviter, name)}, who invited "
+        "you: earlier messages decrypt when it arrives."
+    )
+
+
+IDENTITY_STATES = {
+    "verified": "verified ✔",
+    "pinned": "pinned",
+    "changed": "changed ⚠",
+    "unknown": "unknown",
+}
+
+
+def member_rows(member: MemberReport) -> Iterable[tuple[str, str, str, str, str]]:
+    """(member, identity, device, device name, cross-signed by owner): one row per device, the
+    member named on the first."""
+    who = person(member.user_id, member.display_name)
+    if member.membership != "join":
+        who += f" [{member.membership}]"
+    identity = IDENTITY_STATES.get(member.identity, member.identity)
+    if not member.devices:
+        yield who, identity, "—", "no devices known", "—"
+        return
+    for index, device in enumerate(member.devices):
+        signed = "✔ yes" if device.cross_signed_by_owner else "✘ no"
+        yield (who, identity, device.device_id, device.display_name or "", signed) if index == 0 else (
+            "", "", device.device_id, device.display_name or "", signed
+        )

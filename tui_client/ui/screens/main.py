@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -23,7 +24,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from ...engine.models import RoomSummary, TimelineItem
 from .. import commands
-from ..describe import room_line, visibility_line
+from ..describe import identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.invite_card import InviteCard
@@ -72,6 +73,21 @@ class MainScreen(ReportsWorkerErrors, Screen):
         Binding("escape", "focus_composer", "Write", id="focus_composer", show=False),
         Binding("f2", "focus_rooms", "Rooms", id="focus_rooms", show=False),
         Binding("f3", "focus_timeline", "Messages", id="focus_timeline", show=False),
+        Binding("f4", "inspector", "Inspector", id="crypto_inspector", show=False,
+                tooltip="Crypto inspector: this room's sessions, withheld keys, bundles, devices"),
+        Binding("ctrl+t", "verify_device", "Verify device", id="verify_device", show=False,
+                tooltip="Verify this device with your recovery key or passphrase"),
+        Binding("ctrl+g", "accept_identity", "Accept identity", id="accept_identity", show=False,
+                tooltip="Accept the new identity of someone in this room, after checking with them"),
+        # f5-f8 are priority bindings: the composer (a TextArea) would take f6 and f7 otherwise.
+        Binding("f5", "export_keys", "Export keys", id="export_keys", show=False, priority=True,
+                tooltip="Save room keys to a passphrase-protected file"),
+        Binding("f6", "import_keys", "Import keys", id="import_keys", show=False, priority=True,
+                tooltip="Read room keys from a key file"),
+        Binding("f7", "setup_recovery", "Set up recovery", id="setup_recovery", show=False, priority=True,
+                tooltip="Create a recovery key that lets your other devices verify themselves"),
+        Binding("f8", "reset_identity", "Reset identity", id="reset_identity", show=False, priority=True,
+                tooltip="Replace your cryptographic identity (when the recovery key is lost)"),
     ]
 
     current_room: reactive[str | None] = reactive(None, init=False)
@@ -90,6 +106,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             yield RoomList(id="rooms")
             with Vertical(id="room-pane"):
                 yield Static(id="room-header", markup=False)
+                yield Static(id="identity-warning", markup=False)
                 with ContentSwitcher(initial="conversation", id="pane"):
                     with Vertical(id="conversation"):
                         yield Timeline(self.tui.time_format, id="timeline")
@@ -101,18 +118,22 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         status = self.query_one(StatusBar)
-        for name in ("sync_state", "user_id", "device_id", "trust"):
+        for name in ("sync_state", "user_id", "device_id"):
             self.watch(self.app, name, _setter(status, name))
+        self.watch(self.app, "trust", lambda _: self._trust_changed())
+        self.watch(self.app, "own_trust", lambda _: self._trust_changed(), init=False)
         self.watch(self.app, "rooms", lambda _: self._lists_changed())
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
+        self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
+        self.query_one("#identity-warning").display = False
         self.query_one(Composer).focus()
 
     # -- the room list -----------------------------------------------------------------------
 
     def _lists_changed(self) -> None:
         rooms, invites = self.tui.rooms, self.tui.invites
-        self.query_one(RoomList).set_data(rooms, invites)
+        self.query_one(RoomList).set_data(rooms, invites, frozenset(self.tui.changed_identities))
         if self._pending_select and any(r.room_id == self._pending_select for r in rooms):
             room_id, self._pending_select = self._pending_select, None
             self.query_one(RoomList).select_id(room_id)
@@ -176,12 +197,42 @@ class MainScreen(ReportsWorkerErrors, Screen):
         else:
             self.query_one(Composer).focus()
 
+    def _trust_changed(self) -> None:
+        """The status bar's trust slot, with the key that fixes it when this device is not verified."""
+        text = self.tui.trust
+        if self.check_action("verify_device", ()) and text.startswith("✗"):
+            text += f" ({self._key('verify_device')})"
+        self.query_one(StatusBar).trust = text
+        self.refresh_bindings()
+
+    def _key(self, binding_id: str) -> str:
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+        return self.tui.keys_for(binding).split(" / ")[0]
+
+    def changed_members(self, room: RoomSummary | None) -> list[tuple[str, str | None]]:
+        """(user id, display name) of the members of `room` whose identity changed."""
+        changed = set(self.tui.changed_identities)
+        if room is None or not changed:
+            return []
+        return [(m.user_id, m.display_name) for m in room.members if m.user_id in changed]
+
+    def _update_warning(self, room: RoomSummary | None) -> None:
+        warning = self.query_one("#identity-warning", Static)
+        people = self.changed_members(room)
+        if people:
+            labels = [person(user_id, name) for user_id, name in people]
+            warning.update(Content.styled(clean(identity_warning(labels, self._key("accept_identity"))), "bold"))
+        warning.display = bool(people)
+
     def _update_header(self) -> None:
+        self.refresh_bindings()  # what the footer offers depends on the room (inspector, accept identity)
         header = self.query_one("#room-header", Static)
         if self.query_one(ContentSwitcher).current == "invite-pane":
             header.update(Content.styled("Invitation", "bold"))
+            self._update_warning(None)
             return
         room = self.room(self.current_room)
+        self._update_warning(room)
         if room is None:
             header.update(Content.styled("No room open", "$foreground-muted"))
             return
@@ -234,6 +285,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if timeline.room_id == room_id:
             await timeline.add_items(added, at_start=True)
             timeline.older_loaded(at_start)
+
+    @on(Timeline.DetailsWanted)
+    def _details_wanted(self, message: Timeline.DetailsWanted) -> None:
+        from .event_details import EventDetailsScreen
+
+        room = self.room(message.item.room_id)
+        self.app.push_screen(EventDetailsScreen(message.item, room.name if room else message.item.room_id))
 
     @on(Timeline.Selected)
     def _selected(self, message: Timeline.Selected) -> None:
@@ -394,7 +452,110 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if self.query_one(ContentSwitcher).current == "conversation":
             self.query_one(Timeline).focus()
 
+    # -- crypto: inspector, identities, key files ---------------------------------------------
+
+    def _inspected(self) -> tuple[str, str] | None:
+        """(room id, name) of what the inspector would show: the open room or highlighted invite."""
+        switchers = self.query(ContentSwitcher)
+        if not switchers:
+            return None
+        if switchers.first().current == "invite-pane":
+            invite = self.query_one(RoomList).current_invite
+            return (invite.room_id, invite.name) if invite is not None else None
+        room = self.room(self.current_room)
+        return (room.room_id, room.name) if room is not None else None
+
+    def action_inspector(self) -> None:
+        from .inspector import CryptoInspectorScreen
+
+        target = self._inspected()
+        if target is None:
+            self.notify("Open a room first.", severity="warning")
+            return
+        self.app.push_screen(CryptoInspectorScreen(*target))
+
+    def action_verify_device(self) -> None:
+        from .identity import VerifyDeviceScreen
+
+        def done(trust: Any) -> None:
+            if trust is None:
+                return
+            self.tui.own_trust = trust
+            self.tui.trust = trust_line(trust)
+            if getattr(trust, "device_verified", False):
+                self.notify("This device is now verified by your identity.", title="Verified")
+            else:
+                self.notify(getattr(trust, "detail", "") or "This device is still not verified.", severity="warning")
+
+        self.app.push_screen(VerifyDeviceScreen(), done)
+
+    def action_setup_recovery(self) -> None:
+        from .identity import RecoveryScreen
+
+        def done(key: str | None) -> None:
+            if key:
+                self.notify("Recovery is set up: your other devices can verify with the new recovery key.",
+                            title="Recovery")
+
+        self.app.push_screen(RecoveryScreen(), done)
+
+    def action_reset_identity(self) -> None:
+        from .identity import ResetIdentityScreen
+
+        def done(trust: Any) -> None:
+            if trust is None:
+                return
+            self.tui.own_trust = trust
+            self.tui.trust = trust_line(trust)
+            self.notify(
+                "You have a new identity and this device is verified by it. Set up recovery "
+                f"({self._key('setup_recovery')}) so your other devices can verify again.",
+                title="Identity reset",
+                timeout=15,
+            )
+
+        self.app.push_screen(ResetIdentityScreen(), done)
+
+    def action_accept_identity(self) -> None:
+        people = self.changed_members(self.room(self.current_room))
+        if people:
+            user_id, name = people[0]
+            self.tui.ask_accept_identity(user_id, name)
+
+    def action_export_keys(self) -> None:
+        from .key_files import ExportKeysScreen
+
+        def done(result: tuple[int, Path] | None) -> None:
+            if result is not None:
+                count, path = result
+                self.notify(f"Exported {count} room key{'s' if count != 1 else ''} to {path}", title="Keys exported")
+
+        room = self.room(self.current_room) if self.query_one(ContentSwitcher).current == "conversation" else None
+        self.app.push_screen(ExportKeysScreen(room), done)
+
+    def action_import_keys(self) -> None:
+        from .key_files import ImportKeysScreen
+
+        def done(result: tuple[int, int, int] | None) -> None:
+            if result is not None:
+                imported, known, skipped = result
+                text = f"Imported {imported} room key{'s' if imported != 1 else ''}; {known} already known"
+                if skipped:
+                    text += f"; {skipped} skipped (unusable)"
+                self.notify(text, title="Keys imported")
+
+        self.app.push_screen(ImportKeysScreen(), done)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry_sync":
             return self.tui.sync_state.state == "retrying"
+        if action == "verify_device":
+            trust = self.tui.own_trust
+            return trust is None or getattr(trust, "device_verified", None) is not True
+        if action == "setup_recovery":
+            return bool(getattr(self.tui.own_trust, "have_private_keys", False))
+        if action == "accept_identity":
+            return bool(self.changed_members(self.room(self.current_room)))
+        if action == "inspector":
+            return self._inspected() is not None
         return True

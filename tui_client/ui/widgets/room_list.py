@@ -24,12 +24,15 @@ from ..formatting import clean
 INVITE_PREFIX = "invite:"
 
 
-def room_prompt(room: RoomSummary, width: int) -> Content:
-    """"🔒 General          3" fitted to `width` cells."""
+def room_prompt(room: RoomSummary, width: int, warn: bool = False) -> Content:
+    """"🔒 General          3" fitted to `width` cells; `warn` adds a ⚠ (a member's identity
+    changed)."""
     marker = Content("🔒 " if room.encrypted else "   ")
     badge = Content.styled(f" {room.unread} ", "bold $text-error" if room.highlight else "bold $text-accent")
     if not room.unread:
         badge = Content("")
+    if warn:
+        badge = Content.assemble(Content.styled(" ⚠", "bold $text-warning"), badge)
     room_for_name = max(width - marker.cell_length - badge.cell_length - 1, 4)
     name = Content.styled(clean(room.name), "bold" if room.unread else "").truncate(room_for_name, ellipsis=True)
     gap = max(width - marker.cell_length - name.cell_length - badge.cell_length, 1)
@@ -91,14 +94,17 @@ class RoomList(OptionList):
         super().__init__(id=id)
         self.rooms: tuple[RoomSummary, ...] = ()
         self.invites: tuple[Invite, ...] = ()
+        self.changed: frozenset[str] = frozenset()  # users whose identity changed
         self._current: str | None = None
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
 
     # -- data --------------------------------------------------------------------------------
 
-    def set_data(self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...]) -> None:
-        self.rooms, self.invites = tuple(rooms), tuple(invites)
+    def set_data(
+        self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...], changed: frozenset[str] = frozenset()
+    ) -> None:
+        self.rooms, self.invites, self.changed = tuple(rooms), tuple(invites), frozenset(changed)
         keep = self._current
         if self._auto_selected and self.rooms and self.current_invite is not None:
             keep = self.rooms[0].room_id  # rooms arrived after the invites: open one
@@ -119,12 +125,16 @@ class RoomList(OptionList):
             options.append(Option(Content.styled("INVITES", "bold $foreground-muted"), disabled=True))
             options += [Option(invite_prompt(i, width), id=INVITE_PREFIX + i.room_id) for i in self.invites]
             options.append(Option(Content.styled("ROOMS", "bold $foreground-muted"), disabled=True))
-        options += [Option(room_prompt(r, width), id=r.room_id) for r in self.rooms]
+        options += [Option(room_prompt(r, width, self.warns(r)), id=r.room_id) for r in self.rooms]
         if not self.rooms:
             options.append(Option(Content.styled("no rooms yet — ctrl+n creates one", "italic $foreground-muted"), disabled=True))
         with self.prevent(OptionList.OptionHighlighted):
             self.set_options(options)
         self._restore_highlight(keep)
+
+    def warns(self, room: RoomSummary) -> bool:
+        """Whether someone in `room` has a changed identity the user has not accepted."""
+        return bool(self.changed) and any(m.user_id in self.changed for m in room.members)
 
     def _restore_highlight(self, option_id: str | None) -> None:
         index = None

@@ -34,6 +34,8 @@ class Timeline(VerticalScroll, can_focus=True):
         Binding("down,j", "cursor_down", "Next message", id="cursor_down", show=False),
         Binding("home,g", "cursor_first", "First message", id="cursor_first", show=False),
         Binding("end,G", "cursor_last", "Last message", id="cursor_last", show=False),
+        Binding("i,enter", "details", "Details", id="event_details",
+                tooltip="Ids, trust, key provenance and raw JSON of the selected message"),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
@@ -54,6 +56,13 @@ class Timeline(VerticalScroll, can_focus=True):
         """The selected item changed (None: nothing selected, e.g. the timeline lost focus)."""
 
         def __init__(self, item: TimelineItem | None) -> None:
+            super().__init__()
+            self.item = item
+
+    class DetailsWanted(Message):
+        """The user asked for the details of an item (`i` / Enter)."""
+
+        def __init__(self, item: TimelineItem) -> None:
             super().__init__()
             self.item = item
 
@@ -264,6 +273,24 @@ class Timeline(VerticalScroll, can_focus=True):
         if self._items:
             self.selected = self._items[-1].event_id
             self.scroll_end(animate=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "details":
+            return bool(self._items)
+        return True
+
+    def action_details(self) -> None:
+        """Details of the selected item; with nothing selected (e.g. from the command palette),
+        of the last message."""
+        index = self._index_of_selected()
+        if index is None:
+            messages = [i for i in self._items if i.is_message or i.failed]
+            if not messages and not self._items:
+                return
+            item = messages[-1] if messages else self._items[-1]
+        else:
+            item = self._items[index]
+        self.post_message(self.DetailsWanted(item))
 
     def on_focus(self) -> None:
         self.add_class("-focused")
