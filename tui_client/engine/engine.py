@@ -1086,9 +1086,11 @@ class Engine:
         data = json.dumps(export_entries(sessions)).encode()
         try:
             text = await asyncio.to_thread(encrypt_export, data, passphrase)
+            await asyncio.to_thread(write_private_file, Path(path), text.encode())
         except KeyExportError as exc:
             raise EngineError(str(exc)) from None
-        await asyncio.to_thread(write_private_file, Path(path), text.encode())
+        except OSError as exc:
+            raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
         logger.info("exported %d room keys to %s", len(sessions), path)
         return len(sessions)
 

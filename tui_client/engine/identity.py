@@ -78,7 +78,7 @@ class OwnTrust:
 @dataclass(frozen=True)
 class IdentityInfo:
     user_id: str
-    state: str  # "unknown" | "pinned" | "changed" | "verified"
+    state: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
     master_key: str | None = None
     previous_master_key: str | None = None
     changed_at: float | None = None
@@ -220,7 +220,12 @@ class IdentityManager(EngineComponent):
         else:
             theirs = self._identity_from_stored(stored)
             ours = self._own_identity
-            state = "verified" if theirs and ours and user_id != self.user_id and master_key_signed_by_us(theirs, ours) else "pinned"
+            if user_id == self.user_id:
+                state = "own"
+            elif theirs and ours and master_key_signed_by_us(theirs, ours):
+                state = "verified"
+            else:
+                state = "pinned"
         return IdentityInfo(user_id, state, stored.master_key, stored.previous_master_key, stored.changed_at)
 
     def accept_change(self, user_id: str) -> IdentityInfo:

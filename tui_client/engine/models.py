@@ -201,7 +201,7 @@ class MemberReport:
     user_id: str
     display_name: str | None
     membership: str
-    identity: str  # "unknown" | "pinned" | "changed" | "verified"
+    identity: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
     master_key: str | None
     devices: tuple[DeviceReport, ...]
 

@@ -233,6 +233,7 @@ IDENTITY_STATES = {
     "pinned": "pinned",
     "changed": "changed ⚠",
     "unknown": "unknown",
+    "own": "you",
 }
 
 
