@@ -15,17 +15,54 @@ import sys
 import time
 from pathlib import Path
 
-from .story import USERS, Demo
+from .story import ROOM_NAME, USERS, Demo
 
 logger = logging.getLogger(__name__)
 
 
+BOT_PID_FILE = "bot.pid"
+
+
 def start_bot(demo: Demo) -> subprocess.Popen:
+    """Start Alice's bot in its own process (and session: a crash, or a Ctrl-C meant for the
+    TUI, never crosses over). Its pid goes to `bot.pid`, where the TUI looks to see it is alive."""
+    stop_leftover_bot(demo)
     log = open(demo.base / "bot.stdout.log", "ab")
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tui_client.demo.bot", str(demo.base)],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
     )
+    log.close()
+    (demo.base / BOT_PID_FILE).write_text(f"{proc.pid}\n")
+    return proc
+
+
+def stop_bot(demo: Demo, proc: subprocess.Popen | None) -> None:
+    stop_process(proc)
+    if proc is not None:
+        (demo.base / BOT_PID_FILE).unlink(missing_ok=True)
+
+
+def stop_leftover_bot(demo: Demo) -> None:
+    """Stop a bot a killed launcher left behind (it holds Alice's profile). Only a process whose
+    command line is our bot on this demo directory is touched."""
+    path = demo.base / BOT_PID_FILE
+    try:
+        pid = int(path.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return
+    if b"tui_client.demo.bot" in cmdline and str(demo.base).encode() in cmdline:
+        logger.info("stopping the bot a previous demo left running (pid %s)", pid)
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                time.sleep(0.1)
+                os.kill(pid, 0)
+        except ProcessLookupError:
+            pass
+    path.unlink(missing_ok=True)
 
 
 def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
@@ -39,6 +76,10 @@ def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
         proc.wait(timeout)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = False,
              hints: bool = True, base: Path | None = None) -> int:
     if as_user not in USERS:
@@ -47,6 +88,11 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
     say = lambda line: print(line, flush=True)  # noqa: E731 - visible progress before the TUI
     demo = Demo(base, progress=say)
     bot = None
+    # Closing the terminal or a kill must still reach the `finally` below, which stops the
+    # homeserver and the bot (both run in their own sessions, so no signal reaches them).
+    handled = [s for s in (getattr(signal, "SIGHUP", None), signal.SIGTERM) if s is not None]
+    for sig in handled:
+        signal.signal(sig, _exit_on_signal)
     try:
         if fresh:
             say("Starting the demo afresh…")
@@ -54,7 +100,7 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
         t0 = time.monotonic()
         demo.start_server()
         if demo.owns_server:
-            asyncio.run(demo.prepare())
+            asyncio.run(demo.prepare(replay=as_user == "bob"))
             bot = start_bot(demo)
         elif not demo.state.story_done:
             print("error: another demo is still setting up; try again in a moment", file=sys.stderr)
@@ -62,20 +108,23 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
         logger.info("demo ready in %.1f s", time.monotonic() - t0)
         if server_only:
             say(f"\nDemo homeserver: {demo.url}   (server name: localhost)")
-            say("Users (user / password):")
+            say("Users (user id / user name / password):")
             for user_id, user, password in demo.credentials():
                 say(f"  {user_id:22} {user:8} {password}")
             if demo.state.room_id:
-                say(f"Room: {demo.state.room_id}")
-            say("Press Ctrl-C to stop.")
+                pending = "  (Bob has a pending invite from Alice)" if as_user == "bob" else ""
+                say(f"Room: {ROOM_NAME} {demo.state.room_id}{pending}")
+            say("Alice's bot answers messages in the room. Press Ctrl-C to stop.")
             try:
                 signal.pause() if hasattr(signal, "pause") else time.sleep(10**9)
             except KeyboardInterrupt:
                 pass
             return 0
-        from ..ui.app import run_demo_app
+        from ..ui.demo import run_demo_app
 
         return run_demo_app(demo, as_user, hints=hints)
     finally:
-        stop_process(bot)
+        for sig in handled:
+            signal.signal(sig, signal.SIG_IGN)  # tidy up undisturbed
+        stop_bot(demo, bot)
         demo.stop()

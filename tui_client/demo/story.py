@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,6 +38,29 @@ HISTORY = (
     ("alice", "Great. When I invite new people, my client hands them the keys to what we said here."),
 )
 Progress = Callable[[str], None]
+
+
+def _pip_step(log: Path) -> str | None:
+    """The newest step in pip's log, e.g. "collecting twisted" (None before pip starts)."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        words = line.split()
+        if line.startswith(("Collecting ", "Processing ")) and len(words) > 1:
+            name = words[1].split("/")[-1]
+            for sep in ("<", ">", "=", "[", "-0", "-1", "-2", "-3", "-4", "-5", "-6", "-7", "-8", "-9", "!", "~"):
+                name = name.split(sep)[0]
+            return f"fetching {name}"
+        if line.startswith("Installing collected packages"):
+            return "installing the packages"
+        if line.startswith("Successfully installed"):
+            return "checking the install"
+    return None
 
 
 def password_for(user: str) -> str:
@@ -118,15 +142,20 @@ class Demo:
         """Start the demo's Synapse (installing it first, with progress, the first time), or
         attach to one another demo process already runs."""
         if self.server_answering():
-            logger.info("using the demo homeserver already running at %s", self.url)
-            return
+            if self._owner_alive():
+                logger.info("using the demo homeserver already running at %s", self.url)
+                return
+            # Left behind by a demo that was killed: SynapseServer stops it (by its pid file).
+            self.progress("Restarting the homeserver a previous demo left running…")
         python = synapse_python()
         if python is None:
-            self.progress("First run: installing the Synapse homeserver for the demo (about a minute)…")
-            python = ensure_synapse(progress=lambda line: self.progress(f"  {line}"))
+            self.progress("First run: installing the Synapse homeserver for the demo (a minute or two)…")
+            python = self._install_synapse()
         started = time.monotonic()
         if not (self.base / "synapse").exists():
             self.progress("Creating the demo homeserver…")
+        else:
+            self.progress(f"Starting the demo homeserver ({self.base})…")
         port = self.state.port
         server = SynapseServer(self.base / "synapse", port=port, python=python)
         try:
@@ -138,11 +167,56 @@ class Demo:
             server = SynapseServer(self.base / "synapse", python=python)
             server.start()
         self.server, self.owns_server = server, True
+        self.state.launcher_pid = os.getpid()
         if server.port != self.state.port:
             self.state.port = server.port
-            self.state.save(self.state_path)
             self._point_profiles_at(self.url)
+        self.state.save(self.state_path)
         logger.info("demo homeserver ready at %s in %.1f s", self.url, time.monotonic() - started)
+
+    def _install_synapse(self, every: float = 4.0) -> Path:
+        """`ensure_synapse`, saying every few seconds what pip is doing so the wait is visible."""
+        import threading
+
+        from ..homeserver import default_env_dir
+
+        result: dict[str, object] = {}
+
+        def install() -> None:
+            try:
+                result["python"] = ensure_synapse(progress=lambda line: self.progress(f"  {line}"))
+            except BaseException as exc:  # handed to the caller below
+                result["error"] = exc
+
+        worker = threading.Thread(target=install, name="install-synapse", daemon=True)
+        started = time.monotonic()
+        worker.start()
+        log = default_env_dir() / "install.log"
+        said = ""
+        while worker.is_alive():
+            worker.join(every)
+            if worker.is_alive():
+                step = _pip_step(log)
+                if step and step != said:
+                    self.progress(f"  … {time.monotonic() - started:.0f} s: {step}")
+                    said = step
+        if "error" in result:
+            raise result["error"]  # type: ignore[misc]
+        return result["python"]  # type: ignore[return-value]
+
+    def _owner_alive(self) -> bool:
+        """Whether the process that started the running homeserver is still there (an older
+        state without the owner's pid counts as alive: attach, as before)."""
+        pid = self.state.launcher_pid
+        if pid is None or pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def _point_profiles_at(self, url: str) -> None:
         """Saved demo sessions remember the homeserver URL; keep it in step with the port."""
@@ -162,6 +236,9 @@ class Demo:
     def stop(self) -> None:
         if self.server is not None and self.owns_server:
             self.server.stop()
+            if self.state.launcher_pid == os.getpid():
+                self.state.launcher_pid = None
+                self.state.save(self.state_path)
         self.server = None
         self.owns_server = False
 
@@ -175,39 +252,70 @@ class Demo:
         await engine.sync_once()
         return engine
 
-    async def prepare(self) -> None:
-        """Play the story up to "alice invites bob", once per demo directory."""
+    async def prepare(self, *, replay: bool = False) -> None:
+        """Play the story up to "alice invites bob", once per demo directory.
+
+        With `replay` (Bob's `tui-client demo` on a reused directory), play it again in a new room
+        when Bob already answered the last invite, so every run starts at the invite; the cast
+        leaves the old story's room first. Users, devices and the homeserver are reused.
+        """
         if self.state.story_done and self.state.room_id:
-            return
-        self.progress("Setting the scene: Alice, Dave and an encrypted room…")
-        self.register_users()
+            if not replay or await self._invite_pending():
+                return
+            self.progress("Setting the scene again: a new room and a new invite for Bob…")
+        else:
+            self.progress("Setting the scene: Alice, Dave and an encrypted room…")
+            self.register_users()
         engines: dict[str, Engine] = {}
         try:
             # Every device exists (and is cross-signed) before anyone is invited: key bundles
             # go to the devices the invitee has at that moment.
             for user in USERS:
                 engines[user] = await self.engine(user, legacy=user == "dave")
-            alice, dave = engines["alice"], engines["dave"]
-            room_id = await alice.create_room(ROOM_NAME, history_visibility="shared", topic="Encrypted history sharing demo")
-            await alice.invite(room_id, dave.user_id)
-            await dave.wait_until(lambda: any(i.room_id == room_id for i in dave.invites()), 30)
-            await dave.join(room_id)
-            await alice.wait_until(lambda: alice.room(room_id) is not None and alice.room(room_id).joined_count == 2, 30)
-            for who, text in HISTORY:
-                await engines[who].send_text(room_id, text)
-                # alice must have seen every message: she lists dave's key as not shared, and
-                # counts the messages her keys open for the invite's summary.
-                await alice.wait_until(lambda t=text: any(i.body == t for i in alice.timeline(room_id)), 30)
-            result = await alice.invite(room_id, self.user_id("bob"))
-            logger.info("demo: alice invited bob: %s", result)
-            bob = engines["bob"]
-            await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 30)
-            self.state.room_id = room_id
-            self.state.story_done = True
+            await self._leave_old_rooms(engines)
+            self.state.story_done = False
             self.state.save(self.state_path)
+            await self._stage(engines)
         finally:
             for engine in engines.values():
                 await engine.close()
+
+    async def _invite_pending(self) -> bool:
+        """Whether Bob's invite (with its key bundle) from the last story still waits for him."""
+        bob = await self.engine("bob")
+        try:
+            return any(i.room_id == self.state.room_id and i.bundle for i in bob.invites())
+        finally:
+            await bob.close()
+
+    async def _leave_old_rooms(self, engines: dict[str, Engine]) -> None:
+        """Everyone leaves (or declines) earlier stories' rooms, so the room list shows one story."""
+        for engine in engines.values():
+            for invite in engine.invites():
+                if invite.name == ROOM_NAME:
+                    await engine.decline(invite.room_id)
+            for room in engine.rooms():
+                if room.name == ROOM_NAME:
+                    await engine.leave(room.room_id)
+
+    async def _stage(self, engines: dict[str, Engine]) -> None:
+        alice, dave, bob = engines["alice"], engines["dave"], engines["bob"]
+        room_id = await alice.create_room(ROOM_NAME, history_visibility="shared", topic="Encrypted history sharing demo")
+        await alice.invite(room_id, dave.user_id)
+        await dave.wait_until(lambda: any(i.room_id == room_id for i in dave.invites()), 30)
+        await dave.join(room_id)
+        await alice.wait_until(lambda: alice.room(room_id) is not None and alice.room(room_id).joined_count == 2, 30)
+        for who, text in HISTORY:
+            await engines[who].send_text(room_id, text)
+            # alice must have seen every message: she lists dave's key as not shared, and
+            # counts the messages her keys open for the invite's summary.
+            await alice.wait_until(lambda t=text: any(i.body == t for i in alice.timeline(room_id)), 30)
+        result = await alice.invite(room_id, self.user_id("bob"))
+        logger.info("demo: alice invited bob: %s", result)
+        await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 30)
+        self.state.room_id = room_id
+        self.state.story_done = True
+        self.state.save(self.state_path)
 
     def credentials(self) -> list[tuple[str, str, str]]:
         return [(self.user_id(u), u, password_for(u)) for u in USERS]

@@ -1,0 +1,337 @@
+"""The TUI of `tui-client demo`: the ordinary app on a demo user's profile, plus a guided hint
+line and palette commands for the story's next steps (inviting Charlie).
+
+`run_demo_app(demo, user)` is what the launcher calls once the homeserver, the story and Alice's
+bot are up. `DemoApp` is `TuiApp` with three additions and no changes to what the app does:
+
+- a `HintLine` mounted above the main screen's footer, fed by `tui_client.demo.guide.Guide` with
+  `Facts` read off the screen a few times a second (f9 hides and shows it; `--no-hints` starts
+  with it hidden);
+- a command-palette provider offering "Invite Charlie" (and the rest of the cast) for the open room;
+- SIGHUP/SIGTERM end the app cleanly, so closing the terminal still lets the launcher stop the
+  homeserver and the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.widgets import Footer
+
+from ..demo.guide import NOT_SHARED, OTHER, SHARED, Facts, Guide, Hint
+from ..demo.launcher import BOT_PID_FILE
+from ..demo.story import ROOM_NAME, USERS, Demo
+from .app import TuiApp, open_backend
+from .widgets.hints import HintLine
+
+logger = logging.getLogger(__name__)
+
+EXIT_LOCKED = 3
+
+
+def bot_alive(base: Path) -> bool | None:
+    """Whether Alice's bot (whose pid the launcher wrote to `base/bot.pid`) still runs; None
+    when no bot was started for this demo directory."""
+    try:
+        pid = int((base / BOT_PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel whether the pid exists
+        import os
+
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if stat.rpartition(")")[2].split()[:1] == ["Z"]:
+        return False  # it died; the launcher has not reaped it yet
+    # (Right after the exec the command line can read empty for a moment.)
+    return not cmdline or b"tui_client.demo.bot" in cmdline
+
+
+class DemoCommands(Provider):
+    """Palette entries for the story: invite a cast member who is not in the open room yet."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        return app.demo_commands() if isinstance(app, DemoApp) else []
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+class DemoApp(TuiApp):
+    """tui-client's UI for the demo: the same app, with a guide."""
+
+    COMMANDS = TuiApp.COMMANDS | {DemoCommands}
+    BINDINGS = [
+        Binding("f9", "toggle_hints", "Hints", id="toggle_hints", tooltip="Show or hide the demo's hint line"),
+    ]
+
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        demo: Demo,
+        user: str,
+        hints: bool = True,
+        bot_check: Callable[[], bool | None] | None = None,
+        poll_interval: float = 0.25,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("profile", user)
+        super().__init__(backend, **kwargs)
+        self.demo = demo
+        self.demo_user = user
+        self.hints_on = hints
+        self.guide = Guide(user)
+        self.hint: Hint | None = None
+        self._bot_alive = bot_check or partial(bot_alive, demo.base)
+        self._poll_interval = poll_interval
+        self._signals: list[tuple[int, Any]] = []
+        self.sub_title = f"demo: you are {user.capitalize()}"
+
+    # -- start-up and shut-down ---------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        # (Textual runs TuiApp.on_mount too, as it does every class's handler: no super() here.)
+        self.set_interval(self._poll_interval, self.refresh_hint)
+        self.set_interval(1.0, self.reconcile_timeline)
+        if not self.is_headless and sys.platform != "win32":
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                try:
+                    previous = signal.getsignal(sig)
+                    loop.add_signal_handler(sig, self._terminate)
+                    self._signals.append((sig, previous))
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig, previous in self._signals:
+            loop.remove_signal_handler(sig)  # (which resets it to the default: kill)
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        self._signals.clear()
+
+    def _terminate(self) -> None:
+        """The terminal went away or someone asked us to stop: leave so the launcher can tidy up."""
+        logger.info("demo: signal received, quitting")
+        self.exit(0)
+
+    # -- the story's state ---------------------------------------------------------------------
+
+    @property
+    def room_id(self) -> str | None:
+        """The demo room: the one the story was last played in (by id), else by name."""
+        wanted = self.demo.state.room_id
+        for invite in self.invites:
+            if invite.room_id == wanted:
+                return wanted
+        for room in self.rooms:
+            if room.room_id == wanted:
+                return wanted
+        named = [i.room_id for i in self.invites if i.name == ROOM_NAME] + [r.room_id for r in self.rooms if r.name == ROOM_NAME]
+        return named[-1] if named else wanted
+
+    def facts(self) -> Facts:
+        """What the guide needs to know, read off the app and the main screen."""
+        from .screens.confirm import ConfirmScreen
+        from .widgets.timeline import Timeline
+
+        room_id = self.room_id
+        alice = self.demo.user_id("alice")
+        charlie = self.demo.user_id("charlie")
+        invite = next((i for i in self.invites if i.room_id == room_id), None)
+        room = next((r for r in self.rooms if r.room_id == room_id), None)
+        values: dict[str, Any] = {"bot_alive": self._bot_alive()}
+        if invite is not None:
+            values["invite_from"] = invite.inviter_name or invite.inviter_label
+            if invite.bundle is not None:
+                values["invite_bundle"] = True
+                values["invite_messages"] = invite.bundle.message_count
+        if room is not None:
+            values["joined"] = True
+            values["charlie_in_room"] = any(
+                m.user_id == charlie and m.membership in ("invite", "join") for m in room.members
+            )
+        main = self.main_screen
+        if main is not None and main.is_mounted and room is not None and main.current_room == room_id:
+            timelines = main.query(Timeline)
+            timeline = timelines.first() if timelines else None
+            if timeline is not None and timeline.room_id == room_id:
+                items = [i for i in timeline.items if i.is_message]
+                shared = [i for i in items if i.provenance is not None]
+                values["room_open"] = True
+                values["shared_count"] = len(shared)
+                if shared:
+                    values["shared_by"] = shared[0].provenance.shared_by_name or shared[0].provenance.shared_by
+                values["not_shared_count"] = sum(1 for i in items if i.failure_code == "not_shared")
+                own = [n for n, i in enumerate(items) if i.own and not i.failed]
+                values["own_messages"] = len(own)
+                if own:
+                    values["answered"] = any(i.sender == alice for i in items[own[-1] + 1:])
+                if timeline.has_focus and timeline.selected:
+                    item = next((i for i in timeline.items if i.event_id == timeline.selected), None)
+                    if item is not None:
+                        values["selected"] = (
+                            SHARED if item.provenance is not None
+                            else NOT_SHARED if item.failure_code == "not_shared" else OTHER
+                        )
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen) and charlie in screen.question:
+            values["dialog"] = "invite"
+        return Facts(**values)
+
+    def refresh_hint(self) -> None:
+        main = self.main_screen
+        if main is None or not main.is_mounted:
+            return
+        try:
+            self.hint = self.guide.update(self.facts())
+        except Exception:  # the guide is a nicety: never let it take the demo down
+            logger.exception("demo: could not work out the next hint")
+            return
+        lines = main.query(HintLine)
+        if not lines:
+            footers = main.query(Footer)
+            line = HintLine(id="demo-hint")
+            line.display = self.hints_on
+            if footers:
+                main.mount(line, before=footers.first())
+            else:
+                main.mount(line)
+        else:
+            line = lines.first()
+        line.show_hint(self.hint, self.keys_for(self._toggle_binding()))
+
+    def _toggle_binding(self) -> Binding:
+        return next(b for b in DemoApp.BINDINGS if isinstance(b, Binding) and b.id == "toggle_hints")
+
+    def action_toggle_hints(self) -> None:
+        self.hints_on = not self.hints_on
+        main = self.main_screen
+        if main is not None:
+            for line in main.query(HintLine):
+                line.display = self.hints_on
+
+    # -- a safety net ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="demo-reconcile", name="Checking the timeline", exit_on_error=False)
+    async def reconcile_timeline(self) -> None:
+        """Bring the open timeline in line with the engine's.
+
+        Works around a race in the main screen: updates (keys arriving, e.g. the inviter's bundle
+        imported right after the join) and new items that the engine emits while the room's
+        timeline is being loaded reach the screen before the timeline shows the room, and are
+        dropped; the timeline then shows the snapshot taken before them ("waiting for keys" on
+        messages the engine has decrypted). The demo's main moment hangs on that update, so the
+        demo checks once a second until the main screen buffers them itself.
+        """
+        from .widgets.timeline import Timeline
+
+        main = self.main_screen
+        if main is None or not main.is_mounted or main.current_room is None:
+            return
+        timelines = main.query(Timeline)
+        timeline = timelines.first() if timelines else None
+        room_id = main.current_room
+        if timeline is None or timeline.room_id != room_id:
+            return
+        fresh = await self.bridge.read(lambda e: list(e.timeline(room_id)))
+        if timeline.room_id != room_id:
+            return
+        shown = {i.event_id: i for i in timeline.items}
+        if not shown:
+            return
+        last = -1
+        for index, item in enumerate(fresh):
+            old = shown.get(item.event_id)
+            if old is None:
+                continue
+            last = index
+            if old != item:
+                logger.info("demo: the timeline missed an update of %s; applying it", item.event_id)
+                timeline.update_item(item)
+        newer = [i for i in fresh[last + 1:] if i.event_id not in shown] if last >= 0 else []
+        if newer:
+            logger.info("demo: the timeline missed %d new item(s); adding them", len(newer))
+            await timeline.add_items(newer)
+
+    # -- the palette -------------------------------------------------------------------------
+
+    def demo_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        main = self.main_screen
+        if main is None or main.current_room is None:
+            return []
+        room = main.room(main.current_room)
+        if room is None:
+            return []
+        present = {m.user_id for m in room.members if m.membership in ("join", "invite")}
+        commands = []
+        for user in ("charlie", *USERS):
+            user_id = self.demo.user_id(user)
+            title = f"Invite {user.capitalize()}"
+            if user == self.demo_user or user_id in present or any(c[0] == title for c in commands):
+                continue
+            commands.append((
+                title,
+                f"invite {user_id} to {room.name}, with the keys you hold to earlier messages",
+                partial(main.invite_user, room, user_id),
+            ))
+        return commands
+
+    # -- bindings for the help screen and the palette -------------------------------------------
+
+    def binding_sources(self) -> list[tuple[str, type]]:
+        return [(label, DemoApp if cls is TuiApp else cls) for label, cls in super().binding_sources()]
+
+
+def run_demo_app(demo: Demo, as_user: str, *, hints: bool = True) -> int:
+    """Run the demo's TUI as `as_user` on their demo profile; returns the exit code."""
+    from ..engine.lock import ProfileLockedError
+
+    settings = demo.settings()
+    try:
+        host, restored = open_backend(as_user, settings, profile_dir=demo.profile_dir(as_user))
+    except ProfileLockedError:
+        who = "Alice's bot" if as_user == "alice" else "another terminal"
+        print(f"error: {as_user.capitalize()}'s demo profile is open in {who}; "
+              "use another user (--as bob or --as charlie) or quit that one first", file=sys.stderr)
+        return EXIT_LOCKED
+    except Exception as exc:
+        logger.exception("could not open the demo profile of %s", as_user)
+        print(f"error: could not open {as_user}'s demo profile: {exc}", file=sys.stderr)
+        return 1
+    app = DemoApp(host, demo=demo, user=as_user, hints=hints, restored=restored, settings=settings)
+    try:
+        app.run()
+    finally:
+        host.stop()
+    return app.return_code or 0
