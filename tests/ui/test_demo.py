@@ -107,7 +107,8 @@ async def test_the_demo_story_headless(tmp_path: Path) -> None:
 
 async def test_slow_room_load_and_a_dead_bot(tmp_path: Path, monkeypatch) -> None:
     """The history's keys are imported while the room's timeline loads; a slow load must not
-    leave the messages "waiting for keys" (the demo app's safety net re-reads the engine). Then
+    leave the messages "waiting for keys" (the main screen holds engine updates that arrive
+    during a load and replays them). Then
     Alice's bot dies: the TUI carries on and the hint line says Alice went quiet."""
     original = Timeline.show
 

@@ -23,7 +23,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import work
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Footer
@@ -122,7 +121,6 @@ class DemoApp(TuiApp):
     def on_mount(self) -> None:
         # (Textual runs TuiApp.on_mount too, as it does every class's handler: no super() here.)
         self.set_interval(self._poll_interval, self.refresh_hint)
-        self.set_interval(1.0, self.reconcile_timeline)
         if not self.is_headless and sys.platform != "win32":
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -240,49 +238,6 @@ class DemoApp(TuiApp):
         if main is not None:
             for line in main.query(HintLine):
                 line.display = self.hints_on
-
-    # -- a safety net ----------------------------------------------------------------------
-
-    @work(exclusive=True, group="demo-reconcile", name="Checking the timeline", exit_on_error=False)
-    async def reconcile_timeline(self) -> None:
-        """Bring the open timeline in line with the engine's.
-
-        Works around a race in the main screen: updates (keys arriving, e.g. the inviter's bundle
-        imported right after the join) and new items that the engine emits while the room's
-        timeline is being loaded reach the screen before the timeline shows the room, and are
-        dropped; the timeline then shows the snapshot taken before them ("waiting for keys" on
-        messages the engine has decrypted). The demo's main moment hangs on that update, so the
-        demo checks once a second until the main screen buffers them itself.
-        """
-        from .widgets.timeline import Timeline
-
-        main = self.main_screen
-        if main is None or not main.is_mounted or main.current_room is None:
-            return
-        timelines = main.query(Timeline)
-        timeline = timelines.first() if timelines else None
-        room_id = main.current_room
-        if timeline is None or timeline.room_id != room_id:
-            return
-        fresh = await self.bridge.read(lambda e: list(e.timeline(room_id)))
-        if timeline.room_id != room_id:
-            return
-        shown = {i.event_id: i for i in timeline.items}
-        if not shown:
-            return
-        last = -1
-        for index, item in enumerate(fresh):
-            old = shown.get(item.event_id)
-            if old is None:
-                continue
-            last = index
-            if old != item:
-                logger.info("demo: the timeline missed an update of %s; applying it", item.event_id)
-                timeline.update_item(item)
-        newer = [i for i in fresh[last + 1:] if i.event_id not in shown] if last >= 0 else []
-        if newer:
-            logger.info("demo: the timeline missed %d new item(s); adding them", len(newer))
-            await timeline.add_items(newer)
 
     # -- the palette -------------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ def as_json(value: dict | None) -> str | None:
 
 class EventDetailsScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
-        Binding("escape,q", "close", "Back", id="close"),
+        # priority: the read-only JSON areas would otherwise swallow escape
+        Binding("escape,q", "close", "Back", id="close", priority=True),
         Binding("e", "copy('event')", "Copy event id", id="copy_event_id"),
         Binding("s", "copy('session')", "Copy session id", id="copy_session_id"),
         Binding("c", "copy('json')", "Copy JSON", id="copy_json", tooltip="Copy the JSON of the open tab"),

@@ -96,6 +96,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
         super().__init__()
         self._pending_select: str | None = None
         self._send_lock = asyncio.Lock()
+        self._loading_room: str | None = None
+        self._held: list[tuple[Any, bool]] = []
 
     @property
     def tui(self) -> TuiApp:
@@ -247,13 +249,34 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     @work(exclusive=True, group="timeline", name="Loading the timeline", exit_on_error=False)
     async def load_timeline(self, room_id: str) -> None:
-        items, at_start = await self.tui.bridge.read(lambda e: (e.timeline(room_id), e.timeline_at_start(room_id)))
-        if room_id != self.current_room:
-            return
-        await self.query_one(Timeline).show(room_id, items, at_start)
+        # Engine events for this room that arrive while we read its snapshot and build the
+        # views would find no view to update: hold them and replay them afterwards, in order.
+        # (Each carries the item as it was when emitted, so replaying them in order ends on the
+        # newest state whether or not the snapshot already had it.)
+        self._loading_room, self._held = room_id, []
+        try:
+            items, at_start = await self.tui.bridge.read(
+                lambda e: (e.timeline(room_id), e.timeline_at_start(room_id))
+            )
+            if room_id != self.current_room:
+                return
+            timeline = self.query_one(Timeline)
+            await timeline.show(room_id, items, at_start)
+        finally:
+            held, self._held = self._held, []
+            if self._loading_room == room_id:
+                self._loading_room = None
+        for item_or_items, at_start_flag in held:
+            if isinstance(item_or_items, tuple):
+                await timeline.add_items(item_or_items, at_start=at_start_flag)
+            else:
+                timeline.update_item(item_or_items)
         self.mark_read(room_id)
 
     async def timeline_items_added(self, room_id: str, items: tuple[TimelineItem, ...], at_start: bool) -> None:
+        if room_id == self._loading_room:
+            self._held.append((items, at_start))
+            return
         timeline = self.query_one(Timeline)
         if room_id == self.current_room and timeline.room_id == room_id:
             await timeline.add_items(items, at_start=at_start)
@@ -261,6 +284,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
                 self.mark_read(room_id)
 
     def timeline_item_updated(self, room_id: str, item: TimelineItem) -> None:
+        if room_id == self._loading_room:
+            self._held.append((item, False))
+            return
         if room_id == self.current_room:
             self.query_one(Timeline).update_item(item)
 
