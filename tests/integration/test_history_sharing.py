@@ -349,6 +349,9 @@ async def test_transitive_sharing_passes_keys_and_withheld_on(engines):
     result = await bob.invite(room_id, charlie.user_id)
     assert result.shared and result.withheld_count == 1
     await invited(charlie, room_id)
+    # bob loaded the history he was given to count it: charlie's invite says how much it opens
+    bundle = next(i for i in charlie.invites() if i.room_id == room_id).bundle
+    assert bundle.message_count == 1 and bundle.describe("Bob") == "Bob shared the keys to 1 earlier message"
     await charlie.join(room_id)
     await charlie.load_full_history(room_id)
     items = by_event(charlie, room_id)

@@ -149,7 +149,7 @@ class HistorySharing(EngineComponent):
         except Exception as exc:
             raise SharingError(f"could not upload the key bundle: {exc}") from exc
         content = bundle_content(
-            room_id, file, len(bundle["room_keys"]), len(bundle["withheld"]), self._message_count(room_id, bundle)
+            room_id, file, len(bundle["room_keys"]), len(bundle["withheld"]), await self._message_count(room_id, bundle)
         )
         sent = await self.send_to_devices(invitee, [d.id for d in devices], content)
         result = ShareResult(
@@ -160,8 +160,19 @@ class HistorySharing(EngineComponent):
         logger.info("history of %s: %s", room_id, result.reason)
         return result
 
-    def _message_count(self, room_id: str, bundle: dict[str, Any]) -> int | None:
-        """How many messages the shared keys open, when we hold the room's whole timeline."""
+    async def _message_count(self, room_id: str, bundle: dict[str, Any], max_pages: int = 3) -> int | None:
+        """How many messages the shared keys open (a hint for the invitee's invite card).
+
+        Counted only when we hold the room's whole timeline; up to `max_pages` of older events
+        are fetched to get there, so a long room simply gets no count."""
+        for _ in range(max_pages):
+            if self.engine.timeline_at_start(room_id):
+                break
+            try:
+                await self.engine.paginate_back(room_id, 100)
+            except Exception as exc:
+                logger.info("could not load older events to count shared messages: %s", exc)
+                return None
         if not self.engine.timeline_at_start(room_id):
             return None
         shared = {k["session_id"] for k in bundle["room_keys"]}
