@@ -53,7 +53,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., TuiApp]]:
         host.stop()
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
     """Pause the pilot until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

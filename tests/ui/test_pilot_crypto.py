@@ -7,6 +7,8 @@ dialog; results end in a notification). Real-server versions are in test_pilot_l
 
 from __future__ import annotations
 
+import threading
+
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static, TextArea
@@ -47,7 +49,9 @@ def cells(table: DataTable) -> list[list[str]]:
 
 async def test_verify_device_shows_progress_and_the_error_then_verifies(make_app):
     engine = FakeEngine(own_trust=UNVERIFIED)
-    engine.verify_delay = 0.3  # PBKDF2 takes a moment: the dialog must say so and stay usable
+    # PBKDF2 takes a moment: the dialog must say so and stay usable. The test holds the
+    # verification open until it has seen that, however slow the machine.
+    engine.verify_gate = threading.Event()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -62,6 +66,7 @@ async def test_verify_device_shows_progress_and_the_error_then_verifies(make_app
         assert dialog.query_one("#dialog-progress").display and field.disabled
         await pilot.press("escape")  # held back while the engine works
         assert app.screen is dialog
+        engine.verify_gate.set()
         error = dialog.query_one("#dialog-error", Static)
         await wait_for(pilot, lambda: "does not match this account's secret storage key" in str(error.render()))
         assert app.screen is dialog and not dialog.busy and app.focused is field
