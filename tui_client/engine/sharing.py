@@ -399,10 +399,12 @@ class HistorySharing(EngineComponent):
             (downloaded - started) * 1000, (decoded - downloaded) * 1000, (time.perf_counter() - decoded) * 1000,
         )
         name = self.engine.display_name(bundle.room_id, bundle.sender_user)
-        self.engine.notice(
-            f"{name} shared the keys to earlier messages: {len(parsed.room_keys)} session(s) imported",
-            room_id=bundle.room_id,
-        )
+        count = len(parsed.room_keys)
+        if bundle.message_count:
+            what = f"{bundle.message_count} earlier message{'s' if bundle.message_count != 1 else ''}"
+        else:
+            what = f"earlier messages ({count} session key{'s' if count != 1 else ''})"
+        self.engine.notice(f"You can read {what}: {name} shared the keys", room_id=bundle.room_id)
         self.engine.refresh_failures(bundle.room_id)
         return ImportResult("imported", "ok", imported, len(parsed.room_keys), len(parsed.withheld))
 
