@@ -359,13 +359,19 @@ async def test_transitive_sharing_passes_keys_and_withheld_on(engines):
     assert items[d1].failed and items[d1].failure_code == "not_shared"
 
 
-async def test_a_member_leaving_rotates_the_session(engines):
-    alice, bob = await engines("alice"), await engines("bob")
-    room_id = await alice.create_room("Rotation")
+async def together(alice: Engine, bob: Engine, name: str) -> str:
+    """A room of alice's that bob has joined (alice has seen him join)."""
+    room_id = await alice.create_room(name)
     await alice.invite(room_id, bob.user_id)
     await invited(bob, room_id)
     await bob.join(room_id)
     assert await alice.wait_until(lambda: alice.room(room_id).joined_count == 2)
+    return room_id
+
+
+async def test_a_member_leaving_rotates_the_session(engines):
+    alice, bob = await engines("alice"), await engines("bob")
+    room_id = await together(alice, bob, "Rotation")
     m1 = await alice.send_text(room_id, "m1")
     assert await bob.wait_until(lambda: "m1" in bodies(bob.timeline(room_id)))
     session1 = by_event(bob, room_id)[m1].session_id
@@ -380,11 +386,7 @@ async def test_a_member_leaving_rotates_the_session(engines):
 
 async def test_bundle_never_replaces_a_session_received_directly(engines):
     alice, bob = await engines("alice"), await engines("bob")
-    room_id = await alice.create_room("Merging")
-    await alice.invite(room_id, bob.user_id)
-    await invited(bob, room_id)
-    await bob.join(room_id)
-    assert await alice.wait_until(lambda: alice.room(room_id).joined_count == 2)
+    room_id = await together(alice, bob, "Merging")
     direct = await alice.send_text(room_id, "bob got this key directly")
     assert await bob.wait_until(lambda: "bob got this key directly" in bodies(bob.timeline(room_id)))
     await bob.leave(room_id)
