@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import random
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -537,7 +536,7 @@ class Engine:
         rooms_changed = bool(touched)
         raw_invites = (getattr(resp, "raw", None) or {}).get("rooms", {}).get("invite", {})
         stored_invites = None
-        for room_id, info in resp.rooms.invite.items():
+        for room_id in resp.rooms.invite:
             rooms_changed = True
             self._apply_raw_invite_state(room_id, raw_invites.get(room_id))
             stored_invites = stored_invites if stored_invites is not None else self._stored_invites()
@@ -770,9 +769,7 @@ class Engine:
     def rooms(self) -> list[RoomSummary]:
         if not self.client:
             return []
-        out = []
-        for room_id, room in self.client.rooms.items():
-            out.append(self._summary(room))
+        out = [self._summary(room) for room in self.client.rooms.values()]
         out.sort(key=lambda s: (-self._last_ts(s.room_id), s.name.lower()))
         return out
 
