@@ -170,6 +170,18 @@ async def test_restart_between_receiving_the_bundle_and_joining(engines, tmp_pat
         await bob2.close()
 
 
+async def join_then_die_before_importing(bob: Engine, room_id: str) -> None:
+    """Accept the invite, then the process dies before the bundle is imported."""
+
+    async def crash(room_id):
+        raise asyncio.CancelledError
+
+    bob.sharing.maybe_accept = crash  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await bob.join(room_id)
+    await bob.close()
+
+
 async def test_restart_between_joining_and_importing(engines, tmp_path):
     """rust-sdk's test_shared_history_crash_before_import: the import runs at the next start."""
     alice = await engines("alice")
@@ -179,13 +191,7 @@ async def test_restart_between_joining_and_importing(engines, tmp_path):
     await alice.invite(room_id, bob.user_id)
     await invited(bob, room_id)
 
-    async def crash(room_id):  # the process dies before the import
-        raise asyncio.CancelledError
-
-    bob.sharing.maybe_accept = crash  # type: ignore[method-assign]
-    with pytest.raises(asyncio.CancelledError):
-        await bob.join(room_id)
-    await bob.close()
+    await join_then_die_before_importing(bob, room_id)
 
     bob2 = Engine("bob", profile_dir=bob_dir)
     try:
@@ -229,13 +235,7 @@ async def test_pending_import_older_than_24_hours_is_dropped_at_start(engines, t
     await alice.invite(room_id, bob.user_id)
     await invited(bob, room_id)
 
-    async def crash(room_id):
-        raise asyncio.CancelledError
-
-    bob.sharing.maybe_accept = crash  # type: ignore[method-assign]
-    with pytest.raises(asyncio.CancelledError):
-        await bob.join(room_id)
-    await bob.close()
+    await join_then_die_before_importing(bob, room_id)
 
     clock = Clock()
     clock.offset = 25 * 3600
