@@ -30,7 +30,7 @@ def test_cli_conversation_end_to_end(homeserver, make_user, cli_env):
               "--password-stdin", input=alice.password + "\n")
     assert f"logged in as {alice.user_id}" in out.stdout
     run(cli_env, "--profile", "b", "login", "--homeserver", homeserver.url, "--user", bob.localpart,
-        "--password", bob.password)
+        f"--password={bob.password}")  # "=": a random password may start with "-"
 
     session = Path(cli_env["xdg_data_home"] if "xdg_data_home" in cli_env else cli_env["XDG_DATA_HOME"]) / "tui-client/profiles/a/session.json"
     assert stat.S_IMODE(os.stat(session).st_mode) == 0o600

@@ -14,7 +14,6 @@ from typing import Any
 
 from .. import __version__, paths
 from .models import (
-    BundleSummary,
     DeviceReport,
     EventDetails,
     MemberReport,
@@ -44,13 +43,12 @@ def _creator(engine: Any, curve_key: str) -> tuple[str | None, str | None]:
 def inspect_room(engine: Any, room_id: str) -> RoomInspection:
     client = engine.client
     olm = client.olm
-    store = client.store
     room = client.rooms.get(room_id) or client.invited_rooms.get(room_id)
     sessions = []
     for per_sender in olm.inbound_group_store[room_id].values():
         for session in per_sender.values():
             sid = session.id
-            meta = olm.session_meta.get(sid)
+            meta = olm.meta_for(room_id, sid)
             user, device = _creator(engine, session.sender_key)
             origin = meta.origin if meta else "unknown"
             detail = {
@@ -82,17 +80,13 @@ def inspect_room(engine: Any, room_id: str) -> RoomInspection:
             )
     sessions.sort(key=lambda s: (s.received_at or 0, s.session_id))
     withheld = tuple(
-        WithheldReport(w.session_id, w.code, w.reason, w.sender_key, w.from_user, w.from_device, w.via, w.received_at)
-        for w in store.load_withheld(room_id)
+        WithheldReport(w.session_id, w.code, w.reason, w.sender_key, w.from_user, w.from_device, w.via.value,
+                       w.received_at)
+        for w in engine.sharing.records.withheld_in(room_id)
     )
-    bundles = tuple(
-        BundleSummary(
-            b.sender_user, b.state, b.received_at, b.key_count, b.withheld_count, b.imported_count, b.detail,
-            b.message_count,
-        )
-        for b in store.list_received_bundles(room_id)
-    )
-    pending = store.get_pending_bundle(room_id)
+    bundles = tuple(b.summary() for b in engine.sharing.records.bundles(room_id))
+    acceptance = engine.sharing.acceptance(room_id)
+    pending = acceptance if acceptance is not None and acceptance.open else None
     members = []
     for user_id, user in sorted((room.users if room else {}).items()):
         info = engine.identity.identity_info(user_id)
