@@ -1001,8 +1001,9 @@ class Engine:
                 "the room appears with the next sync and the keys shared with you are imported then"
             ) from exc
         if not isinstance(resp, r.JoinResponse):
-            if inviter:
-                self.sharing.join_refused(room)
+            status = getattr(getattr(resp, "transport_response", None), "status", None)
+            if inviter and isinstance(status, int) and 400 <= status < 500:
+                self.sharing.join_refused(room)  # a definite no; after a 5xx the join may have happened
             raise EngineError(f"could not join {room}: {_error_text(resp)}")
         room_id = resp.room_id
         await self.wait_until(lambda: room_id in client.rooms, 15)
