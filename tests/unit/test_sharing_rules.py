@@ -161,6 +161,13 @@ def test_the_window_counts_from_the_acceptance():
     assert late.action is AcceptAction.EXPIRE and "longer than the 24 h" in late.reason
 
 
+def test_an_acceptance_recorded_before_join_counts_once_we_are_in_the_room():
+    """Hole 6: the inviter was recorded only after /join answered; a lost answer lost it."""
+    joining = accepted(AcceptState.JOINING)
+    assert decide(joining, bundle(), joined=False).action is AcceptAction.WAIT
+    assert decide(joining, bundle(), joined=True).action is AcceptAction.IMPORT
+
+
 def test_wait_until_joined_and_until_the_inviters_bundle_is_here():
     assert decide(accepted(AcceptState.JOINING), bundle(), joined=False).action is AcceptAction.WAIT
     waiting = decide(accepted(), None)
