@@ -1,7 +1,13 @@
 """`tui-client`: the TUI by default, plus scriptable commands on the same engine.
 
 Every command exits 0 on success and non-zero with one line on stderr otherwise:
-1 = the command failed, 2 = bad usage, 3 = the profile is open in another process.
+1 = the command failed, 2 = bad usage, 3 = the profile is open in another process,
+4 = the profile's saved session or crypto store cannot be used (missing, empty, damaged, or not
+readable with the session's store key); the line says what to do, and nothing was changed.
+`doctor` reports all of these as problems and exits 0.
+
+All output is sanitised (`safe_text`): other people's names, bodies and ids never reach the
+terminal with escape sequences, control characters or hidden bidi/invisible characters in them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -71,19 +78,24 @@ def _read_secret(args: argparse.Namespace, attr: str, stdin_flag: str, prompt: s
 # -- command implementations ---------------------------------------------------------------------
 
 
+EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_PROFILE_UNUSABLE = 1, 2, 3, 4
+
+
 async def _with_engine(
-    args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True
+    args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True,
+    broken_store_ok: bool = False,
 ) -> int:
     from .engine.engine import Engine
 
     engine = Engine(args.profile, settings=args.settings)
     try:
-        if not await engine.open():
+        if not await engine.open(broken_store_ok=broken_store_ok):
             raise CliError(f"profile {args.profile!r} is not logged in; run `tui-client login` first")
         if sync:
             await engine.sync_once()
         code = await body(engine)
-        await engine._maintain_keys()
+        if engine.logged_in and not engine.store_problem:
+            await engine._maintain_keys()
         return code
     finally:
         await engine.close()
@@ -141,11 +153,16 @@ async def cmd_login(args: argparse.Namespace) -> int:
 
 async def cmd_logout(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
+        unusable = engine.store_problem is not None
         await engine.logout()
         out(f"logged out of profile {args.profile!r}")
+        if unusable:
+            out(f"the unusable crypto store was kept in {engine.dir} (crypto.db.unusable-…); "
+                "`tui-client login` now starts a new device")
         return 0
 
-    return await _with_engine(args, body, sync=False)
+    # Logging out must work when the store does not: it is how the user starts over.
+    return await _with_engine(args, body, sync=False, broken_store_ok=True)
 
 
 async def cmd_whoami(args: argparse.Namespace) -> int:
@@ -467,22 +484,24 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     from .engine.engine import Engine
     from .engine.lock import ProfileLockedError
 
+    from .engine.session import SessionFileError
+
     engine = Engine(args.profile, settings=args.settings)
     problems: list[str] = []
     try:
         try:
-            if await engine.open():
+            if await engine.open(broken_store_ok=True) and not engine.store_problem:
                 try:
                     await engine.sync_once()
                 except Exception as exc:
                     problems.append(f"sync failed: {exc}")
-        except ProfileLockedError as exc:
+        except (ProfileLockedError, SessionFileError) as exc:
             problems.append(str(exc))
         report = await engine.doctor()
     finally:
         await engine.close()
     report["config_problems"] = list(args.config_problems)
-    report["problems"] = problems
+    report["problems"] = problems + report.get("problems", [])
     if args.json:
         _print_json(report)
         return 0
@@ -496,12 +515,22 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     for key in ("account", "homeserver", "cross_signing", "sync"):
         if key in report:
             show(key, report[key])
-    if "store" in report:
-        store = report["store"]
+    store = report.get("store")
+    if store and not store["usable"]:
+        out(f"store: {store['path']} NOT USABLE (see the problem below)")
+    elif store:
         out(f"store: {store['path']} ({store['size_bytes'] / 1e6:.1f} MB, integrity {_name(store['integrity'])}, "
             f"{store['sessions_total']} Megolm sessions)")
+        out(f"  account ed25519 {_id(store['account_ed25519'])}")
         for room_id, count in sorted(store["sessions_by_room"].items()):
             out(f"  {_id(room_id)}: {count} session(s)")
+    keys = report.get("device_keys")
+    if keys and keys.get("checked"):
+        verdict = {True: "match this store's account", False: "DO NOT match this store's account",
+                   None: "(no account to compare with)"}[keys.get("matches")]
+        out(f"device keys on the server: ed25519 {_id(keys['server_ed25519'] or 'none')} {verdict}")
+    elif keys:
+        out(f"device keys on the server: not checked ({_name(keys.get('error'))})")
     for p in report.get("pending_bundles", []):
         out(f"pending key bundle: {_id(p['room_id'])} from {_id(p['inviter'])}")
     for problem in report["problems"] + report["config_problems"]:
@@ -649,6 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the client writes (store, session, logs, screenshots, key files) is for this
+    # user only: files 0600, directories 0700, whatever the shell's umask.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     loaded = load_settings()
@@ -669,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         from .ui.app import run_app
 
         return run_app(args.profile, loaded)
-    from .engine.engine import EngineError
+    from .engine.errors import EngineError, StoreError
     from .engine.lock import ProfileLockedError
     from .engine.session import SessionFileError
 
@@ -679,10 +711,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(args.func(args))
     except ProfileLockedError as exc:
         err(f"error: {exc}")
-        return 3
-    except (CliError, EngineError, SessionFileError) as exc:
+        return EXIT_LOCKED
+    except (StoreError, SessionFileError) as exc:
         err(f"error: {exc}")
-        return 1
+        return EXIT_PROFILE_UNUSABLE
+    except (CliError, EngineError) as exc:
+        err(f"error: {exc}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         err("interrupted")
         return 130
