@@ -23,6 +23,7 @@ from nio.exceptions import LocalProtocolError
 
 from .. import paths
 from ..config import HISTORY_VISIBILITIES, Settings
+from ..safe_text import clean_id
 from .client import EngineClient
 from .crypto.history_sharing import BUNDLE_EVENT_TYPES, HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
 from .crypto.olm import DecryptedOlmEvent
@@ -711,7 +712,9 @@ class Engine:
         assert self.client and self.client.olm
         olm = self.client.olm
         session_id = getattr(event, "session_id", "") or ""
-        short = f"{session_id[:10]}…" if session_id else "unknown"
+        # The id is the sender's cleartext: shown escaped, or an escape sequence in it would eat
+        # the rest of the sentence when a front end strips it.
+        short = f"{clean_id(session_id[:10])}…" if session_id else "unknown"
         have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
         if have is not None:
             return _classify_decryption_error(
