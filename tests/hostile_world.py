@@ -25,7 +25,7 @@ CSI_CLEAR, CSI_REPORT, OSC_TITLE = "\x1b[2J", "\x1b[6n", "\x1b]0;pwned-title\x07
 OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # base64("pwned")
 C1_CSI, C1_OSC52 = "\x9b5i", "\x9d52;c;cHduZWQ=\x9c"
 HOSTILE = f"{CSI_CLEAR}{OSC_TITLE}{C1_CSI}{C1_OSC52}\u202e\u200b\x07{CSI_REPORT}"
-ATTACKS = (CSI_CLEAR, CSI_REPORT, OSC_TITLE, OSC52, C1_CSI, C1_OSC52, "\x1b]52", "\x9d52", "pwned-title")
+ATTACKS = (CSI_CLEAR, CSI_REPORT, OSC_TITLE, OSC52, C1_CSI, C1_OSC52, "\x1b]52", "\x9d52")
 
 NAME = f"Mallory{HOSTILE}Evil"
 ROOM = f"Evil room{HOSTILE}"
