@@ -146,6 +146,7 @@ async def test_tui_writes_no_escape_sequence_from_other_people(homeserver, engin
 
     out = "".join(written)
     assert "click me" in out and "👨" in out  # the screen showed her message
+    assert "\\u202e" in out  # and, in her names, the override she hid, visibly
     links = check_terminal_output(out)
     for attack in w.ATTACKS:
         assert attack not in out, attack

@@ -76,6 +76,13 @@ def test_html_text_loses_escape_sequences_and_keeps_emoji() -> None:
     assert content.plain == "hi 👨‍👩‍👧  עברית \u202eevil\u202c"
 
 
+def test_a_cut_body_still_closes_its_bidi_override() -> None:
+    content = body_content("\u202e" + "x" * (MAX_CHARS * 2), None)
+    assert content.plain.endswith("\u202c…")
+    content = html_to_content("<p>\u202e" + "y" * (MAX_CHARS * 2) + "</p>")
+    assert content.plain.endswith("\u202c…")
+
+
 def test_huge_bodies_are_cut() -> None:
     assert len(body_content("x" * (MAX_CHARS * 3), None).plain) == MAX_CHARS + 1
     assert len(html_to_content("<p>" + "y" * (MAX_CHARS * 3) + "</p>").plain) <= MAX_CHARS + 1

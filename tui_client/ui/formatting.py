@@ -71,8 +71,8 @@ class _Builder(HTMLParser):
         if not text or self.truncated:
             return
         room = MAX_CHARS - self.length
-        if len(text) > room:
-            text, self.truncated = text[: max(room, 0)] + "…", True
+        if len(text) > room:  # (cleaned again: the cut must not drop a closing bidi control)
+            text, self.truncated = safe_text.clean(text[: max(room, 0)]) + "…", True
         if style:
             self.spans.append(Span(self.length, self.length + len(text), style))
         self.text.append(text)
@@ -247,8 +247,8 @@ def strip_reply_fallback(body: str) -> str:
 def plain_content(text: str) -> Content:
     """Literal text without control characters, tabs expanded, cut at MAX_CHARS."""
     text = safe_text.clean(text.replace("\t", "    "))
-    if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS] + "…"
+    if len(text) > MAX_CHARS:  # (cleaned again: the cut must not drop a closing bidi control)
+        text = safe_text.clean(text[:MAX_CHARS]) + "…"
     return Content(text)
 
 
