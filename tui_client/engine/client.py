@@ -7,6 +7,7 @@ import asyncio
 import copy
 import json
 import logging
+import os
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,21 @@ class AppSyncResponse(SyncResponse):
         return resp
 
 
+def _make_private(database: str) -> None:
+    """Create the store file 0600 before SQLite does (SQLite gives its -wal and -shm files the
+    mode of the database), and tighten the mode of files an older build left 0644."""
+    fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.chmod(database + suffix, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class EngineClient(AsyncClient):
     olm: AppOlm | None
     store: AppStore | None
@@ -91,6 +107,7 @@ class EngineClient(AsyncClient):
             return
         if not self.user_id or not self.device_id or not self.store_path:
             return
+        _make_private(os.path.join(self.store_path, self.config.store_name))
         self.store = AppStore(
             self.user_id, self.device_id, self.store_path, self.config.pickle_key, self.config.store_name
         )

@@ -23,10 +23,20 @@ from nio.exceptions import LocalProtocolError
 
 from .. import paths
 from ..config import HISTORY_VISIBILITIES, Settings
+from ..safe_text import clean_id
 from .client import EngineClient
 from .crypto.olm import DecryptedOlmEvent, changed
-from .history_sharing.service import AcceptState, HistorySharing, ImportResult, InviteeFacts, SharePreview, SharingError, ShareResult
+from .errors import EngineError, StoreError
 from .history_sharing.bundle import BUNDLE_EVENT_TYPES, HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
+from .history_sharing.service import (
+    AcceptState,
+    HistorySharing,
+    ImportResult,
+    InviteeFacts,
+    SharePreview,
+    SharingError,
+    ShareResult,
+)
 from .events import (
     EngineErrorEvent,
     EngineEvent,
@@ -66,15 +76,12 @@ from .models import (
 from .render import text_content
 from .room_keys import Origin, SessionMeta
 from .session import SessionInfo, delete_session, load_session, save_session, write_private_file
+from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .timeline import RoomTimeline, item_from_event
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[EngineEvent], None]
-
-
-class EngineError(Exception):
-    """A command failed; the message is meant for the user."""
 
 
 class NotLoggedIn(EngineError):
@@ -145,6 +152,8 @@ class Engine:
         self._sharing: HistorySharing | None = None
         self._tasks: set[asyncio.Task] = set()
         self._startup_done = False
+        # Why the saved session's crypto store cannot be used (open(broken_store_ok=True) only).
+        self.store_problem: str | None = None
 
     # -- subscription ---------------------------------------------------------------------
 
@@ -223,17 +232,41 @@ class Engine:
             )
         return self.client
 
-    async def open(self) -> bool:
-        """Lock the profile and restore its saved session. True if a session was restored."""
+    async def open(self, *, broken_store_ok: bool = False) -> bool:
+        """Lock the profile and restore its saved session. True if a session was restored.
+
+        Raises StoreError, before anything is written, if the session's crypto store is missing,
+        empty, damaged or not readable with its key (see store_guard): a new Olm account under
+        the old device id would lose the device. With `broken_store_ok` the session is restored
+        without a store instead (`store_problem` says why): enough to log out or run doctor."""
         self._lock.acquire()
         info = load_session(self.dir)
         if info is None:
             return False
         self.session = info
+        try:
+            check_store(self.dir, self.profile, info)
+        except StoreError as exc:
+            logger.warning("%s", exc)
+            if not broken_store_ok:
+                raise
+            self.store_problem = str(exc)
+            self.client = EngineClient(info.homeserver, info.user_id, info.device_id, "", info.store_key)
+            self.client.restore_login(info.user_id, info.device_id, info.access_token)
+            return True
         self.client = EngineClient(info.homeserver, info.user_id, info.device_id, str(self.dir), info.store_key)
-        self.client.restore_login(info.user_id, info.device_id, info.access_token)
-        self._wire_olm()
-        self._restore_invites()
+        try:
+            self.client.restore_login(info.user_id, info.device_id, info.access_token)
+            self._wire_olm()
+            self._restore_invites()
+        except Exception as exc:  # damage the check could not see, e.g. in a session table
+            logger.warning("opening the crypto store failed: %s: %s", type(exc).__name__, exc)
+            await self._close_client()
+            raise StoreError(
+                f"the crypto store of profile {self.profile!r} is damaged ({type(exc).__name__}: {exc}). "
+                f"Restore {store_path(self.dir)} from a backup, or run `tui-client --profile {self.profile} "
+                "logout` and log in again as a new device."
+            ) from None
         logger.info("restored session of %s on device %s", info.user_id, info.device_id)
         return True
 
@@ -252,6 +285,7 @@ class Engine:
             )
         if self.client is not None:
             await self._close_client()
+        check_readable(self.dir, self.profile)
         store_key = SessionInfo.new_store_key()
         client = EngineClient(homeserver, user, None, str(self.dir), store_key)
         try:
@@ -359,9 +393,13 @@ class Engine:
             logger.warning("server logout failed (%s); forgetting the session anyway", exc)
         await self._close_client()
         delete_session(self.dir)
-        store = self.dir / "crypto.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{store}{suffix}").unlink(missing_ok=True)
+        if self.store_problem:  # keep the unusable store: the user may still restore it
+            moved = set_aside(self.dir)
+            if moved is not None:
+                logger.info("set the unusable crypto store aside as %s", moved)
+        else:
+            for suffix in STORE_SUFFIXES:
+                Path(f"{store_path(self.dir)}{suffix}").unlink(missing_ok=True)
         self.session = None
 
     async def close(self) -> None:
@@ -707,7 +745,9 @@ class Engine:
         assert self.client and self.client.olm
         olm = self.client.olm
         session_id = getattr(event, "session_id", "") or ""
-        short = f"{session_id[:10]}…" if session_id else "unknown"
+        # The id is the sender's cleartext: shown escaped, or an escape sequence in it would eat
+        # the rest of the sentence when a front end strips it.
+        short = f"{clean_id(session_id[:10])}…" if session_id else "unknown"
         have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
         if have is not None:
             return _classify_decryption_error(
@@ -1177,6 +1217,13 @@ class Engine:
                 report["homeserver"]["server"] = body.get("server")
         except Exception as exc:
             report["homeserver"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+        problems: list[str] = []
+        report["problems"] = problems
+        if self.store_problem:
+            report["store"] = {"path": str(store_path(self.dir)), "usable": False, "problem": self.store_problem}
+            problems.append(self.store_problem)
+            report["device_keys"], _ = await _inspect.device_keys_check(self)
+            return report
         trust = self.own_trust()
         report["cross_signing"] = {
             "identity": "published" if trust.identity_exists else "none",
@@ -1186,6 +1233,11 @@ class Engine:
             "detail": trust.detail,
         }
         report["store"] = _inspect.store_health(self)
+        if report["store"]["integrity"] != "ok":
+            problems.append(f"the crypto store is damaged: {report['store']['integrity']}")
+        report["device_keys"], problem = await _inspect.device_keys_check(self)
+        if problem:
+            problems.append(problem)
         report["pending_bundles"] = [
             {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at, "state": p.state.value}
             for p in self.sharing.records.acceptances(AcceptState.JOINING, AcceptState.JOINED)

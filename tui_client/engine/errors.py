@@ -1,6 +1,18 @@
-"""Errors the engine raises, without nio: front ends catch these."""
+"""The engine's error types, importable without nio (the CLI and the TUI catch them)."""
 
 from __future__ import annotations
+
+
+class EngineError(Exception):
+    """A command failed; the message is meant for the user."""
+
+
+class StoreError(EngineError):
+    """The profile's crypto store cannot be used for its saved session: missing, empty,
+    damaged, written for another device, or not readable with the session's store key.
+
+    The client stops rather than start a new Olm account under the old device id, which would
+    lose every key the store held and replace the device keys the server and contacts know."""
 
 
 class DownloadError(Exception):

@@ -191,10 +191,15 @@ def store_health(engine: Any) -> dict[str, Any]:
     store = engine.client.store
     path = store.database_path
     size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
-    integrity = store.conn.execute("PRAGMA quick_check").fetchone()[0]
+    rows = store.conn.execute("PRAGMA quick_check").fetchall()
+    integrity = "; ".join(str(row[0]) for row in rows[:5]) if rows else "unknown"
     counts = store.count_inbound_sessions_by_room()
+    account = engine.client.olm.account.identity_keys
     return {
         "path": path,
+        "usable": True,
+        "account_ed25519": account.get("ed25519"),
+        "account_curve25519": account.get("curve25519"),
         "size_bytes": size,
         "integrity": integrity,
         "sessions_total": sum(counts.values()),
@@ -206,3 +211,46 @@ def store_health(engine: Any) -> dict[str, Any]:
 
 def all_paths() -> dict[str, str]:
     return {k: str(v) for k, v in paths.all_paths().items()}
+
+
+async def device_keys_check(engine: Any) -> tuple[dict[str, Any], str | None]:
+    """What the server publishes for our device, compared with the account in our store.
+
+    Returns (report, problem): a problem when the server has no keys for this device, or keys of
+    another Olm account (the store was replaced or reset: nobody can encrypt to this one)."""
+    client = engine.client
+    user_id, device_id = client.user_id, client.device_id
+    local = client.olm.account.identity_keys if client.olm is not None else None
+    try:
+        status, body = await client.raw_json(
+            "POST", "/_matrix/client/v3/keys/query", {"device_keys": {user_id: [device_id]}}, timeout=10
+        )
+    except Exception as exc:
+        return {"checked": False, "error": f"{type(exc).__name__}: {exc}"}, None
+    if status != 200:
+        return {"checked": False, "error": f"HTTP {status}"}, None
+    device = ((body.get("device_keys") or {}).get(user_id) or {}).get(device_id)
+    keys = device.get("keys") if isinstance(device, dict) else None
+    keys = keys if isinstance(keys, dict) else {}
+    server = {"ed25519": keys.get(f"ed25519:{device_id}"), "curve25519": keys.get(f"curve25519:{device_id}")}
+    report: dict[str, Any] = {
+        "checked": True,
+        "server_ed25519": server["ed25519"],
+        "server_curve25519": server["curve25519"],
+        "local_ed25519": local.get("ed25519") if local else None,
+        "local_curve25519": local.get("curve25519") if local else None,
+    }
+    if not device:
+        report["matches"] = False
+        return report, f"the server lists no keys for this device ({device_id})"
+    if local is None:
+        report["matches"] = None
+        return report, None
+    report["matches"] = server == {"ed25519": local.get("ed25519"), "curve25519": local.get("curve25519")}
+    if not report["matches"]:
+        return report, (
+            f"the server's keys for device {device_id} (ed25519 {server['ed25519']}) are not those of the "
+            f"account in this store (ed25519 {local.get('ed25519')}): the store was replaced or reset, so "
+            "others encrypt to keys this device does not have. Log in again as a new device."
+        )
+    return report, None

@@ -20,10 +20,12 @@ import re
 import sqlite3
 from collections.abc import Callable
 
+from .errors import StoreError
+
 logger = logging.getLogger(__name__)
 
 
-class StoreVersionError(Exception):
+class StoreVersionError(StoreError):
     """The store was written by a newer tui_client."""
 
 

@@ -6,7 +6,6 @@ the arrows, then ctrl+c; or copy whole with the bindings).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, cast
 
 from textual import work
@@ -18,8 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
 from ...engine.models import EventDetails, TimelineItem
+from ...safe_text import json_text
 from ..describe import person
-from ..formatting import clean
+from ..formatting import clean, clean_id
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ NO_ENCRYPTED = "(nothing: this event was not encrypted, or its encrypted form is
 def as_json(value: dict | None) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return json_text(value, indent=2, sort_keys=True)  # C1, bidi and invisible characters escaped
 
 
 class EventDetailsScreen(ReportsWorkerErrors, Screen):
@@ -106,9 +106,10 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
         item = self.item
         device = (details.sender_device if details else None) or item.sender_device
         sender = person(item.sender, item.sender_name)
-        self._set("event", item.event_id)
+        self._set("event", Content(clean_id(item.event_id)))
         self._set("sender", f"{sender} · device {device}" if device else sender)
-        self._set("session", (details.session_id if details else None) or item.session_id)
+        session = (details.session_id if details else None) or item.session_id
+        self._set("session", Content(clean_id(session)) if session else None)
         self._set("sent", f"{self.tui.time_format.full(item.timestamp)} · {item.event_type}")
         if details is None:
             self._set("trust", Content.styled("reading…", "$foreground-muted"))
