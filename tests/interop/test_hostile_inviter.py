@@ -291,6 +291,7 @@ async def test_join_and_start_never_wait_for_a_stalled_download(js_peer_factory,
             assert time.monotonic() - started < 5, "join returns whatever the media server does"
             assert await bob.wait_until(lambda: stall.hits >= 1, 10)
             assert bundle_of(bob, room_id).state == "downloading"
+            assert bob.room(room_id).incoming_keys.state == "downloading", "the room shows the download"
             await bob.load_full_history(room_id)
             assert "downloading the keys" in by_event(bob, room_id)[ids[0]].failure_reason
         finally:

@@ -849,6 +849,7 @@ class Engine:
             members=members,
             unread=room.unread_notifications,
             highlight=room.unread_highlights,
+            incoming_keys=self.sharing.incoming(room.room_id),
         )
 
     def room(self, room_id: str) -> RoomSummary | None:

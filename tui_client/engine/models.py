@@ -128,6 +128,9 @@ class RoomSummary:
     unread: int
     highlight: int = 0
     own_membership: str = "join"
+    # The keys the inviter shared, while they are still on their way (downloading, retrying,
+    # on hold); None once imported or refused, or when we did not join from an invite.
+    incoming_keys: BundleSummary | None = None
 
     @property
     def joined_count(self) -> int:

@@ -21,6 +21,7 @@ from nio.crypto import InboundGroupSession
 from ..errors import DownloadError
 from ..crypto.attachments import AttachmentError, decrypt_attachment, minimal_file_info, parse_mxc
 from ..crypto.olm import changed
+from ..models import BundleSummary
 from ..room_keys import MergeAction, Origin, SessionMeta
 from .bundle import (
     KEY_COUNT_HINT,
@@ -78,6 +79,7 @@ class BundleReceiver:
         self._last: dict[str, ImportResult] = {}
         self._progress_at = 0.0
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._open: set[str] | None = None  # rooms with an open acceptance, read lazily
 
     @property
     def _client(self) -> Any:
@@ -162,6 +164,8 @@ class BundleReceiver:
         know who invited us."""
         self._stop(room_id)
         self.records.put_acceptance(AcceptedInvite(room_id, inviter, self.host.clock(), AcceptState.JOINING))
+        if self._open is not None:
+            self._open.add(room_id)
 
     def join_refused(self, room_id: str) -> None:
         """The server refused the join: there is nothing to accept."""
@@ -224,6 +228,22 @@ class BundleReceiver:
 
     def acceptance(self, room_id: str) -> AcceptedInvite | None:
         return self.records.acceptance(room_id)
+
+    def incoming(self, room_id: str) -> BundleSummary | None:
+        """The inviter's bundle while it is on its way (asked for every room on every update,
+        so rooms without an open acceptance are answered from memory)."""
+        if self._open is None:
+            self._open = {a.room_id for a in self.records.acceptances(AcceptState.JOINING, AcceptState.JOINED)}
+        if room_id not in self._open:
+            return None
+        acceptance = self.records.acceptance(room_id)
+        if acceptance is None or not acceptance.open:
+            self._open.discard(room_id)
+            return None
+        bundle = self.records.bundle(room_id, acceptance.inviter)
+        if bundle is None or not (bundle.state.in_progress or bundle.state is BundleState.HELD):
+            return None
+        return bundle.summary()
 
     # -- the import task ------------------------------------------------------------------------------
 

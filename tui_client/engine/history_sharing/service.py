@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..models import BundleSummary
 from .explain import explain_before_join
 from .host import SharingHost
 from .receiver import BundleReceiver, ImportResult
@@ -50,6 +51,10 @@ class HistorySharing:
 
     def bundle(self, room_id: str, sender: str) -> ReceivedBundle | None:
         return self.records.bundle(room_id, sender)
+
+    def incoming(self, room_id: str) -> BundleSummary | None:
+        """The inviter's bundle for a room we joined, while it is still on its way."""
+        return self.receiver.incoming(room_id)
 
     def explain(self, room_id: str, sent_ms: int, *, own_device_cross_signed: bool) -> tuple[str, str] | None:
         """Why a message sent at `sent_ms` cannot be read, if it predates our acceptance."""
