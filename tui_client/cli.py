@@ -95,7 +95,7 @@ async def _with_engine(
             await engine.sync_once()
         code = await body(engine)
         if engine.logged_in and not engine.store_problem:
-            await engine._maintain_keys()
+            await engine.flush()
         return code
     finally:
         await engine.close()
@@ -103,22 +103,7 @@ async def _with_engine(
 
 async def resolve_room(engine: Any, room: str, *, invited_ok: bool = False) -> str:
     """A room id from an id, an alias or an exact room name."""
-    if room.startswith("!"):
-        return room
-    if room.startswith("#"):
-        resp = await engine.client.room_resolve_alias(room)
-        room_id = getattr(resp, "room_id", None)
-        if not room_id:
-            raise CliError(f"no room has the alias {room}")
-        return room_id
-    candidates = [s.room_id for s in engine.rooms() if s.name == room]
-    if invited_ok:
-        candidates += [i.room_id for i in engine.invites() if i.name == room]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise CliError(f"no room called {room!r} (use a room id, an alias or an exact name)")
-    raise CliError(f"{len(candidates)} rooms are called {room!r}; use the room id")
+    return str(await engine.resolve_room(room, invited_ok=invited_ok))
 
 
 def item_json(item: Any) -> dict[str, Any]:
@@ -360,8 +345,8 @@ async def cmd_devices(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         user = args.user or engine.user_id
         await engine.refresh_keys(user)
-        info = engine.identity.identity_info(user)
-        devices = engine.identity.devices(user)
+        info = engine.identity_info(user)
+        devices = engine.devices(user)
         if args.json:
             _print_json(
                 {

@@ -31,7 +31,7 @@ import vodozemac  # noqa: E402
 from nio.crypto import InboundGroupSession  # noqa: E402
 
 from tui_client.engine.crypto.attachments import encrypt_attachment  # noqa: E402
-from tui_client.engine.crypto.olm import changed  # noqa: E402
+from tui_client.engine.nio.olm import changed  # noqa: E402
 from tui_client.engine.engine import Engine  # noqa: E402
 from tui_client.engine.history_sharing.bundle import build_bundle, serialize_bundle  # noqa: E402
 from tui_client.engine.host import EngineHost  # noqa: E402

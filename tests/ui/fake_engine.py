@@ -25,7 +25,7 @@ from tui_client.engine.events import (
     TimelineItemsAdded,
     TimelineItemUpdated,
 )
-from tui_client.engine.identity import IdentityInfo, OwnTrust
+from tui_client.engine.models import IdentityInfo, OwnTrust
 from tui_client.engine.models import (
     BundleSummary,
     Decryption,

@@ -14,7 +14,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from tui_client.engine.events import OwnTrustChanged
-from tui_client.engine.identity import OwnTrust
+from tui_client.engine.models import OwnTrust
 from tui_client.ui.palette import ActionsProvider
 from tui_client.ui.screens.confirm import ConfirmScreen
 from tui_client.ui.screens.event_details import NO_DECRYPTED, EventDetailsScreen

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tui_client.engine.models import BundleSummary, Invite, SyncState
-from tui_client.engine.render import markdown_to_html
+from tui_client.engine.outgoing import markdown_to_html
 from tui_client.ui import commands
 from tui_client.ui.clock import TimeFormatter
 from tui_client.ui.describe import bundle_line, invite_line, sync_line, trust_line
@@ -165,7 +165,7 @@ def test_sync_lines_and_countdown() -> None:
 
 
 def test_trust_slot() -> None:
-    from tui_client.engine.identity import OwnTrust
+    from tui_client.engine.models import OwnTrust
 
     assert trust_line(None) == "verified: —"
     assert trust_line(True) == "✓ verified by your identity"

@@ -155,9 +155,17 @@ class Invite:
         return self.inviter_name or self.inviter or "someone"
 
 
+class SyncPhase(str, Enum):
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    SYNCING = "syncing"
+    RETRYING = "retrying"
+    LOGGED_OUT = "logged_out"
+
+
 @dataclass(frozen=True)
 class SyncState:
-    state: str  # "stopped" | "connecting" | "syncing" | "retrying" | "logged_out"
+    state: SyncPhase
     detail: str | None = None
     retry_in: float | None = None
     since: float | None = None
@@ -247,3 +255,72 @@ class EventDetails:
     failure_reason: str | None
     decrypted_json: dict | None
     encrypted_json: dict | None
+
+
+# -- identities and trust (cross-signing) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnTrust:
+    identity_exists: bool  # the account has a published master key
+    device_verified: bool  # our device carries a valid signature of that identity
+    have_private_keys: bool  # we can sign (our device is trusted to act for the identity)
+    master_key: str | None = None
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.device_verified:
+            return "verified"
+        if self.identity_exists:
+            return "not verified"
+        return "no identity"
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    user_id: str
+    state: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
+    master_key: str | None = None
+    previous_master_key: str | None = None
+    changed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    user_id: str
+    device_id: str
+    display_name: str
+    ed25519: str | None
+    curve25519: str | None
+    cross_signed_by_owner: bool
+
+
+# -- history sharing, as front ends see it -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharePreview:
+    shareable: bool
+    reason: str  # why not, or what will be shared
+    key_count: int = 0
+    withheld_count: int = 0
+    warning: str | None = None  # e.g. "this user may not exist"
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    shared: bool
+    reason: str
+    key_count: int = 0
+    withheld_count: int = 0
+    devices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    state: str  # "imported" | "rejected" | "held" | "waiting" | "retrying" | "expired" | "nothing"
+    detail: str
+    imported: int = 0
+    key_count: int = 0
+    withheld_count: int = 0

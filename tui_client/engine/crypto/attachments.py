@@ -7,22 +7,16 @@ Pure functions on bytes and dicts: key bundles use them today, files and images 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from .canonical import b64decode, b64encode
+from .symmetric import aes_ctr, same
 
 
 class AttachmentError(Exception):
     """An encrypted file (or its description) is unusable; the message says why."""
-
-
-def _ctr(key: bytes, iv: bytes) -> Cipher[modes.CTR]:
-    return Cipher(algorithms.AES(key), modes.CTR(iv))
 
 
 def encrypt_attachment(plaintext: bytes) -> tuple[bytes, dict[str, Any]]:
@@ -30,8 +24,7 @@ def encrypt_attachment(plaintext: bytes) -> tuple[bytes, dict[str, Any]]:
     yet). The IV is 8 random bytes and a zero counter, as the spec asks."""
     key = os.urandom(32)
     iv = os.urandom(8) + b"\x00" * 8
-    encryptor = _ctr(key, iv).encryptor()
-    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+    ciphertext = aes_ctr(key, iv, plaintext)
     info = {
         "v": "v2",
         "key": {
@@ -94,10 +87,9 @@ def decrypt_attachment(ciphertext: bytes, file: Mapping[str, Any]) -> bytes:
     if problem:
         raise AttachmentError(problem)
     expected = b64decode(file["hashes"]["sha256"])
-    if not hmac.compare_digest(hashlib.sha256(ciphertext).digest(), expected):
+    if not same(hashlib.sha256(ciphertext).digest(), expected):
         raise AttachmentError("the downloaded file does not match its SHA-256 hash")
-    decryptor = _ctr(b64decode(file["key"]["k"]), b64decode(file["iv"])).decryptor()
-    return decryptor.update(ciphertext) + decryptor.finalize()
+    return aes_ctr(b64decode(file["key"]["k"]), b64decode(file["iv"]), ciphertext)
 
 
 def parse_mxc(url: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ...config import Settings
-    from ..client import EngineClient
+    from ..nio.client import EngineClient
     from ..identity import IdentityManager
     from ..models import TimelineItem
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-import vodozemac
 from nio.crypto import InboundGroupSession
 
 from ..errors import DownloadError
 from ..crypto.attachments import AttachmentError, decrypt_attachment, minimal_file_info, parse_mxc
-from ..crypto.olm import changed
-from ..models import BundleSummary
+from ..crypto.megolm import MegolmKeyError, import_exported
+from ..nio.olm import changed, inbound_session
+from ..models import BundleSummary, ImportResult
 from ..room_keys import MergeAction, Origin, SessionMeta
 from .bundle import (
     KEY_COUNT_HINT,
@@ -59,15 +59,6 @@ from .store import SharingStore
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress updates to the UI
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    state: str  # "imported" | "rejected" | "held" | "waiting" | "retrying" | "expired" | "nothing"
-    detail: str
-    imported: int = 0
-    key_count: int = 0
-    withheld_count: int = 0
 
 
 class BundleReceiver:
@@ -498,23 +489,14 @@ class BundleReceiver:
 
 
 def sessions_from_keys(keys: tuple[HistoricKey, ...] | list[HistoricKey], forwarder_curve25519: str) -> list[InboundGroupSession]:
-    """Inbound sessions for the bundle's keys. The session id is derived from the key material
-    (its signing key), so a key that is not the session it names rejects the bundle. This does
-    not prove the sender holds the real ratchet (exports are unsigned): the merge rules and the
-    room-and-session keying take care of that."""
+    """Inbound sessions for the bundle's keys; a key that is not the session it names rejects
+    the bundle (crypto.megolm)."""
     sessions = []
     for key in keys:
         try:
-            inner = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(key.session_key))
-        except Exception as exc:
-            raise BundleError(f"session {key.session_id[:10]}…: unusable key ({exc})") from None
-        if inner.session_id != key.session_id:
-            raise BundleError(
-                f"session {key.session_id[:10]}…: its key belongs to another session "
-                f"({inner.session_id[:10]}…); the bundle is forged or broken"
-            )
-        sessions.append(InboundGroupSession(
-            "", key.sender_claimed_ed25519, key.sender_key, key.room_id,
-            forwarding_chain=[forwarder_curve25519], session=inner,
-        ))
+            inner = import_exported(key.session_key, key.session_id)
+        except MegolmKeyError as exc:
+            raise BundleError(f"{exc}; the bundle is forged or broken") from None
+        sessions.append(inbound_session(inner, key.room_id, key.sender_key, key.sender_claimed_ed25519,
+                                        [forwarder_curve25519]))
     return sessions

@@ -25,6 +25,7 @@ from typing import Any
 from ..crypto.attachments import check_file_info
 from ..crypto.cross_signing import check_sender_device_keys
 from .bundle import MAX_ROOM_KEYS, MAX_WITHHELD, WithheldEntry, not_shared_entry
+from ..models import SharePreview
 from .records import AcceptedInvite, BundleState, ReceivedBundle, WithheldRecord
 
 SHAREABLE_VISIBILITIES = frozenset({"shared", "world_readable"})
@@ -98,15 +99,6 @@ class InviteeFacts:
     identity: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
     devices: int
     cross_signed_devices: int
-
-
-@dataclass(frozen=True)
-class SharePreview:
-    shareable: bool
-    reason: str  # why not, or what will be shared
-    key_count: int = 0
-    withheld_count: int = 0
-    warning: str | None = None  # e.g. "this user may not exist"
 
 
 def preview(

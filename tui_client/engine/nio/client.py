@@ -19,8 +19,8 @@ from nio.api import Api
 from nio.events import RoomEncryptionEvent, RoomMemberEvent
 from nio.responses import KeysQueryError, KeysQueryResponse, SyncError, SyncResponse
 
-from .crypto.olm import AppOlm
-from .errors import DownloadError
+from .olm import AppOlm, OlmHooks
+from ..errors import DownloadError
 from .store import AppStore
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,11 @@ class EngineClient(AsyncClient):
     olm: AppOlm | None
     store: AppStore | None
 
-    def __init__(self, homeserver: str, user: str, device_id: str | None, store_path: str, store_key: str) -> None:
+    def __init__(
+        self, homeserver: str, user: str, device_id: str | None, store_path: str, store_key: str,
+        hooks: OlmHooks | None = None,
+    ) -> None:
+        self.hooks = hooks or OlmHooks()
         config = AsyncClientConfig(
             store=AppStore,
             store_name="crypto.db",
@@ -111,7 +115,7 @@ class EngineClient(AsyncClient):
         self.store = AppStore(
             self.user_id, self.device_id, self.store_path, self.config.pickle_key, self.config.store_name
         )
-        self.olm = AppOlm(self.user_id, self.device_id, self.store)
+        self.olm = AppOlm(self.user_id, self.device_id, self.store, self.hooks)
         self.encrypted_rooms = self.store.load_encrypted_rooms()
         self.loaded_sync_token = self.store.load_sync_token()
 
@@ -191,7 +195,7 @@ class EngineClient(AsyncClient):
         resp = await self._send(FullKeysQueryResponse, method, path, data)
         if isinstance(resp, FullKeysQueryResponse):
             try:
-                self.on_keys_query(resp)
+                self.hooks.on_keys_query(resp)
             except Exception:
                 logger.exception("processing cross-signing keys failed")
         return resp
@@ -199,9 +203,6 @@ class EngineClient(AsyncClient):
     async def keys_query(self) -> Any:  # type: ignore[override]
         """nio calls this itself (e.g. from room_send); route it through the full query."""
         return await self.keys_query_full()
-
-    def on_keys_query(self, resp: FullKeysQueryResponse) -> None:
-        """Set by the engine: see every key query answer, cross-signing keys included."""
 
     # -- raw JSON calls for endpoints nio does not wrap ------------------------------------
 

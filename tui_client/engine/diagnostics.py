@@ -1,4 +1,5 @@
-"""Read-only views of the crypto state for QA: the crypto inspector, event details, doctor.
+"""Read-only views of the crypto state for QA: the crypto inspector, event details, doctor's
+store and device-key checks, versions and paths.
 
 Everything here is derived from the store and nio's in-memory state; nothing is changed.
 """
@@ -9,8 +10,9 @@ import datetime as dt
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__, paths
 from .models import (
@@ -23,29 +25,46 @@ from .models import (
 )
 
 
+if TYPE_CHECKING:
+    from .history_sharing.service import HistorySharing
+    from .keys.identity import IdentityManager
+    from .nio.client import EngineClient
+    from .timeline.timelines import Timelines
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the views read: the logged-in client and the parts that know about it."""
+
+    client: EngineClient
+    identity: IdentityManager
+    sharing: HistorySharing
+    timelines: Timelines
+
+
 def _when(ts: float | None) -> str:
     if not ts:
         return "an unknown time"
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _creator(engine: Any, curve_key: str) -> tuple[str | None, str | None]:
+def _creator(engine: Context, curve_key: str) -> tuple[str | None, str | None]:
     """Who owns a curve25519 key, as far as our device lists know."""
     olm = engine.client.olm
     if curve_key == olm.account.identity_keys["curve25519"]:
-        return engine.user_id, engine.device_id
+        return engine.client.user_id, engine.client.device_id
     for device in olm.device_store:
         if device.curve25519 == curve_key:
             return device.user_id, device.id
     return None, None
 
 
-def inspect_room(engine: Any, room_id: str) -> RoomInspection:
+def inspect_room(engine: Context, room_id: str) -> RoomInspection:
     client = engine.client
     olm = client.olm
     room = client.rooms.get(room_id) or client.invited_rooms.get(room_id)
     sessions = []
-    for per_sender in olm.inbound_group_store[room_id].values():
+    for per_sender in olm.inbound_group_store._entries.get(room_id, {}).values():
         for session in per_sender.values():
             sid = session.id
             meta = olm.meta_for(room_id, sid)
@@ -113,8 +132,8 @@ def inspect_room(engine: Any, room_id: str) -> RoomInspection:
     )
 
 
-def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | None:
-    timeline = engine._timelines.get(room_id)
+def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails | None:
+    timeline = engine.timelines.get(room_id)
     if timeline is None:
         return None
     index = timeline.index_of(event_id)
@@ -143,7 +162,7 @@ def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | No
     )
 
 
-def _trust_sentence(engine: Any, item: Any, device_id: str | None) -> str:
+def _trust_sentence(engine: Context, item: Any, device_id: str | None) -> str:
     if item.decryption.value == "plaintext":
         return "not encrypted: anyone on the servers could read or change it"
     if item.failed:
@@ -153,7 +172,7 @@ def _trust_sentence(engine: Any, item: Any, device_id: str | None) -> str:
             f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, "
             "not from the sender"
         )
-    if item.sender == engine.user_id and device_id == engine.device_id:
+    if item.sender == engine.client.user_id and device_id == engine.client.device_id:
         return "sent by this device"
     identity = engine.identity.identity_info(item.sender)
     if identity.state == "changed":
@@ -187,7 +206,7 @@ def versions() -> dict[str, str]:
     }
 
 
-def store_health(engine: Any) -> dict[str, Any]:
+def store_health(engine: Context) -> dict[str, Any]:
     store = engine.client.store
     path = store.database_path
     size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
@@ -213,12 +232,11 @@ def all_paths() -> dict[str, str]:
     return {k: str(v) for k, v in paths.all_paths().items()}
 
 
-async def device_keys_check(engine: Any) -> tuple[dict[str, Any], str | None]:
+async def device_keys_check(client: EngineClient) -> tuple[dict[str, Any], str | None]:
     """What the server publishes for our device, compared with the account in our store.
 
     Returns (report, problem): a problem when the server has no keys for this device, or keys of
     another Olm account (the store was replaced or reset: nobody can encrypt to this one)."""
-    client = engine.client
     user_id, device_id = client.user_id, client.device_id
     local = client.olm.account.identity_keys if client.olm is not None else None
     try:
