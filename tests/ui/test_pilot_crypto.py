@@ -222,8 +222,10 @@ async def test_event_details_of_a_shared_and_a_failed_message(make_app):
         details = await wait_for(pilot, lambda: isinstance(app.screen, EventDetailsScreen) and app.screen)
         await wait_for(pilot, lambda: details.details is not None)
         shown = texts(details)
-        assert "Alice (@alice:example.org, device ALICEDEVICE) shared the keys for this message" in shown
-        assert "authenticity not guaranteed: the key came from @alice:example.org" in shown
+        # Alice sent it and shared its key herself: nothing may claim the key came from someone else.
+        assert "Alice (@alice:example.org, device ALICEDEVICE) sent this message and shared its key later" in shown
+        assert "authenticity rests on the sender's word: the sender shared this key later" in shown
+        assert "not from the sender" not in shown
         assert "SESSIONAAAAAAAAAA" in shown
         decrypted = details.query_one("#decrypted-json", TextArea)
         assert decrypted.read_only and '"body": "Welcome to **Project X**!"' in decrypted.text

@@ -142,10 +142,23 @@ def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | No
         session_id=item.session_id,
         sender_key=item.sender_key,
         trust=_trust_sentence(engine, item, sender_device),
-        provenance=item.provenance.sentence() if item.provenance else None,
+        provenance=item.provenance.sentence(item.sender) if item.provenance else None,
         failure_reason=item.failure_reason,
         decrypted_json=decrypted if isinstance(decrypted, dict) else None,
         encrypted_json=encrypted if isinstance(encrypted, dict) else None,
+    )
+
+
+def provenance_trust(sender: str, provenance: Any) -> str:
+    """How far a message decrypted with a key from a key bundle can be trusted."""
+    if provenance.shared_by == sender:
+        return (
+            "authenticity rests on the sender's word: the sender shared this key later, in a key "
+            "bundle, not with the message"
+        )
+    return (
+        f"authenticity not guaranteed: the key came from {provenance.shared_by} in a key bundle, "
+        "not from the sender"
     )
 
 
@@ -155,10 +168,7 @@ def _trust_sentence(engine: Any, item: Any, device_id: str | None) -> str:
     if item.failed:
         return "not decrypted, so nothing can be said about it"
     if item.provenance is not None:
-        return (
-            f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, "
-            "not from the sender"
-        )
+        return provenance_trust(item.sender, item.provenance)
     if item.sender == engine.user_id and device_id == engine.device_id:
         return "sent by this device"
     identity = engine.identity.identity_info(item.sender)
