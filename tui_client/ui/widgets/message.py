@@ -18,7 +18,7 @@ from textual.widgets import Static
 from ...engine.models import Decryption, TimelineItem
 from ..clock import TimeFormatter
 from ..describe import failure_line
-from ..formatting import body_content, clean
+from ..formatting import MAX_CHARS, body_content, clean
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
 SENDER_STYLES = (
@@ -107,6 +107,11 @@ class MessageView(ItemView):
         if item.failed or item.kind == "bad" or item.body is None and item.failure_reason:
             return Content.styled(clean(failure_line(item)), "italic $text-error")
         content = body_content(item.body, item.formatted_body)
+        if len(item.body or "") > MAX_CHARS:
+            # Cut for the timeline; the event details show the whole text.
+            content = Content.assemble(content, "\n", Content.styled(
+                f"(the message goes on: {len(item.body or ''):,} characters in all; select it and press i "
+                "for the whole text)", "italic $foreground-muted"))
         if item.kind == "emote":
             return Content.assemble(("* ", "$foreground-muted"), (clean(item.sender_name), "italic"), " ", content)
         return content

