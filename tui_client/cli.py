@@ -19,6 +19,7 @@ from typing import Any
 
 from . import __version__, paths
 from .config import HISTORY_VISIBILITIES, load_settings
+from .engine.errors_text import LAST_MEMBER, is_last_member
 from .logs import setup_logging
 
 logger = logging.getLogger("tui_client.cli")
@@ -26,6 +27,11 @@ logger = logging.getLogger("tui_client.cli")
 
 class CliError(Exception):
     pass
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 room key", "3 room keys"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_json(data: Any) -> None:
@@ -61,7 +67,8 @@ async def _with_engine(
         if sync:
             await engine.sync_once()
         code = await body(engine)
-        await engine._maintain_keys()
+        if engine.logged_in:  # (not after `logout`)
+            await engine._maintain_keys()
         return code
     finally:
         await engine.close()
@@ -87,6 +94,15 @@ async def resolve_room(engine: Any, room: str, *, invited_ok: bool = False) -> s
     raise CliError(f"{len(candidates)} rooms are called {room!r}; use the room id")
 
 
+def remove_unused_profile(directory: Path) -> None:
+    """Remove a profile folder a failed login created (no session in it), so a typo does not
+    leave a profile behind."""
+    import shutil
+
+    if not (directory / "session.json").exists():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def item_json(item: Any) -> dict[str, Any]:
     return {
         "event_id": item.event_id,
@@ -105,16 +121,33 @@ def item_json(item: Any) -> dict[str, Any]:
 
 async def cmd_login(args: argparse.Namespace) -> int:
     from .engine.engine import Engine
+    from .engine.server_url import DiscoveryError, discover_homeserver, homeserver_url, server_name
 
+    if args.homeserver:
+        homeserver = homeserver_url(args.homeserver)
+    elif server_name(args.user) is None:
+        raise CliError("give --homeserver URL, or your full user id (--user @name:server) to look it up")
+    else:
+        try:
+            homeserver = await asyncio.to_thread(discover_homeserver, args.user)
+        except DiscoveryError as exc:
+            raise CliError(f"{exc} with --homeserver") from None
+        print(f"homeserver: {homeserver}", file=sys.stderr)
     password = _read_secret(args, "password", "password_stdin", "Password: ")
+    directory = paths.profile_dir(args.profile)
+    existed = directory.exists()
     engine = Engine(args.profile, settings=args.settings)
+    logged_in = False
     try:
-        info = await engine.login(args.homeserver, args.user, password)
+        info = await engine.login(homeserver, args.user, password)
+        logged_in = True
         await engine.sync_once()
         print(f"logged in as {info.user_id} (device {info.device_id}) on profile {args.profile!r}")
         return 0
     finally:
         await engine.close()
+        if not logged_in and not existed:
+            remove_unused_profile(directory)
 
 
 async def cmd_logout(args: argparse.Namespace) -> int:
@@ -230,6 +263,11 @@ async def cmd_send(args: argparse.Namespace) -> int:
 
 
 async def cmd_invite(args: argparse.Namespace) -> int:
+    from .ui.commands import USER_ID
+
+    if not USER_ID.match(args.user):
+        raise CliError(f"{args.user!r} is not a user id; use the full form @name:server")
+
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
         if not args.no_share:
@@ -274,8 +312,12 @@ async def cmd_decline(args: argparse.Namespace) -> int:
 async def cmd_leave(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
+        room = engine.room(room_id)
+        last = room is not None and is_last_member(room, engine.user_id)
         await engine.leave(room_id)
         print(f"left {room_id}")
+        if last:
+            print(f"note: {LAST_MEMBER}", file=sys.stderr)
         return 0
 
     return await _with_engine(args, body)
@@ -396,7 +438,7 @@ async def cmd_export_keys(args: argparse.Namespace) -> int:
         room_id = await resolve_room(engine, args.room) if args.room else None
         passphrase = _passphrase(args, "Passphrase to protect the file: ", confirm=True)
         count = await engine.export_keys(args.file, passphrase, room_id)
-        print(f"exported {count} room key(s) to {args.file}")
+        print(f"exported {plural(count, 'room key')} to {args.file}")
         return 0
 
     return await _with_engine(args, body, sync=False)
@@ -406,7 +448,7 @@ async def cmd_import_keys(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         passphrase = _passphrase(args, "Passphrase of the file: ")
         imported, known, skipped = await engine.import_keys(args.file, passphrase)
-        print(f"imported {imported} room key(s); {known} already known; {skipped} skipped")
+        print(f"imported {plural(imported, 'room key')}; {known} already known; {skipped} skipped")
         return 0
 
     return await _with_engine(args, body, sync=False)
@@ -454,7 +496,9 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
         report = await engine.doctor()
     finally:
         await engine.close()
-    report["config_problems"] = list(args.config_problems)
+    from .ui.keymap import keymap_problems
+
+    report["config_problems"] = list(args.config_problems) + keymap_problems(args.settings.keys)
     report["problems"] = problems
     if args.json:
         _print_json(report)
@@ -474,7 +518,7 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"store: {store['path']} ({store['size_bytes'] / 1e6:.1f} MB, integrity {store['integrity']}, "
               f"{store['sessions_total']} Megolm sessions)")
         for room_id, count in sorted(store["sessions_by_room"].items()):
-            print(f"  {room_id}: {count} session(s)")
+            print(f"  {room_id}: {plural(count, 'session')}")
     for p in report.get("pending_bundles", []):
         print(f"pending key bundle: {p['room_id']} from {p['inviter']}")
     for problem in report["problems"] + report["config_problems"]:
@@ -521,8 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("login", cmd_login, "log in with a password and save the session")
-    p.add_argument("--homeserver", required=True, help="e.g. https://matrix.example.org")
-    p.add_argument("--user", required=True, help="user name or full user id")
+    p.add_argument("--homeserver", help="e.g. https://matrix.example.org (default: looked up from a full "
+                   "user id, as other clients do); http:// is assumed for 127.0.0.1 and localhost")
+    p.add_argument("--user", required=True, help="user name, or full user id (@name:server)")
     p.add_argument("--password", help="the password (prefer --password-stdin or the prompt)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
@@ -654,7 +699,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except (CliError, EngineError, SessionFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from .engine.errors_text import explain
+
+        logger.info("%s failed: %s", args.command, exc)
+        print(f"error: {explain(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

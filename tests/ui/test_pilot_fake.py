@@ -307,7 +307,7 @@ async def test_login_errors_then_success(make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login"))
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one("#login").region.height, what="the login form")
-        screen.query_one("#homeserver", Input).value = "matrix.example.org"
+        screen.query_one("#homeserver", Input).value = "ftp://matrix.example.org"
         screen.query_one("#user", Input).value = "bob"
         screen.query_one("#password", Input).value = "nope"
         await pilot.click("#login")

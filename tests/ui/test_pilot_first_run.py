@@ -152,3 +152,81 @@ async def test_a_long_message_says_it_goes_on_and_details_show_all_of_it(make_ap
         assert text.text == long_text and text.has_focus
         await pilot.press("c")
         assert app.clipboard == long_text
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+class ReadOnlyRoomEngine(FakeEngine):
+    async def send_text(self, room_id, text, *, emote=False, notice=False):
+        from tui_client.engine.engine import EngineError
+
+        raise EngineError("could not send: user_level (0) < send_level (100) (M_FORBIDDEN)")
+
+
+async def test_a_refusal_from_the_server_reads_as_a_sentence(make_app):
+    app = make_app(ReadOnlyRoomEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        composer = screen.query_one("Composer")
+        composer.focus()
+        composer.insert("may I?")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("power level" in n for n in notifications(app)), what="the error")
+        [shown] = [n for n in notifications(app) if "power level" in n]
+        assert shown == ("could not send: your power level in this room is 0 and this needs 100; ask one of the "
+                         "room's admins or moderators to raise your level (or to do it for you)")
+
+
+async def test_leaving_as_the_last_member_warns_first(make_app):
+    from tui_client.ui.screens.confirm import ConfirmScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.query_one("RoomList").select_id("!random:example.org")  # Bob is alone in Random
+        await pilot.pause()
+        composer = screen.query_one("Composer")
+        composer.focus()
+        composer.insert("/leave")
+        await pilot.press("enter")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        assert "You are the only member left: if you leave, nobody can join it any more" in dialog.question
+        await pilot.press("escape")
+        screen.query_one("RoomList").select_id(PROJECT)  # Alice and Carol are there too
+        await pilot.pause()
+        composer.focus()
+        composer.insert("/leave")
+        await pilot.press("enter")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        assert "only member left" not in dialog.question
+
+
+async def test_bad_key_bindings_in_the_settings_are_reported_at_start(make_app, caplog):
+    from tui_client.config import Settings
+
+    settings = Settings(keys={"quit": "f12", "help": "f12", "launch_rockets": "f5"})
+    with caplog.at_level("WARNING"):
+        app = make_app(settings=settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            shown = notifications(app)
+            assert any("'launch_rockets' is not an action id" in n for n in shown), shown
+            assert any("'f12' is bound to both 'quit' and 'help'" in n for n in shown), shown
+    logged = caplog.text
+    assert "launch_rockets" in logged and "'f12' is bound to both" in logged
+
+
+async def test_a_homeserver_on_this_machine_needs_no_scheme(make_app):
+    app = make_app(FakeEngine(logged_in=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login"))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one("#login").region.height, what="the login form")
+        screen.query_one("#homeserver", Input).value = "127.0.0.1:8008"
+        screen.query_one("#user", Input).value = "bob"
+        screen.query_one("#password", Input).value = "secret"
+        await pilot.click("#login")
+        await ready(pilot)
+        assert ("login", ("http://127.0.0.1:8008", "bob")) in app.fake.calls

@@ -88,6 +88,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.profile = profile
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
+        from .keymap import keymap_problems
+
+        for problem in (found := keymap_problems(self.keymap, self.binding_sources())):
+            logger.warning("config: %s", problem)
+        self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self._main: Any = None  # the MainScreen once logged in
         self._quitting = False
@@ -203,8 +208,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     @on(Bridge.EngineError)
     def _engine_error(self, message: Bridge.EngineError) -> None:
+        from ..engine.errors_text import explain
+
         logger.warning("engine error: %s", message.message)
-        self.notify(message.message, title="Error", severity="error", timeout=10)
+        self.notify(explain(message.message), title="Error", severity="error", timeout=10)
 
     @on(Bridge.Notice)
     def _notice(self, message: Bridge.Notice) -> None:
@@ -233,10 +240,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     def report_error(self, what: str, error: BaseException) -> None:
         """A failed command becomes a notification and a log line; never a crash."""
         from ..engine.engine import EngineError
+        from ..engine.errors_text import explain
 
         if isinstance(error, EngineError):
-            text = str(error)
-            logger.warning("%s failed: %s", what, text)
+            logger.warning("%s failed: %s", what, error)
+            text = explain(str(error))
         else:
             text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             logger.error("%s failed", what, exc_info=error)
@@ -412,39 +420,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     def binding_sources(self) -> list[tuple[str, type[DOMNode]]]:
         """Where bindings live, with a label for each (in the order the help screen lists them)."""
-        from .screens.create_room import CreateRoomScreen
-        from .screens.event_details import EventDetailsScreen
-        from .screens.help import HelpScreen
-        from .screens.identity import RecoveryScreen, ResetIdentityScreen, VerifyDeviceScreen
-        from .screens.inspector import CryptoInspectorScreen
-        from .screens.key_files import ExportKeysScreen, ImportKeysScreen
-        from .screens.invites import InvitesScreen
-        from .screens.log import LogScreen
-        from .screens.main import MainScreen
-        from .widgets.composer import Composer
-        from .widgets.invite_card import InviteCard
-        from .widgets.room_list import RoomList
-        from .widgets.timeline import Timeline
-
-        return [
-            ("everywhere", TuiApp),
-            ("main screen", MainScreen),
-            ("room list", RoomList),
-            ("timeline", Timeline),
-            ("composer", Composer),
-            ("invite", InviteCard),
-            ("invites screen", InvitesScreen),
-            ("create room", CreateRoomScreen),
-            ("crypto inspector", CryptoInspectorScreen),
-            ("event details", EventDetailsScreen),
-            ("verify device", VerifyDeviceScreen),
-            ("set up recovery", RecoveryScreen),
-            ("reset identity", ResetIdentityScreen),
-            ("export keys", ExportKeysScreen),
-            ("import keys", ImportKeysScreen),
-            ("logs", LogScreen),
-            ("help", HelpScreen),
-        ]
+        return binding_sources()
 
     def keys_for(self, binding: Binding) -> str:
         """How a binding's keys are shown, after the user's keymap (settings.keys)."""
@@ -455,6 +431,44 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             if key:
                 shown.append(self.get_key_display(Binding(key, binding.action)))
         return " / ".join(dict.fromkeys(shown))
+
+
+def binding_sources() -> list[tuple[str, type[DOMNode]]]:
+    """Where the app's bindings live, with a label for each (in the order the help screen lists
+    them)."""
+    from .screens.create_room import CreateRoomScreen
+    from .screens.event_details import EventDetailsScreen
+    from .screens.help import HelpScreen
+    from .screens.identity import RecoveryScreen, ResetIdentityScreen, VerifyDeviceScreen
+    from .screens.inspector import CryptoInspectorScreen
+    from .screens.key_files import ExportKeysScreen, ImportKeysScreen
+    from .screens.invites import InvitesScreen
+    from .screens.log import LogScreen
+    from .screens.main import MainScreen
+    from .widgets.composer import Composer
+    from .widgets.invite_card import InviteCard
+    from .widgets.room_list import RoomList
+    from .widgets.timeline import Timeline
+
+    return [
+        ("everywhere", TuiApp),
+        ("main screen", MainScreen),
+        ("room list", RoomList),
+        ("timeline", Timeline),
+        ("composer", Composer),
+        ("invite", InviteCard),
+        ("invites screen", InvitesScreen),
+        ("create room", CreateRoomScreen),
+        ("crypto inspector", CryptoInspectorScreen),
+        ("event details", EventDetailsScreen),
+        ("verify device", VerifyDeviceScreen),
+        ("set up recovery", RecoveryScreen),
+        ("reset identity", ResetIdentityScreen),
+        ("export keys", ExportKeysScreen),
+        ("import keys", ImportKeysScreen),
+        ("logs", LogScreen),
+        ("help", HelpScreen),
+    ]
 
 
 def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[Any, bool]:
