@@ -20,7 +20,7 @@ from typing import Any
 from . import __version__, paths
 from .config import HISTORY_VISIBILITIES, load_settings
 from .engine.errors_text import LAST_MEMBER, is_last_member
-from .logs import setup_logging
+from .logs import set_log_context, setup_logging
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -679,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     level = args.log_level or loaded.settings.log_level
     setup_logging(level, stderr_level="DEBUG" if args.verbose else None)
+    set_log_context(args.profile if args.command != "demo" else "demo")
     for problem in loaded.problems:
         logger.warning("config: %s", problem)
         if args.command:

@@ -45,7 +45,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "tui-client"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = {ActionsProvider}  # (which lists Textual's system commands too, after ours)
     NOTIFICATION_TIMEOUT = 6
 
     BINDINGS = [
@@ -348,6 +348,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         if self._main is not None:
             self._main.select_when_listed(room_id)
 
+    def invited(self, room_id: str, user_id: str, result: object) -> None:
+        """An invite went out (`result`: the engine's ShareResult, or None). The demo's app notes
+        who got keys, for Alice's bot; the plain app has nothing to do."""
+
     def ask_decline(self, invite: Invite) -> None:
         """Decline after a confirmation (declining cannot be undone without a new invite)."""
         from .screens.confirm import ConfirmScreen
@@ -411,6 +415,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.notify(path, title="Screenshot saved")
 
     # -- bindings, for the help screen and the command palette -------------------------------
+
+    def extra_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        """(title, help, callback) palette entries that are not bindings; listed first."""
+        return []
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, minus those our actions replace (quit, screenshot)."""

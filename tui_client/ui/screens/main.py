@@ -399,6 +399,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return await engine.invite(room.room_id, user_id, share_history=False)
 
         result = await self.tui.bridge.call(invite)
+        self.tui.invited(room.room_id, user_id, result)
         if result is not None and getattr(result, "shared", False):
             self.notify(f"Invited {user_id}; {result.reason}")
         elif result is not None and share and getattr(result, "reason", None):
