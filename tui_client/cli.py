@@ -205,7 +205,7 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
         else:
             for s in rooms:
                 lock = "🔒" if s.encrypted else "  "
-                print(f"{lock} {s.name}  {s.room_id}  ({s.joined_count} members, history {s.history_visibility})")
+                print(f"{lock} {s.name}  {s.room_id}  ({plural(s.joined_count, 'member')}, history {s.history_visibility})")
         return 0
 
     return await _with_engine(args, body)

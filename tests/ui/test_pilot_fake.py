@@ -87,7 +87,7 @@ async def test_restored_session_shows_rooms_invites_and_the_first_room(make_app)
         assert "🔑 shared by Alice" in shown
         assert "⚠ Unable to decrypt: not shared: the sender's history settings did not allow it" in shown
         assert "[bold]x[/]" in shown  # markup in a body is shown literally
-        assert "● syncing" in shown and ME in shown and "BOBDEVICE" in shown
+        assert "● connected" in shown and ME in shown and "BOBDEVICE" in shown
         assert app.fake.calls[0] == ("start_sync", ())
 
 

@@ -230,3 +230,108 @@ async def test_a_homeserver_on_this_machine_needs_no_scheme(make_app):
         await pilot.click("#login")
         await ready(pilot)
         assert ("login", ("http://127.0.0.1:8008", "bob")) in app.fake.calls
+
+
+async def test_the_room_list_is_never_drawn_at_a_made_up_width(make_app, monkeypatch):
+    """Invites were once fitted to 10 columns before the first layout, so the names showed
+    wrapped into shreds ("Ali / ce / sha / red…") for a frame at start."""
+    from tui_client.ui.widgets import room_list
+
+    widths: list[int] = []
+    original = room_list.invite_prompt
+
+    def recording(invite, width):
+        widths.append(width)
+        return original(invite, width)
+
+    monkeypatch.setattr(room_list, "invite_prompt", recording)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert widths and min(widths) >= 24, widths
+
+
+async def test_at_80_by_24_the_detail_line_and_the_sync_state_are_whole(make_app):
+    from tui_client.engine.models import SyncState
+
+    app = make_app(FakeEngine(own_trust=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        timeline.focus()
+        await pilot.pause()
+        timeline.selected = "$e3"
+        await pilot.pause(0.2)
+        detail = screen.query_one("#detail", Static)
+        needed = detail.get_content_height(detail.size, app.size, detail.content_region.width)
+        assert detail.content_region.height >= needed, "the session line is cut off"
+        assert "session SESSIONAAA" in str(detail.render())
+        sync = screen.query_one("#status-sync", Static)
+        app.user_id, app.device_id = "@charlie:localhost", "QWERTYUIOPAS"  # as long as the demo's
+        for state in (SyncState("syncing"), SyncState("connecting")):
+            app.sync_state = state
+            await pilot.pause(0.1)
+            shown = str(sync.render())
+            assert len(shown) <= sync.content_region.width, (shown, sync.content_region.width)
+        assert "✓ verified" in str(screen.query_one("#status-who", Static).render())
+
+
+async def test_toasts_keep_clear_of_the_status_bar_and_the_hint_line(make_app, tmp_path):
+    from textual.widgets._toast import Toast
+
+    from tui_client.demo.story import Demo
+    from tui_client.engine.host import EngineHost
+    from tui_client.ui.demo import DemoApp
+    from tui_client.ui.widgets.hints import HintLine
+    from tui_client.ui.widgets.status import StatusBar
+
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await ready(pilot)
+        app.notify("A toast", timeout=30)
+        toast = await wait_for(pilot, lambda: app.screen.query(Toast) and app.screen.query_one(Toast))
+        await pilot.pause(0.2)
+        assert toast.region.bottom <= screen.query_one(StatusBar).region.y
+
+    host = EngineHost(FakeEngine())
+    demo = DemoApp(host, demo=Demo(tmp_path / "demo", progress=lambda line: None), user="bob", restored=True,
+                   bot_check=lambda: True, poll_interval=0.05)
+    try:
+        async with demo.run_test(size=SIZE, notifications=True) as pilot:
+            await wait_for(pilot, lambda: demo.main_screen is not None and demo.main_screen.query(HintLine),
+                           what="the hint line")
+            demo.notify("A toast", timeout=30)
+            toast = await wait_for(pilot, lambda: demo.screen.query(Toast) and demo.screen.query_one(Toast))
+            await pilot.pause(0.2)
+            assert toast.region.bottom <= demo.main_screen.query_one(HintLine).region.y
+    finally:
+        host.stop()
+
+
+async def test_the_palette_lists_the_apps_actions_before_textuals(make_app):
+    from textual.command import CommandList
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        commands = await wait_for(pilot, lambda: app.screen.query(CommandList) and app.screen.query_one(CommandList)
+                                  if app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count > 5
+                                  else None, what="the palette's entries")
+        await pilot.pause(0.5)
+        titles = [str(commands.get_option_at_index(i).prompt).split("\n")[0] for i in range(commands.option_count)]
+        assert "Theme" in " ".join(titles), titles
+        first_textual = next(i for i, t in enumerate(titles) if t.startswith(("Theme", "Keys", "Maximize")))
+        assert first_textual > titles.index("New room"), titles
+        assert all(t[:1].isupper() for t in titles), titles
+
+
+async def test_ctrl_c_says_how_to_quit_without_markup(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.query_one(Timeline).focus()
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: any("quit" in n for n in notifications(app)))
+        assert "Press ctrl+q to quit." in notifications(app)
+        assert not any("[b]" in n for n in notifications(app))

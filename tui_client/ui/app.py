@@ -391,6 +391,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             logger.warning("the engine did not stop cleanly: %s", exc)
         self.exit(0)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit (it copies in text fields): say what does (Textual's own message
+        carries markup our literal notifications would print)."""
+        binding = next(b for b in TuiApp.BINDINGS if isinstance(b, Binding) and b.id == "quit")
+        keys = self.keymap.get("quit", binding.key).split(",")[0].strip()
+        self.notify(f"Press {keys} to quit.", title="Do you want to quit?")
+
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 

@@ -90,11 +90,11 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
                     yield Static(Content.styled(label, "$foreground-muted"), classes="fact-label", markup=False)
                     yield Static(classes="fact-value", markup=False)
         with TabbedContent(id="details-tabs", initial=self.initial):
-            with TabPane("Decrypted JSON", id="decrypted"):
+            with TabPane("1 Decrypted JSON", id="decrypted"):
                 yield TextArea(read_only=True, id="decrypted-json", soft_wrap=False, show_line_numbers=False)
-            with TabPane("Encrypted JSON", id="encrypted"):
+            with TabPane("2 Encrypted JSON", id="encrypted"):
                 yield TextArea(read_only=True, id="encrypted-json", soft_wrap=False, show_line_numbers=False)
-            with TabPane("Message text", id="text"):
+            with TabPane("3 Message text", id="text"):
                 yield TextArea(read_only=True, id="text-json", soft_wrap=True, show_line_numbers=False)
         yield Footer(compact=True)
 
