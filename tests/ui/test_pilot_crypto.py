@@ -174,7 +174,7 @@ async def test_crypto_inspector_tabs_copy_refresh_and_accept(make_app):
         await wait_for(pilot, lambda: sessions.row_count == 3, what="the sessions")
         rows = cells(sessions)
         assert rows[0][:4] == ["SESSIONAAA…", "@alice:example.org ALICEDEVICE", "0", "yes"]
-        assert rows[0][4] == "shared by @alice:example.org in a key bundle"  # compact: the line below has more
+        assert rows[0][4] == "bundle from @alice:example.org"  # compact: the line below has the sentence
         assert "SESSIONAAAAAAAAAA" in texts(inspector)  # the detail line has the whole id
         await pilot.press("c")
         assert app.clipboard == "SESSIONAAAAAAAAAA"

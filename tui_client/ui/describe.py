@@ -186,13 +186,22 @@ def short_id(value: str | None, length: int = 10) -> str:
     return value if len(value) <= length + 1 else value[:length] + "…"
 
 
+ORIGIN_LABELS = {
+    "own": "this device",
+    "direct": "directly from its creator",
+    "import": "a key file",
+    "forwarded": "one of your devices",
+}
+
+
 def session_row(session: SessionReport) -> tuple[str, str, str, str, str]:
     """(session, creator, first known index, shareable, origin) for the sessions table."""
     creator = " ".join(p for p in (session.creator_user, session.creator_device) if p) or "unknown"
-    origin = session.origin_detail
-    if session.origin == "bundle" and session.shared_by:
-        # Compact, so the table fits 120 columns; the line under it has the device and date.
-        origin = f"shared by {session.shared_by} in a key bundle"
+    # Compact, so the table fits 100 columns; the line under it has the whole sentence (device,
+    # date).
+    origin = ORIGIN_LABELS.get(session.origin, session.origin_detail)
+    if session.origin == "bundle":
+        origin = f"bundle from {session.shared_by}" if session.shared_by else session.origin_detail
     return (
         short_id(session.session_id),
         creator,
