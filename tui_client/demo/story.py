@@ -174,8 +174,9 @@ class Demo:
         self.state.save(self.state_path)
         logger.info("demo homeserver ready at %s in %.1f s", self.url, time.monotonic() - started)
 
-    def _install_synapse(self, every: float = 4.0) -> Path:
-        """`ensure_synapse`, saying every few seconds what pip is doing so the wait is visible."""
+    def _install_synapse(self, every: float = 4.0, quiet_for: float = 10.0) -> Path:
+        """`ensure_synapse`, saying every few seconds what pip is doing, and at least every
+        `quiet_for` seconds that it is still at it, so the wait is never a silent screen."""
         import threading
 
         from ..homeserver import default_env_dir
@@ -192,14 +193,16 @@ class Demo:
         started = time.monotonic()
         worker.start()
         log = default_env_dir() / "install.log"
-        said = ""
+        said, said_at = "", started
         while worker.is_alive():
             worker.join(every)
             if worker.is_alive():
                 step = _pip_step(log)
-                if step and step != said:
-                    self.progress(f"  … {time.monotonic() - started:.0f} s: {step}")
-                    said = step
+                now = time.monotonic()
+                if (step and step != said) or now - said_at >= quiet_for:
+                    still = "still " if step and step == said else ""
+                    self.progress(f"  … {now - started:.0f} s: {still}{step or 'preparing the install'}")
+                    said, said_at = step or said, now
         if "error" in result:
             raise result["error"]  # type: ignore[misc]
         return result["python"]  # type: ignore[return-value]

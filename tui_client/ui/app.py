@@ -508,6 +508,8 @@ def run_app(profile: str, loaded: LoadedSettings) -> int:
     """Run the terminal UI on `profile`; returns the process exit code."""
     from ..engine.lock import ProfileLockedError
 
+    directory = paths.profile_dir(profile)
+    existed = directory.exists()
     try:
         host, restored = open_backend(profile, loaded.settings)
     except ProfileLockedError as exc:
@@ -522,4 +524,9 @@ def run_app(profile: str, loaded: LoadedSettings) -> int:
         app.run()
     finally:
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
+        if not existed and not (directory / "session.json").exists():
+            # Nobody logged in (or every attempt failed): leave no empty profile behind.
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
     return app.return_code or 0
