@@ -242,6 +242,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         from ..engine.engine import EngineError
         from ..engine.errors_text import explain
 
+        if self._quitting:
+            # Work cut short by quitting (the engine is closing under it): nothing to tell anyone.
+            logger.info("%s stopped by quitting: %s", what, error)
+            return
         if isinstance(error, EngineError):
             logger.warning("%s failed: %s", what, error)
             text = explain(str(error))
