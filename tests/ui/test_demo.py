@@ -202,7 +202,8 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
                 commands = app.screen.query_one(CommandList)
                 if commands.highlighted is None:
                     await pilot.press("down")
-                assert "Invite Charlie" in str(commands.get_option_at_index(commands.highlighted).prompt)
+                offered = str(commands.get_option_at_index(commands.highlighted).prompt)
+                assert "Invite Charlie" in offered and "Invite @charlie:localhost to Project Aurora" in offered
                 await pilot.press("enter")
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=10,
                                what="the invite confirmation")

@@ -55,6 +55,8 @@ def test_inspector_rows() -> None:
     assert session_row(unknown)[:2] == ("SHORT", "unknown")
     withheld = WithheldReport("S" * 20, "m.unverified", None, None, "@alice:x", None, "to-device", 0.0)
     assert withheld_row(withheld) == ("SSSSSSSSSS…", "m.unverified", "no reason given", "to-device", "@alice:x")
+    one = BundleSummary("@alice:x", "imported", 0.0, key_count=1, imported_count=1)
+    assert bundle_row(one, "Alice")[2] == "1 key"
     bundle = BundleSummary("@alice:x", "rejected", 0.0, key_count=3, detail="bad signature")
     assert bundle_row(bundle, "Alice") == (
         "Alice (@alice:x)", "rejected", "3 keys", "keys from Alice refused: bad signature")

@@ -351,3 +351,41 @@ def test_quitting_the_login_screen_leaves_no_empty_profile(tmp_path, monkeypatch
     assert run_app("typo", load_settings()) == 0
     assert opened == [False], "the app ran on a profile without a session"
     assert not paths.profile_dir("typo").exists()
+
+
+async def test_bobs_last_hints_follow_charlie_into_the_room(tmp_path):
+    """After Bob invites Charlie the hint tells him how to open Charlie's view; once Charlie is
+    in the room and has spoken it says the story is over, instead of repeating the command."""
+    from dataclasses import replace
+
+    from tui_client.demo.story import Demo
+    from tui_client.engine.host import EngineHost
+    from tui_client.engine.models import Member
+    from tui_client.ui.demo import DemoApp
+
+    from .fake_engine import default_rooms
+
+    charlie = "@charlie:localhost"
+    project = next(r for r in default_rooms() if r.room_id == PROJECT)
+    invited = replace(project, members=project.members + (Member(charlie, "Charlie", "invite"),))
+    engine = FakeEngine(rooms=[invited], invites=[])
+    demo = Demo(tmp_path / "demo", progress=lambda line: None)
+    demo.state.room_id = PROJECT
+    host = EngineHost(engine)
+    app = DemoApp(host, demo=demo, user="bob", restored=True, bot_check=lambda: True, poll_interval=0.05,
+                  command="~/clone/.venv/bin/tui-client")
+    app.guide.done.update({"accept", "read", "why", "talk"})
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.hint is not None and app.hint.step == "charlie", what="the invite hint")
+            assert app.hint.text == "Done! Now in another terminal:  ~/clone/.venv/bin/tui-client demo --as charlie"
+            joined = replace(project, members=project.members + (Member(charlie, "Charlie", "join"),))
+            engine._rooms = [joined]
+            engine.emit_rooms()
+            await wait_for(pilot, lambda: app.hint.step == "greet", what="the hint for Charlie's arrival")
+            assert "Charlie joined" in app.hint.text and "--as charlie" not in app.hint.text
+            engine.receive(PROJECT, charlie, "Charlie", "Hello everyone!")
+            await wait_for(pilot, lambda: app.hint.step == "end", what="the end of the story")
+            assert app.hint.text.startswith("That's the story!")
+    finally:
+        host.stop()
