@@ -1,7 +1,13 @@
 """`tui-client`: the TUI by default, plus scriptable commands on the same engine.
 
 Every command exits 0 on success and non-zero with one line on stderr otherwise:
-1 = the command failed, 2 = bad usage, 3 = the profile is open in another process.
+1 = the command failed, 2 = bad usage, 3 = the profile is open in another process,
+4 = the profile's saved session or crypto store cannot be used (missing, empty, damaged, or not
+readable with the session's store key); the line says what to do, and nothing was changed.
+`doctor` reports all of these as problems and exits 0.
+
+All output is sanitised (`safe_text`): other people's names, bodies and ids never reach the
+terminal with escape sequences, control characters or hidden bidi/invisible characters in them.
 """
 
 from __future__ import annotations
@@ -9,8 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -21,6 +27,7 @@ from . import __version__, paths
 from .config import HISTORY_VISIBILITIES, load_settings
 from .engine.errors_text import LAST_MEMBER, is_last_member
 from .logs import set_log_context, setup_logging
+from .safe_text import clean, clean_id, clean_name, json_text
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -29,14 +36,36 @@ class CliError(Exception):
     pass
 
 
+# -- output: every byte a command prints goes through one of these ---------------------------
+#
+# Room names, display names, device names, bodies and ids come from other people; printed raw, an
+# escape sequence in them is a command to the terminal. Fields are marked as they are put into a
+# line (`_name`, `_id`, `clean` for bodies) and the whole line is cleaned again on the way out.
+
+
+def _name(value: Any) -> str:
+    return clean_name(None if value is None else str(value))
+
+
+def _id(value: Any) -> str:
+    return clean_id(None if value is None else str(value))
+
+
+def out(text: str = "") -> None:
+    print(clean(text))
+
+
+def err(text: str) -> None:
+    print(clean_name(text), file=sys.stderr)
+
+
 def plural(count: int, noun: str) -> str:
     """"1 room key", "3 room keys"."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def _read_secret(args: argparse.Namespace, attr: str, stdin_flag: str, prompt: str) -> str:
@@ -55,19 +84,23 @@ def _read_secret(args: argparse.Namespace, attr: str, stdin_flag: str, prompt: s
 # -- command implementations ---------------------------------------------------------------------
 
 
+EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_PROFILE_UNUSABLE = 1, 2, 3, 4
+
+
 async def _with_engine(
-    args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True
+    args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True,
+    broken_store_ok: bool = False,
 ) -> int:
     from .engine.engine import Engine
 
     engine = Engine(args.profile, settings=args.settings)
     try:
-        if not await engine.open():
+        if not await engine.open(broken_store_ok=broken_store_ok):
             raise CliError(f"profile {args.profile!r} is not logged in; run `tui-client login` first")
         if sync:
             await engine.sync_once()
         code = await body(engine)
-        if engine.logged_in:  # (not after `logout`)
+        if engine.logged_in and not engine.store_problem:
             await engine._maintain_keys()
         return code
     finally:
@@ -132,7 +165,7 @@ async def cmd_login(args: argparse.Namespace) -> int:
             homeserver = await asyncio.to_thread(discover_homeserver, args.user)
         except DiscoveryError as exc:
             raise CliError(f"{exc} with --homeserver") from None
-        print(f"homeserver: {homeserver}", file=sys.stderr)
+        err(f"homeserver: {homeserver}")
     password = _read_secret(args, "password", "password_stdin", "Password: ")
     directory = paths.profile_dir(args.profile)
     existed = directory.exists()
@@ -142,7 +175,7 @@ async def cmd_login(args: argparse.Namespace) -> int:
         info = await engine.login(homeserver, args.user, password)
         logged_in = True
         await engine.sync_once()
-        print(f"logged in as {info.user_id} (device {info.device_id}) on profile {args.profile!r}")
+        out(f"logged in as {_id(info.user_id)} (device {_id(info.device_id)}) on profile {args.profile!r}")
         return 0
     finally:
         await engine.close()
@@ -152,11 +185,16 @@ async def cmd_login(args: argparse.Namespace) -> int:
 
 async def cmd_logout(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
+        unusable = engine.store_problem is not None
         await engine.logout()
-        print(f"logged out of profile {args.profile!r}")
+        out(f"logged out of profile {args.profile!r}")
+        if unusable:
+            out(f"the unusable crypto store was kept in {engine.dir} (crypto.db.unusable-…); "
+                "`tui-client login` now starts a new device")
         return 0
 
-    return await _with_engine(args, body, sync=False)
+    # Logging out must work when the store does not: it is how the user starts over.
+    return await _with_engine(args, body, sync=False, broken_store_ok=True)
 
 
 async def cmd_whoami(args: argparse.Namespace) -> int:
@@ -176,9 +214,9 @@ async def cmd_whoami(args: argparse.Namespace) -> int:
         else:
             for key, value in data.items():
                 if key != "extra":
-                    print(f"{key}: {value}")
+                    out(f"{key}: {_name(value)}")
             for key, value in data["extra"].items():
-                print(f"{key}: {value}")
+                out(f"{key}: {_name(value)}")
         return 0
 
     return await _with_engine(args, body)
@@ -205,7 +243,8 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
         else:
             for s in rooms:
                 lock = "🔒" if s.encrypted else "  "
-                print(f"{lock} {s.name}  {s.room_id}  ({plural(s.joined_count, 'member')}, history {s.history_visibility})")
+                out(f"{lock} {_name(s.name)}  {_id(s.room_id)}  "
+                    f"({plural(s.joined_count, 'member')}, history {_name(s.history_visibility)})")
         return 0
 
     return await _with_engine(args, body)
@@ -230,7 +269,7 @@ async def cmd_invites(args: argparse.Namespace) -> int:
             )
         else:
             for i in invites:
-                print(f"{i.name}  {i.room_id}  invited by {i.inviter_label}")
+                out(f"{_name(i.name)}  {_id(i.room_id)}  invited by {_name(i.inviter_label)}")
         return 0
 
     return await _with_engine(args, body)
@@ -245,7 +284,7 @@ async def cmd_create_room(args: argparse.Namespace) -> int:
             topic=args.topic,
             invite=tuple(args.invite or ()),
         )
-        print(room_id)
+        out(_id(room_id))
         return 0
 
     return await _with_engine(args, body)
@@ -256,7 +295,7 @@ async def cmd_send(args: argparse.Namespace) -> int:
         room_id = await resolve_room(engine, args.room)
         text = args.text if args.text != "-" else sys.stdin.read()
         event_id = await engine.send_text(room_id, text, emote=args.emote, notice=args.notice)
-        print(event_id)
+        out(_id(event_id))
         return 0
 
     return await _with_engine(args, body)
@@ -273,17 +312,17 @@ async def cmd_invite(args: argparse.Namespace) -> int:
         if not args.no_share:
             preview = engine.share_preview(room_id)
             # Say what will happen to the history before the invite goes out.
-            print(f"history: {preview.reason}", file=sys.stderr)
+            err(f"history: {preview.reason}")
         result = await engine.invite(
             room_id, args.user, share_history=not args.no_share,
             invite_if_sharing_fails=args.invite_if_sharing_fails,
         )
         if result is not None and result.shared:
-            print(f"invited {args.user}; {result.reason}")
+            out(f"invited {_id(args.user)}; {_name(result.reason)}")
         elif result is not None:
-            print(f"invited {args.user}; history not shared: {result.reason}")
+            out(f"invited {_id(args.user)}; history not shared: {_name(result.reason)}")
         else:
-            print(f"invited {args.user}")
+            out(f"invited {_id(args.user)}")
         return 0
 
     return await _with_engine(args, body)
@@ -293,7 +332,7 @@ async def cmd_join(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room, invited_ok=True)
         joined = await engine.join(room_id)
-        print(joined)
+        out(_id(joined))
         return 0
 
     return await _with_engine(args, body)
@@ -303,7 +342,7 @@ async def cmd_decline(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room, invited_ok=True)
         await engine.decline(room_id)
-        print(f"declined {room_id}")
+        out(f"declined {_id(room_id)}")
         return 0
 
     return await _with_engine(args, body)
@@ -315,9 +354,9 @@ async def cmd_leave(args: argparse.Namespace) -> int:
         room = engine.room(room_id)
         last = room is not None and is_last_member(room, engine.user_id)
         await engine.leave(room_id)
-        print(f"left {room_id}")
+        out(f"left {_id(room_id)}")
         if last:
-            print(f"note: {LAST_MEMBER}", file=sys.stderr)
+            err(f"note: {LAST_MEMBER}")
         return 0
 
     return await _with_engine(args, body)
@@ -327,7 +366,7 @@ async def cmd_set_visibility(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
         await engine.set_history_visibility(room_id, args.visibility)
-        print(f"history visibility of {room_id} is now {args.visibility}")
+        out(f"history visibility of {_id(room_id)} is now {args.visibility}")
         return 0
 
     return await _with_engine(args, body)
@@ -350,9 +389,9 @@ async def cmd_history(args: argparse.Namespace) -> int:
             _print_json([item_json(i) for i in items])
         else:
             for i in items:
-                text = i.body if i.body is not None else f"⚠ {i.failure_reason}"
-                badge = f"  [{i.provenance.badge}]" if i.provenance else ""
-                print(f"{i.sender_name}: {text}{badge}")
+                text = clean(i.body) if i.body is not None else f"⚠ {_name(i.failure_reason)}"
+                badge = f"  [{_name(i.provenance.badge)}]" if i.provenance else ""
+                out(f"{_name(i.sender_name)}: {text}{badge}")
         return 0
 
     return await _with_engine(args, body)
@@ -375,10 +414,11 @@ async def cmd_devices(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            print(f"{user}: identity {info.state}" + (f" (master key {info.master_key})" if info.master_key else ""))
+            out(f"{_id(user)}: identity {_name(info.state)}"
+                + (f" (master key {_id(info.master_key)})" if info.master_key else ""))
             for d in devices:
                 mark = "✔ cross-signed by owner" if d.cross_signed_by_owner else "✘ not cross-signed"
-                print(f"  {d.device_id:14} {mark}  {d.display_name}")
+                out(f"  {_id(d.device_id):14} {mark}  {_name(d.display_name)}")
         return 0
 
     return await _with_engine(args, body)
@@ -388,7 +428,7 @@ async def cmd_verify(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         secret = _read_secret(args, "recovery_key_value", "stdin", "Recovery key or passphrase: ")
         trust = await engine.verify_with_recovery_key(secret)
-        print(f"this device is {'now verified by your identity' if trust.device_verified else 'still not verified'}")
+        out(f"this device is {'now verified by your identity' if trust.device_verified else 'still not verified'}")
         return 0 if trust.device_verified else 1
 
     args.recovery_key_value = None
@@ -398,8 +438,8 @@ async def cmd_verify(args: argparse.Namespace) -> int:
 async def cmd_setup_recovery(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         key = await engine.setup_recovery()
-        print("Your recovery key (it verifies your other devices; keep it somewhere safe, it is shown once):")
-        print(f"\n    {key}\n")
+        out("Your recovery key (it verifies your other devices; keep it somewhere safe, it is shown once):")
+        out(f"\n    {key}\n")
         return 0
 
     return await _with_engine(args, body)
@@ -415,7 +455,7 @@ async def cmd_reset_identity(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         password = _read_secret(args, "password", "password_stdin", "Account password: ")
         trust = await engine.reset_identity(password)
-        print(f"new identity published (master key {trust.master_key}); this device is verified by it")
+        out(f"new identity published (master key {_id(trust.master_key)}); this device is verified by it")
         return 0
 
     return await _with_engine(args, body)
@@ -438,7 +478,7 @@ async def cmd_export_keys(args: argparse.Namespace) -> int:
         room_id = await resolve_room(engine, args.room) if args.room else None
         passphrase = _passphrase(args, "Passphrase to protect the file: ", confirm=True)
         count = await engine.export_keys(args.file, passphrase, room_id)
-        print(f"exported {plural(count, 'room key')} to {args.file}")
+        out(f"exported {plural(count, 'room key')} to {args.file}")
         return 0
 
     return await _with_engine(args, body, sync=False)
@@ -448,7 +488,7 @@ async def cmd_import_keys(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         passphrase = _passphrase(args, "Passphrase of the file: ")
         imported, known, skipped = await engine.import_keys(args.file, passphrase)
-        print(f"imported {plural(imported, 'room key')}; {known} already known; {skipped} skipped")
+        out(f"imported {plural(imported, 'room key')}; {known} already known; {skipped} skipped")
         return 0
 
     return await _with_engine(args, body, sync=False)
@@ -461,18 +501,21 @@ async def cmd_inspect(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(asdict(report))
         else:
-            print(f"{report.name} ({room_id}); history: {report.history_visibility}")
+            out(f"{_name(report.name)} ({_id(room_id)}); history: {_name(report.history_visibility)}")
             for sess in report.sessions:
                 flag = "shareable" if sess.shareable else "not shareable"
-                creator = f"{sess.creator_user or '?'} {sess.creator_device or ''}".strip()
-                print(f"  session {sess.session_id[:12]}… from {creator}, index {sess.first_known_index}, {flag}; {sess.origin_detail}")
+                creator = f"{_id(sess.creator_user or '?')} {_id(sess.creator_device or '')}".strip()
+                out(f"  session {_id(sess.session_id[:12])}… from {creator}, index {sess.first_known_index}, "
+                    f"{flag}; {_name(sess.origin_detail)}")
             for w in report.withheld:
-                print(f"  withheld {w.session_id[:12]}…: {w.code} ({w.reason or 'no reason'}) via {w.via} from {w.from_user}")
+                out(f"  withheld {_id(w.session_id[:12])}…: {_name(w.code)} ({_name(w.reason or 'no reason')}) "
+                    f"via {_name(w.via)} from {_id(w.from_user)}")
             for b in report.bundles:
-                print(f"  bundle from {b.sender}: {b.state} ({b.detail or ''}) keys={b.key_count} imported={b.imported_count}")
+                out(f"  bundle from {_id(b.sender)}: {_name(b.state)} ({_name(b.detail or '')}) "
+                    f"keys={b.key_count} imported={b.imported_count}")
             for m in report.members:
-                devices = ", ".join(f"{d.device_id}{'✔' if d.cross_signed_by_owner else '✘'}" for d in m.devices)
-                print(f"  member {m.user_id}: identity {m.identity}; devices {devices}")
+                devices = ", ".join(f"{_id(d.device_id)}{'✔' if d.cross_signed_by_owner else '✘'}" for d in m.devices)
+                out(f"  member {_id(m.user_id)}: identity {_name(m.identity)}; devices {devices}")
         return 0
 
     return await _with_engine(args, body)
@@ -482,16 +525,18 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     from .engine.engine import Engine
     from .engine.lock import ProfileLockedError
 
+    from .engine.session import SessionFileError
+
     engine = Engine(args.profile, settings=args.settings)
     problems: list[str] = []
     try:
         try:
-            if await engine.open():
+            if await engine.open(broken_store_ok=True) and not engine.store_problem:
                 try:
                     await engine.sync_once()
                 except Exception as exc:
                     problems.append(f"sync failed: {exc}")
-        except ProfileLockedError as exc:
+        except (ProfileLockedError, SessionFileError) as exc:
             problems.append(str(exc))
         report = await engine.doctor()
     finally:
@@ -499,30 +544,40 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     from .ui.keymap import keymap_problems
 
     report["config_problems"] = list(args.config_problems) + keymap_problems(args.settings.keys)
-    report["problems"] = problems
+    report["problems"] = problems + report.get("problems", [])
     if args.json:
         _print_json(report)
         return 0
     def show(title: str, mapping: dict[str, Any]) -> None:
-        print(f"{title}:")
+        out(f"{title}:")
         for key, value in mapping.items():
-            print(f"  {key:22} {value}")
+            out(f"  {key:22} {_name(value)}")
     show("versions", report["versions"])
     show("paths", report["paths"])
-    print(f"profile: {report['profile']} ({'logged in' if report['logged_in'] else 'not logged in'})")
+    out(f"profile: {report['profile']} ({'logged in' if report['logged_in'] else 'not logged in'})")
     for key in ("account", "homeserver", "cross_signing", "sync"):
         if key in report:
             show(key, report[key])
-    if "store" in report:
-        store = report["store"]
-        print(f"store: {store['path']} ({store['size_bytes'] / 1e6:.1f} MB, integrity {store['integrity']}, "
-              f"{store['sessions_total']} Megolm sessions)")
+    store = report.get("store")
+    if store and not store["usable"]:
+        out(f"store: {store['path']} NOT USABLE (see the problem below)")
+    elif store:
+        out(f"store: {store['path']} ({store['size_bytes'] / 1e6:.1f} MB, integrity {_name(store['integrity'])}, "
+            f"{store['sessions_total']} Megolm sessions)")
+        out(f"  account ed25519 {_id(store['account_ed25519'])}")
         for room_id, count in sorted(store["sessions_by_room"].items()):
-            print(f"  {room_id}: {plural(count, 'session')}")
+            out(f"  {_id(room_id)}: {plural(count, 'session')}")
+    keys = report.get("device_keys")
+    if keys and keys.get("checked"):
+        verdict = {True: "match this store's account", False: "DO NOT match this store's account",
+                   None: "(no account to compare with)"}[keys.get("matches")]
+        out(f"device keys on the server: ed25519 {_id(keys['server_ed25519'] or 'none')} {verdict}")
+    elif keys:
+        out(f"device keys on the server: not checked ({_name(keys.get('error'))})")
     for p in report.get("pending_bundles", []):
-        print(f"pending key bundle: {p['room_id']} from {p['inviter']}")
+        out(f"pending key bundle: {_id(p['room_id'])} from {_id(p['inviter'])}")
     for problem in report["problems"] + report["config_problems"]:
-        print(f"problem: {problem}")
+        out(f"problem: {_name(problem)}")
     return 0
 
 
@@ -667,6 +722,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the client writes (store, session, logs, screenshots, key files) is for this
+    # user only: files 0600, directories 0700, whatever the shell's umask.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     loaded = load_settings()
@@ -683,12 +741,12 @@ def main(argv: list[str] | None = None) -> int:
     for problem in loaded.problems:
         logger.warning("config: %s", problem)
         if args.command:
-            print(f"warning: {problem}", file=sys.stderr)
+            err(f"warning: {problem}")
     if not args.command:
         from .ui.app import run_app
 
         return run_app(args.profile, loaded)
-    from .engine.engine import EngineError
+    from .engine.errors import EngineError, StoreError
     from .engine.lock import ProfileLockedError
     from .engine.session import SessionFileError
 
@@ -697,16 +755,19 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
         return asyncio.run(args.func(args))
     except ProfileLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (CliError, EngineError, SessionFileError) as exc:
+        err(f"error: {exc}")
+        return EXIT_LOCKED
+    except (StoreError, SessionFileError) as exc:
+        err(f"error: {exc}")
+        return EXIT_PROFILE_UNUSABLE
+    except (CliError, EngineError) as exc:
         from .engine.errors_text import explain
 
         logger.info("%s failed: %s", args.command, exc)
-        print(f"error: {explain(str(exc))}", file=sys.stderr)
-        return 1
+        err(f"error: {explain(str(exc))}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        err("interrupted")
         return 130
 
 

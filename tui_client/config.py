@@ -2,7 +2,8 @@
 
 A missing file means defaults. A malformed file or a bad value never stops the client: the
 problem is reported (log and UI) with a reason, the defaults are used for what could not be
-read, and the file is left untouched.
+read, and the file is left untouched. Only a regular file is read: a FIFO, a device or a
+directory in its place is reported and ignored (reading a FIFO would hang the client).
 """
 
 from __future__ import annotations
@@ -85,9 +86,12 @@ def parse_settings(text: str) -> tuple[Settings, list[str]]:
 def load_settings(path: Path | None = None) -> LoadedSettings:
     path = path or paths.config_file()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = paths.read_regular_file(path).decode("utf-8")
     except FileNotFoundError:
         return LoadedSettings(Settings(), path)
+    except paths.NotRegularFileError:
+        # A FIFO would block the client forever, a device could feed it anything.
+        return LoadedSettings(Settings(), path, (f"{path} is not a regular file; ignored, using defaults",))
     except (OSError, UnicodeDecodeError) as exc:
         return LoadedSettings(Settings(), path, (f"cannot read {path}: {exc}; using defaults",))
     settings, problems = parse_settings(text)

@@ -1,10 +1,13 @@
 """Logging: a file in the platformdirs log directory, an in-memory ring buffer for the log
-screen, and a filter that keeps secrets (access tokens, keys, passwords) out of both."""
+screen, a filter that keeps secrets (access tokens, keys, passwords) out of both, and a formatter
+that keeps other people's text from reaching a terminal through them: a room name or a session id
+with escape sequences, bidi overrides or newlines in it is logged visibly escaped, on one line."""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import threading
 from collections import deque
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .safe_text import clean_log, one_line
 
 _SECRET_PATTERNS = [
     # Authorization headers and access tokens in URLs or JSON.
@@ -38,6 +42,33 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class SafeFormatter(logging.Formatter):
+    """Every line it writes is safe for a terminal: the message on one line with escape
+    sequences removed and invisible characters shown; a traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+        return clean_log(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return clean_log(super().formatStack(stack_info))
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are created 0600 (they name rooms and people)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        except OSError:
+            pass
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 # Every line in a log file says which process wrote it and for which profile: the demo's set-up,
 # Bob's window, Charlie's and Alice's bot all write at the same time.
 LINE_FORMAT = "%(asctime)s [%(process)d %(log_context)s] %(levelname)-7s %(name)s: %(message)s"
@@ -56,8 +87,9 @@ class ContextFilter(logging.Filter):
 
 
 def add_line_context(handler: logging.Handler) -> None:
-    """Give a handler the file format: time, pid and context, level, logger, message (redacted)."""
-    handler.setFormatter(logging.Formatter(LINE_FORMAT))
+    """Give a handler the file format: time, pid and context, level, logger, message (redacted,
+    safe for a terminal)."""
+    handler.setFormatter(SafeFormatter(LINE_FORMAT))
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
 
@@ -125,7 +157,7 @@ def setup_logging(level: str = "INFO", *, to_file: bool = True, stderr_level: st
     redactor = RedactingFilter()
     if ring_buffer not in root.handlers:
         ring_buffer.setLevel(level)
-        ring_buffer.setFormatter(logging.Formatter("%(message)s"))
+        ring_buffer.setFormatter(SafeFormatter("%(message)s"))
         ring_buffer.addFilter(redactor)
         root.addHandler(ring_buffer)
     else:
@@ -134,7 +166,7 @@ def setup_logging(level: str = "INFO", *, to_file: bool = True, stderr_level: st
         path = log_file()
         try:
             paths.ensure_private_dir(path.parent)
-            handler = logging.handlers.RotatingFileHandler(
+            handler = PrivateRotatingFileHandler(
                 path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
             )
             handler.setLevel(level)

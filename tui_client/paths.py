@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 import platformdirs
@@ -61,13 +62,55 @@ def demo_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) readable only by the user."""
+    """Create `path` (and any missing parents) readable only by the user: every directory
+    created here is 0700, and `path` itself is tightened to 0700 if it already existed."""
+    missing = []
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        try:
+            os.chmod(directory, 0o700)
+        except OSError:
+            pass
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         os.chmod(path, 0o700)
     except OSError:
         pass
     return path
+
+
+class NotRegularFileError(OSError):
+    """A path the client reads is a FIFO, a device or a directory (reading could hang)."""
+
+
+def read_regular_file(path: Path, limit: int = 1 << 20) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes.
+
+    Opened non-blocking and checked with fstat before reading, so a FIFO or a device in its
+    place is refused at once instead of hanging the client. Raises FileNotFoundError,
+    NotRegularFileError or another OSError."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFileError(f"{path} is not a regular file")
+        if st.st_size > limit:
+            raise OSError(f"{path} is larger than {limit} bytes")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 65536):
+            size += len(chunk)
+            if size > limit:
+                raise OSError(f"{path} is larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def all_paths() -> dict[str, Path]:

@@ -30,10 +30,12 @@ sys.path.insert(0, str(ROOT))
 import vodozemac  # noqa: E402
 from nio.crypto import InboundGroupSession  # noqa: E402
 
-from tui_client.engine.crypto.history_sharing import build_bundle, encrypt_file, serialize_bundle  # noqa: E402
+from tui_client.engine.crypto.attachments import encrypt_attachment  # noqa: E402
+from tui_client.engine.crypto.olm import changed  # noqa: E402
 from tui_client.engine.engine import Engine  # noqa: E402
+from tui_client.engine.history_sharing.bundle import build_bundle, serialize_bundle  # noqa: E402
 from tui_client.engine.host import EngineHost  # noqa: E402
-from tui_client.engine.store import SessionMeta  # noqa: E402
+from tui_client.engine.room_keys import Origin, SessionMeta  # noqa: E402
 from tui_client.homeserver import SynapseServer, ensure_synapse, synapse_python  # noqa: E402
 
 
@@ -46,9 +48,8 @@ def fake_history(alice: Engine, room_id: str, count: int) -> None:
     for _ in range(count):
         group = vodozemac.GroupSession()
         session = InboundGroupSession(group.session_key.to_base64(), keys["ed25519"], keys["curve25519"], room_id)
-        pairs.append((session, SessionMeta(session.id, room_id, keys["curve25519"], True, "own", received_at=now)))
-    sessions, metas, _ = olm.merge_sessions(pairs)
-    olm.persist(sessions, metas)
+        pairs.append((session, SessionMeta(room_id, session.id, keys["curve25519"], True, Origin.OWN, received_at=now)))
+    olm.persist(*changed(olm.merge_sessions(pairs)))
 
 
 def time_build(alice: Engine, room_id: str, rounds: int = 3) -> tuple[float, int]:
@@ -56,19 +57,20 @@ def time_build(alice: Engine, room_id: str, rounds: int = 3) -> tuple[float, int
     size = 0
     for _ in range(rounds):
         t0 = time.perf_counter()
-        bundle = alice.sharing._build(room_id)
+        bundle = alice.sharing.sender.build(room_id)
         data = serialize_bundle(bundle)
-        ciphertext, _ = encrypt_file(data)
+        ciphertext, _ = encrypt_attachment(data)
         best = min(best, time.perf_counter() - t0)
         size = len(ciphertext)
     return best, size
 
 
 def time_pure_build(alice: Engine, room_id: str) -> float:
-    olm = alice.client.olm
-    sessions = [(s, True) for per in olm.inbound_group_store[room_id].values() for s in per.values()]
+    """Plan + export every session + the bundle's JSON structure (no serialising, no crypto)."""
+    sender = alice.sharing.sender
     t0 = time.perf_counter()
-    build_bundle(room_id, sessions, [], alice.device_id)
+    plan = sender.plan(room_id)
+    build_bundle(sender._export(room_id, plan), plan.withheld)
     return time.perf_counter() - t0
 
 
@@ -128,26 +130,32 @@ async def run_size(server: SynapseServer, workdir: Path, count: int, ui_check: b
             await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 60)
 
         host.submit(wait_invite()).result(90)
-        original = bob.sharing._import
+        receiver = bob.sharing.receiver
+        original = receiver._import
         timing: dict[str, float] = {}
 
-        async def timed_import(bundle):  # the part after the join: download → … → persist
+        async def timed_import(acceptance, bundle):  # the part after the join: download → … → persist
             t = time.perf_counter()
-            out = await original(bundle)
+            out, retry = await original(acceptance, bundle)
             timing["import"] = time.perf_counter() - t
             timing["imported"] = out.imported
-            return out
+            return out, retry
 
-        bob.sharing._import = timed_import  # type: ignore[method-assign]
+        receiver._import = timed_import  # type: ignore[method-assign]
+
+        async def join_and_import() -> None:
+            await bob.join(room_id)
+            await bob.sharing.wait(room_id, 120)
+
         if ui_check:
             with UiTicker() as ticker:
-                host.submit(bob.join(room_id)).result(120)
+                host.submit(join_and_import()).result(150)
             delays = sorted(ticker.delays)
             timing["ui_max_ms"] = delays[-1] * 1000 if delays else 0.0
             timing["ui_p99_ms"] = delays[int(len(delays) * 0.99) - 1] * 1000 if delays else 0.0
             timing["ui_ticks"] = len(delays)
         else:
-            host.submit(bob.join(room_id)).result(120)
+            host.submit(join_and_import()).result(150)
         assert timing.get("imported") == count, timing
     finally:
         host.stop()

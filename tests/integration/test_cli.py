@@ -30,7 +30,7 @@ def test_cli_conversation_end_to_end(homeserver, make_user, cli_env):
               "--password-stdin", input=alice.password + "\n")
     assert f"logged in as {alice.user_id}" in out.stdout
     run(cli_env, "--profile", "b", "login", "--homeserver", homeserver.url, "--user", bob.localpart,
-        "--password", bob.password)
+        f"--password={bob.password}")  # "=": a random password may start with "-"
 
     session = Path(cli_env["xdg_data_home"] if "xdg_data_home" in cli_env else cli_env["XDG_DATA_HOME"]) / "tui-client/profiles/a/session.json"
     assert stat.S_IMODE(os.stat(session).st_mode) == 0o600
@@ -111,3 +111,49 @@ def test_cli_refuses_a_profile_open_elsewhere(homeserver, make_user, cli_env):
         holder.terminate()
         holder.wait(10)
     assert run(cli_env, "--profile", "l", "rooms").returncode == 0
+
+
+def test_everything_the_cli_writes_is_private(homeserver, make_user, cli_env, tmp_path):
+    """Under a permissive umask, the store, its -wal/-shm, the session, the logs and exported
+    keys are 0600 and every directory the client creates is 0700."""
+    user = make_user("priv")
+    env = dict(cli_env)
+    old = os.umask(0o022)  # what a subprocess inherits
+    try:
+        run(env, "--profile", "p", "login", "--homeserver", homeserver.url, "--user", user.localpart,
+            "--password-stdin", input=user.password + "\n")
+        room_id = run(env, "--profile", "p", "create-room", "Private").stdout.strip()
+        run(env, "--profile", "p", "send", room_id, "hello")
+        run(env, "--profile", "p", "export-keys", str(tmp_path / "keys.txt"), "--passphrase-stdin", input="pw\n")
+        holder = subprocess.Popen([sys.executable, "-m", "tui_client", "--profile", "p", "sync", "--seconds", "30"],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            profile = Path(env["XDG_DATA_HOME"]) / "tui-client/profiles/p"
+            for _ in range(200):  # while it runs, the WAL files exist
+                if Path(f"{profile}/crypto.db-wal").exists() and Path(f"{profile}/crypto.db-shm").exists():
+                    break
+                subprocess.run(["sleep", "0.05"])
+            seen = {}
+            for root in (Path(env["XDG_DATA_HOME"]) / "tui-client", Path(env["XDG_STATE_HOME"]) / "tui-client"):
+                for path in [root, *root.rglob("*")]:
+                    seen[path] = stat.S_IMODE(path.lstat().st_mode)
+        finally:
+            holder.terminate()
+            holder.wait(10)
+    finally:
+        os.umask(old)
+    names = {p.name for p in seen}
+    assert {"crypto.db", "crypto.db-wal", "crypto.db-shm", "session.json", "lock", "tui-client.log"} <= names
+    loose = {str(p): oct(m) for p, m in seen.items() if m != (0o700 if p.is_dir() else 0o600)}
+    assert not loose
+    assert stat.S_IMODE((tmp_path / "keys.txt").stat().st_mode) == 0o600
+
+
+def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(cli_env, tmp_path):
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    env = dict(cli_env, TUI_CLIENT_CONFIG=str(fifo))
+    proc = subprocess.run([sys.executable, "-m", "tui_client", "--profile", "nobody", "rooms"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stderr.splitlines()[0] == f"warning: {fifo} is not a regular file; ignored, using defaults"
+    assert proc.returncode == 1 and "not logged in" in proc.stderr  # and it carried on with defaults

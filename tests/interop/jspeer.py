@@ -376,6 +376,12 @@ class JsPeer:
         return await self.call("waitForToDevice", type=type, sender=sender, room_id=room_id,
                                timeout_ms=timeout_ms)
 
+    async def send_crafted_bundle(self, room_id: str, user_id: str, plaintext: str | bytes, *,
+                                  url: str | None = None) -> dict:
+        """Act as a hostile inviter: announce `plaintext` as the room's key bundle to `user_id`."""
+        text = plaintext.decode() if isinstance(plaintext, bytes) else plaintext
+        return await self.call("sendCraftedBundle", room_id=room_id, user_id=user_id, plaintext=text, url=url)
+
     async def wait_for_room_key_bundle(self, room_id: str, *, sender: str | None = None,
                                        timeout_ms: int = 30000) -> dict:
         return await self.call("waitForRoomKeyBundle", room_id=room_id, sender=sender, timeout_ms=timeout_ms)

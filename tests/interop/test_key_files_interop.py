@@ -54,5 +54,5 @@ async def test_element_export_imports_into_ours(engines, js_peer_factory, tmp_pa
     assert imported >= 1 and skipped == 0
     assert "element's secret" in bodies(bob.timeline(room_id))
     item = next(i for i in bob.timeline(room_id) if i.body == "element's secret")
-    meta = bob.client.olm.session_meta[item.session_id]
+    meta = bob.client.olm.meta_for(room_id, item.session_id)
     assert meta.origin == "import" and meta.shared_history, "the flag Element wrote is understood"

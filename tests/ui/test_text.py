@@ -15,10 +15,15 @@ from tui_client.ui.formatting import MAX_CHARS, body_content, html_to_content
 # -- bodies ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["[bold]x[/]", "[red]alert[/red] [@click=app.quit]q[/]", "\x1b[31mred", "$accent"])
-def test_plain_bodies_are_never_markup(body: str) -> None:
+@pytest.mark.parametrize("body, shown", [
+    ("[bold]x[/]", "[bold]x[/]"),
+    ("[red]alert[/red] [@click=app.quit]q[/]", "[red]alert[/red] [@click=app.quit]q[/]"),
+    ("\x1b[31mred", "red"),  # the whole escape sequence goes, not just its ESC
+    ("$accent", "$accent"),
+])
+def test_plain_bodies_are_never_markup(body: str, shown: str) -> None:
     content = body_content(body, None)
-    assert content.plain == body.replace("\x1b", "")
+    assert content.plain == shown
     assert not content.spans
 
 
@@ -46,6 +51,36 @@ def test_replies_quotes_and_hostile_html() -> None:
     assert content.plain == "▌ a quote\nbad good"
     links = [s.style for s in content.spans if not isinstance(s.style, str)]
     assert [link.link for link in links] == ["https://ok.example"]
+
+
+def test_link_targets_reach_the_terminal_only_when_safe() -> None:
+    html = (
+        '<a href="https://example.org/\x1b]52;c;cHduZWQ=\x07">osc52</a> '
+        '<a href="https://example.org/\x9d0;title\x9c">c1</a> '
+        '<a href="file:///etc/passwd">file</a> '
+        '<a href="https://exa\u202emple.org">bidi</a> '
+        '<a href="mxc://example.org/abc">mxc</a> <a href="matrix:u/alice:example.org">matrix</a> '
+        '<a href="MAILTO:a@example.org">mail</a>'
+    )
+    content = html_to_content(html)
+    assert content.plain == "osc52 c1 file bidi mxc matrix mail"
+    links = {content.plain[s.start:s.end]: s.style.link for s in content.spans if not isinstance(s.style, str)}
+    # A refused target leaves plain text: no link, and no underline that would look like one.
+    assert links == {"mxc": "mxc://example.org/abc", "matrix": "matrix:u/alice:example.org",
+                     "mail": "MAILTO:a@example.org"}
+    assert all(s.style != "underline" for s in content.spans)
+
+
+def test_html_text_loses_escape_sequences_and_keeps_emoji() -> None:
+    content = html_to_content("<b>\x1b]0;title\x07hi\x9b2J</b> 👨‍👩‍👧 <code>\x1b[6n</code> עברית \u202eevil")
+    assert content.plain == "hi 👨‍👩‍👧  עברית \u202eevil\u202c"
+
+
+def test_a_cut_body_still_closes_its_bidi_override() -> None:
+    content = body_content("\u202e" + "x" * (MAX_CHARS * 2), None)
+    assert content.plain.endswith("\u202c…")
+    content = html_to_content("<p>\u202e" + "y" * (MAX_CHARS * 2) + "</p>")
+    assert content.plain.endswith("\u202c…")
 
 
 def test_huge_bodies_are_cut() -> None:

@@ -37,3 +37,54 @@ def test_invalid_toml_keeps_defaults_and_file(tmp_path):
     assert loaded.settings == Settings()
     assert loaded.problems and "not valid TOML" in loaded.problems[0]
     assert path.read_text() == "this is = = not toml"
+
+
+def _finishes(func, timeout: float = 5.0):
+    """func()'s result, or a failure if it does not return in time (a FIFO read would block)."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(func).result(timeout=timeout)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_a_fifo_or_a_directory_is_refused_without_hanging(tmp_path):
+    import os
+
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    loaded = _finishes(lambda: load_settings(fifo))
+    assert loaded.settings == Settings()
+    assert loaded.problems == (f"{fifo} is not a regular file; ignored, using defaults",)
+    loaded = _finishes(lambda: load_settings(tmp_path))
+    assert loaded.settings == Settings() and "not a regular file" in loaded.problems[0]
+
+
+def test_a_fifo_session_file_is_an_error_not_a_hang(tmp_path):
+    import os
+
+    import pytest
+
+    from tui_client.engine.session import SessionFileError, load_session
+
+    os.mkfifo(tmp_path / "session.json")
+    with pytest.raises(SessionFileError, match="not a regular file"):
+        _finishes(lambda: load_session(tmp_path))
+
+
+def test_private_dirs_are_private_all_the_way_down(tmp_path):
+    import os
+    import stat
+
+    from tui_client.paths import ensure_private_dir
+
+    old = os.umask(0o022)
+    try:
+        ensure_private_dir(tmp_path / "a" / "b" / "c")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a", tmp_path / "a/b", tmp_path / "a/b/c"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+

@@ -1,97 +1,53 @@
-"""The merge rules applied when a Megolm session we already hold arrives again (rust-sdk's)."""
+"""Which copy of a Megolm session wins when one arrives again: the pure rules
+(`room_keys.decide_merge`) and the Olm machine applying them to memory and disk alike.
+
+Holes 1 and 2 of "History sharing under attack" are here: a forged copy from a bundle must
+never touch another room's session, and must lose to the key its creator sends us directly."""
 
 from __future__ import annotations
 
 import vodozemac
 from nio.crypto.sessions import InboundGroupSession
 
-from tui_client.engine.crypto.olm import _merge, shared_history_flag
-from tui_client.engine.store import SessionMeta
+from tests.forge import forged_export, random_key
+from tui_client.engine.crypto.olm import AppOlm, changed, shared_history_flag
+from tui_client.engine.room_keys import CopyFacts, MergeAction, Origin, SessionMeta, decide_merge
+from tui_client.engine.store import AppStore
 
 ROOM = "!room:x"
+OTHER = "!other:x"
+CREATOR = random_key()
+
+D, B, O, I = Origin.DIRECT, Origin.BUNDLE, Origin.OWN, Origin.IMPORT
 
 
-def _pair():
-    """An outbound session and its inbound twin (from index 0)."""
-    group = vodozemac.GroupSession()
-    inbound0 = vodozemac.InboundGroupSession(group.session_key)
-    return group, inbound0
+def facts(index: int, origin: Origin, sender_key: str = CREATOR) -> CopyFacts:
+    return CopyFacts(sender_key, index, origin)
 
 
-def _copy(inbound: vodozemac.InboundGroupSession, index: int, chain=None) -> InboundGroupSession:
-    exported = inbound.export_at(index).to_base64()
-    return InboundGroupSession.import_session(exported, "ed-key", "curve-key", ROOM, chain or [])
+# -- the pure rules -------------------------------------------------------------------------------
 
 
-def _meta(session: InboundGroupSession, origin: str, shared: bool = True, by: str | None = None) -> SessionMeta:
-    return SessionMeta(session.id, ROOM, "curve-key", shared, origin, forwarder_user=by)
+def test_rules_for_connected_copies():
+    assert decide_merge(None, facts(0, B), False).action is MergeAction.NEW
+    assert decide_merge(facts(0, D), facts(0, B), True).action is MergeAction.KEEP, "a bundle never replaces direct"
+    assert decide_merge(facts(3, D), facts(0, B), True).action is MergeAction.NEW_RATCHET_OLD_META
+    assert decide_merge(facts(0, B), facts(2, D), True).action is MergeAction.OLD_RATCHET_NEW_META
+    assert decide_merge(facts(0, B), facts(0, D), True).action is MergeAction.STORE
+    assert decide_merge(facts(4, B), facts(0, B), True).action is MergeAction.STORE
+    assert decide_merge(facts(0, B), facts(4, B), True).action is MergeAction.KEEP
 
 
-def test_first_copy_is_stored():
-    _, inbound = _pair()
-    new = _copy(inbound, 0)
-    result, kept, meta = _merge(None, None, new, _meta(new, "bundle", by="@alice:x"))
-    assert result.stored and kept is new and meta.origin == "bundle"
-
-
-def test_bundle_never_replaces_a_direct_session_with_equal_or_worse_ratchet():
-    _, inbound = _pair()
-    direct = _copy(inbound, 0)
-    bundle = _copy(inbound, 0, chain=["inviter-curve"])
-    result, kept, meta = _merge(direct, _meta(direct, "direct"), bundle, _meta(bundle, "bundle", by="@mallory:x"))
-    assert not result.stored and kept is direct and meta.origin == "direct" and meta.forwarder_user is None
-
-
-def test_bundle_with_earlier_ratchet_extends_a_direct_session_but_keeps_its_metadata():
-    group, inbound = _pair()
-    for _ in range(3):
-        group.encrypt(b"x")
-    late_key = vodozemac.InboundGroupSession(group.session_key)  # starts at index 3
-    direct = InboundGroupSession.import_session(late_key.export_at(3).to_base64(), "ed-direct", "curve-key", ROOM)
-    bundle = _copy(inbound, 0, chain=["inviter-curve"])
-    result, kept, meta = _merge(direct, _meta(direct, "direct"), bundle, _meta(bundle, "bundle", by="@alice:x"))
-    assert result.stored and kept.first_known_index == 0
-    assert meta.origin == "direct" and meta.forwarder_user is None
-    assert kept.ed25519 == "ed-direct" and kept.forwarding_chain == []
-
-
-def test_direct_key_upgrades_bundle_metadata_and_keeps_the_earlier_ratchet():
-    group, inbound = _pair()
-    bundle = _copy(inbound, 0, chain=["inviter-curve"])
-    for _ in range(2):
-        group.encrypt(b"x")
-    direct = InboundGroupSession.import_session(
-        vodozemac.InboundGroupSession(group.session_key).export_at(2).to_base64(), "ed-direct", "curve-key", ROOM
-    )
-    result, kept, meta = _merge(bundle, _meta(bundle, "bundle", by="@alice:x"), direct, _meta(direct, "direct"))
-    assert result.stored and kept.first_known_index == 0
-    assert meta.origin == "direct" and meta.forwarder_user is None and kept.forwarding_chain == []
-
-
-def test_between_two_bundles_the_better_ratchet_wins():
-    group, inbound = _pair()
-    for _ in range(4):
-        group.encrypt(b"x")
-    late = InboundGroupSession.import_session(
-        vodozemac.InboundGroupSession(group.session_key).export_at(4).to_base64(), "ed", "curve-key", ROOM, ["c1"]
-    )
-    early = _copy(inbound, 0, chain=["c2"])
-    result, kept, meta = _merge(late, _meta(late, "bundle", by="@a:x"), early, _meta(early, "bundle", by="@b:x"))
-    assert result.stored and kept is early and meta.forwarder_user == "@b:x"
-    result, kept, _ = _merge(early, _meta(early, "bundle", by="@b:x"), late, _meta(late, "bundle", by="@a:x"))
-    assert not result.stored and kept is early
-
-
-def test_a_copy_whose_ratchet_does_not_connect_is_refused():
-    """Same session id, different ratchet (a forgery): keep what we have."""
-    _, inbound = _pair()
-    genuine = _copy(inbound, 0)
-    other = vodozemac.GroupSession()
-    forged = InboundGroupSession.import_session(
-        vodozemac.InboundGroupSession(other.session_key).export_at(0).to_base64(), "ed", "curve-key", ROOM
-    )
-    result, kept, _ = _merge(genuine, _meta(genuine, "direct"), forged, _meta(genuine, "bundle"))
-    assert not result.stored and result.reason == "unconnected ratchet" and kept is genuine
+def test_rules_for_copies_that_do_not_connect():
+    """Hole 2: the creator's own key beats an unconnected copy; anyone else's does not."""
+    assert decide_merge(facts(0, B), facts(0, D), False).action is MergeAction.REPLACE
+    assert decide_merge(facts(0, I), facts(5, D), False).action is MergeAction.REPLACE
+    assert decide_merge(facts(0, D), facts(0, B), False).action is MergeAction.KEEP
+    assert decide_merge(facts(0, B), facts(0, B), False).action is MergeAction.KEEP, "first unverifiable copy stays"
+    assert decide_merge(facts(0, O), facts(0, D), False).action is MergeAction.KEEP
+    other_creator = facts(0, D, sender_key=random_key())
+    assert decide_merge(facts(0, B), other_creator, True).action is MergeAction.REPLACE
+    assert decide_merge(facts(0, D), facts(0, B, sender_key=random_key()), True).action is MergeAction.KEEP
 
 
 def test_shared_history_flag_spellings():
@@ -103,3 +59,144 @@ def test_shared_history_flag_spellings():
     assert not shared_history_flag({})
     assert not shared_history_flag(None)
     assert not shared_history_flag({"org.matrix.msc3061.shared_history": False})
+
+
+# -- the Olm machine, in memory and on disk ------------------------------------------------------------
+
+
+def machine(tmp_path) -> AppOlm:
+    store = AppStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    return AppOlm("@me:x", "DEV", store)
+
+
+def reopen(olm: AppOlm, tmp_path) -> AppOlm:
+    olm.app_store.database.close()
+    return machine(tmp_path)
+
+
+def new_group() -> tuple[vodozemac.GroupSession, vodozemac.InboundGroupSession]:
+    """An outbound session and its key as given out at index 0."""
+    group = vodozemac.GroupSession()
+    return group, vodozemac.InboundGroupSession(group.session_key)
+
+
+def copy_of(start: vodozemac.InboundGroupSession, room: str, chain=None) -> InboundGroupSession:
+    exported = start.export_at(0).to_base64()
+    return InboundGroupSession.import_session(exported, "creator-ed", CREATOR, room, chain or [])
+
+
+def forged_copy(session_id: str, room: str) -> InboundGroupSession:
+    return InboundGroupSession.import_session(forged_export(session_id), "forged-ed", CREATOR, room, ["mallory"])
+
+
+def meta(session: InboundGroupSession, origin: Origin, room: str = ROOM, shared: bool = False,
+         by: str | None = None) -> SessionMeta:
+    return SessionMeta(room, session.id, session.sender_key, shared, origin, forwarder_user=by)
+
+
+def offer(olm: AppOlm, session: InboundGroupSession, m: SessionMeta):
+    outcomes = olm.merge_sessions([(session, m)])
+    olm.persist(*changed(outcomes))
+    return outcomes[0]
+
+
+def decrypts(olm: AppOlm, room: str, session_id: str, message) -> bool:
+    session = olm.inbound_group_store.get(room, CREATOR, session_id)
+    try:
+        return session is not None and session._session.decrypt(message) is not None
+    except vodozemac.MegolmDecryptionException:
+        return False
+
+
+def test_a_forged_copy_for_another_room_never_touches_this_rooms_session(tmp_path):
+    """Hole 1: a bundle for room X carrying the id of a room-Y session relabelled the room-Y
+    record (shared by the attacker, shareable)."""
+    olm = machine(tmp_path)
+    group, start = new_group()
+    message = group.encrypt(b"room Y secret")
+    offer(olm, copy_of(start, ROOM), meta(copy_of(start, ROOM), D, shared=False))
+    forged = forged_copy(group.session_id, OTHER)
+    outcome = offer(olm, forged, meta(forged, B, room=OTHER, shared=True, by="@mallory:x"))
+    assert outcome.decision.action is MergeAction.NEW, "a record of its own room, nothing else"
+    for o in (olm, reopen(olm, tmp_path)):
+        mine = o.meta_for(ROOM, group.session_id)
+        assert mine.origin is D and not mine.shared_history and mine.forwarder_user is None
+        assert decrypts(o, ROOM, group.session_id, message)
+        assert o.meta_for(OTHER, group.session_id).forwarder_user == "@mallory:x"
+
+
+def test_the_creators_key_replaces_a_forged_copy_in_memory_and_on_disk(tmp_path):
+    """Hole 2: a forged bundle key made the real key, arriving later, be refused ("damaged or
+    forged" for every later message of the session, across restarts)."""
+    olm = machine(tmp_path)
+    group, start = new_group()
+    early = group.encrypt(b"before")
+    forged = forged_copy(group.session_id, ROOM)
+    offer(olm, forged, meta(forged, B, shared=True, by="@mallory:x"))
+    assert not decrypts(olm, ROOM, group.session_id, early)
+    outcome = offer(olm, copy_of(start, ROOM), meta(copy_of(start, ROOM), D))
+    assert outcome.decision.action is MergeAction.REPLACE
+    later = group.encrypt(b"after")
+    for o in (olm, reopen(olm, tmp_path)):
+        assert decrypts(o, ROOM, group.session_id, early) and decrypts(o, ROOM, group.session_id, later)
+        m = o.meta_for(ROOM, group.session_id)
+        assert m.origin is D and m.forwarder_user is None and not m.shared_history
+
+
+def test_a_forged_copy_never_replaces_the_creators_key(tmp_path):
+    olm = machine(tmp_path)
+    group, start = new_group()
+    message = group.encrypt(b"hello")
+    offer(olm, copy_of(start, ROOM), meta(copy_of(start, ROOM), D))
+    forged = forged_copy(group.session_id, ROOM)
+    assert offer(olm, forged, meta(forged, B, by="@mallory:x")).decision.action is MergeAction.KEEP
+    for o in (olm, reopen(olm, tmp_path)):
+        assert decrypts(o, ROOM, group.session_id, message)
+        assert o.meta_for(ROOM, group.session_id).origin is D
+
+
+def test_a_copy_naming_another_creator_is_replaced_by_the_real_creators_key(tmp_path):
+    olm = machine(tmp_path)
+    group = vodozemac.GroupSession()
+    impostor = random_key()
+    misattributed = InboundGroupSession.import_session(
+        vodozemac.InboundGroupSession(group.session_key).export_at(0).to_base64(), "ed", impostor, ROOM, ["m"]
+    )
+    offer(olm, misattributed, SessionMeta(ROOM, group.session_id, impostor, True, B, forwarder_user="@m:x"))
+    offer(olm, copy_of(vodozemac.InboundGroupSession(group.session_key), ROOM),
+          SessionMeta(ROOM, group.session_id, CREATOR, False, D))
+    for o in (olm, reopen(olm, tmp_path)):
+        held = [s for s in o.inbound_group_store if s.id == group.session_id]
+        assert len(held) == 1 and held[0].sender_key == CREATOR
+        assert o.meta_for(ROOM, group.session_id).origin is D
+
+
+def test_connected_copies_keep_the_earliest_ratchet_and_the_most_trusted_metadata(tmp_path):
+    olm = machine(tmp_path)
+    group = vodozemac.GroupSession()
+    from_start = vodozemac.InboundGroupSession(group.session_key)  # someone who had it from index 0
+    first = group.encrypt(b"first")
+    group.encrypt(b"second")
+    late = InboundGroupSession.import_session(
+        vodozemac.InboundGroupSession(group.session_key).export_at(2).to_base64(), "creator-ed", CREATOR, ROOM
+    )
+    offer(olm, late, meta(late, D))
+    assert not decrypts(olm, ROOM, group.session_id, first)
+    early = InboundGroupSession.import_session(from_start.export_at(0).to_base64(), "other-ed", CREATOR, ROOM, ["x"])
+    outcome = offer(olm, early, meta(early, B, shared=True, by="@alice:x"))
+    assert outcome.decision.action is MergeAction.NEW_RATCHET_OLD_META
+    for o in (olm, reopen(olm, tmp_path)):
+        assert decrypts(o, ROOM, group.session_id, first)
+        held = o.inbound_group_store.get(ROOM, CREATOR, group.session_id)
+        assert held.first_known_index == 0 and held.ed25519 == "creator-ed" and held.forwarding_chain == []
+        assert o.meta_for(ROOM, group.session_id).origin is D
+
+
+def test_failed_or_refused_offers_change_nothing_stored(tmp_path):
+    olm = machine(tmp_path)
+    group, start = new_group()
+    offer(olm, copy_of(start, ROOM), meta(copy_of(start, ROOM), D))
+    before = dict(olm.session_meta)
+    forged = forged_copy(group.session_id, ROOM)
+    offer(olm, forged, meta(forged, I))
+    assert olm.session_meta == before and reopen(olm, tmp_path).session_meta == before

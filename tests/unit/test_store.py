@@ -1,13 +1,34 @@
-"""Our tables in nio's SQLite file: bulk session saves, bundle blobs, and their precedence."""
+"""Our tables in nio's SQLite file: sessions keyed by room, bundle blobs and their precedence,
+history sharing's records, and numbered migrations from older layouts."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
+import pytest
 import vodozemac
 from nio.crypto import InboundGroupSession, OlmAccount
+from nio.crypto.sessions import derive_pickle_key
+from nio.store import SqliteStore
 
-from tui_client.engine.store import AppStore, PendingBundle, SessionMeta
+from tests.forge import random_key
+from tui_client.engine import migrations
+from tui_client.engine.history_sharing.records import (
+    AcceptedInvite,
+    AcceptState,
+    BundleState,
+    ReceivedBundle,
+    WithheldRecord,
+    WithheldVia,
+)
+from tui_client.engine.history_sharing.store import SharingStore
+from tui_client.engine.migrations import StoreVersionError, migrate
+from tui_client.engine.room_keys import Origin, SessionMeta
+from tui_client.engine.store import AppStore
 
 ROOM = "!room:x"
+OTHER = "!other:x"
 
 
 def _store(tmp_path, key: str = "store-key") -> AppStore:
@@ -45,7 +66,7 @@ def test_bundle_blob_round_trips_with_forwarding_chain(tmp_path):
     assert _store(tmp_path).count_inbound_sessions_by_room() == {ROOM: 50}
 
 
-def test_a_newer_copy_in_nios_table_wins_over_the_blob(tmp_path):
+def test_a_newer_copy_in_the_table_wins_over_the_blob(tmp_path):
     store = _store(tmp_path)
     group, sid, exported = _exported(3)
     with store.transaction():
@@ -55,6 +76,25 @@ def test_a_newer_copy_in_nios_table_wins_over_the_blob(tmp_path):
     loaded = {s.id: s for s in _store(tmp_path).load_inbound_group_sessions()}
     assert loaded[sid].ed25519 == "ed-direct" and loaded[sid].forwarding_chain == []
     assert _store(tmp_path).count_inbound_sessions_by_room() == {ROOM: 1}
+
+
+def test_one_session_id_in_two_rooms_is_two_records(tmp_path):
+    """Keyed by room and session: nio's table (session id alone) let one room overwrite the other."""
+    store = _store(tmp_path)
+    group, sid, exported = _exported()
+    here = InboundGroupSession(group.session_key.to_base64(), "ed-here", "curve-here", ROOM)
+    there = InboundGroupSession.import_session(exported, "ed-there", "curve-there", OTHER, ["x"])
+    store.save_inbound_group_sessions([here])
+    store.save_inbound_group_sessions([there])
+    store.save_session_meta([SessionMeta(ROOM, sid, "curve-here", False, Origin.DIRECT)])
+    store.save_session_meta([SessionMeta(OTHER, sid, "curve-there", True, Origin.BUNDLE, "@m:x")])
+    store.database.close()
+    again = _store(tmp_path)
+    loaded = again.load_inbound_group_sessions()
+    assert loaded.get(ROOM, "curve-here", sid).ed25519 == "ed-here"
+    assert loaded.get(OTHER, "curve-there", sid).ed25519 == "ed-there"
+    metas = again.load_session_meta()
+    assert metas[(ROOM, sid)].origin is Origin.DIRECT and metas[(OTHER, sid)].forwarder_user == "@m:x"
 
 
 def test_blob_with_another_store_key_is_skipped_not_fatal(tmp_path):
@@ -67,28 +107,109 @@ def test_blob_with_another_store_key_is_skipped_not_fatal(tmp_path):
     assert list(wrong.load_inbound_group_sessions()) == []
 
 
-def test_metadata_pending_records_and_bundles_persist(tmp_path):
+def test_history_sharing_records_persist(tmp_path):
     store = _store(tmp_path)
-    store.save_session_meta([SessionMeta("sid", ROOM, "curve", True, "bundle", "@a:x", "DEV", "mk", 1.5)])
-    store.put_pending_bundle(PendingBundle(ROOM, "@a:x", 123.0))
+    records = SharingStore(store)
+    bundle = ReceivedBundle(ROOM, "@a:x", "DEV", random_key(), {"device_id": "DEV"}, {"v": "v2"}, 5.0,
+                            BundleState.RETRYING, "HTTP 502", 3, 1, None, None, 2, attempts=2, next_attempt_at=9.0)
+    records.put_bundle(bundle)
+    records.put_acceptance(AcceptedInvite(ROOM, "@a:x", 123.0, AcceptState.JOINING))
+    records.save_withheld([WithheldRecord(ROOM, "s1", None, "m.history_not_shared", "r", "@a:x", "D",
+                                          WithheldVia.BUNDLE, 4.0)])
     store.database.close()
-    again = _store(tmp_path)
-    assert again.load_session_meta()["sid"].forwarder_user == "@a:x"
-    assert again.get_pending_bundle(ROOM) == PendingBundle(ROOM, "@a:x", 123.0)
-    again.clear_pending_bundle(ROOM)
-    assert again.list_pending_bundles() == []
+    again = SharingStore(_store(tmp_path))
+    assert again.bundle(ROOM, "@a:x") == bundle
+    assert again.bundles_in_state(BundleState.RETRYING) == [bundle]
+    assert again.acceptance(ROOM) == AcceptedInvite(ROOM, "@a:x", 123.0, AcceptState.JOINING)
+    assert again.acceptances(AcceptState.JOINED) == []
+    assert again.withheld(ROOM, "s1").via is WithheldVia.BUNDLE
+    again.delete_acceptance(ROOM)
+    again.delete_bundles([(ROOM, "@a:x")])
+    assert again.acceptance(ROOM) is None and again.bundles() == []
 
 
-def test_a_store_from_an_older_build_gains_new_columns(tmp_path):
-    import sqlite3
+# -- migrations ---------------------------------------------------------------------------------------
 
-    store = _store(tmp_path)
-    store.database.close()
-    conn = sqlite3.connect(tmp_path / "crypto.db")
-    conn.execute("ALTER TABLE tc_received_bundle DROP COLUMN message_count")
+
+def _v1_store(tmp_path) -> tuple[str, str, str]:
+    """A store as the first release wrote it (layout 1), with a session, its metadata, a
+    withheld record with raw JSON, a pending import and a 'joined:' note."""
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    nio_store.save_account(OlmAccount())
+    conn = nio_store.database.connection()
+    migrate(conn, upto=1)
+    group, sid, _ = _exported()
+    session = InboundGroupSession(group.session_key.to_base64(), "ed", "curve", ROOM)
+    account_id = conn.execute("SELECT id FROM accounts").fetchone()[0]
+    pickle = session._session.pickle(derive_pickle_key("store-key")).encode()
+    conn.execute("INSERT INTO megolminboundsessions(session_id, sender_key, account_id, fp_key, room_id, session) "
+                 "VALUES (?,?,?,?,?,?)", (sid, "curve", account_id, "ed", ROOM, pickle))
+    conn.execute("INSERT INTO forwardedchains(sender_key, session_id) VALUES (?,?)", ("fwd", sid))
+    conn.execute("INSERT INTO tc_session_meta VALUES (?,?,?,?,?,?,?,?,?)",
+                 (sid, ROOM, "curve", 1, "bundle", "@a:x", "D", "mk", 1.0))
+    conn.execute("INSERT INTO tc_withheld VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 (ROOM, "w1", None, "m.history_not_shared", "x" * 5000, "@a:x", "D", "bundle", 2.0,
+                  json.dumps({"padding": "y" * 10000})))
+    conn.execute("INSERT INTO tc_pending_bundle VALUES (?,?,?)", (ROOM, "@a:x", 100.0))
+    conn.execute("INSERT INTO tc_kv VALUES (?,?)", (f"joined:{OTHER}", json.dumps({"at": 50.0, "inviter": "@b:x"})))
     conn.commit()
-    conn.close()
+    nio_store.database.close()
+    return sid, group.session_id, "curve"
+
+
+def test_a_first_release_store_is_migrated_without_losing_anything(tmp_path):
+    sid, _, curve = _v1_store(tmp_path)
+    store = _store(tmp_path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
+    loaded = store.load_inbound_group_sessions()
+    session = loaded.get(ROOM, curve, sid)
+    assert session is not None and session.forwarding_chain == ["fwd"]
+    assert store.conn.execute("SELECT COUNT(*) FROM megolminboundsessions").fetchone()[0] == 0
+    meta = store.load_session_meta()[(ROOM, sid)]
+    assert meta.origin is Origin.BUNDLE and meta.shared_history and meta.forwarder_user == "@a:x"
+    records = SharingStore(store)
+    assert records.acceptance(ROOM) == AcceptedInvite(ROOM, "@a:x", 100.0, AcceptState.JOINED, 100.0)
+    assert records.acceptance(OTHER).state is AcceptState.DONE and records.acceptance(OTHER).inviter == "@b:x"
+    withheld = records.withheld(ROOM, "w1")
+    assert withheld.code == "m.history_not_shared" and len(withheld.reason) == 300
+    columns = {row[1] for row in store.conn.execute("PRAGMA table_info(tc_withheld)")}
+    assert "content" not in columns, "the raw JSON a sender sent is not kept"
+    assert store.get_kv(f"joined:{OTHER}") is None
+
+
+def test_a_store_from_before_numbered_migrations_gains_missing_columns(tmp_path):
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    conn = nio_store.database.connection()
+    migrate(conn, upto=1)
+    conn.execute("ALTER TABLE tc_received_bundle DROP COLUMN message_count")
+    conn.execute("PRAGMA user_version = 0")
+    conn.commit()
+    nio_store.database.close()
     again = _store(tmp_path)
     columns = {row[1] for row in again.conn.execute("PRAGMA table_info(tc_received_bundle)")}
-    assert "message_count" in columns
-    assert again.list_received_bundles() == []
+    assert {"message_count", "attempts", "bytes_total"} <= columns
+    assert SharingStore(again).bundles() == []
+
+
+def test_a_store_from_a_newer_build_is_refused(tmp_path):
+    store = _store(tmp_path)
+    store.conn.execute("PRAGMA user_version = 99")
+    store.database.close()
+    with pytest.raises(StoreVersionError, match="newer tui_client"):
+        _store(tmp_path)
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    conn = nio_store.database.connection()
+    migrate(conn, upto=1)
+
+    def broken(c: sqlite3.Connection) -> None:
+        c.execute("CREATE TABLE tc_half_done (x)")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [migrations.MIGRATIONS[0], broken])
+    with pytest.raises(RuntimeError, match="disk full"):
+        migrate(conn, upto=2)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name='tc_half_done'").fetchone() is None

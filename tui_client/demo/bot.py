@@ -19,7 +19,7 @@ from pathlib import Path
 from ..engine.engine import Engine
 from ..engine.events import EngineEvent, TimelineItemsAdded
 from ..engine.models import TimelineItem
-from ..logs import add_line_context, set_log_context, setup_logging
+from ..logs import PrivateRotatingFileHandler, add_line_context, set_log_context, setup_logging
 from .story import Demo
 from .windows import live_windows
 
@@ -190,7 +190,7 @@ def setup_bot_logging(base: Path) -> None:
     """bot.log at INFO, each line with the bot's pid and "demo:alice-bot"."""
     setup_logging("INFO", to_file=False)
     set_log_context("demo:alice-bot")
-    handler = logging.FileHandler(base / "bot.log", encoding="utf-8")
+    handler = PrivateRotatingFileHandler(base / "bot.log", maxBytes=5 * 1024 * 1024, backupCount=1, encoding="utf-8")
     handler.setLevel(logging.INFO)
     add_line_context(handler)
     logging.getLogger().addHandler(handler)

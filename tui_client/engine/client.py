@@ -3,18 +3,24 @@ and a key query that keeps the cross-signing keys nio throws away."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
+import os
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from nio import AsyncClient, AsyncClientConfig
 from nio.api import Api
 from nio.events import RoomEncryptionEvent, RoomMemberEvent
 from nio.responses import KeysQueryError, KeysQueryResponse, SyncError, SyncResponse
 
 from .crypto.olm import AppOlm
+from .errors import DownloadError
 from .store import AppStore
 
 logger = logging.getLogger(__name__)
@@ -62,6 +68,21 @@ class AppSyncResponse(SyncResponse):
         return resp
 
 
+def _make_private(database: str) -> None:
+    """Create the store file 0600 before SQLite does (SQLite gives its -wal and -shm files the
+    mode of the database), and tighten the mode of files an older build left 0644."""
+    fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.chmod(database + suffix, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class EngineClient(AsyncClient):
     olm: AppOlm | None
     store: AppStore | None
@@ -86,6 +107,7 @@ class EngineClient(AsyncClient):
             return
         if not self.user_id or not self.device_id or not self.store_path:
             return
+        _make_private(os.path.join(self.store_path, self.config.store_name))
         self.store = AppStore(
             self.user_id, self.device_id, self.store_path, self.config.pickle_key, self.config.store_name
         )
@@ -217,26 +239,50 @@ class EngineClient(AsyncClient):
             raise RuntimeError(error or f"HTTP {resp.status}")
         return body["content_uri"]
 
-    async def download_bytes(self, path: str, limit: int) -> bytes:
-        """GET an authenticated-media path, refusing to read more than `limit` bytes."""
-        from .crypto.history_sharing import BundleError
-
+    async def download_media(
+        self,
+        server: str,
+        media_id: str,
+        *,
+        limit: int,
+        on_progress: Callable[[int, int | None], None] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> bytes:
+        """Download authenticated media, refusing more than `limit` bytes; `on_progress(done,
+        total)` after each chunk. A server that sends nothing for `stall_timeout` seconds fails
+        the download (a slow one does not). Raises DownloadError."""
+        path = f"/_matrix/client/v1/media/download/{urllib.parse.quote(server, safe='')}/{urllib.parse.quote(media_id, safe='')}"
         headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
-        resp = await self.send("GET", path, None, headers, timeout=120)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=stall_timeout)
         try:
-            if resp.status == 404:
-                raise BundleError("the key bundle is no longer on the server (404)")
+            resp = await self.send("GET", path, None, headers, timeout=timeout)  # type: ignore[arg-type]
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise DownloadError(None, _network_error(exc)) from None
+        try:
             if resp.status != 200:
-                raise RuntimeError(f"HTTP {resp.status}")
-            if resp.content_length is not None and resp.content_length > limit:
-                raise BundleError(f"the key bundle is too large ({resp.content_length} bytes; the limit is {limit})")
+                raise DownloadError(resp.status, f"HTTP {resp.status}")
+            total = resp.content_length
+            if total is not None and total > limit:
+                raise DownloadError(413, f"the file is too large ({total} bytes; the limit is {limit})", final=True)
             chunks = []
             size = 0
             async for chunk in resp.content.iter_chunked(256 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise BundleError(f"the key bundle is too large (over the limit of {limit} bytes)")
+                    raise DownloadError(413, f"the file is too large (over the limit of {limit} bytes)", final=True)
                 chunks.append(chunk)
+                if on_progress is not None:
+                    on_progress(size, total)
+            if total is not None and size != total:
+                raise DownloadError(None, f"the download ended early ({size} of {total} bytes)")
             return b"".join(chunks)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise DownloadError(None, _network_error(exc)) from None
         finally:
             resp.release()
+
+
+def _network_error(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "the server stopped sending"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

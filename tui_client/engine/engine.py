@@ -23,9 +23,20 @@ from nio.exceptions import LocalProtocolError
 
 from .. import paths
 from ..config import HISTORY_VISIBILITIES, Settings
+from ..safe_text import clean_id
 from .client import EngineClient
-from .crypto.history_sharing import BUNDLE_EVENT_TYPES, HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
-from .crypto.olm import DecryptedOlmEvent
+from .crypto.olm import DecryptedOlmEvent, changed
+from .errors import EngineError, StoreError
+from .history_sharing.bundle import BUNDLE_EVENT_TYPES, HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
+from .history_sharing.service import (
+    AcceptState,
+    HistorySharing,
+    ImportResult,
+    InviteeFacts,
+    SharePreview,
+    SharingError,
+    ShareResult,
+)
 from .events import (
     EngineErrorEvent,
     EngineEvent,
@@ -51,7 +62,6 @@ from .crypto.key_export import (
 from .identity import IdentityError, IdentityManager, OwnTrust
 from .lock import ProfileLock
 from .models import (
-    BundleSummary,
     Decryption,
     EventDetails,
     Invite,
@@ -64,18 +74,14 @@ from .models import (
     Whoami,
 )
 from .render import text_content
+from .room_keys import Origin, SessionMeta
 from .session import SessionInfo, delete_session, load_session, save_session, write_private_file
-from .store import SessionMeta
-from .sharing import HistorySharing, SharePreview, ShareResult, SharingError
+from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .timeline import RoomTimeline, item_from_event
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[EngineEvent], None]
-
-
-class EngineError(Exception):
-    """A command failed; the message is meant for the user."""
 
 
 class NotLoggedIn(EngineError):
@@ -143,9 +149,11 @@ class Engine:
         self.identity = IdentityManager(self)
         self.identity.on_identity_changed = self._on_identity_changed
         self.identity.on_own_trust_changed = lambda trust: self.emit(OwnTrustChanged(trust))
-        self.sharing = HistorySharing(self)
+        self._sharing: HistorySharing | None = None
         self._tasks: set[asyncio.Task] = set()
         self._startup_done = False
+        # Why the saved session's crypto store cannot be used (open(broken_store_ok=True) only).
+        self.store_problem: str | None = None
 
     # -- subscription ---------------------------------------------------------------------
 
@@ -168,7 +176,21 @@ class Engine:
     def notice(self, message: str, *, room_id: str | None = None, level: str = "information") -> None:
         self.emit(Notice(message, room_id, level))
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    @property
+    def sharing(self) -> HistorySharing:
+        """History sharing (MSC4268) for the logged-in profile."""
+        if self._sharing is None:
+            raise NotLoggedIn(f"profile {self.profile!r} is not logged in; run `tui-client login` first")
+        return self._sharing
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task:
+        """Run background work on the engine loop; errors are logged, never raised."""
+        return self._spawn(coro, name)
+
+    async def query_keys(self, users: set[str]) -> None:
+        await self._query_keys(users)
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task:
         """Run background work on the engine loop; errors are logged, never raised."""
 
         async def guarded() -> None:
@@ -179,9 +201,15 @@ class Engine:
             except Exception:
                 logger.exception("background task %s failed", name)
 
+        def done(task: asyncio.Task) -> None:
+            self._tasks.discard(task)
+            if task.cancelled():
+                coro.close()  # cancelled before it started: no "never awaited" warning
+
         task = asyncio.get_running_loop().create_task(guarded(), name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(done)
+        return task
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -204,17 +232,41 @@ class Engine:
             )
         return self.client
 
-    async def open(self) -> bool:
-        """Lock the profile and restore its saved session. True if a session was restored."""
+    async def open(self, *, broken_store_ok: bool = False) -> bool:
+        """Lock the profile and restore its saved session. True if a session was restored.
+
+        Raises StoreError, before anything is written, if the session's crypto store is missing,
+        empty, damaged or not readable with its key (see store_guard): a new Olm account under
+        the old device id would lose the device. With `broken_store_ok` the session is restored
+        without a store instead (`store_problem` says why): enough to log out or run doctor."""
         self._lock.acquire()
         info = load_session(self.dir)
         if info is None:
             return False
         self.session = info
+        try:
+            check_store(self.dir, self.profile, info)
+        except StoreError as exc:
+            logger.warning("%s", exc)
+            if not broken_store_ok:
+                raise
+            self.store_problem = str(exc)
+            self.client = EngineClient(info.homeserver, info.user_id, info.device_id, "", info.store_key)
+            self.client.restore_login(info.user_id, info.device_id, info.access_token)
+            return True
         self.client = EngineClient(info.homeserver, info.user_id, info.device_id, str(self.dir), info.store_key)
-        self.client.restore_login(info.user_id, info.device_id, info.access_token)
-        self._wire_olm()
-        self._restore_invites()
+        try:
+            self.client.restore_login(info.user_id, info.device_id, info.access_token)
+            self._wire_olm()
+            self._restore_invites()
+        except Exception as exc:  # damage the check could not see, e.g. in a session table
+            logger.warning("opening the crypto store failed: %s: %s", type(exc).__name__, exc)
+            await self._close_client()
+            raise StoreError(
+                f"the crypto store of profile {self.profile!r} is damaged ({type(exc).__name__}: {exc}). "
+                f"Restore {store_path(self.dir)} from a backup, or run `tui-client --profile {self.profile} "
+                "logout` and log in again as a new device."
+            ) from None
         logger.info("restored session of %s on device %s", info.user_id, info.device_id)
         return True
 
@@ -233,6 +285,7 @@ class Engine:
             )
         if self.client is not None:
             await self._close_client()
+        check_readable(self.dir, self.profile)
         store_key = SessionInfo.new_store_key()
         client = EngineClient(homeserver, user, None, str(self.dir), store_key)
         try:
@@ -317,6 +370,8 @@ class Engine:
             self.identity.accept_change(user_id)
         except IdentityError as exc:
             raise EngineError(str(exc)) from None
+        # Key bundles held because this identity had changed are evaluated again.
+        self.sharing.identity_accepted(user_id)
 
     def changed_identities(self) -> list[str]:
         """Users whose identity changed since we pinned it and who the user has not accepted yet."""
@@ -338,13 +393,19 @@ class Engine:
             logger.warning("server logout failed (%s); forgetting the session anyway", exc)
         await self._close_client()
         delete_session(self.dir)
-        store = self.dir / "crypto.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{store}{suffix}").unlink(missing_ok=True)
+        if self.store_problem:  # keep the unusable store: the user may still restore it
+            moved = set_aside(self.dir)
+            if moved is not None:
+                logger.info("set the unusable crypto store aside as %s", moved)
+        else:
+            for suffix in STORE_SUFFIXES:
+                Path(f"{store_path(self.dir)}{suffix}").unlink(missing_ok=True)
         self.session = None
 
     async def close(self) -> None:
         await self.stop_sync()
+        if self._sharing is not None:
+            self._sharing.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -369,6 +430,7 @@ class Engine:
                 except Exception:
                     pass
             self.client = None
+            self._sharing = None
 
     def _wire_olm(self) -> None:
         assert self.client and self.client.olm
@@ -378,6 +440,8 @@ class Engine:
         olm.own_device_keys = self.identity.own_device_keys
         olm.legacy_no_shared_history = self.legacy_no_shared_history
         self.client.on_keys_query = self.identity.process_keys_query
+        assert self.client.store
+        self._sharing = HistorySharing(self, self.client.store)
         self.identity.load()
 
     # -- sync --------------------------------------------------------------------------------
@@ -411,8 +475,9 @@ class Engine:
             await self._check_identity()
         if not self._startup_done:
             self._startup_done = True
-            # Bundles whose import a crash or a quit interrupted, and expired records.
-            await self.sharing.retry_pending()
+            # Bundles whose import a crash or a quit interrupted, and expired records: in the
+            # background, so no start waits for a media server.
+            self.sharing.start()
         self._synced.set()
         self._synced = asyncio.Event()
 
@@ -514,19 +579,15 @@ class Engine:
         for event in resp.to_device_events:
             try:
                 if isinstance(event, DecryptedOlmEvent) and event.type in BUNDLE_EVENT_TYPES:
-                    record = self.sharing.on_bundle_event(event.sender, event.sender_key, event.payload)
+                    record = self.sharing.on_announcement(event.sender, event.sender_key, event.payload)
                     if record is not None:
                         touched.add(record.room_id)
-                        pending = self.client.store.get_pending_bundle(record.room_id)
-                        if pending and pending.inviter == record.sender_user:
-                            self._spawn(self.sharing.maybe_accept(record.room_id), f"accept-bundle {record.room_id}")
                 elif isinstance(event, UnknownToDeviceEvent) and event.type in BUNDLE_EVENT_TYPES:
                     self.sharing.on_plaintext_bundle(event.sender, event.type)
                 elif isinstance(event, UnknownToDeviceEvent) and event.type == "m.room_key.withheld":
-                    content = event.source.get("content")
-                    self.sharing.on_withheld(event.sender, content)
-                    if isinstance(content, dict) and isinstance(content.get("room_id"), str):
-                        touched.add(content["room_id"])
+                    room_id = self.sharing.on_withheld(event.sender, event.source.get("content"))
+                    if room_id is not None:
+                        touched.add(room_id)
             except Exception:
                 logger.exception("could not handle a to-device event from %s", getattr(event, "sender", "?"))
         return touched
@@ -549,6 +610,8 @@ class Engine:
         for room_id, info in resp.rooms.join.items():
             rooms_changed = True
             self._known_invites.discard(room_id)
+            # A join we asked for whose answer we may not have seen: this is the acceptance.
+            self.sharing.joined(room_id)
             try:
                 self._process_joined_room(room_id, info)
             except Exception:
@@ -639,8 +702,8 @@ class Engine:
 
     def _on_left_room(self, room_id: str) -> None:
         self._timelines.pop(room_id, None)
-        if self.client and self.client.store:
-            self.sharing.forget_room(room_id)
+        if self._sharing is not None:
+            self._sharing.left(room_id)
         if self.client:
             self.client.rooms.pop(room_id, None)
             self.client.invited_rooms.pop(room_id, None)
@@ -670,8 +733,8 @@ class Engine:
     def provenance_for(self, room_id: str, session_id: str | None) -> KeyProvenance | None:
         if not self.client or not self.client.olm:
             return None
-        meta = self.client.olm.meta_for(session_id)
-        if meta is None or meta.origin != "bundle" or not meta.forwarder_user:
+        meta = self.client.olm.meta_for(room_id, session_id)
+        if meta is None or meta.origin is not Origin.BUNDLE or not meta.forwarder_user:
             return None
         return KeyProvenance(
             meta.forwarder_user, meta.forwarder_device,
@@ -682,13 +745,15 @@ class Engine:
         assert self.client and self.client.olm
         olm = self.client.olm
         session_id = getattr(event, "session_id", "") or ""
-        short = f"{session_id[:10]}…" if session_id else "unknown"
+        # The id is the sender's cleartext: shown escaped, or an escape sequence in it would eat
+        # the rest of the sentence when a front end strips it.
+        short = f"{clean_id(session_id[:10])}…" if session_id else "unknown"
         have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
         if have is not None:
             return _classify_decryption_error(
                 olm.decryption_errors.get(event.event_id, ""), have.first_known_index
             )
-        withheld = self._withheld(room_id, session_id)
+        withheld = self.sharing.withheld(room_id, session_id) if session_id else None
         if withheld is not None:
             if withheld.code in HISTORY_NOT_SHARED_CODES:
                 return (
@@ -697,25 +762,13 @@ class Engine:
                 )
             why = f" — {withheld.reason}" if withheld.reason else ""
             return "withheld", f"withheld: {withheld.code}{why}"
-        joined = self.client.store.get_kv(f"joined:{room_id}")
         sent = getattr(event, "server_timestamp", 0) or 0
-        if isinstance(joined, dict) and sent < joined.get("at", 0) * 1000:
-            inviter = joined.get("inviter", "")
-            name = self.display_name(room_id, inviter)
-            bundle = self.client.store.get_received_bundle(room_id, inviter)
-            if bundle is not None and bundle.state == "imported":
-                return "not_in_bundle", f"sent before you joined; {name} did not share its key"
-            if bundle is not None and bundle.state == "rejected":
-                return "bundle_rejected", f"sent before you joined; the keys {name} shared were refused ({bundle.detail})"
-            if self.client.store.get_pending_bundle(room_id) is not None:
-                return "waiting_for_bundle", f"sent before you joined — waiting for keys from {name}"
-            return "before_join", f"sent before you joined; {name} did not share the keys for it"
+        explained = self.sharing.explain(
+            room_id, sent if isinstance(sent, int) else 0, own_device_cross_signed=self.own_trust().device_verified
+        )
+        if explained is not None:
+            return explained
         return "missing_key", f"no key for this message yet (session {short})"
-
-    def _withheld(self, room_id: str, session_id: str) -> Any:
-        if not session_id or not self.client or not self.client.store:
-            return None
-        return self.client.store.get_withheld(room_id, session_id)
 
     def refresh_failures(self, room_id: str) -> None:
         """Re-try and re-explain every undecryptable item of a room (keys or news arrived)."""
@@ -796,6 +849,7 @@ class Engine:
             members=members,
             unread=room.unread_notifications,
             highlight=room.unread_highlights,
+            incoming_keys=self.sharing.incoming(room.room_id),
         )
 
     def room(self, room_id: str) -> RoomSummary | None:
@@ -812,17 +866,14 @@ class Engine:
         if room is None:
             return None
         inviter = room.inviter
-        bundle = self.client.store.get_received_bundle(room_id, inviter) if inviter and self.client.store else None
+        bundle = self.sharing.bundle(room_id, inviter) if inviter else None
         return Invite(
             room_id=room_id,
             name=room.display_name or room_id,
             inviter=inviter,
             inviter_name=room.user_name(inviter) if inviter else None,
             encrypted=room.encrypted,
-            bundle=BundleSummary(
-                bundle.sender_user, bundle.state, bundle.received_at, bundle.key_count,
-                bundle.withheld_count, bundle.imported_count, bundle.detail, bundle.message_count,
-            ) if bundle else None,
+            bundle=bundle.summary() if bundle else None,
         )
 
     def emit_rooms(self) -> None:
@@ -926,6 +977,13 @@ class Engine:
         self._require_client()
         return self.sharing.preview(room_id)
 
+    async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
+        """What inviting `user_id` into `room_id` would do to its history, having asked the
+        server about them first (their devices and cross-signing; whether they exist)."""
+        self._require_client()
+        facts: InviteeFacts = await self.sharing.invitee_facts(user_id)
+        return self.sharing.preview(room_id, facts)
+
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
     ) -> ShareResult | None:
@@ -965,22 +1023,38 @@ class Engine:
         except SharingError as exc:
             raise SharingFailed(str(exc)) from exc
 
-    async def join(self, room: str) -> str:
-        """Join a room or accept an invite; keys the inviter shared are imported right after."""
+    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+        """Join a room or accept an invite.
+
+        Accepting an invite is recorded before `/join` goes out, so neither a lost answer nor a
+        crash loses who invited us. The inviter's key bundle is then imported in the background;
+        this waits up to `wait_for_keys` seconds for it and returns either way."""
         client = self._require_client()
         invited = client.invited_rooms.get(room)
         inviter = invited.inviter if invited is not None else None
-        resp = await client.join(room)
+        if inviter:
+            self.sharing.before_join(room, inviter)
+        try:
+            resp = await client.join(room)
+        except Exception as exc:
+            raise EngineError(
+                f"the server did not answer the join ({exc or type(exc).__name__}); if it went through, "
+                "the room appears with the next sync and the keys shared with you are imported then"
+            ) from exc
         if not isinstance(resp, r.JoinResponse):
+            status = getattr(getattr(resp, "transport_response", None), "status", None)
+            if inviter and isinstance(status, int) and 400 <= status < 500:
+                self.sharing.join_refused(room)  # a definite no; after a 5xx the join may have happened
             raise EngineError(f"could not join {room}: {_error_text(resp)}")
         room_id = resp.room_id
-        if inviter:
-            # Recorded before looking for a bundle, so a bundle arriving later still counts.
-            self.sharing.record_accepted_invite(room_id, inviter)
         await self.wait_until(lambda: room_id in client.rooms, 15)
-        if inviter:
-            result = await self.sharing.maybe_accept(room_id)
-            logger.info("key bundle for %s after joining: %s (%s)", room_id, result.state, result.detail)
+        if inviter and room_id in client.rooms:
+            self.sharing.joined(room_id)
+            result: ImportResult | None = await self.sharing.wait(room_id, wait_for_keys)
+            if result is None:
+                logger.info("key bundle for %s: still being imported in the background", room_id)
+            else:
+                logger.info("key bundle for %s after joining: %s (%s)", room_id, result.state, result.detail)
         return room_id
 
     async def decline(self, room_id: str) -> None:
@@ -988,7 +1062,7 @@ class Engine:
 
     async def leave(self, room_id: str) -> None:
         client = self._require_client()
-        self.sharing.forget_room(room_id)
+        self.sharing.left(room_id)
         resp = await client.room_leave(room_id)
         if not isinstance(resp, r.RoomLeaveResponse):
             raise EngineError(f"could not leave {room_id}: {_error_text(resp)}")
@@ -1076,7 +1150,7 @@ class Engine:
         client = self._require_client()
         olm = client.olm
         sessions = [
-            (s, bool((m := olm.session_meta.get(s.id)) and m.shared_history))
+            (s, bool((m := olm.meta_for(s.room_id, s.id)) and m.shared_history))
             for s in olm.inbound_group_store
             if room_id is None or s.room_id == room_id
         ]
@@ -1114,14 +1188,15 @@ class Engine:
                 skipped += 1
                 continue
             meta = SessionMeta(
-                key.session_id, key.room_id, key.sender_key, key.shared_history, "import", received_at=self.clock()
+                key.room_id, key.session_id, key.sender_key, key.shared_history, Origin.IMPORT,
+                received_at=self.clock(),
             )
             candidates.append((session, meta))
-        sessions, metas, results = client.olm.merge_sessions(candidates)
-        client.olm.persist(sessions, metas)
-        imported = sum(1 for r in results if r.stored)
-        logger.info("imported %d keys from %s (%d already known, %d skipped)", imported, path, len(results) - imported, skipped)
-        return imported, len(results) - imported, skipped
+        outcomes = client.olm.merge_sessions(candidates)
+        client.olm.persist(*changed(outcomes))
+        imported = sum(1 for o in outcomes if o.stored)
+        logger.info("imported %d keys from %s (%d already known, %d skipped)", imported, path, len(outcomes) - imported, skipped)
+        return imported, len(outcomes) - imported, skipped
 
     async def doctor(self) -> dict[str, Any]:
         """Everything a tester or a bug report needs, without secrets."""
@@ -1143,6 +1218,13 @@ class Engine:
                 report["homeserver"]["server"] = body.get("server")
         except Exception as exc:
             report["homeserver"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+        problems: list[str] = []
+        report["problems"] = problems
+        if self.store_problem:
+            report["store"] = {"path": str(store_path(self.dir)), "usable": False, "problem": self.store_problem}
+            problems.append(self.store_problem)
+            report["device_keys"], _ = await _inspect.device_keys_check(self)
+            return report
         trust = self.own_trust()
         report["cross_signing"] = {
             "identity": "published" if trust.identity_exists else "none",
@@ -1152,14 +1234,19 @@ class Engine:
             "detail": trust.detail,
         }
         report["store"] = _inspect.store_health(self)
+        if report["store"]["integrity"] != "ok":
+            problems.append(f"the crypto store is damaged: {report['store']['integrity']}")
+        report["device_keys"], problem = await _inspect.device_keys_check(self)
+        if problem:
+            problems.append(problem)
         report["pending_bundles"] = [
-            {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at}
-            for p in client.store.list_pending_bundles()
+            {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at, "state": p.state.value}
+            for p in self.sharing.records.acceptances(AcceptState.JOINING, AcceptState.JOINED)
         ]
         report["received_bundles"] = [
-            {"room_id": b.room_id, "sender": b.sender_user, "state": b.state, "detail": b.detail,
+            {"room_id": b.room_id, "sender": b.sender_user, "state": b.state.value, "detail": b.detail,
              "key_count": b.key_count, "imported": b.imported_count}
-            for b in client.store.list_received_bundles()
+            for b in self.sharing.records.bundles()
         ]
         report["sync"] = {"state": self.sync_state.state, "detail": self.sync_state.detail}
         return report

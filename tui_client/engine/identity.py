@@ -47,6 +47,7 @@ from .crypto.secret_storage import (
     unlock_cross_signing_with_input,
 )
 from .crypto.signing import Ed25519Key
+from .history_sharing.rules import SenderTrust
 from .store import StoredIdentity
 
 logger = logging.getLogger(__name__)
@@ -243,6 +244,27 @@ class IdentityManager(EngineComponent):
 
     def identity_changed(self, user_id: str) -> bool:
         return self.identity_info(user_id).state == "changed"
+
+    def sender_trust(self, user_id: str, sender_key: str, sender_device_keys: dict[str, Any] | None) -> SenderTrust:
+        """How far we trust the device (by its Olm curve25519 key) that sent us something: it must
+        be cross-signed by its owner's identity, which must not have changed since we pinned it
+        (msc4268.md §5.1). The signature may be on the device keys /keys/query gave us or on the
+        `sender_device_keys` it sent along."""
+        info = self.identity_info(user_id)
+        if info.state == "unknown":
+            return SenderTrust.NO_IDENTITY
+        if info.state == "changed":
+            return SenderTrust.IDENTITY_CHANGED
+        identity = self.identity_of(user_id)
+        device = self.engine.client.olm.device_store.device_from_sender_key(user_id, sender_key)
+        candidates = []
+        if device is not None and (stored := self.store.get_device_json(user_id, device.id)) is not None:
+            candidates.append(stored)
+        if sender_device_keys is not None:
+            candidates.append(sender_device_keys)
+        if identity is None or not any(device_signed_by_identity(c, identity) for c in candidates):
+            return SenderTrust.NOT_CROSS_SIGNED
+        return SenderTrust.CROSS_SIGNED
 
     def device_cross_signed(self, user_id: str, device_id: str) -> bool:
         identity = self.identity_of(user_id)

@@ -14,7 +14,6 @@ from typing import Any
 
 from .. import __version__, paths
 from .models import (
-    BundleSummary,
     DeviceReport,
     EventDetails,
     MemberReport,
@@ -44,13 +43,12 @@ def _creator(engine: Any, curve_key: str) -> tuple[str | None, str | None]:
 def inspect_room(engine: Any, room_id: str) -> RoomInspection:
     client = engine.client
     olm = client.olm
-    store = client.store
     room = client.rooms.get(room_id) or client.invited_rooms.get(room_id)
     sessions = []
     for per_sender in olm.inbound_group_store[room_id].values():
         for session in per_sender.values():
             sid = session.id
-            meta = olm.session_meta.get(sid)
+            meta = olm.meta_for(room_id, sid)
             user, device = _creator(engine, session.sender_key)
             origin = meta.origin if meta else "unknown"
             detail = {
@@ -82,17 +80,13 @@ def inspect_room(engine: Any, room_id: str) -> RoomInspection:
             )
     sessions.sort(key=lambda s: (s.received_at or 0, s.session_id))
     withheld = tuple(
-        WithheldReport(w.session_id, w.code, w.reason, w.sender_key, w.from_user, w.from_device, w.via, w.received_at)
-        for w in store.load_withheld(room_id)
+        WithheldReport(w.session_id, w.code, w.reason, w.sender_key, w.from_user, w.from_device, w.via.value,
+                       w.received_at)
+        for w in engine.sharing.records.withheld_in(room_id)
     )
-    bundles = tuple(
-        BundleSummary(
-            b.sender_user, b.state, b.received_at, b.key_count, b.withheld_count, b.imported_count, b.detail,
-            b.message_count,
-        )
-        for b in store.list_received_bundles(room_id)
-    )
-    pending = store.get_pending_bundle(room_id)
+    bundles = tuple(b.summary() for b in engine.sharing.records.bundles(room_id))
+    acceptance = engine.sharing.acceptance(room_id)
+    pending = acceptance if acceptance is not None and acceptance.open else None
     members = []
     for user_id, user in sorted((room.users if room else {}).items()):
         info = engine.identity.identity_info(user_id)
@@ -207,10 +201,15 @@ def store_health(engine: Any) -> dict[str, Any]:
     store = engine.client.store
     path = store.database_path
     size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
-    integrity = store.conn.execute("PRAGMA quick_check").fetchone()[0]
+    rows = store.conn.execute("PRAGMA quick_check").fetchall()
+    integrity = "; ".join(str(row[0]) for row in rows[:5]) if rows else "unknown"
     counts = store.count_inbound_sessions_by_room()
+    account = engine.client.olm.account.identity_keys
     return {
         "path": path,
+        "usable": True,
+        "account_ed25519": account.get("ed25519"),
+        "account_curve25519": account.get("curve25519"),
         "size_bytes": size,
         "integrity": integrity,
         "sessions_total": sum(counts.values()),
@@ -222,3 +221,46 @@ def store_health(engine: Any) -> dict[str, Any]:
 
 def all_paths() -> dict[str, str]:
     return {k: str(v) for k, v in paths.all_paths().items()}
+
+
+async def device_keys_check(engine: Any) -> tuple[dict[str, Any], str | None]:
+    """What the server publishes for our device, compared with the account in our store.
+
+    Returns (report, problem): a problem when the server has no keys for this device, or keys of
+    another Olm account (the store was replaced or reset: nobody can encrypt to this one)."""
+    client = engine.client
+    user_id, device_id = client.user_id, client.device_id
+    local = client.olm.account.identity_keys if client.olm is not None else None
+    try:
+        status, body = await client.raw_json(
+            "POST", "/_matrix/client/v3/keys/query", {"device_keys": {user_id: [device_id]}}, timeout=10
+        )
+    except Exception as exc:
+        return {"checked": False, "error": f"{type(exc).__name__}: {exc}"}, None
+    if status != 200:
+        return {"checked": False, "error": f"HTTP {status}"}, None
+    device = ((body.get("device_keys") or {}).get(user_id) or {}).get(device_id)
+    keys = device.get("keys") if isinstance(device, dict) else None
+    keys = keys if isinstance(keys, dict) else {}
+    server = {"ed25519": keys.get(f"ed25519:{device_id}"), "curve25519": keys.get(f"curve25519:{device_id}")}
+    report: dict[str, Any] = {
+        "checked": True,
+        "server_ed25519": server["ed25519"],
+        "server_curve25519": server["curve25519"],
+        "local_ed25519": local.get("ed25519") if local else None,
+        "local_curve25519": local.get("curve25519") if local else None,
+    }
+    if not device:
+        report["matches"] = False
+        return report, f"the server lists no keys for this device ({device_id})"
+    if local is None:
+        report["matches"] = None
+        return report, None
+    report["matches"] = server == {"ed25519": local.get("ed25519"), "curve25519": local.get("curve25519")}
+    if not report["matches"]:
+        return report, (
+            f"the server's keys for device {device_id} (ed25519 {server['ed25519']}) are not those of the "
+            f"account in this store (ed25519 {local.get('ed25519')}): the store was replaced or reset, so "
+            "others encrypt to keys this device does not have. Log in again as a new device."
+        )
+    return report, None

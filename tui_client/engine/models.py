@@ -96,13 +96,15 @@ class BundleSummary:
     """A key bundle from the inviter, as an invite or the inspector shows it."""
 
     sender: str
-    state: str  # "waiting" | "importing" | "imported" | "rejected"
+    state: str  # history_sharing.BundleState: waiting, downloading, importing, retrying, held, imported, rejected
     received_at: float
     key_count: int | None = None
     withheld_count: int | None = None
     imported_count: int | None = None
     detail: str | None = None
     message_count: int | None = None  # the sender's claim, shown until the keys are imported
+    bytes_done: int | None = None  # download progress, while downloading
+    bytes_total: int | None = None
 
     def describe(self, sender_name: str) -> str:
         """One line for an invite or the inspector, e.g. 'Alice shared the keys to 3 earlier messages'."""
@@ -110,6 +112,15 @@ class BundleSummary:
             return f"{sender_name}'s keys imported: {self.imported_count or 0} of {self.key_count or 0} session keys"
         if self.state == "rejected":
             return f"keys from {sender_name} refused: {self.detail}"
+        if self.state == "held":
+            return f"keys from {sender_name} on hold: {self.detail}"
+        if self.state == "downloading":
+            if self.bytes_total:
+                done, total = (self.bytes_done or 0) / 1e6, self.bytes_total / 1e6
+                return f"downloading the keys {sender_name} shared… {done:.1f} of {total:.1f} MB"
+            return f"downloading the keys {sender_name} shared…"
+        if self.state == "retrying":
+            return f"the keys {sender_name} shared could not be downloaded yet ({self.detail}); trying again"
         if self.state == "importing":
             return f"importing the keys {sender_name} shared…"
         if self.message_count:
@@ -130,6 +141,9 @@ class RoomSummary:
     unread: int
     highlight: int = 0
     own_membership: str = "join"
+    # The keys the inviter shared, while they are still on their way (downloading, retrying,
+    # on hold); None once imported or refused, or when we did not join from an invite.
+    incoming_keys: BundleSummary | None = None
 
     @property
     def joined_count(self) -> int:

@@ -9,6 +9,8 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..paths import read_regular_file
+
 SESSION_FILE = "session.json"
 
 
@@ -60,11 +62,16 @@ def save_session(profile_dir: Path, info: SessionInfo) -> Path:
 def load_session(profile_dir: Path) -> SessionInfo | None:
     path = profile_dir / SESSION_FILE
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_regular_file(path).decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise SessionFileError(f"cannot read the saved session {path}: {exc}") from exc
+    except (OSError, ValueError) as exc:  # not a regular file, unreadable, not UTF-8, not JSON
+        raise SessionFileError(
+            f"cannot read the saved session {path}: {exc}. Restore it from a backup, or delete it "
+            "and log in again as a new device"
+        ) from None
+    if not isinstance(raw, dict):
+        raise SessionFileError(f"the saved session {path} is not a JSON object")
     try:
         info = SessionInfo(**{k: raw[k] for k in SessionInfo.__dataclass_fields__})
     except (KeyError, TypeError) as exc:

@@ -1,25 +1,20 @@
-"""Our tables in nio's SQLite file, and fixes to how nio stores Megolm sessions.
+"""Our tables in nio's SQLite file, and how Megolm sessions are stored.
 
 Keeping our tables in the same file as nio's lets one transaction cover both: a key bundle
-either lands whole (sessions + provenance + withheld records) or not at all.
+either lands whole (sessions + provenance + withheld records) or not at all. The layout is
+versioned by `engine.migrations` (``PRAGMA user_version``).
 
+Megolm sessions are keyed by room *and* session id (``tc_inbound_session``), unlike nio's own
+table (session id alone), so a key offered for one room can never overwrite another room's.
 Sessions first received in a key bundle are stored as one encrypted blob per bundle
 (``tc_bundle_sessions``, in Megolm export format) rather than as one pickled row each: importing
 10,000 keys is then one row instead of 10,000. A session that later changes (a better or more
-trusted copy arrives) is written to nio's table, which always wins over a bundle blob on load.
+trusted copy arrives) is written to ``tc_inbound_session``, which wins over a blob on load.
 
-What lives here (all prefixed ``tc_``):
-- ``tc_session_meta``: per inbound Megolm session, whether it is shareable (MSC4268), where it
-  came from (own / direct / bundle / file import) and, for bundles, who shared it and when;
-- ``tc_withheld``: sessions we were told we will not get, with code and reason;
-- ``tc_received_bundle``: the newest key bundle per (room, sender), waiting, imported or rejected;
-- ``tc_pending_bundle``: "I accepted an invite from X at T" records (survive restarts);
-- ``tc_identity`` / ``tc_device_json``: other users' cross-signing keys with pins, and the full
-  signed device keys nio throws away;
-- ``tc_secret``: our own private cross-signing keys, encrypted with the profile's store key.
-
-nio's own ``save_inbound_group_session`` only rewrites the pickle of an existing row and never
-removes forwarding-chain rows, and its loader issues one query per session; both are replaced.
+Also here: per-session metadata (``tc_session_meta``), other users' cross-signing keys with
+their pins and full device keys (``tc_identity``, ``tc_device_json``), our own encrypted
+secrets (``tc_secret``) and small values (``tc_kv``). History sharing's records have their own
+module (`history_sharing.store`) on the same connection.
 """
 
 from __future__ import annotations
@@ -28,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,145 +37,10 @@ from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 from peewee import SqliteDatabase
 
+from .migrations import migrate
+from .room_keys import Origin, SessionMeta
+
 logger = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tc_schema (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tc_session_meta (
-    session_id TEXT PRIMARY KEY,
-    room_id TEXT NOT NULL,
-    sender_key TEXT NOT NULL,
-    shared_history INTEGER NOT NULL DEFAULT 0,
-    origin TEXT NOT NULL,
-    forwarder_user TEXT,
-    forwarder_device TEXT,
-    forwarder_master_key TEXT,
-    received_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tc_withheld (
-    room_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    sender_key TEXT,
-    code TEXT NOT NULL,
-    reason TEXT,
-    from_user TEXT,
-    from_device TEXT,
-    via TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    content TEXT NOT NULL,
-    PRIMARY KEY (room_id, session_id)
-);
-CREATE TABLE IF NOT EXISTS tc_received_bundle (
-    room_id TEXT NOT NULL,
-    sender_user TEXT NOT NULL,
-    sender_device TEXT,
-    sender_key TEXT NOT NULL,
-    sender_device_keys TEXT,
-    file TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    state TEXT NOT NULL,
-    detail TEXT,
-    key_count INTEGER,
-    withheld_count INTEGER,
-    imported_count INTEGER,
-    finished_at REAL,
-    message_count INTEGER,
-    PRIMARY KEY (room_id, sender_user)
-);
-CREATE TABLE IF NOT EXISTS tc_pending_bundle (
-    room_id TEXT PRIMARY KEY,
-    inviter TEXT NOT NULL,
-    accepted_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tc_identity (
-    user_id TEXT PRIMARY KEY,
-    keys_json TEXT NOT NULL,
-    master_key TEXT NOT NULL,
-    pinned_master_key TEXT NOT NULL,
-    previous_master_key TEXT,
-    changed_at REAL,
-    verified INTEGER NOT NULL DEFAULT 0,
-    first_seen REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tc_device_json (
-    user_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    json TEXT NOT NULL,
-    PRIMARY KEY (user_id, device_id)
-);
-CREATE TABLE IF NOT EXISTS tc_secret (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tc_forwardedchains_session ON forwardedchains(session_id);
-CREATE TABLE IF NOT EXISTS tc_bundle_sessions (
-    id INTEGER PRIMARY KEY,
-    room_id TEXT NOT NULL,
-    forwarder_key TEXT NOT NULL,
-    session_count INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    blob BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tc_kv (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-
-
-@dataclass(frozen=True)
-class SessionMeta:
-    session_id: str
-    room_id: str
-    sender_key: str
-    shared_history: bool
-    origin: str  # "own" | "direct" | "bundle" | "import" | "forwarded"
-    forwarder_user: str | None = None
-    forwarder_device: str | None = None
-    forwarder_master_key: str | None = None
-    received_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class WithheldRecord:
-    room_id: str
-    session_id: str
-    sender_key: str | None
-    code: str
-    reason: str | None
-    from_user: str | None
-    from_device: str | None
-    via: str  # "bundle" | "to_device"
-    received_at: float
-    content: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ReceivedBundle:
-    room_id: str
-    sender_user: str
-    sender_device: str | None
-    sender_key: str
-    sender_device_keys: dict[str, Any] | None
-    file: dict[str, Any]
-    received_at: float
-    state: str  # "waiting" | "importing" | "imported" | "rejected"
-    detail: str | None = None
-    key_count: int | None = None  # claimed by the sender until imported, then what the file held
-    withheld_count: int | None = None
-    imported_count: int | None = None
-    finished_at: float | None = None
-    message_count: int | None = None  # the sender's count of messages these keys open (a hint)
-
-
-@dataclass(frozen=True)
-class PendingBundle:
-    room_id: str
-    inviter: str
-    accepted_at: float
 
 
 @dataclass(frozen=True)
@@ -201,34 +62,7 @@ class AppStore(SqliteStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._account_id: int | None = None
-        self._withheld_cache: dict[str, dict[str, WithheldRecord]] = {}
-        conn = self.database.connection()
-        conn.executescript(_SCHEMA)
-        self._add_missing_columns(conn)
-        row = conn.execute("SELECT version FROM tc_schema").fetchone()
-        if row is None:
-            conn.execute("INSERT INTO tc_schema(version) VALUES (?)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"this store was written by a newer tui_client (schema {row[0]} > {SCHEMA_VERSION})"
-            )
-
-    @staticmethod
-    def _add_missing_columns(conn: Any) -> None:
-        """Additive schema changes: a column our schema has but an older store lacks is added
-        (as NULL), so stores written by earlier builds keep opening."""
-        import re
-
-        statements = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(([^;]*?)\)\s*(?:WITHOUT ROWID)?;", _SCHEMA)
-        for table, body in statements:
-            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-            for line in body.splitlines():
-                parts = line.strip().rstrip(",").split()
-                if len(parts) >= 2 and parts[0] not in have and parts[0].upper() not in ("PRIMARY", "UNIQUE"):
-                    if "NOT NULL" in line.upper() and "DEFAULT" not in line.upper():
-                        continue  # cannot be added to existing rows; never done additively
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {parts[0]} {parts[1]}")
-                    logger.info("store: added column %s.%s", table, parts[0])
+        migrate(self.database.connection())
 
     def _create_database(self) -> SqliteDatabase:
         # WAL + synchronous=NORMAL: durable across crashes of the process, and a save is a
@@ -247,7 +81,8 @@ class AppStore(SqliteStore):
     # -- plumbing -------------------------------------------------------------------------
 
     @property
-    def conn(self):  # sqlite3.Connection of this thread
+    def conn(self) -> sqlite3.Connection:
+        """The sqlite3 connection of this thread."""
         return self.database.connection()
 
     @contextmanager
@@ -264,57 +99,43 @@ class AppStore(SqliteStore):
             self._account_id = row[0] if row else None
         return self._account_id
 
-    # -- Megolm inbound sessions (replacing nio's slow / lossy versions) ------------------
+    # -- Megolm inbound sessions (replacing nio's slow, session-id-keyed versions) ---------
 
     def load_inbound_group_sessions(self) -> GroupSessionStore:
         store = GroupSessionStore()
-        account_id = self.account_id()
-        if account_id is None:
-            return store
-        chains: dict[str, list[str]] = {}
-        for session_id, sender_key in self.conn.execute(
-            "SELECT f.session_id, f.sender_key FROM forwardedchains f "
-            "JOIN megolminboundsessions m ON m.session_id = f.session_id "
-            "WHERE m.account_id = ? ORDER BY f.id",
-            (account_id,),
-        ):
-            chains.setdefault(session_id, []).append(sender_key)
-        rows = self.conn.execute(
-            "SELECT session_id, sender_key, fp_key, room_id, session FROM megolminboundsessions "
-            "WHERE account_id = ?",
-            (account_id,),
-        ).fetchall()
+        entries = store._entries
         bad = 0
-        loaded: set[str] = set()
-        for session_id, sender_key, fp_key, room_id, pickle in rows:
+        loaded: set[tuple[str, str]] = set()
+        for room_id, session_id, sender_key, fp_key, pickle, chain in self.conn.execute(
+            "SELECT room_id, session_id, sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session"
+        ).fetchall():
             try:
                 session = InboundGroupSession.from_pickle(
-                    bytes(pickle), fp_key, sender_key, room_id, self.pickle_key,
-                    chains.get(session_id, []),
+                    bytes(pickle), fp_key, sender_key, room_id, self.pickle_key, chain.split() if chain else [],
                 )
             except Exception as exc:  # one damaged row must not lose the others
                 bad += 1
-                logger.error("cannot load Megolm session %s: %s", session_id, exc)
+                logger.error("cannot load Megolm session %s of %s: %s", session_id, room_id, exc)
                 continue
-            store.add(session)
-            loaded.add(session_id)
-        for room_id, forwarder_key, entries in self._bundle_session_entries():
-            for session_id, sender_key, ed25519, exported in entries:
-                if session_id in loaded:
-                    continue  # nio's table holds a newer copy
+            entries[room_id][sender_key][session_id] = session
+            loaded.add((room_id, session_id))
+        for room_id, forwarder_key, sessions in self._bundle_session_entries():
+            for session_id, sender_key, ed25519, exported in sessions:
+                if (room_id, session_id) in loaded:
+                    continue  # the table holds a newer copy
                 try:
                     inner = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(exported))
                 except Exception as exc:
                     bad += 1
                     logger.error("cannot load shared Megolm session %s: %s", session_id, exc)
                     continue
-                store.add(InboundGroupSession("", ed25519, sender_key, room_id, [forwarder_key], session=inner))
-                loaded.add(session_id)
+                entries[room_id][sender_key][session_id] = InboundGroupSession(
+                    "", ed25519, sender_key, room_id, [forwarder_key], session=inner
+                )
+                loaded.add((room_id, session_id))
         if bad:
             logger.error("%d stored Megolm sessions could not be loaded", bad)
         return store
-
-    # -- sessions imported from key bundles, one encrypted blob per bundle --------------------
 
     def _blob_key(self) -> bytes:
         return hashlib.sha256(b"tui-client bundle sessions\0" + self.pickle_key.encode()).digest()
@@ -348,184 +169,63 @@ class AppStore(SqliteStore):
     def save_inbound_group_session(self, session: InboundGroupSession) -> None:
         self.save_inbound_group_sessions([session])
 
-    def save_inbound_group_sessions(
-        self, sessions: Iterable[InboundGroupSession], *, all_new: bool = False
-    ) -> int:
-        """Upsert sessions in bulk, including their forwarding chains. Returns the count.
-
-        `all_new`: the caller knows none of them is stored yet (skips clearing old chains)."""
-        account_id = self.account_id()
-        if account_id is None:
-            raise RuntimeError("no Olm account in the store")
+    def save_inbound_group_sessions(self, sessions: Iterable[InboundGroupSession]) -> int:
+        """Upsert sessions in bulk, keyed by (room, session id). Returns the count."""
         key = derive_pickle_key(self.pickle_key)
         rows = []
-        chain_rows = []
-        ids = []
         for s in sessions:
             sid = s.id  # computed by vodozemac on every access: read it once
-            rows.append((sid, s.sender_key, account_id, s.ed25519, s.room_id, s._session.pickle(key).encode()))
-            ids.append((sid,))
-            for curve in s.forwarding_chain:
-                chain_rows.append((curve, sid))
+            rows.append((s.room_id, sid, s.sender_key, s.ed25519, s._session.pickle(key).encode(),
+                         " ".join(s.forwarding_chain)))
         rows.sort()  # in key order, B-tree inserts stay sequential (about 2x faster in bulk)
-        conn = self.conn
         with self.database.atomic():
-            conn.executemany(
-                "INSERT INTO megolminboundsessions(session_id, sender_key, account_id, fp_key, room_id, session) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT(session_id) DO UPDATE SET "
-                "sender_key=excluded.sender_key, fp_key=excluded.fp_key, room_id=excluded.room_id, "
-                "session=excluded.session",
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO tc_inbound_session(room_id, session_id, sender_key, fp_key, pickle, "
+                "forwarding_chain) VALUES (?,?,?,?,?,?)",
                 rows,
             )
-            if not all_new:
-                conn.executemany("DELETE FROM forwardedchains WHERE session_id=?", ids)
-            if chain_rows:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO forwardedchains(sender_key, session_id) VALUES (?,?)",
-                    chain_rows,
-                )
         return len(rows)
 
     def count_inbound_sessions_by_room(self) -> dict[str, int]:
-        """Stored sessions per room (bundle copies superseded in nio's table count once there)."""
-        counts = dict(
-            self.conn.execute(
-                "SELECT room_id, COUNT(*) FROM megolminboundsessions GROUP BY room_id"
-            ).fetchall()
+        """Stored sessions per room (a bundle copy superseded in the table counts once)."""
+        counts: dict[str, int] = dict(
+            self.conn.execute("SELECT room_id, COUNT(*) FROM tc_inbound_session GROUP BY room_id").fetchall()
         )
-        known = {sid for (sid,) in self.conn.execute("SELECT session_id FROM megolminboundsessions")}
+        known = set(self.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall())
         for room_id, _, entries in self._bundle_session_entries():
-            extra = sum(1 for e in entries if e[0] not in known)
+            extra = sum(1 for e in entries if (room_id, e[0]) not in known)
             counts[room_id] = counts.get(room_id, 0) + extra
         return counts
 
     # -- session metadata ------------------------------------------------------------------
 
-    def load_session_meta(self) -> dict[str, SessionMeta]:
-        return {
-            row[0]: SessionMeta(row[0], row[1], row[2], bool(row[3]), *row[4:])
-            for row in self.conn.execute(
-                "SELECT session_id, room_id, sender_key, shared_history, origin, forwarder_user, "
-                "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta"
-            )
-        }
+    def load_session_meta(self) -> dict[tuple[str, str], SessionMeta]:
+        out = {}
+        for row in self.conn.execute(
+            "SELECT room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
+            "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta"
+        ):
+            try:
+                origin = Origin(row[4])
+            except ValueError:
+                origin = Origin.IMPORT  # unknown: treat as the least trusted
+            meta = SessionMeta(row[0], row[1], row[2], bool(row[3]), origin, *row[5:])
+            out[meta.key] = meta
+        return out
 
     def save_session_meta(self, metas: Iterable[SessionMeta]) -> None:
-        rows = [
-            (
-                m.session_id, m.room_id, m.sender_key, int(m.shared_history), m.origin,
-                m.forwarder_user, m.forwarder_device, m.forwarder_master_key, m.received_at,
-            )
+        rows = sorted(
+            (m.room_id, m.session_id, m.sender_key, int(m.shared_history), m.origin.value,
+             m.forwarder_user, m.forwarder_device, m.forwarder_master_key, m.received_at)
             for m in metas
-        ]
-        rows.sort()
+        )
         with self.database.atomic():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO tc_session_meta(session_id, room_id, sender_key, shared_history, "
+                "INSERT OR REPLACE INTO tc_session_meta(room_id, session_id, sender_key, shared_history, "
                 "origin, forwarder_user, forwarder_device, forwarder_master_key, received_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
                 rows,
             )
-
-    # -- withheld --------------------------------------------------------------------------
-
-    def get_withheld(self, room_id: str, session_id: str) -> WithheldRecord | None:
-        """One room's withheld records are read once and kept (failure reasons ask per message)."""
-        if room_id not in self._withheld_cache:
-            self._withheld_cache[room_id] = {r.session_id: r for r in self.load_withheld(room_id)}
-        return self._withheld_cache[room_id].get(session_id)
-
-    def save_withheld(self, records: Iterable[WithheldRecord]) -> None:
-        records = list(records)
-        self._withheld_cache.clear()
-        rows = [
-            (
-                r.room_id, r.session_id, r.sender_key, r.code, r.reason, r.from_user,
-                r.from_device, r.via, r.received_at, json.dumps(r.content),
-            )
-            for r in records
-        ]
-        with self.database.atomic():
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO tc_withheld(room_id, session_id, sender_key, code, reason, "
-                "from_user, from_device, via, received_at, content) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-
-    def load_withheld(self, room_id: str | None = None) -> list[WithheldRecord]:
-        sql = (
-            "SELECT room_id, session_id, sender_key, code, reason, from_user, from_device, via, "
-            "received_at, content FROM tc_withheld"
-        )
-        args: tuple[Any, ...] = ()
-        if room_id is not None:
-            sql += " WHERE room_id=?"
-            args = (room_id,)
-        return [
-            WithheldRecord(*row[:9], content=json.loads(row[9]))
-            for row in self.conn.execute(sql, args)
-        ]
-
-    # -- received bundles ------------------------------------------------------------------
-
-    def put_received_bundle(self, b: ReceivedBundle) -> None:
-        """Newest per (room, sender) wins."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO tc_received_bundle(room_id, sender_user, sender_device, sender_key, "
-            "sender_device_keys, file, received_at, state, detail, key_count, withheld_count, "
-            "imported_count, finished_at, message_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                b.room_id, b.sender_user, b.sender_device, b.sender_key,
-                json.dumps(b.sender_device_keys) if b.sender_device_keys is not None else None,
-                json.dumps(b.file), b.received_at, b.state, b.detail, b.key_count, b.withheld_count,
-                b.imported_count, b.finished_at, b.message_count,
-            ),
-        )
-
-    def get_received_bundle(self, room_id: str, sender_user: str) -> ReceivedBundle | None:
-        rows = self._bundles("WHERE room_id=? AND sender_user=?", (room_id, sender_user))
-        return rows[0] if rows else None
-
-    def list_received_bundles(self, room_id: str | None = None) -> list[ReceivedBundle]:
-        if room_id is None:
-            return self._bundles("", ())
-        return self._bundles("WHERE room_id=?", (room_id,))
-
-    def _bundles(self, where: str, args: tuple[Any, ...]) -> list[ReceivedBundle]:
-        out = []
-        for row in self.conn.execute(
-            "SELECT room_id, sender_user, sender_device, sender_key, sender_device_keys, file, received_at, "
-            "state, detail, key_count, withheld_count, imported_count, finished_at, message_count "
-            "FROM tc_received_bundle "
-            f"{where} ORDER BY received_at",
-            args,
-        ):
-            sdk = json.loads(row[4]) if row[4] else None
-            out.append(ReceivedBundle(*row[:4], sdk, json.loads(row[5]), *row[6:]))
-        return out
-
-    # -- pending bundle records ------------------------------------------------------------
-
-    def put_pending_bundle(self, p: PendingBundle) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO tc_pending_bundle(room_id, inviter, accepted_at) VALUES (?,?,?)",
-            (p.room_id, p.inviter, p.accepted_at),
-        )
-
-    def get_pending_bundle(self, room_id: str) -> PendingBundle | None:
-        row = self.conn.execute(
-            "SELECT room_id, inviter, accepted_at FROM tc_pending_bundle WHERE room_id=?", (room_id,)
-        ).fetchone()
-        return PendingBundle(*row) if row else None
-
-    def list_pending_bundles(self) -> list[PendingBundle]:
-        return [
-            PendingBundle(*row)
-            for row in self.conn.execute("SELECT room_id, inviter, accepted_at FROM tc_pending_bundle")
-        ]
-
-    def clear_pending_bundle(self, room_id: str) -> None:
-        self.conn.execute("DELETE FROM tc_pending_bundle WHERE room_id=?", (room_id,))
 
     # -- identities ------------------------------------------------------------------------
 
@@ -603,7 +303,3 @@ class AppStore(SqliteStore):
     def get_kv(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM tc_kv WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
-
-
-def now() -> float:
-    return time.time()

@@ -38,6 +38,7 @@ from .workers import ReportsWorkerErrors
 logger = logging.getLogger(__name__)
 
 EXIT_LOCKED = 3
+EXIT_PROFILE_UNUSABLE = 4  # the saved session or crypto store cannot be used (see cli.py)
 
 
 class TuiApp(ReportsWorkerErrors, App[int]):
@@ -510,18 +511,25 @@ def open_backend(profile: str, settings: Settings, profile_dir: Path | None = No
 
 def run_app(profile: str, loaded: LoadedSettings) -> int:
     """Run the terminal UI on `profile`; returns the process exit code."""
+    from ..engine.errors import StoreError
     from ..engine.lock import ProfileLockedError
+    from ..engine.session import SessionFileError
+    from ..safe_text import clean_name
 
     directory = paths.profile_dir(profile)
     existed = directory.exists()
     try:
         host, restored = open_backend(profile, loaded.settings)
     except ProfileLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(clean_name(f"error: {exc}"), file=sys.stderr)
         return EXIT_LOCKED
+    except (StoreError, SessionFileError) as exc:
+        # Said before the terminal is taken over: the same sentence as the CLI's.
+        print(clean_name(f"error: {exc}"), file=sys.stderr)
+        return EXIT_PROFILE_UNUSABLE
     except Exception as exc:
         logger.exception("could not open profile %s", profile)
-        print(f"error: could not open profile {profile!r}: {exc}", file=sys.stderr)
+        print(clean_name(f"error: could not open profile {profile!r}: {exc}"), file=sys.stderr)
         return 1
     app = TuiApp(host, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
     try:

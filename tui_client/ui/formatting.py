@@ -3,8 +3,10 @@
 A message's `formatted_body` (Matrix's `org.matrix.custom.html`) is read by a small whitelist HTML
 parser into styled spans; a message without one is literal text. Nothing a sender writes is ever
 interpreted as Textual or Rich markup, so a body of "[bold]x[/]" shows exactly those characters.
-Unknown tags are dropped (their text kept), `<mx-reply>` fallbacks and scripts are skipped, links
-keep only http(s), mailto and matrix: targets, and the output is capped in length.
+Unknown tags are dropped (their text kept), `<mx-reply>` fallbacks and scripts are skipped, and the
+output is capped in length. All text goes through `tui_client.safe_text`: escape sequences and
+control characters never reach the terminal, and a link is a link only if `safe_link` accepts its
+target (http(s), mailto, matrix, mxc; printable characters only); otherwise its text is plain.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from html.parser import HTMLParser
 
 from textual.content import Content, Span
 from textual.style import Style
+
+from .. import safe_text
 
 MAX_CHARS = 8000  # longer bodies are cut (the detail line still has the whole event id)
 
@@ -39,10 +43,7 @@ _INLINE_STYLES: dict[str, str] = {
 _BLOCKS = {"p", "div", "pre", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "hr"}
 _SKIPPED = {"mx-reply", "script", "style", "head", "title"}
 _VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
-_SAFE_LINK = re.compile(r"^(https?://|mailto:|matrix:)", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\n\f]+")
-# C0 controls but newline and tab, DEL, and C1 controls: an ESC in a body must never reach the terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 QUOTE_BAR = "▌ "
 
 
@@ -66,12 +67,12 @@ class _Builder(HTMLParser):
     # -- output ---------------------------------------------------------------------------
 
     def _emit(self, text: str, style: str | Style | None = None) -> None:
-        text = _CONTROL.sub("", text)
+        text = safe_text.clean(text)
         if not text or self.truncated:
             return
         room = MAX_CHARS - self.length
-        if len(text) > room:
-            text, self.truncated = text[: max(room, 0)] + "…", True
+        if len(text) > room:  # (cleaned again: the cut must not drop a closing bidi control)
+            text, self.truncated = safe_text.clean(text[: max(room, 0)]) + "…", True
         if style:
             self.spans.append(Span(self.length, self.length + len(text), style))
         self.text.append(text)
@@ -134,8 +135,8 @@ class _Builder(HTMLParser):
             self._emit("  " * depth + marker, "$foreground-muted")
         style: str | Style | None = _INLINE_STYLES.get(tag)
         if tag == "a":
-            href = dict(attrs).get("href") or ""
-            style = Style(underline=True, link=href) if _SAFE_LINK.match(href) else "underline"
+            link = safe_text.safe_link(dict(attrs).get("href"))
+            style = Style(underline=True, link=link) if link else None  # anything else is plain text
         if tag not in _VOID:
             self.open.append((tag, self.length, style))
 
@@ -208,8 +209,14 @@ class _Builder(HTMLParser):
 
 
 def clean(text: str | None) -> str:
-    """A server-provided string (room or user name, reason, …) made safe to print literally."""
-    return _CONTROL.sub("", text.replace("\t", " ")) if text else ""
+    """A server-provided string (room or user name, reason, a sentence naming them) made safe
+    to print literally: no escape sequences or controls, bidi and invisible characters shown."""
+    return safe_text.clean_name(text.replace("\t", " "), multiline=True) if text else ""
+
+
+def clean_id(text: str | None) -> str:
+    """An id (device, session, key) with anything unprintable in it shown escaped."""
+    return safe_text.clean_id(text)
 
 
 def html_to_content(html: str) -> Content:
@@ -239,9 +246,9 @@ def strip_reply_fallback(body: str) -> str:
 
 def plain_content(text: str) -> Content:
     """Literal text without control characters, tabs expanded, cut at MAX_CHARS."""
-    text = _CONTROL.sub("", text.replace("\t", "    ").replace("\r\n", "\n"))
-    if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS] + "…"
+    text = safe_text.clean(text.replace("\t", "    "))
+    if len(text) > MAX_CHARS:  # (cleaned again: the cut must not drop a closing bidi control)
+        text = safe_text.clean(text[:MAX_CHARS]) + "…"
     return Content(text)
 
 

@@ -68,6 +68,10 @@
 //   waitForToDevice {type, sender?, roomId?, timeoutMs?} -> the first matching toDeviceLog entry
 //   waitForRoomKeyBundle {roomId, sender?, timeoutMs?} -> matching m.room_key_bundle entry (either
 //       stable or io.element.msc4268 type)
+//   sendCraftedBundle {roomId, userId, plaintext, url?} -> {url, requests}   the hostile inviter: encrypts
+//       `plaintext` (any text, meant as a bundle file), uploads it and announces it to userId's cross-signed
+//       devices through Rust crypto's shareRoomKeyBundleData (Olm, with sender_device_keys). `url` replaces
+//       the uploaded file's mxc URL in the announcement (e.g. one on another server).
 //   quit -> {} then exit(0)
 
 import fs from "node:fs";
@@ -679,6 +683,28 @@ const commands = {
             ...args,
             type: ["m.room_key_bundle", "io.element.msc4268.room_key_bundle"],
         });
+    },
+
+    async sendCraftedBundle(args) {
+        // What a hostile inviter does: encrypt and upload ANY bundle file, then announce it to
+        // userId's devices with Rust crypto's own m.room_key_bundle sender (Olm-encrypted, with
+        // sender_device_keys), exactly as client.invite would for a real bundle.
+        need(args, "roomId", "userId", "plaintext");
+        const c = requireClient();
+        const crypto = requireCrypto();
+        const olm = crypto.olmMachine;
+        const processor = crypto.outgoingRequestProcessor;
+        const encrypted = wasm.Attachment.encrypt(new TextEncoder().encode(args.plaintext));
+        const upload = await c.uploadContent(encrypted.encryptedData);
+        const url = args.url ?? upload.content_uri;
+        await refreshKeys(args.userId);
+        await crypto.keyClaimManager.ensureSessionsForUsers(console, [new wasm.UserId(args.userId)]);
+        const requests = await olm.shareRoomKeyBundleData(
+            new wasm.UserId(args.userId), new wasm.RoomId(args.roomId), url, encrypted.mediaEncryptionInfo,
+            wasm.CollectStrategy.identityBasedStrategy(),
+        );
+        for (const req of requests) await processor.makeOutgoingRequest(req);
+        return { url, requests: requests.length };
     },
 
     async quit() {

@@ -5,10 +5,12 @@ What it adds to nio 0.26:
   UTF-8, or any other hostile to-device/room event is logged and skipped instead of raising
   out of ``sync()`` (nio would lose the rest of that sync);
 - per-session metadata (``SessionMeta``): shareable flag (MSC4268 ``shared_history``), origin,
-  and who shared it when it came from a key bundle; kept in memory and in ``tc_session_meta``;
-- the merge rules of matrix-rust-sdk when a session we already hold arrives again: a better
-  (earlier) ratchet is kept, a less trusted source never replaces the metadata of a more
-  trusted one, and a copy whose ratchet does not connect to ours is refused;
+  and who shared it when it came from a key bundle; kept in memory and in ``tc_session_meta``,
+  keyed by room and session id;
+- one way in for every copy of a session (direct, forwarded, bundle, file), through the merge
+  rules of `engine.room_keys`: a better (earlier) ratchet is kept, a less trusted source never
+  replaces the metadata of a more trusted one, and of two copies that do not connect, the one
+  its creator sent us directly wins;
 - the ``org.matrix.msc3061.shared_history`` flag in the ``m.room_key`` we send, and MSC4147
   ``sender_device_keys`` in every Olm plaintext we send;
 - delivery of Olm-decrypted event types nio does not know (``m.room_key_bundle``) instead of
@@ -27,22 +29,21 @@ from typing import Any
 import vodozemac
 from nio.api import Api
 from nio.crypto import InboundGroupSession, Olm
+from nio.events import BadEvent, ForwardedRoomKeyEvent, UnknownBadEvent
 from nio.exceptions import EncryptionError
 from unpaddedbase64 import encode_base64
 
-from ..store import AppStore, SessionMeta
-from .history_sharing import BUNDLE_EVENT_TYPES
+from ..history_sharing.bundle import BUNDLE_EVENT_TYPES
+from ..history_sharing.rules import SHAREABLE_VISIBILITIES
+from ..room_keys import NEW_SESSION, CopyFacts, MergeAction, MergeDecision, Origin, SessionMeta, decide_merge
+from ..store import AppStore
 
 logger = logging.getLogger(__name__)
 
-SHAREABLE_VISIBILITIES = frozenset({"shared", "world_readable"})
 # The spelling Element's Rust crypto reads today (it also reads "m.shared_history"); it must be
 # the only one we write: rust-sdk rejects an m.room_key carrying two aliases of the flag.
 SHARED_HISTORY_SEND_KEY = "org.matrix.msc3061.shared_history"
 SHARED_HISTORY_READ_KEYS = ("shared_history", "m.shared_history", "org.matrix.msc3061.shared_history")
-
-# Trust of where a copy of a session came from; higher wins on merge.
-ORIGIN_RANK = {"own": 3, "direct": 2, "forwarded": 1, "bundle": 1, "import": 1}
 
 
 def shared_history_flag(content: Any) -> bool:
@@ -50,6 +51,25 @@ def shared_history_flag(content: Any) -> bool:
     if not isinstance(content, dict):
         return False
     return any(content.get(k) is True for k in SHARED_HISTORY_READ_KEYS)
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """What happened to one offered copy of a session."""
+
+    decision: MergeDecision
+    session: InboundGroupSession | None  # what we now hold, if it changed
+    meta: SessionMeta | None
+
+    @property
+    def stored(self) -> bool:
+        return self.session is not None
+
+
+def changed(outcomes: Iterable[MergeOutcome]) -> tuple[list[InboundGroupSession], list[SessionMeta]]:
+    """The sessions and metadata to persist after a merge."""
+    kept = [o for o in outcomes if o.session is not None and o.meta is not None]
+    return [o.session for o in kept], [o.meta for o in kept]  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -66,12 +86,6 @@ class DecryptedOlmEvent:
         return self.payload.get("content")
 
 
-@dataclass(frozen=True)
-class MergeResult:
-    stored: bool  # something changed (ratchet or metadata)
-    reason: str
-
-
 class AppOlm(Olm):
     # Olm event types that our engine handles (nio's own are dispatched by nio).
     custom_olm_types: frozenset[str] = BUNDLE_EVENT_TYPES
@@ -81,7 +95,7 @@ class AppOlm(Olm):
 
     def __init__(self, user_id: str, device_id: str, store: AppStore) -> None:
         self.app_store = store
-        self.session_meta: dict[str, SessionMeta] = store.load_session_meta()
+        self.session_meta: dict[tuple[str, str], SessionMeta] = store.load_session_meta()
         # Filled in by the engine:
         self.history_visibility_of: Callable[[str], str | None] = lambda room_id: None
         self.own_device_keys: Callable[[], dict[str, Any] | None] = lambda: None
@@ -201,42 +215,119 @@ class AppOlm(Olm):
         if self._creating_outbound:
             visibility = self.history_visibility_of(room_id)
             shareable = visibility in SHAREABLE_VISIBILITIES and not self.legacy_no_shared_history
-            meta = SessionMeta(session_id, room_id, sender_key, shareable, "own", received_at=time.time())
+            meta = SessionMeta(room_id, session_id, sender_key, shareable, Origin.OWN, received_at=time.time())
             logger.info(
                 "new outbound Megolm session %s… for %s (history visibility %s, shareable=%s)",
                 session_id[:8], room_id, visibility, meta.shared_history,
             )
         else:
+            # An m.room_key over Olm: nio took `sender_key` from the Olm session, so the device
+            # that created the session vouches for it.
             content = getattr(self, "_incoming_room_key", None)
             meta = SessionMeta(
-                session_id, room_id, sender_key, shared_history_flag(content), "direct",
+                room_id, session_id, sender_key, shared_history_flag(content), Origin.DIRECT,
                 received_at=time.time(),
             )
-        sessions, metas, _ = self.merge_sessions([(session, meta)])
-        self.persist(sessions, metas)
+        self.persist(*changed(self.merge_sessions([(session, meta)])))
+
+    def _handle_forwarded_room_key_event(self, sender: str, sender_key: str, payload: dict[str, Any]) -> Any:
+        """nio's, but the key goes through the merge rules instead of replacing what we hold."""
+        event = ForwardedRoomKeyEvent.from_dict(payload, sender, sender_key)
+        if isinstance(event, (BadEvent, UnknownBadEvent)):
+            return event
+        if not self._should_accept_forward(sender, sender_key, event):
+            return None
+        content = payload["content"]
+        chain = list(content["forwarding_curve25519_key_chain"]) + [content["sender_key"]]
+        session = Olm._import_group_session(
+            content["session_key"], content["sender_claimed_ed25519_key"], content["sender_key"], event.room_id, chain
+        )
+        if not session:
+            return None
+        meta = SessionMeta(
+            event.room_id, session.id, session.sender_key, shared_history_flag(content), Origin.FORWARDED,
+            forwarder_user=sender, received_at=time.time(),
+        )
+        self.persist(*changed(self.merge_sessions([(session, meta)])))
+        key_request = self.outgoing_key_requests.pop(event.session_id, None)
+        if key_request is not None:
+            self.store.remove_outgoing_key_request(key_request)
+            self.outgoing_to_device_messages.append(key_request.as_cancellation(self.user_id, self.device_id))
+        return event
 
     def merge_sessions(
         self, candidates: Iterable[tuple[InboundGroupSession, SessionMeta]]
-    ) -> tuple[list[InboundGroupSession], list[SessionMeta], list[MergeResult]]:
-        """Apply the merge rules in memory; return what must be persisted and why."""
-        to_save: list[InboundGroupSession] = []
-        metas: list[SessionMeta] = []
-        results: list[MergeResult] = []
+    ) -> list[MergeOutcome]:
+        """Apply the merge rules in memory; one outcome per candidate (persist `changed(...)`)."""
+        outcomes: list[MergeOutcome] = []
         entries = self.inbound_group_store._entries
         for new, new_meta in candidates:
-            sid = new_meta.session_id  # == new.id, which vodozemac recomputes on each access
-            old = entries[new.room_id][new.sender_key].get(sid)
-            old_meta = self.session_meta.get(sid)
-            result, keep_session, keep_meta = _merge(old, old_meta, new, new_meta)
-            results.append(result)
-            if not result.stored:
+            room_id, sid = new_meta.room_id, new_meta.session_id  # new.id is recomputed on each access
+            old_meta = self.session_meta.get((room_id, sid))
+            old = self._held_copy(room_id, sid, new.sender_key, old_meta)
+            if old is None:  # the common case (a bundle of sessions we never had): no rules to weigh
+                entries[room_id][new.sender_key][sid] = new
+                self.session_meta[(room_id, sid)] = new_meta
+                outcomes.append(MergeOutcome(NEW_SESSION, new, new_meta))
                 continue
-            if keep_session is not old:
-                entries[new.room_id][new.sender_key][sid] = keep_session
-            self.session_meta[sid] = keep_meta
-            to_save.append(keep_session)
-            metas.append(keep_meta)
-        return to_save, metas, results
+            if old is not None and old_meta is None:
+                old_meta = SessionMeta(room_id, sid, old.sender_key, False, Origin.DIRECT)
+            connected = old is not None and old.sender_key == new.sender_key and _connected(old, new)
+            decision = decide_merge(
+                CopyFacts(old.sender_key, old.first_known_index, old_meta.origin) if old and old_meta else None,
+                CopyFacts(new.sender_key, new.first_known_index, new_meta.origin),
+                connected,
+            )
+            keep_session, keep_meta = new, new_meta
+            action = decision.action
+            if action is MergeAction.KEEP:
+                if old is not None and not connected:
+                    logger.warning(
+                        "session %s… of %s: %s (offered by %s as %s)",
+                        sid[:8], room_id, decision.reason, new_meta.forwarder_user or "its creator", new_meta.origin.value,
+                    )
+                outcomes.append(MergeOutcome(decision, None, None))
+                continue
+            if action is MergeAction.REPLACE:
+                assert old is not None and old_meta is not None
+                logger.warning(
+                    "session %s… of %s: %s; dropped the copy from %s (%s)",
+                    sid[:8], room_id, decision.reason, old_meta.forwarder_user or "unknown", old_meta.origin.value,
+                )
+                entries[room_id][old.sender_key].pop(sid, None)
+            elif action is MergeAction.NEW_RATCHET_OLD_META:
+                assert old is not None and old_meta is not None
+                new.ed25519 = old.ed25519
+                new.forwarding_chain = list(old.forwarding_chain)
+                keep_meta = old_meta
+            elif action is MergeAction.OLD_RATCHET_NEW_META:
+                assert old is not None
+                old.ed25519 = new.ed25519
+                old.forwarding_chain = list(new.forwarding_chain)
+                keep_session = old
+            entries[room_id][keep_session.sender_key][sid] = keep_session
+            self.session_meta[(room_id, sid)] = keep_meta
+            outcomes.append(MergeOutcome(decision, keep_session, keep_meta))
+        return outcomes
+
+    def _held_copy(
+        self, room_id: str, session_id: str, sender_key: str, meta: SessionMeta | None
+    ) -> InboundGroupSession | None:
+        """The copy of (room, session) we hold, whichever creator it names."""
+        room = self.inbound_group_store._entries.get(room_id)
+        if not room:
+            return None
+        found = room.get(sender_key, {}).get(session_id)
+        if found is not None:
+            return found
+        if meta is not None and meta.sender_key in room:
+            found = room[meta.sender_key].get(session_id)
+            if found is not None:
+                return found
+        for per_sender in room.values():  # rare: a copy naming another creator, without metadata
+            if session_id in per_sender:
+                return per_sender[session_id]
+        return None
 
     def persist(self, sessions: list[InboundGroupSession], metas: list[SessionMeta]) -> None:
         if not sessions and not metas:
@@ -252,14 +343,14 @@ class AppOlm(Olm):
             except Exception:
                 logger.exception("key-arrival listener failed")
 
-    def meta_for(self, session_id: str | None) -> SessionMeta | None:
-        return self.session_meta.get(session_id) if session_id else None
+    def meta_for(self, room_id: str, session_id: str | None) -> SessionMeta | None:
+        return self.session_meta.get((room_id, session_id)) if session_id else None
 
     # -- what we send ------------------------------------------------------------------------
 
     def _olm_encrypt(self, session: Any, recipient_device: Any, message_type: str, content: Any) -> dict[str, Any]:
         if message_type == "m.room_key" and isinstance(content, dict) and not self.legacy_no_shared_history:
-            meta = self.session_meta.get(content.get("session_id", ""))
+            meta = self.session_meta.get((content.get("room_id", ""), content.get("session_id", "")))
             content = {**content, SHARED_HISTORY_SEND_KEY: bool(meta and meta.shared_history)}
         payload: dict[str, Any] = {
             "sender": self.user_id,
@@ -299,39 +390,3 @@ def _connected(a: InboundGroupSession, b: InboundGroupSession) -> bool:
     except Exception:
         return False
     return ea is not None and eb is not None and ea.to_base64() == eb.to_base64()
-
-
-def _merge(
-    old: InboundGroupSession | None,
-    old_meta: SessionMeta | None,
-    new: InboundGroupSession,
-    new_meta: SessionMeta,
-) -> tuple[MergeResult, InboundGroupSession, SessionMeta]:
-    if old is None:
-        return MergeResult(True, "new session"), new, new_meta
-    old_meta = old_meta or SessionMeta(old.id, old.room_id, old.sender_key, False, "direct")
-    if not _connected(old, new):
-        logger.warning(
-            "refused a copy of session %s… for %s: its ratchet does not match the one we hold",
-            new.id[:8], new.room_id,
-        )
-        return MergeResult(False, "unconnected ratchet"), old, old_meta
-    old_rank, new_rank = ORIGIN_RANK.get(old_meta.origin, 1), ORIGIN_RANK.get(new_meta.origin, 1)
-    better = new.first_known_index < old.first_known_index
-    equal = new.first_known_index == old.first_known_index
-    if better and new_rank >= old_rank:
-        return MergeResult(True, "better ratchet"), new, new_meta
-    if equal and new_rank > old_rank:
-        return MergeResult(True, "more trusted source"), new, new_meta
-    if better and new_rank < old_rank:
-        # New ratchet, old (more trusted) metadata; the session object takes the old signing key.
-        new.ed25519 = old.ed25519
-        new.forwarding_chain = list(old.forwarding_chain)
-        return MergeResult(True, "earlier ratchet, kept trusted metadata"), new, old_meta
-    if not better and not equal and new_rank > old_rank:
-        # Old ratchet, new (more trusted) metadata.
-        old.ed25519 = new.ed25519
-        old.forwarding_chain = list(new.forwarding_chain)
-        return MergeResult(True, "kept earlier ratchet, upgraded metadata"), old, new_meta
-    return MergeResult(False, "no improvement"), old, old_meta
-

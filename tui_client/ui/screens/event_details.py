@@ -6,8 +6,6 @@ the arrows, then ctrl+c; or copy whole with the bindings).
 
 from __future__ import annotations
 
-import json
-import re
 from typing import TYPE_CHECKING, cast
 
 from textual import work
@@ -19,8 +17,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
 from ...engine.models import EventDetails, TimelineItem
+from ... import safe_text
+from ...safe_text import json_text
 from ..describe import person
-from ..formatting import MAX_CHARS, clean
+from ..formatting import MAX_CHARS, clean, clean_id
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -37,20 +37,18 @@ FACTS = {
 }
 NO_DECRYPTED = "(nothing: this event was not decrypted)"
 NO_ENCRYPTED = "(nothing: this event was not encrypted, or its encrypted form is not kept)"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 NO_TEXT = "(no text: this event has none, or it was not decrypted)"
 
 
 def clean_text(text: str | None) -> str:
-    """A message body for a text area: every character but control characters (newlines and
-    tabs kept)."""
-    return _CONTROL.sub("", text.replace("\r\n", "\n")) if text else ""
+    """A message body for a text area, through the one sanitiser (lines and tabs kept)."""
+    return safe_text.clean(text, multiline=True)
 
 
 def as_json(value: dict | None) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return json_text(value, indent=2, sort_keys=True)  # C1, bidi and invisible characters escaped
 
 
 class EventDetailsScreen(ReportsWorkerErrors, Screen):
@@ -121,9 +119,10 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
         item = self.item
         device = (details.sender_device if details else None) or item.sender_device
         sender = person(item.sender, item.sender_name)
-        self._set("event", item.event_id)
+        self._set("event", Content(clean_id(item.event_id)))
         self._set("sender", f"{sender} · device {device}" if device else sender)
-        self._set("session", (details.session_id if details else None) or item.session_id)
+        session = (details.session_id if details else None) or item.session_id
+        self._set("session", Content(clean_id(session)) if session else None)
         self._set("sent", f"{self.tui.time_format.full(item.timestamp)} · {item.event_type}")
         if details is None:
             self._set("trust", Content.styled("reading…", "$foreground-muted"))

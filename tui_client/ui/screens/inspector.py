@@ -30,7 +30,7 @@ from ..describe import (
     visibility_line,
     withheld_row,
 )
-from ..formatting import clean
+from ..formatting import clean, clean_id
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
         report = self.report
         if report is not None:
             facts = ["encrypted" if report.encrypted else "not encrypted", f"history: {report.history_visibility}"]
-            parts += [("  ·  ", "$foreground-muted"), (" · ".join(facts), "$foreground-muted")]
+            parts += [("  ·  ", "$foreground-muted"), (clean(" · ".join(facts)), "$foreground-muted")]
         else:
             parts += [("  ·  reading…", "$foreground-muted")]
         return Content.assemble(*parts)
@@ -207,18 +207,19 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
             report = self.report
             if report is None:
                 return Content.styled("Reading the room's crypto state…", muted)
-            return Content.styled(f"history {report.history_visibility}: {visibility_line(report.history_visibility)}",
-                                  muted)
+            return Content.styled(clean(f"history {report.history_visibility}: "
+                                        f"{visibility_line(report.history_visibility)}"), muted)
         if isinstance(value, SessionReport):
             lines = [
-                Content.assemble(("session ", muted), value.session_id),
-                Content.assemble(("creator key ", muted), value.creator_key, ("   origin: ", muted), value.origin),
+                Content.assemble(("session ", muted), clean_id(value.session_id)),
+                Content.assemble(("creator key ", muted), clean_id(value.creator_key), ("   origin: ", muted),
+                                 clean(value.origin)),
                 Content(clean(value.origin_detail)),
             ]
         elif isinstance(value, WithheldReport):
             sender = " ".join(p for p in (value.from_user, value.from_device) if p) or "unknown"
             lines = [
-                Content.assemble(("session ", muted), value.session_id),
+                Content.assemble(("session ", muted), clean_id(value.session_id)),
                 Content(clean(f"{value.code}: {value.reason or 'no reason given'}")),
                 Content.styled(clean(f"via {value.via} from {sender}, "
                                      f"{self.tui.time_format.full(int(value.received_at * 1000))}"), muted),
@@ -226,16 +227,16 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
         elif isinstance(value, MemberReport):
             table = self.query_one("#members-table", DataTable)
             device_id = str(table.get_row_at(table.cursor_row)[2]) if table.row_count else ""
-            device = next((d for d in value.devices if d.device_id == device_id), None)
+            device = next((d for d in value.devices if clean(d.device_id) == device_id), None)
             lines = [
                 Content.assemble(("member ", muted), clean(person(value.user_id, value.display_name)),
-                                 ("  identity ", muted), value.identity),
-                Content.assemble(("master key ", muted), value.master_key or "none published"),
+                                 ("  identity ", muted), clean(value.identity)),
+                Content.assemble(("master key ", muted), clean_id(value.master_key) or "none published"),
             ]
             if device is not None:
                 signed = "cross-signed by its owner" if device.cross_signed_by_owner else "NOT cross-signed by its owner"
-                lines.append(Content.assemble(("device ", muted), device.device_id, " ", signed,
-                                              ("  ed25519 ", muted), device.ed25519 or "?"))
+                lines.append(Content.assemble(("device ", muted), clean_id(device.device_id), " ", signed,
+                                              ("  ed25519 ", muted), clean_id(device.ed25519) or "?"))
             if value.identity == "changed":
                 lines.append(Content.styled(
                     f"⚠ This identity changed since you first saw it. Check with them, then accept it "

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 from ...engine.server_url import DiscoveryError, discover_homeserver, homeserver_url, server_name
+from ..formatting import clean
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class LoginScreen(ReportsWorkerErrors, Screen):
 
     @staticmethod
     def _error(text: str | None) -> Content:
-        return Content.styled(f"✕ {text}", "$text-error") if text else Content("")
+        return Content.styled(clean(f"✕ {text}"), "$text-error") if text else Content("")
 
     def _show_error(self, text: str | None) -> None:
         error = self.query_one("#login-error", Static)

@@ -242,7 +242,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         marker = "🔒 " if room.encrypted else ""
         header.update(
             Content.assemble(
-                marker, (clean(room.name), "bold"), ("  ·  ", "$foreground-muted"), (room_line(room), "$foreground-muted")
+                marker, (clean(room.name), "bold"), ("  ·  ", "$foreground-muted"), (clean(room_line(room)), "$foreground-muted")
             )
         )
 

@@ -1,0 +1,25 @@
+"""The engine's error types, importable without nio (the CLI and the TUI catch them)."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """A command failed; the message is meant for the user."""
+
+
+class StoreError(EngineError):
+    """The profile's crypto store cannot be used for its saved session: missing, empty,
+    damaged, written for another device, or not readable with the session's store key.
+
+    The client stops rather than start a new Olm account under the old device id, which would
+    lose every key the store held and replace the device keys the server and contacts know."""
+
+
+class DownloadError(Exception):
+    """A media download failed: `status` is the HTTP status (None for a network error), `final`
+    says that trying again cannot help."""
+
+    def __init__(self, status: int | None, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.final = final

@@ -1,0 +1,520 @@
+"""The invitee's side of MSC4268, with I/O: keep announced bundles, remember which invite we
+accepted (before ``/join`` goes out), and import the inviter's bundle in the background —
+downloading with progress, retrying passing failures with backoff while the client runs,
+refusing for good what can never work — then say what happened.
+
+A thin shell over `rules.py` (decisions), `bundle.py` (format) and `store.py` (records). One
+task per room runs the import; nothing here ever blocks `join` or a sync on the media server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import vodozemac
+from nio.crypto import InboundGroupSession
+
+from ..errors import DownloadError
+from ..crypto.attachments import AttachmentError, decrypt_attachment, minimal_file_info, parse_mxc
+from ..crypto.olm import changed
+from ..models import BundleSummary
+from ..room_keys import MergeAction, Origin, SessionMeta
+from .bundle import (
+    KEY_COUNT_HINT,
+    MESSAGE_COUNT_HINT,
+    WITHHELD_COUNT_HINT,
+    BundleError,
+    HistoricKey,
+    ParsedBundle,
+    count_hint,
+    parse_bundle,
+)
+from .host import SharingHost
+from .records import (
+    AcceptedInvite,
+    AcceptState,
+    BundleState,
+    ReceivedBundle,
+    WithheldRecord,
+    WithheldVia,
+)
+from .rules import (
+    AcceptAction,
+    Announcement,
+    check_announcement,
+    decide_accept,
+    download_failure,
+    plural,
+    records_to_drop,
+    retry_delay,
+    trust_verdict,
+)
+from .explain import BUNDLE_GRACE_SECONDS
+from .store import SharingStore
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress updates to the UI
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    state: str  # "imported" | "rejected" | "held" | "waiting" | "retrying" | "expired" | "nothing"
+    detail: str
+    imported: int = 0
+    key_count: int = 0
+    withheld_count: int = 0
+
+
+class BundleReceiver:
+    def __init__(self, host: SharingHost, records: SharingStore) -> None:
+        self.host = host
+        self.records = records
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._last: dict[str, ImportResult] = {}
+        self._progress_at = 0.0
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._open: set[str] | None = None  # rooms with an open acceptance, read lazily
+
+    @property
+    def _client(self) -> Any:
+        return self.host.client
+
+    # -- announcements -------------------------------------------------------------------------------
+
+    def on_announcement(self, sender: str, sender_key: str, payload: dict[str, Any]) -> ReceivedBundle | None:
+        """An Olm-decrypted m.room_key_bundle: check it and keep it (newest per room and sender)."""
+        known = {d.id: d.ed25519 for d in self._client.olm.device_store.active_user_devices(sender)}
+        checked = check_announcement(payload, sender, sender_key, known)
+        if not isinstance(checked, Announcement):
+            logger.warning("ignored a key bundle from %s: %s", sender, checked)
+            self.host.notice(f"Ignored a key bundle from {sender}: {checked}", level="warning")
+            return None
+        content = payload["content"]
+        record = ReceivedBundle(
+            room_id=checked.room_id,
+            sender_user=sender,
+            sender_device=checked.sender_device,
+            sender_key=sender_key,
+            sender_device_keys=checked.sender_device_keys,
+            file=minimal_file_info(checked.file),
+            received_at=self.host.clock(),
+            state=BundleState.WAITING,
+            key_count=count_hint(content, KEY_COUNT_HINT),
+            withheld_count=count_hint(content, WITHHELD_COUNT_HINT),
+            message_count=count_hint(content, MESSAGE_COUNT_HINT),
+        )
+        old = self.records.bundle(record.room_id, sender)
+        if old is not None and old.state.in_progress and self.busy(record.room_id):
+            logger.info("a newer key bundle for %s from %s replaces one being imported", record.room_id, sender)
+            self._stop(record.room_id)
+        self.records.put_bundle(record)
+        logger.info("received a key bundle for %s from %s (%s); kept until we accept an invite from them",
+                    record.room_id, sender, checked.sender_device)
+        self.tidy()
+        acceptance = self.records.acceptance(record.room_id)
+        if acceptance is not None and acceptance.open and acceptance.inviter == sender:
+            self.schedule(record.room_id)
+        return record
+
+    def on_plaintext_bundle(self, sender: str, event_type: str) -> None:
+        logger.warning("ignored an unencrypted %s from %s: key bundles must arrive Olm-encrypted", event_type, sender)
+        self.host.notice(f"Ignored an unencrypted key bundle from {sender}", level="warning")
+
+    def on_withheld(self, sender: str, content: Any) -> str | None:
+        """A plaintext m.room_key.withheld: remember it to explain the undecryptable message.
+        Returns the room it is about, if usable."""
+        if not isinstance(content, dict):
+            return None
+        room_id, session_id, code = (content.get(k) for k in ("room_id", "session_id", "code"))
+        if not all(isinstance(f, str) and f and len(f) <= 255 for f in (room_id, session_id, code)):
+            logger.info("ignored a malformed m.room_key.withheld from %s", sender)
+            return None
+        reason = content.get("reason")
+        from_device = content.get("from_device")
+        sender_key = content.get("sender_key")
+        self.records.save_withheld([WithheldRecord(
+            room_id, session_id, sender_key if isinstance(sender_key, str) and len(sender_key) <= 64 else None,
+            code, reason[:300] if isinstance(reason, str) else None, sender,
+            from_device[:255] if isinstance(from_device, str) else None, WithheldVia.TO_DEVICE, self.host.clock(),
+        )])
+        return room_id  # type: ignore[return-value]
+
+    def tidy(self) -> None:
+        """Forget bundles that can never be imported (rules.records_to_drop)."""
+        client = self._client
+        anchored = {(rid, room.inviter) for rid, room in client.invited_rooms.items() if room.inviter}
+        anchored |= {(a.room_id, a.inviter) for a in self.records.acceptances(AcceptState.JOINING, AcceptState.JOINED)}
+        drop = records_to_drop(
+            self.records.bundles(), anchored, now=self.host.clock(), window=self.host.settings.bundle_accept_window
+        )
+        if drop:
+            self.records.delete_bundles(drop)
+            logger.info("forgot %s that could never be used", plural(len(drop), "unsolicited key bundle"))
+
+    # -- accepting an invite --------------------------------------------------------------------------
+
+    def before_join(self, room_id: str, inviter: str) -> None:
+        """Record the acceptance before `/join` goes out: whatever happens to the answer, we
+        know who invited us."""
+        self._stop(room_id)
+        self.records.put_acceptance(AcceptedInvite(room_id, inviter, self.host.clock(), AcceptState.JOINING))
+        if self._open is not None:
+            self._open.add(room_id)
+
+    def join_refused(self, room_id: str) -> None:
+        """The server refused the join: there is nothing to accept."""
+        acceptance = self.records.acceptance(room_id)
+        if acceptance is not None and acceptance.state is AcceptState.JOINING:
+            self.records.delete_acceptance(room_id)
+
+    def joined(self, room_id: str) -> None:
+        """We are in the room (the server's answer to /join, or our membership in a sync). An
+        acceptance recorded before the join is confirmed, and the import starts."""
+        acceptance = self.records.acceptance(room_id)
+        if acceptance is None or acceptance.state is not AcceptState.JOINING:
+            return  # not ours, or already confirmed (later triggers: a bundle, a restart)
+        self.records.put_acceptance(replace(acceptance, state=AcceptState.JOINED, joined_at=self.host.clock()))
+        # Explanations say "waiting" for a short while, then the final truth: look again then.
+        old = self._timers.pop(room_id, None)
+        if old is not None:
+            old.cancel()
+        self._timers[room_id] = asyncio.get_running_loop().call_later(
+            BUNDLE_GRACE_SECONDS + 1, self.host.refresh_failures, room_id
+        )
+        self.schedule(room_id)
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    def left(self, room_id: str) -> None:
+        """We left: an acceptance no longer holds (rejoining without an invite imports nothing)."""
+        self._stop(room_id)
+        self.records.delete_acceptance(room_id)
+
+    def identity_accepted(self, user_id: str) -> None:
+        """The user accepted `user_id`'s new identity: bundles held because of it go again."""
+        for bundle in self.records.bundles_in_state(BundleState.HELD):
+            if bundle.sender_user == user_id:
+                self.schedule(bundle.room_id)
+
+    def start(self) -> None:
+        """At start-up: tidy, drop acceptances whose window has passed, and resume the others
+        (interrupted imports included) in the background."""
+        self.tidy()
+        now, window = self.host.clock(), self.host.settings.bundle_accept_window
+        for acceptance in self.records.acceptances(AcceptState.JOINING, AcceptState.JOINED):
+            if now - acceptance.accepted_at > window:
+                bundle = self.records.bundle(acceptance.room_id, acceptance.inviter)
+                decision = decide_accept(acceptance, bundle, joined=True, now=now, window=window)
+                self._expire(acceptance, bundle, decision.reason)
+            else:
+                self.schedule(acceptance.room_id)
+
+    def _expire(self, acceptance: AcceptedInvite, bundle: ReceivedBundle | None, reason: str) -> ImportResult:
+        self.records.put_acceptance(replace(acceptance, state=AcceptState.EXPIRED))
+        if bundle is not None and not bundle.state.final:
+            self._finish(bundle, BundleState.REJECTED, reason)
+        logger.info("not importing keys for %s: %s", acceptance.room_id, reason)
+        self.host.refresh_failures(acceptance.room_id)
+        return ImportResult("expired", reason)
+
+    def acceptance(self, room_id: str) -> AcceptedInvite | None:
+        return self.records.acceptance(room_id)
+
+    def incoming(self, room_id: str) -> BundleSummary | None:
+        """The inviter's bundle while it is on its way (asked for every room on every update,
+        so rooms without an open acceptance are answered from memory)."""
+        if self._open is None:
+            self._open = {a.room_id for a in self.records.acceptances(AcceptState.JOINING, AcceptState.JOINED)}
+        if room_id not in self._open:
+            return None
+        acceptance = self.records.acceptance(room_id)
+        if acceptance is None or not acceptance.open:
+            self._open.discard(room_id)
+            return None
+        bundle = self.records.bundle(room_id, acceptance.inviter)
+        if bundle is None or not (bundle.state.in_progress or bundle.state is BundleState.HELD):
+            return None
+        return bundle.summary()
+
+    # -- the import task ------------------------------------------------------------------------------
+
+    def schedule(self, room_id: str) -> None:
+        """Make sure the room's import task runs (or wakes up from a retry wait)."""
+        task = self._tasks.get(room_id)
+        if task is not None and not task.done():
+            self._wake.setdefault(room_id, asyncio.Event()).set()
+            return
+        self._wake[room_id] = asyncio.Event()
+        self._tasks[room_id] = self.host.spawn(self._run(room_id), f"bundle-import {room_id}")
+
+    def _stop(self, room_id: str) -> None:
+        task = self._tasks.pop(room_id, None)
+        if task is not None and not task.done():
+            task.cancel()
+
+    def busy(self, room_id: str) -> bool:
+        task = self._tasks.get(room_id)
+        return task is not None and not task.done()
+
+    async def wait(self, room_id: str, timeout: float) -> ImportResult | None:
+        """Wait up to `timeout` for the room's import task; None if it is still running."""
+        task = self._tasks.get(room_id)
+        if task is not None and not task.done():
+            await asyncio.wait([task], timeout=timeout)
+            if not task.done():
+                return None
+        return self._last.get(room_id)
+
+    async def _run(self, room_id: str) -> None:
+        current = asyncio.current_task()
+        try:
+            while True:
+                result, retry_at = await self.attempt(room_id)
+                self._last[room_id] = result
+                if retry_at is None:
+                    return
+                wake = self._wake.setdefault(room_id, asyncio.Event())
+                wake.clear()
+                try:
+                    await asyncio.wait_for(wake.wait(), max(0.0, retry_at - self.host.clock()))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if self._tasks.get(room_id) is current:
+                del self._tasks[room_id]
+
+    async def attempt(self, room_id: str) -> tuple[ImportResult, float | None]:
+        """One step of the import; returns the result and, for a retry, when to try again."""
+        acceptance = self.records.acceptance(room_id)
+        bundle = self.records.bundle(room_id, acceptance.inviter) if acceptance else None
+        now = self.host.clock()
+        decision = decide_accept(
+            acceptance, bundle, joined=room_id in self._client.rooms, now=now,
+            window=self.host.settings.bundle_accept_window,
+        )
+        if decision.action is AcceptAction.NOTHING:
+            return ImportResult("nothing", decision.reason), None
+        assert acceptance is not None
+        if decision.action is AcceptAction.EXPIRE:
+            return self._expire(acceptance, bundle, decision.reason), None
+        if decision.action is AcceptAction.DONE:
+            self.records.put_acceptance(replace(acceptance, state=AcceptState.DONE))
+            assert bundle is not None
+            return ImportResult(bundle.state.value, decision.reason), None
+        if decision.action is AcceptAction.WAIT:
+            if bundle is not None and bundle.state is BundleState.RETRYING and bundle.next_attempt_at:
+                return ImportResult("retrying", decision.reason), bundle.next_attempt_at
+            others = sorted({b.sender_user for b in self.records.bundles(room_id)} - {acceptance.inviter})
+            if others:
+                logger.warning(
+                    "ignoring key bundle(s) for %s from %s: only the bundle of the inviter (%s) is accepted",
+                    room_id, ", ".join(others), acceptance.inviter,
+                )
+            return ImportResult("waiting", decision.reason), None
+        assert bundle is not None
+        return await self._import(acceptance, bundle)
+
+    async def _import(self, acceptance: AcceptedInvite, bundle: ReceivedBundle) -> tuple[ImportResult, float | None]:
+        room_id, sender = bundle.room_id, bundle.sender_user
+        started = time.perf_counter()
+        try:
+            await self.host.query_keys({sender})
+        except Exception as exc:  # trust is then judged on what we already know
+            logger.info("could not refresh the keys of %s before importing: %s", sender, exc)
+        state, why = trust_verdict(
+            self.host.identity.sender_trust(sender, bundle.sender_key, bundle.sender_device_keys), sender
+        )
+        if state is BundleState.HELD:
+            self._finish(bundle, BundleState.HELD, why)
+            logger.warning("held the key bundle for %s from %s: %s", room_id, sender, why)
+            self.host.notice(f"The keys {sender} shared for earlier messages are on hold: {why}",
+                             room_id=room_id, level="warning")
+            self.host.refresh_failures(room_id)
+            return ImportResult("held", why), None
+        if state is BundleState.REJECTED:
+            return self._reject(acceptance, bundle, why), None
+        bundle = replace(bundle, state=BundleState.DOWNLOADING, detail=None, bytes_done=0, bytes_total=None)
+        self.records.put_bundle(bundle)
+        self._announce(room_id)
+        try:
+            ciphertext = await self._download(bundle)
+        except DownloadError as exc:
+            final, why = (True, str(exc)) if exc.final else download_failure(exc.status, str(exc))
+            if final:
+                return self._reject(acceptance, bundle, why), None
+            attempts = bundle.attempts + 1
+            retry_at = self.host.clock() + retry_delay(attempts)
+            self.records.put_bundle(replace(
+                bundle, state=BundleState.RETRYING, attempts=attempts, next_attempt_at=retry_at,
+                detail=why,
+            ))
+            logger.warning("key bundle for %s from %s: %s; retrying in %.0f s", room_id, sender, why,
+                           retry_at - self.host.clock())
+            self._announce(room_id)
+            return ImportResult("retrying", why), retry_at
+        downloaded = time.perf_counter()
+        bundle = replace(bundle, state=BundleState.IMPORTING, bytes_done=len(ciphertext))
+        self.records.put_bundle(bundle)
+        self._announce(room_id)
+        try:
+            parsed, sessions = await asyncio.to_thread(self._decode, ciphertext, bundle)
+        except (BundleError, AttachmentError) as exc:
+            return self._reject(acceptance, bundle, str(exc)), None
+        decoded = time.perf_counter()
+        imported = self._store(acceptance, bundle, parsed, sessions)
+        if parsed.other_room_entries:
+            logger.warning(
+                "the key bundle from %s for %s named other rooms in %d entries; those were ignored",
+                sender, room_id, parsed.other_room_entries,
+            )
+        logger.info(
+            "imported %d of %d shared keys (+%d not-shared records) for %s from %s "
+            "(download %.0f ms, decrypt+parse+verify %.0f ms, store %.0f ms)",
+            imported, len(parsed.room_keys), len(parsed.withheld), room_id, sender,
+            (downloaded - started) * 1000, (decoded - downloaded) * 1000, (time.perf_counter() - decoded) * 1000,
+        )
+        name = self.host.display_name(room_id, sender)
+        count = len(parsed.room_keys)
+        if bundle.message_count:
+            what = plural(bundle.message_count, "earlier message")
+        else:
+            what = f"earlier messages ({plural(count, 'session key')})"
+        self.host.notice(f"You can read {what}: {name} shared the keys", room_id=room_id)
+        self.host.refresh_failures(room_id)
+        self.host.emit_rooms()
+        return ImportResult("imported", "ok", imported, count, len(parsed.withheld)), None
+
+    def _finish(self, bundle: ReceivedBundle, state: BundleState, detail: str, **fields: Any) -> ReceivedBundle:
+        done = replace(bundle, state=state, detail=detail, finished_at=self.host.clock(), next_attempt_at=None,
+                       **fields)
+        self.records.put_bundle(done)
+        return done
+
+    def _reject(self, acceptance: AcceptedInvite, bundle: ReceivedBundle, detail: str) -> ImportResult:
+        logger.warning("refused the key bundle for %s from %s: %s", bundle.room_id, bundle.sender_user, detail)
+        with self.records.transaction():
+            self._finish(bundle, BundleState.REJECTED, detail)
+            self.records.put_acceptance(replace(acceptance, state=AcceptState.DONE))
+        self.host.notice(
+            f"Refused the keys {bundle.sender_user} shared for earlier messages: {detail}",
+            room_id=bundle.room_id, level="warning",
+        )
+        self.host.refresh_failures(bundle.room_id)
+        self.host.emit_rooms()
+        return ImportResult("rejected", detail)
+
+    def _announce(self, room_id: str) -> None:
+        """Tell the UI the bundle's state changed (the invite card, the waiting messages)."""
+        self.host.refresh_failures(room_id)
+        self.host.emit_rooms()
+
+    # -- download, decode, store -------------------------------------------------------------------------
+
+    async def _download(self, bundle: ReceivedBundle) -> bytes:
+        try:
+            server, media_id = parse_mxc(bundle.file["url"])
+        except AttachmentError as exc:
+            raise DownloadError(None, str(exc), final=True) from None
+        state = {"bundle": bundle}
+
+        def progress(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if now - self._progress_at < PROGRESS_INTERVAL and (total is None or done < total):
+                return
+            self._progress_at = now
+            state["bundle"] = replace(state["bundle"], bytes_done=done, bytes_total=total)
+            self.records.put_bundle(state["bundle"])
+            self._announce(bundle.room_id)
+
+        return await self._client.download_media(
+            server, media_id, limit=self.host.settings.bundle_max_bytes, on_progress=progress
+        )
+
+    @staticmethod
+    def _decode(ciphertext: bytes, bundle: ReceivedBundle) -> tuple[ParsedBundle, list[InboundGroupSession]]:
+        plaintext = decrypt_attachment(ciphertext, bundle.file)
+        parsed = parse_bundle(plaintext, bundle.room_id)
+        return parsed, sessions_from_keys(parsed.room_keys, bundle.sender_key)
+
+    def _store(
+        self, acceptance: AcceptedInvite, bundle: ReceivedBundle, parsed: ParsedBundle,
+        sessions: list[InboundGroupSession],
+    ) -> int:
+        olm = self._client.olm
+        identity = self.host.identity.identity_of(bundle.sender_user)
+        now = self.host.clock()
+        master = identity.master.public_key if identity else None
+        candidates = [
+            (s, SessionMeta(k.room_id, k.session_id, k.sender_key, True, Origin.BUNDLE, bundle.sender_user,
+                            bundle.sender_device, master, now))
+            for s, k in zip(sessions, parsed.room_keys)
+        ]
+        outcomes = olm.merge_sessions(candidates)
+        # Brand-new sessions go into one encrypted blob for this bundle, exported from the same
+        # key text the session in memory was made from; a session that replaced or improved a
+        # copy we held goes to the sessions table (which wins over blobs on load).
+        new_entries = []
+        replaced = []
+        for outcome, key in zip(outcomes, parsed.room_keys):
+            if outcome.session is None:
+                continue
+            if outcome.decision.action is MergeAction.NEW:
+                new_entries.append((key.session_id, key.sender_key, key.sender_claimed_ed25519, key.session_key))
+            else:
+                replaced.append(outcome.session)
+        stored_sessions, metas = changed(outcomes)
+        withheld = [
+            WithheldRecord(w.room_id, w.session_id, w.sender_key, w.code, w.reason, bundle.sender_user,
+                           w.from_device, WithheldVia.BUNDLE, now)
+            for w in parsed.withheld
+        ]
+        store = self._client.store
+        with store.transaction():
+            if new_entries:
+                store.save_bundle_sessions(bundle.room_id, bundle.sender_key, new_entries)
+            if replaced:
+                store.save_inbound_group_sessions(replaced)
+            if metas:
+                store.save_session_meta(metas)
+            if withheld:
+                self.records.save_withheld(withheld)
+            self._finish(
+                bundle, BundleState.IMPORTED, "ok", key_count=len(parsed.room_keys),
+                withheld_count=len(parsed.withheld), imported_count=len(stored_sessions),
+            )
+            self.records.put_acceptance(replace(acceptance, state=AcceptState.DONE))
+        if stored_sessions:
+            olm.on_keys_added([(s.room_id, m.session_id) for s, m in zip(stored_sessions, metas)])
+        return len(stored_sessions)
+
+
+def sessions_from_keys(keys: tuple[HistoricKey, ...] | list[HistoricKey], forwarder_curve25519: str) -> list[InboundGroupSession]:
+    """Inbound sessions for the bundle's keys. The session id is derived from the key material
+    (its signing key), so a key that is not the session it names rejects the bundle. This does
+    not prove the sender holds the real ratchet (exports are unsigned): the merge rules and the
+    room-and-session keying take care of that."""
+    sessions = []
+    for key in keys:
+        try:
+            inner = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(key.session_key))
+        except Exception as exc:
+            raise BundleError(f"session {key.session_id[:10]}…: unusable key ({exc})") from None
+        if inner.session_id != key.session_id:
+            raise BundleError(
+                f"session {key.session_id[:10]}…: its key belongs to another session "
+                f"({inner.session_id[:10]}…); the bundle is forged or broken"
+            )
+        sessions.append(InboundGroupSession(
+            "", key.sender_claimed_ed25519, key.sender_key, key.room_id,
+            forwarding_chain=[forwarder_curve25519], session=inner,
+        ))
+    return sessions
