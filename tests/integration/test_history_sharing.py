@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -77,7 +76,7 @@ async def test_invite_shares_history_with_provenance(engines):
         assert item.provenance is not None
         assert item.provenance.shared_by == alice.user_id
         assert item.provenance.shared_by_device == alice.device_id
-        assert item.provenance.badge == "🔑 shared by Alice"
+        assert item.provenance.badge == f"🔑 shared by Alice ({alice.user_id})"
 
     after = await alice.send_text(room_id, "after the join")
     assert await bob.wait_until(lambda: "after the join" in bodies(bob.timeline(room_id)))

@@ -234,13 +234,13 @@ class FakeCrypto:
         if item.failed:
             trust = "not decrypted, so nothing can be said about it"
         elif item.provenance is not None:
-            trust = f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, not from the sender"
+            trust = item.provenance.trust(item.sender)
         elif item.decrypted:
             trust = "from a device its owner cross-signed (the owner is not verified by you)"
         else:
             trust = "not encrypted: anyone on the servers could read or change it"
         return EventDetails(event_id, room_id, item.sender, device, item.session_id, "curveKey" if encrypted else None,
-                            trust, item.provenance.sentence() if item.provenance else None, item.failure_reason,
+                            trust, item.provenance.sentence(item.sender) if item.provenance else None, item.failure_reason,
                             decrypted, encrypted)
 
     async def verify_with_recovery_key(self, text: str) -> OwnTrust:

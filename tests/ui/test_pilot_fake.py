@@ -87,7 +87,7 @@ async def test_restored_session_shows_rooms_invites_and_the_first_room(make_app)
         assert "🔑 shared by Alice" in shown
         assert "⚠ Unable to decrypt: not shared: the sender's history settings did not allow it" in shown
         assert "[bold]x[/]" in shown  # markup in a body is shown literally
-        assert "● syncing" in shown and ME in shown and "BOBDEVICE" in shown
+        assert "● connected" in shown and ME in shown and "BOBDEVICE" in shown
         assert app.fake.calls[0] == ("start_sync", ())
 
 
@@ -189,7 +189,7 @@ async def test_selecting_a_message_shows_its_provenance_sentence(make_app):
         timeline.selected = "$e3"
         await pilot.pause()
         detail = str(screen.query_one("#detail", Static).render())
-        assert "Alice (@alice:example.org, device ALICEDEVICE) shared the keys for this message" in detail
+        assert "Alice (@alice:example.org, device ALICEDEVICE) sent this message and shared its key later" in detail
         assert "authenticity rests on Alice's word" in detail
         await pilot.press("k", "k")  # j/k move the selection like the arrows
         assert timeline.selected == "$e1"
@@ -307,7 +307,7 @@ async def test_login_errors_then_success(make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login"))
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one("#login").region.height, what="the login form")
-        screen.query_one("#homeserver", Input).value = "matrix.example.org"
+        screen.query_one("#homeserver", Input).value = "ftp://matrix.example.org"
         screen.query_one("#user", Input).value = "bob"
         screen.query_one("#password", Input).value = "nope"
         await pilot.click("#login")
@@ -405,10 +405,16 @@ async def test_messages_group_and_name_the_sender_once(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         timeline = screen.query_one(Timeline)
+        # Alice's two messages decrypted with keys she shared each show their header (and badge).
         first, second = timeline.view_of("$e3"), timeline.view_of("$e4")
         assert isinstance(first, MessageView) and isinstance(second, MessageView)
-        assert first.show_header and not second.show_header
+        assert first.show_header and second.show_header
         assert not timeline.view_of("$e5").has_class("-continuation")
+        # Two ordinary messages in a row from her: one header.
+        one = app.fake.receive(PROJECT, ALICE, "Alice", "are you there?")
+        two = app.fake.receive(PROJECT, ALICE, "Alice", "hello?")
+        await wait_for(pilot, lambda: timeline.view_of(two.event_id) is not None)
+        assert timeline.view_of(one.event_id).show_header and not timeline.view_of(two.event_id).show_header
 
 
 class BrokenEngine(FakeEngine):

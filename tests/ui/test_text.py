@@ -157,7 +157,7 @@ def test_bundle_lines_use_the_engines_words() -> None:
 
 
 def test_sync_lines_and_countdown() -> None:
-    assert sync_line(SyncState("syncing"), 0) == "● syncing"
+    assert sync_line(SyncState("syncing"), 0) == "● connected"
     retrying = SyncState("retrying", "cannot reach the homeserver", 10.0, 100.0)
     assert sync_line(retrying, 104.2) == "⟳ retrying in 6 s — cannot reach the homeserver"
     assert sync_line(retrying, 200.0) == "⟳ reconnecting… — cannot reach the homeserver"

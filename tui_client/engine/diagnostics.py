@@ -155,7 +155,7 @@ def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails 
         session_id=item.session_id,
         sender_key=item.sender_key,
         trust=_trust_sentence(engine, item, sender_device),
-        provenance=item.provenance.sentence() if item.provenance else None,
+        provenance=item.provenance.sentence(item.sender) if item.provenance else None,
         failure_reason=item.failure_reason,
         decrypted_json=decrypted if isinstance(decrypted, dict) else None,
         encrypted_json=encrypted if isinstance(encrypted, dict) else None,
@@ -168,10 +168,7 @@ def _trust_sentence(engine: Context, item: Any, device_id: str | None) -> str:
     if item.failed:
         return "not decrypted, so nothing can be said about it"
     if item.provenance is not None:
-        return (
-            f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, "
-            "not from the sender"
-        )
+        return str(item.provenance.trust(item.sender))
     if item.sender == engine.client.user_id and device_id == engine.client.device_id:
         return "sent by this device"
     identity = engine.identity.identity_info(item.sender)

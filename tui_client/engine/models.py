@@ -23,14 +23,39 @@ class KeyProvenance:
 
     @property
     def badge(self) -> str:
-        return f"🔑 shared by {self.shared_by_name or self.shared_by}"
+        """"🔑 shared by Alice (@alice:example.org)": the user id always follows the display name,
+        as in Element, so a look-alike name cannot pass as someone else."""
+        name = self.shared_by_name
+        if name and name != self.shared_by:
+            return f"🔑 shared by {name} ({self.shared_by})"
+        return f"🔑 shared by {self.shared_by}"
 
-    def sentence(self) -> str:
+    def sentence(self, sender: str | None = None) -> str:
+        """The full provenance sentence; `sender` (the message's sender) lets it say the truth
+        when the sender shared their own key later, in a key bundle."""
         who = self.shared_by_name or self.shared_by
         device = f", device {self.shared_by_device}" if self.shared_by_device else ""
+        if sender is not None and sender == self.shared_by:
+            return (
+                f"{who} ({self.shared_by}{device}) sent this message and shared its key later, in a "
+                f"key bundle, because you were not in the room when it was sent. Its authenticity "
+                f"rests on {who}'s word."
+            )
         return (
             f"{who} ({self.shared_by}{device}) shared the keys for this message because you were "
             f"not in the room when it was sent. Its authenticity rests on {who}'s word."
+        )
+
+    def trust(self, sender: str) -> str:
+        """How far a message decrypted with this key can be trusted (event details)."""
+        if self.shared_by == sender:
+            return (
+                "authenticity rests on the sender's word: the sender shared this key later, in a key "
+                "bundle, not with the message"
+            )
+        return (
+            f"authenticity not guaranteed: the key came from {self.shared_by} in a key bundle, "
+            "not from the sender"
         )
 
 

@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
+from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
 from ...engine.models import RoomSummary, TimelineItem
 from .. import commands
 from ..describe import identity_warning, person, room_line, trust_line, visibility_line
@@ -398,6 +399,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return await engine.invite(room.room_id, user_id, share_history=False)
 
         result = await self.tui.bridge.call(invite)
+        self.tui.invited(room.room_id, user_id, result)
         if result is not None and getattr(result, "shared", False):
             self.notify(f"Invited {user_id}; {result.reason}")
         elif result is not None and share and getattr(result, "reason", None):
@@ -410,7 +412,10 @@ class MainScreen(ReportsWorkerErrors, Screen):
             if answer == "yes":
                 self.leave_room(room)
 
-        self.app.push_screen(ConfirmScreen(f"Leave {room.name}?", confirm="Leave"), answered)
+        question = f"Leave {room.name}?"
+        if is_last_member(room, self.tui.user_id):
+            question += f"\n\nYou are the only member left: if you leave, {LAST_MEMBER_EFFECT}."
+        self.app.push_screen(ConfirmScreen(question, confirm="Leave"), answered)
 
     @work(group="leave", name="Leaving the room", exit_on_error=False)
     async def leave_room(self, room: RoomSummary) -> None:
