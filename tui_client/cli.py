@@ -295,9 +295,12 @@ async def cmd_invite(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
         if not args.no_share:
-            preview = engine.share_preview(room_id)
-            # Say what will happen to the history before the invite goes out.
-            err(f"history: {preview.reason}")
+            # Say what will happen to the history before the invite goes out, having asked the
+            # server about the invitee (a user who does not exist gets no promise).
+            preview = await engine.preview_invite(room_id, args.user)
+            if preview.warning:
+                err(f"warning: {_name(preview.warning)}")
+            err(f"history: {_name(preview.reason)}")
         result = await engine.invite(
             room_id, args.user, share_history=not args.no_share,
             invite_if_sharing_fails=args.invite_if_sharing_fails,

@@ -102,3 +102,22 @@ def test_login_without_a_url_needs_a_full_user_id_and_a_failed_login_leaves_noth
     ok = run(cli_env, "--profile", "n", "login", "--homeserver", hostport, "--user", user.localpart,
              "--password-stdin", input=user.password + "\n")
     assert f"logged in as {user.user_id}" in ok.stdout
+
+
+def test_invite_asks_about_the_invitee_before_promising_history(homeserver, make_user, cli_env):
+    """First ten minutes #6: '…(1 session) will be shared' was printed for a user who does not
+    exist, and for one without a cross-signed device."""
+    alice, carol = make_user("alice"), make_user("carol")
+    login(cli_env, "a", homeserver, alice)
+    room_id = run(cli_env, "--profile", "a", "create-room", "History").stdout.strip()
+    run(cli_env, "--profile", "a", "send", room_id, "earlier")
+
+    ghost = f"@nobody-{carol.localpart}:localhost"
+    out = run(cli_env, "--profile", "a", "invite", room_id, ghost, check=False)
+    assert f"warning: {ghost} may not exist: check the user id" in out.stderr
+    assert "will be shared" not in out.stderr
+
+    # carol exists, but has no device yet (she never logged in): nothing can be promised either
+    out = run(cli_env, "--profile", "a", "invite", room_id, carol.user_id)
+    assert "history: " in out.stderr and "will be shared" not in out.stderr
+    assert "no cross-signing identity" in out.stderr and "history not shared" in out.stdout

@@ -27,6 +27,7 @@ from tui_client.engine.events import (
 )
 from tui_client.engine.models import IdentityInfo, OwnTrust
 from tui_client.engine.models import (
+    SharePreview,
     BundleSummary,
     Decryption,
     DeviceReport,
@@ -430,6 +431,17 @@ class FakeEngine(FakeCrypto):
         self._timelines.setdefault(room_id, []).append(item)
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item.event_id
+
+    async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
+        room = self.room(room_id)
+        if room is None or not room.history_shareable:
+            return SharePreview(False, f"the room's history visibility is '{room.history_visibility if room else '?'}', "
+                                       "so earlier messages are not shared")
+        if user_id.startswith("@ghost"):
+            return SharePreview(False, f"{user_id} does not seem to exist on their server, so nothing would be "
+                                       "shared", 2, 0, warning=f"{user_id} may not exist: check the user id")
+        return SharePreview(True, f"the keys to earlier messages (2 sessions) will be shared with 1 device of "
+                                  f"{user_id}", 2, 0)
 
     async def invite(self, room_id: str, user_id: str, *, share_history: bool = True) -> None:
         self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))

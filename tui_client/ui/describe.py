@@ -83,7 +83,20 @@ def room_line(room: RoomSummary) -> str:
     parts.append(f"history: {room.history_visibility}")
     if room.history_shareable:
         parts.append("new members can get earlier keys")
+    incoming = incoming_keys_line(room)
+    if incoming:
+        parts.append(incoming)
     return " · ".join(parts)
+
+
+def incoming_keys_line(room: RoomSummary) -> str | None:
+    """The keys the inviter shared while they are on their way: '⇣ downloading the keys Alice
+    shared… 1.2 of 5.3 MB', 'keys from Alice on hold: …'."""
+    keys = room.incoming_keys
+    if keys is None:
+        return None
+    name = next((m.name for m in room.members if m.user_id == keys.sender), keys.sender)
+    return f"⇣ {keys.describe(name)}"
 
 
 def failure_line(item: TimelineItem) -> str:
