@@ -287,7 +287,7 @@ async def cmd_send(args: argparse.Namespace) -> int:
 
 
 async def cmd_invite(args: argparse.Namespace) -> int:
-    from .ui.commands import USER_ID
+    from .ui.slash_commands import USER_ID
 
     if not USER_ID.match(args.user):
         raise CliError(f"{args.user!r} is not a user id; use the full form @name:server")

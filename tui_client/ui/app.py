@@ -29,7 +29,7 @@ from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncState
 from .bridge import Backend, Bridge
-from .clock import TimeFormatter
+from .timefmt import TimeFormatter
 from .formatting import clean
 from .palette import ActionsProvider
 from .screens.login import LoginScreen
