@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, paths
-from .config import HISTORY_VISIBILITIES, load_settings
+from .config import HISTORY_VISIBILITIES, LoadedSettings, Settings, load_settings
 from .engine.errors_text import LAST_MEMBER, is_last_member
 from .logs import set_log_context, setup_logging
 from .safe_text import clean, clean_id, clean_name, json_text
@@ -511,9 +511,7 @@ async def cmd_inspect(args: argparse.Namespace) -> int:
 
 async def cmd_doctor(args: argparse.Namespace) -> int:
     from .engine.engine import Engine
-    from .engine.lock import ProfileLockedError
-
-    from .engine.session import SessionFileError
+    from .engine.errors import ProfileLockedError, SessionFileError
 
     engine = Engine(args.profile, settings=args.settings)
     problems: list[str] = []
@@ -585,6 +583,58 @@ async def cmd_sync(args: argparse.Namespace) -> int:
         return 0
 
     return await _with_engine(args, body)
+
+
+# -- the terminal UI: this is where the engine is built and handed to the UI -----------------------
+
+
+def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[Any, bool]:
+    """An `EngineHost` with its profile opened (locked, session restored if there is one), and
+    whether a session was restored.
+
+    Raises `ProfileLockedError` when another process has the profile open, `StoreError` or
+    `SessionFileError` when its saved session or crypto store cannot be used.
+    """
+    from .engine.engine import Engine
+    from .engine.host import EngineHost
+
+    host = EngineHost(Engine(profile, settings=settings, profile_dir=profile_dir))
+    host.start()
+    try:
+        restored = host.run(lambda e: e.open()).result(timeout=120)
+    except BaseException:
+        host.stop()
+        raise
+    return host, bool(restored)
+
+
+def run_tui(profile: str, loaded: LoadedSettings) -> int:
+    """`tui-client` without a command: open the profile *before* the terminal is taken over (so
+    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it."""
+    from .engine.errors import ProfileLockedError, SessionFileError, StoreError
+    from .ui.app import run_app
+
+    directory = paths.profile_dir(profile)
+    existed = directory.exists()
+    try:
+        host, restored = open_backend(profile, loaded.settings)
+    except ProfileLockedError as exc:
+        err(f"error: {exc}")
+        return EXIT_LOCKED
+    except (StoreError, SessionFileError) as exc:
+        err(f"error: {exc}")  # the same sentence as the commands'
+        return EXIT_PROFILE_UNUSABLE
+    except Exception as exc:
+        logger.exception("could not open profile %s", profile)
+        err(f"error: could not open profile {profile!r}: {exc}")
+        return EXIT_FAILED
+    try:
+        return run_app(host, restored=restored, loaded=loaded, profile=profile)
+    finally:
+        host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
+        if not existed:
+            # Nobody logged in (or every attempt failed): leave no empty profile behind.
+            remove_unused_profile(directory)
 
 
 # -- argument parsing -------------------------------------------------------------------------------
@@ -731,12 +781,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command:
             err(f"warning: {problem}")
     if not args.command:
-        from .ui.app import run_app
-
-        return run_app(args.profile, loaded)
-    from .engine.errors import EngineError, StoreError
-    from .engine.lock import ProfileLockedError
-    from .engine.session import SessionFileError
+        return run_tui(args.profile, loaded)
+    from .engine.errors import EngineError, ProfileLockedError, SessionFileError, StoreError
 
     try:
         if not asyncio.iscoroutinefunction(args.func):

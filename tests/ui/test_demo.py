@@ -18,7 +18,7 @@ from textual.command import CommandList
 
 from tui_client.demo.launcher import start_bot, stop_bot
 from tui_client.demo.story import HISTORY, Demo
-from tui_client.ui.app import open_backend
+from tui_client.cli import open_backend
 from tui_client.ui.demo import DemoApp, bot_alive
 from tui_client.ui.screens.confirm import ConfirmScreen
 from tui_client.ui.screens.main import MainScreen

@@ -73,7 +73,7 @@ class EngineDialog(ModalScreen[T], Generic[T]):
         self.run_worker(self._run(what, func), name=what, group="dialog", exclusive=True, exit_on_error=False)
 
     async def _run(self, what: str, func: Callable[[Any], Awaitable[Any]]) -> None:
-        from ...engine.engine import EngineError
+        from ...engine.errors import EngineError
 
         self.show_error(None)
         self.busy = True
