@@ -21,13 +21,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, paths
 from .config import HISTORY_VISIBILITIES, LoadedSettings, Settings, load_settings
 from .engine.errors_text import LAST_MEMBER, is_last_member
 from .logs import set_log_context, setup_logging
 from .safe_text import clean, clean_id, clean_name, json_text
+
+if TYPE_CHECKING:
+    from .demo.story import Demo
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -568,10 +571,20 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.launcher import run_demo
+    """The launcher sets up the demo's world (homeserver, story, Alice's bot) for this window, the
+    demo's UI runs on it, and leaving the `with` tidies up what this window started."""
+    from .demo.launcher import DemoRefused, demo_command, demo_world, serve
 
-    return run_demo(as_user=args.as_user, fresh=args.fresh, server_only=args.server_only,
-                    hints=not args.no_hints and args.settings.demo_hints)
+    try:
+        with demo_world(as_user=args.as_user, fresh=args.fresh) as demo:
+            if args.server_only:
+                serve(demo, args.as_user)
+                return 0
+            return run_demo_tui(demo, args.as_user, hints=not args.no_hints and args.settings.demo_hints,
+                                command=demo_command())
+    except DemoRefused as exc:
+        err(f"error: {exc}")
+        return exc.code
 
 
 async def cmd_sync(args: argparse.Namespace) -> int:
@@ -635,6 +648,30 @@ def run_tui(profile: str, loaded: LoadedSettings) -> int:
         if not existed:
             # Nobody logged in (or every attempt failed): leave no empty profile behind.
             remove_unused_profile(directory)
+
+
+def run_demo_tui(demo: Demo, as_user: str, *, hints: bool, command: str) -> int:
+    """The demo's TUI as `as_user`, on their profile in the demo directory."""
+    from .engine.errors import ProfileLockedError
+    from .ui.demo import run_demo_app
+
+    settings = demo.settings()
+    try:
+        host, restored = open_backend(as_user, settings, profile_dir=demo.profile_dir(as_user))
+    except ProfileLockedError:
+        who = "Alice's bot" if as_user == "alice" else "another terminal"
+        err(f"error: {as_user.capitalize()}'s demo profile is open in {who}; "
+            "use another user (--as bob or --as charlie) or quit that one first")
+        return EXIT_LOCKED
+    except Exception as exc:
+        logger.exception("could not open the demo profile of %s", as_user)
+        err(f"error: could not open {as_user}'s demo profile: {exc}")
+        return EXIT_FAILED
+    try:
+        return run_demo_app(host, restored=restored, demo=demo, as_user=as_user, settings=settings,
+                            hints=hints, command=command)
+    finally:
+        host.stop()
 
 
 # -- argument parsing -------------------------------------------------------------------------------
