@@ -246,12 +246,16 @@ class Demo(DemoDirectory):
         await alice.invite(room_id, dave.user_id)
         await dave.wait_until(lambda: any(i.room_id == room_id for i in dave.invites()), 30)
         await dave.join(room_id)
-        await alice.wait_until(lambda: alice.room(room_id) is not None and alice.room(room_id).joined_count == 2, 30)
+        def dave_joined() -> bool:
+            room = alice.room(room_id)
+            return room is not None and room.joined_count == 2
+
+        await alice.wait_until(dave_joined, 30)
         for who, text in HISTORY:
             await engines[who].send_text(room_id, text)
             # alice must have seen every message: she lists dave's key as not shared, and
             # counts the messages her keys open for the invite's summary.
-            await alice.wait_until(lambda t=text: any(i.body == t for i in alice.timeline(room_id)), 30)
+            await alice.wait_until(lambda: any(i.body == text for i in alice.timeline(room_id)), 30)
         result = await alice.invite(room_id, self.user_id("bob"))
         logger.info("demo: alice invited bob: %s", result)
         self.shares_path.unlink(missing_ok=True)  # the last story's

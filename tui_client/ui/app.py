@@ -26,7 +26,7 @@ from textual.screen import Screen
 
 from .. import paths
 from ..config import LoadedSettings, Settings
-from ..engine.models import Invite, RoomSummary, SyncState
+from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
 from .bridge import Backend, Bridge
 from .timefmt import TimeFormatter
 from .formatting import clean
@@ -54,7 +54,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
     invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
-    sync_state: reactive[SyncState] = reactive(SyncState("stopped"), init=False)
+    sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)

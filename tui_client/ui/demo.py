@@ -138,7 +138,7 @@ class DemoApp(TuiApp):
             )
             values["charlie_joined"] = any(m.user_id == charlie and m.membership == "join" for m in room.members)
             if values["charlie_in_room"] and self.demo_user == "bob":
-                values["charlie_got_keys"] = charlie in self.demo.shares(room_id)
+                values["charlie_got_keys"] = charlie in self.demo.shares(room.room_id)
         values["server_gone"] = self._server_gone
         main = self.main_screen
         if main is not None and main.is_mounted and room is not None and main.current_room == room_id:
@@ -268,7 +268,7 @@ class DemoApp(TuiApp):
         if room is None:
             return []
         present = {m.user_id for m in room.members if m.membership in ("join", "invite")}
-        commands = []
+        commands: list[tuple[str, str, Callable[[], Any]]] = []
         for user in ("charlie", *USERS):
             user_id = self.demo.user_id(user)
             title = f"Invite {user.capitalize()}"

@@ -99,8 +99,9 @@ class EngineDialog(ModalScreen[T], Generic[T]):
     def failed(self, message: str) -> None:
         """Show the error and put the cursor back where the user can fix it."""
         self.show_error(message)
-        first = self.query(Input).first(None)
-        if first is not None:
+        inputs = self.query(Input)
+        if inputs:
+            first = inputs.first()
             first.focus()
             first.select_all()
 

@@ -341,7 +341,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             composer.restore(message.text)
             return
         if isinstance(action, slash_commands.CommandHelp):
-            self.app.action_help()  # type: ignore[attr-defined]
+            self.app.action_help()
             return
         if isinstance(action, slash_commands.JoinRoom):
             self.join_room(action.room)
