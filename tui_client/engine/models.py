@@ -12,6 +12,14 @@ class Decryption(str, Enum):
     FAILED = "failed"
 
 
+class IdentityState(str, Enum):
+    UNKNOWN = "unknown"  # no cross-signing identity known
+    PINNED = "pinned"  # trusted on first use
+    CHANGED = "changed"  # not the one we pinned, and the user has not accepted the change
+    VERIFIED = "verified"  # signed by our user-signing key
+    OWN = "own"
+
+
 @dataclass(frozen=True)
 class KeyProvenance:
     """Who gave us the key that decrypted a message, when it was not its sender."""
@@ -248,7 +256,7 @@ class MemberReport:
     user_id: str
     display_name: str | None
     membership: str
-    identity: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
+    identity: IdentityState
     master_key: str | None
     devices: tuple[DeviceReport, ...]
 
@@ -305,7 +313,7 @@ class OwnTrust:
 @dataclass(frozen=True)
 class IdentityInfo:
     user_id: str
-    state: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
+    state: IdentityState
     master_key: str | None = None
     previous_master_key: str | None = None
     changed_at: float | None = None

@@ -191,7 +191,8 @@ def check_announcement(
     sdk = payload.get("sender_device_keys")
     if sdk is None:
         return "it carries no sender_device_keys"
-    keys = payload.get("keys") if isinstance(payload.get("keys"), dict) else {}
+    raw_keys = payload.get("keys")
+    keys: Mapping[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
     problem = check_sender_device_keys(
         sdk, sender=sender, claimed_ed25519=keys.get("ed25519"), olm_sender_curve25519=olm_sender_key
     )

@@ -99,7 +99,7 @@ class Timelines:
         if tl.at_start:
             return []
         resp = await self._client.room_messages(
-            room_id, start=tl.prev_batch, limit=limit, direction=MessageDirection.back  # type: ignore[arg-type]
+            room_id, start=tl.prev_batch, limit=limit, direction=MessageDirection.back
         )
         if not isinstance(resp, r.RoomMessagesResponse):
             raise EngineError(f"could not load older messages: {error_text(resp)}")
