@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 BUNDLE_EVENT_TYPE = "m.room_key_bundle"
 BUNDLE_EVENT_TYPES = frozenset({BUNDLE_EVENT_TYPE, "io.element.msc4268.room_key_bundle"})
@@ -53,9 +53,8 @@ class BundleError(Exception):
     """A bundle (or its announcement) is unusable; the message says why, for logs and the UI."""
 
 
-@dataclass(frozen=True)
-class HistoricKey:
-    """One ``room_keys`` entry."""
+class HistoricKey(NamedTuple):
+    """One ``room_keys`` entry. (Tuples, not dataclasses: a bundle holds tens of thousands.)"""
 
     room_id: str
     sender_key: str
@@ -74,8 +73,7 @@ class HistoricKey:
         }
 
 
-@dataclass(frozen=True)
-class WithheldEntry:
+class WithheldEntry(NamedTuple):
     """One ``withheld`` entry (the shape of an ``m.room_key.withheld`` content)."""
 
     room_id: str
