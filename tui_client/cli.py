@@ -388,6 +388,36 @@ async def cmd_history(args: argparse.Namespace) -> int:
     return await _with_engine(args, body)
 
 
+async def cmd_share_preview(args: argparse.Namespace) -> int:
+    """What USER would read of ROOM's history if invited now, message by message, and why not."""
+
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        items = {i.event_id: i for i in await engine.load_full_history(room_id)}
+        prediction = await engine.share_prediction(room_id, args.user)
+        if args.json:
+            _print_json({
+                "shareable": prediction.shareable,
+                "reason": prediction.reason,
+                "events": [{"event_id": e.event_id, "readable": e.readable, "reason": e.reason}
+                           for e in prediction.events],
+            })
+            return 0
+        if not prediction.shareable:
+            out(f"nothing will be shared: {_name(prediction.reason)}")
+        for e in prediction.events:
+            item = items.get(e.event_id)
+            who = _name(item.sender_name) if item else "?"
+            text = clean(item.body) if item and item.body is not None else "(encrypted)"
+            mark = "✓" if e.readable else "✗"
+            reason = "" if e.readable else f"  — {_name(e.reason)}"
+            out(f"{mark} {who}: {text[:80]}{reason}")
+        out(prediction.summary(f"{args.user}"))
+        return 0
+
+    return await _with_engine(args, body)
+
+
 async def cmd_devices(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         user = args.user or engine.user_id
@@ -752,6 +782,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--all", action="store_true", help="include membership and state events")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait up to this long for keys")
+
+    p = add("share-preview", cmd_share_preview,
+            "what a user would read of a room's history if invited now, message by message, and why not")
+    p.add_argument("room")
+    p.add_argument("user")
+    p.add_argument("--json", action="store_true")
 
     p = add("devices", cmd_devices, "list a user's devices and whether their owner cross-signed them")
     p.add_argument("user", nargs="?", help="default: yourself")

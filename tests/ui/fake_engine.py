@@ -9,6 +9,7 @@ against a real server is covered by test_pilot_live.py.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -25,9 +26,13 @@ from tui_client.engine.events import (
     TimelineItemsAdded,
     TimelineItemUpdated,
 )
-from tui_client.engine.models import IdentityInfo, OwnTrust
+from tui_client.engine.models import IdentityInfo, IdentityState, OwnTrust
 from tui_client.engine.models import (
+    DeviceInfo,
+    EventPrediction,
+    SharePrediction,
     SharePreview,
+    ShareResult,
     BundleSummary,
     Decryption,
     DeviceReport,
@@ -148,8 +153,10 @@ class FakeIdentity:
 
     def identity_info(self, user_id: str) -> IdentityInfo:
         if user_id in self.engine.changed:
-            return IdentityInfo(user_id, "changed", MASTER_KEYS.get(user_id), CAROL_OLD_MASTER_KEY, ts(4, 11, 30) / 1000)
-        return IdentityInfo(user_id, "pinned" if user_id in MASTER_KEYS else "unknown", MASTER_KEYS.get(user_id))
+            return IdentityInfo(user_id, IdentityState.CHANGED, MASTER_KEYS.get(user_id), CAROL_OLD_MASTER_KEY,
+                                ts(4, 11, 30) / 1000)
+        state = IdentityState.PINNED if user_id in MASTER_KEYS else IdentityState.UNKNOWN
+        return IdentityInfo(user_id, state, MASTER_KEYS.get(user_id))
 
 
 def _project_inspection(engine: Any) -> RoomInspection:
@@ -244,7 +251,8 @@ class FakeCrypto:
                             trust, item.provenance.sentence(item.sender) if item.provenance else None, item.failure_reason,
                             decrypted, encrypted)
 
-    async def verify_with_recovery_key(self, text: str) -> OwnTrust:
+    async def verify_with_recovery_key(self, key_or_passphrase: str) -> OwnTrust:
+        text = key_or_passphrase
         self.calls.append(("verify_with_recovery_key", ()))
         await asyncio.sleep(self.verify_delay)
         gate = getattr(self, "verify_gate", None)
@@ -272,6 +280,15 @@ class FakeCrypto:
 
     def changed_identities(self) -> list[str]:
         return list(self.changed)
+
+    def identity_info(self, user_id: str) -> IdentityInfo:
+        return self.identity.identity_info(user_id)
+
+    def devices(self, user_id: str) -> list[DeviceInfo]:
+        return []
+
+    async def refresh_keys(self, user_id: str) -> None:
+        self.calls.append(("refresh_keys", (user_id,)))
 
     def accept_identity(self, user_id: str) -> None:
         self.calls.append(("accept_identity", (user_id,)))
@@ -326,6 +343,9 @@ class FakeEngine(FakeCrypto):
     ) -> None:
         self.user_id = ME if logged_in else ""
         self.device_id = "BOBDEVICE" if logged_in else ""
+        self.profile = "fake"
+        self.dir = Path("/nonexistent/fake-profile")
+        self.store_problem: str | None = None
         self._rooms = list(default_rooms() if rooms is None else rooms)
         self._invites = list(default_invites() if invites is None else invites)
         self._timelines = {PROJECT: project_timeline(), GENERAL: general_timeline()} if timelines is None else timelines
@@ -354,8 +374,31 @@ class FakeEngine(FakeCrypto):
         for listener in list(self._listeners):
             listener(event)
 
-    async def open(self) -> bool:
+    @property
+    def logged_in(self) -> bool:
         return bool(self.user_id)
+
+    async def open(self, *, broken_store_ok: bool = False) -> bool:
+        return bool(self.user_id)
+
+    async def logout(self) -> None:
+        self.calls.append(("logout", ()))
+        self.user_id = self.device_id = ""
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        await asyncio.sleep(0)
+
+    async def sync_once(self, timeout_ms: int = 0) -> None:
+        self.calls.append(("sync_once", ()))
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+        return predicate()
+
+    async def flush(self) -> None:
+        return None
+
+    async def doctor(self) -> dict[str, Any]:
+        return {"profile": self.profile, "logged_in": self.logged_in, "problems": []}
 
     async def login(self, homeserver: str, user: str, password: str, device_name: str = "tui_client") -> Any:
         self.calls.append(("login", (homeserver, user)))
@@ -443,10 +486,52 @@ class FakeEngine(FakeCrypto):
         return SharePreview(True, f"the keys to earlier messages (2 sessions) will be shared with 1 device of "
                                   f"{user_id}", 2, 0)
 
-    async def invite(self, room_id: str, user_id: str, *, share_history: bool = True) -> None:
+    def share_preview(self, room_id: str) -> SharePreview:
+        room = self.room(room_id)
+        shareable = bool(room and room.history_shareable)
+        return SharePreview(shareable, "the keys to earlier messages (2 sessions) will be shared" if shareable else
+                            "earlier messages are not shared", 2 if shareable else 0, 0)
+
+    async def share_history(self, room_id: str, user_id: str) -> ShareResult:
+        self.calls.append(("share_history", (room_id, user_id)))
+        return ShareResult(True, f"shared the keys to 2 sessions with 1 device of {user_id}", 2, 0, ("DEVICE",))
+
+    async def resolve_room(self, room: str, *, invited_ok: bool = False) -> str:
+        if room.startswith("!"):
+            return room
+        found = [r.room_id for r in self._rooms if r.name == room]
+        if invited_ok:
+            found += [i.room_id for i in self._invites if i.name == room]
+        if len(found) != 1:
+            raise EngineError(f"no room called {room!r} (use a room id, an alias or an exact name)")
+        return found[0]
+
+    async def load_full_history(self, room_id: str, page: int = 100) -> list[TimelineItem]:
+        while not self.timeline_at_start(room_id):
+            await self.paginate_back(room_id, page)
+        return self.timeline(room_id)
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        preview = await self.preview_invite(room_id, user_id)
+        events = []
+        for item in self._timelines.get(room_id, []):
+            if not item.is_message:
+                continue
+            if not preview.shareable:
+                events.append(EventPrediction(item.event_id, False, f"no keys are shared: {preview.reason}",
+                                              "nothing_shared"))
+            elif item.failed:
+                events.append(EventPrediction(item.event_id, False, "we never had its key", "never_had"))
+            else:
+                events.append(EventPrediction(item.event_id, True, None, "readable"))
+        return SharePrediction(preview, tuple(events))
+
+    async def invite(
+        self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
+    ) -> None:
         self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))
 
-    async def join(self, room: str) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
         self.calls.append(("join", (room,)))
         invite = next((i for i in self._invites if i.room_id == room), None)
         if invite is None and not room.startswith("!"):

@@ -208,6 +208,13 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=10,
                                what="the invite confirmation")
                 assert "@charlie:localhost" in app.screen.question
+                # The room as Charlie will see it: Dave's message never shareable, the rest readable.
+                from tui_client.ui.screens.share_preview import SharePreviewScreen
+
+                assert isinstance(app.screen, SharePreviewScreen)
+                shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+                assert "@charlie:localhost will read" in shown and "1 was never shareable" in shown
+                assert "✗ Dave: (encrypted) — not shareable" in shown
                 await wait_for(pilot, lambda: "Press y: Charlie gets the invite" in hint_text(app),
                                what="the confirm hint")
                 await pilot.press("y")

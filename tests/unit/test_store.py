@@ -54,7 +54,7 @@ def test_bundle_blob_round_trips_with_forwarding_chain(tmp_path):
         _, sid, exported = _exported()
         entries.append((sid, "creator-curve", "creator-ed", exported))
     with store.transaction():
-        store.save_bundle_sessions(ROOM, "inviter-curve", entries)
+        store.save_bundle_sessions(ROOM, "inviter-curve", entries, 1.0)
     store.database.close()
 
     reloaded = _store(tmp_path).load_inbound_group_sessions()
@@ -70,7 +70,7 @@ def test_a_newer_copy_in_the_table_wins_over_the_blob(tmp_path):
     store = _store(tmp_path)
     group, sid, exported = _exported(3)
     with store.transaction():
-        store.save_bundle_sessions(ROOM, "inviter-curve", [(sid, "curve", "ed", exported)])
+        store.save_bundle_sessions(ROOM, "inviter-curve", [(sid, "curve", "ed", exported)], 1.0)
     better = InboundGroupSession(group.session_key.to_base64(), "ed-direct", "curve", ROOM)
     store.save_inbound_group_sessions([better])
     loaded = {s.id: s for s in _store(tmp_path).load_inbound_group_sessions()}
@@ -101,7 +101,7 @@ def test_blob_with_another_store_key_is_skipped_not_fatal(tmp_path):
     store = _store(tmp_path, key="right")
     _, sid, exported = _exported()
     with store.transaction():
-        store.save_bundle_sessions(ROOM, "inviter", [(sid, "c", "e", exported)])
+        store.save_bundle_sessions(ROOM, "inviter", [(sid, "c", "e", exported)], 1.0)
     store.database.close()
     wrong = AppStore("@me:x", "DEV", str(tmp_path), "wrong", "crypto.db")
     assert list(wrong.load_inbound_group_sessions()) == []

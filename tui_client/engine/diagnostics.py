@@ -12,13 +12,17 @@ import platform
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, paths
+from .history_sharing.records import AcceptState
 from .models import (
+    SyncState,
     DeviceReport,
     EventDetails,
     MemberReport,
+    PredictionCheck,
     RoomInspection,
     SessionReport,
     WithheldReport,
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from .history_sharing.service import HistorySharing
     from .keys.identity import IdentityManager
     from .nio.client import EngineClient
+    from .nio.olm import AppOlm
+    from .nio.store import AppStore
     from .timeline.timelines import Timelines
 
 
@@ -41,6 +47,16 @@ class Context:
     sharing: HistorySharing
     timelines: Timelines
 
+    @property
+    def olm(self) -> AppOlm:
+        assert self.client.olm is not None
+        return self.client.olm
+
+    @property
+    def store(self) -> AppStore:
+        assert self.client.store is not None
+        return self.client.store
+
 
 def _when(ts: float | None) -> str:
     if not ts:
@@ -50,7 +66,7 @@ def _when(ts: float | None) -> str:
 
 def _creator(engine: Context, curve_key: str) -> tuple[str | None, str | None]:
     """Who owns a curve25519 key, as far as our device lists know."""
-    olm = engine.client.olm
+    olm = engine.olm
     if curve_key == olm.account.identity_keys["curve25519"]:
         return engine.client.user_id, engine.client.device_id
     for device in olm.device_store:
@@ -61,7 +77,7 @@ def _creator(engine: Context, curve_key: str) -> tuple[str | None, str | None]:
 
 def inspect_room(engine: Context, room_id: str) -> RoomInspection:
     client = engine.client
-    olm = client.olm
+    olm = engine.olm
     room = client.rooms.get(room_id) or client.invited_rooms.get(room_id)
     sessions = []
     for per_sender in olm.inbound_group_store._entries.get(room_id, {}).values():
@@ -119,6 +135,7 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
             )
         )
     return RoomInspection(
+        prediction=_prediction_check(engine, room_id),
         room_id=room_id,
         name=(room.display_name if room else room_id) or room_id,
         history_visibility=room.history_visibility if room else "unknown",
@@ -132,6 +149,30 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
     )
 
 
+def _prediction_check(engine: Context, room_id: str) -> PredictionCheck | None:
+    """Our inviter's prediction of what we would read, beside what we did read (of what we
+    have loaded of the messages sent before we accepted)."""
+    acceptance = engine.sharing.acceptance(room_id)
+    if acceptance is None:
+        return None
+    bundle = engine.sharing.bundle(room_id, acceptance.inviter)
+    if bundle is None or bundle.predicted is None:
+        return None
+    predicted = set(bundle.predicted)
+    before = [i for i in engine.timelines.items(room_id)
+              if i.is_message and i.timestamp < acceptance.accepted_at * 1000]
+    read = {i.event_id for i in before if i.decrypted}
+    loaded = {i.event_id for i in before}
+    return PredictionCheck(
+        inviter=acceptance.inviter,
+        predicted_total=bundle.predicted_total if bundle.predicted_total is not None else len(predicted),
+        predicted_readable=len(predicted),
+        read_as_predicted=len(read & predicted),
+        missed=tuple(sorted((predicted - read) & loaded)),
+        surprises=tuple(sorted(read - predicted)),
+    )
+
+
 def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails | None:
     timeline = engine.timelines.get(room_id)
     if timeline is None:
@@ -141,7 +182,7 @@ def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails 
         return None
     item = timeline.items[index]
     raw = timeline.raw.get(event_id)
-    olm = engine.client.olm
+    olm = engine.olm
     encrypted = olm.encrypted_sources.get(event_id)
     decrypted = getattr(raw, "source", None) if item.decrypted else None
     if encrypted is None and not item.decrypted:
@@ -204,13 +245,13 @@ def versions() -> dict[str, str]:
 
 
 def store_health(engine: Context) -> dict[str, Any]:
-    store = engine.client.store
+    store = engine.store
     path = store.database_path
     size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
     rows = store.conn.execute("PRAGMA quick_check").fetchall()
     integrity = "; ".join(str(row[0]) for row in rows[:5]) if rows else "unknown"
     counts = store.count_inbound_sessions_by_room()
-    account = engine.client.olm.account.identity_keys
+    account = engine.olm.account.identity_keys
     return {
         "path": path,
         "usable": True,
@@ -220,8 +261,8 @@ def store_health(engine: Context) -> dict[str, Any]:
         "integrity": integrity,
         "sessions_total": sum(counts.values()),
         "sessions_by_room": counts,
-        "in_memory_sessions": sum(1 for _ in engine.client.olm.inbound_group_store),
-        "olm_sessions": sum(len(v) for v in engine.client.olm.session_store._entries.values()),
+        "in_memory_sessions": len(list(engine.olm.inbound_group_store)),
+        "olm_sessions": sum(len(v) for v in engine.olm.session_store._entries.values()),
     }
 
 
@@ -269,3 +310,68 @@ async def device_keys_check(client: EngineClient) -> tuple[dict[str, Any], str |
             "others encrypt to keys this device does not have. Log in again as a new device."
         )
     return report, None
+
+
+async def doctor(
+    *,
+    profile: str,
+    profile_dir: Path,
+    client: EngineClient | None,
+    context: Context | None,
+    store_problem: str | None,
+    sync_state: SyncState,
+) -> dict[str, Any]:
+    """Versions, paths, the homeserver, the store's health, cross-signing, pending key bundles:
+    everything a tester or a bug report needs, without secrets. `client` is None when logged
+    out; `context` when the store could not be opened."""
+    report: dict[str, Any] = {
+        "versions": versions(),
+        "paths": {**all_paths(), "profile_dir": str(profile_dir), "log_file": str(paths.log_dir() / "tui-client.log")},
+        "profile": profile,
+        "logged_in": client is not None,
+    }
+    if client is None:
+        return report
+    report["account"] = {"user_id": client.user_id, "device_id": client.device_id, "homeserver": client.homeserver}
+    try:
+        status, body = await client.raw_json("GET", "/_matrix/client/versions", timeout=10)
+        report["homeserver"] = {"reachable": status == 200, "versions": body.get("versions", [])}
+        status, body = await client.raw_json("GET", "/_matrix/federation/v1/version", timeout=10)
+        if status == 200:
+            report["homeserver"]["server"] = body.get("server")
+    except Exception as exc:
+        report["homeserver"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+    problems: list[str] = []
+    report["problems"] = problems
+    if store_problem or context is None:
+        problem = store_problem or "the crypto store is not open"
+        report["store"] = {"path": str(profile_dir / "crypto.db"), "usable": False, "problem": problem}
+        problems.append(problem)
+        report["device_keys"], _ = await device_keys_check(client)
+        return report
+    trust = context.identity.own_trust()
+    report["cross_signing"] = {
+        "identity": "published" if trust.identity_exists else "none",
+        "master_key": trust.master_key,
+        "device_verified": trust.device_verified,
+        "can_sign": trust.have_private_keys,
+        "detail": trust.detail,
+    }
+    report["store"] = store_health(context)
+    if report["store"]["integrity"] != "ok":
+        problems.append(f"the crypto store is damaged: {report['store']['integrity']}")
+    report["device_keys"], key_problem = await device_keys_check(client)
+    if key_problem:
+        problems.append(key_problem)
+    records = context.sharing.records
+    report["pending_bundles"] = [
+        {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at, "state": p.state.value}
+        for p in records.acceptances(AcceptState.JOINING, AcceptState.JOINED)
+    ]
+    report["received_bundles"] = [
+        {"room_id": b.room_id, "sender": b.sender_user, "state": b.state.value, "detail": b.detail,
+         "key_count": b.key_count, "imported": b.imported_count}
+        for b in records.bundles()
+    ]
+    report["sync"] = {"state": sync_state.state.value, "detail": sync_state.detail}
+    return report

@@ -15,6 +15,10 @@ facade owns the profile lock, the session and the event listeners; once a client
 
 The engine is loop-agnostic: the CLI drives it with `asyncio.run`, the TUI runs it on its own
 thread and loop (see `host.py`) so that nothing nio does can freeze the interface.
+
+This module is longer than most because it is the whole front-end surface: one short method per
+call in `api.EngineAPI`, each delegating to a part, plus the lifecycle that owns the session,
+the profile lock and the parts.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from . import diagnostics
 from .commands import RoomCommands
 from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
 from .events import EngineEvent, IdentityChanged, Notice, OwnTrustChanged
-from .history_sharing.records import AcceptState
 from .history_sharing.service import HistorySharing
 from .keyfiles import KeyFiles
 from .keys.identity import IdentityError, IdentityManager
@@ -48,6 +51,7 @@ from .models import (
     OwnTrust,
     RoomInspection,
     RoomSummary,
+    SharePrediction,
     SharePreview,
     ShareResult,
     SyncState,
@@ -183,6 +187,7 @@ class Engine:
             on_keys_added=lambda keys: self._parts.timelines.on_keys_added(keys) if self._parts else None,
             on_keys_query=lambda resp: self._parts.identity.process_keys_query(resp) if self._parts else None,
             legacy_no_shared_history=self.legacy_no_shared_history,
+            clock=self.clock,
         )
         return EngineClient(homeserver, user, device_id, str(self.dir) if store else "", store_key, hooks)
 
@@ -527,6 +532,11 @@ class Engine:
         server about them first (their devices and cross-signing; whether they exist)."""
         return await self._require().commands.preview_invite(room_id, user_id)
 
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        """Message by message, what `user_id` would read of the loaded history if invited now
+        (and why not); asks the server about them first."""
+        return await self._require().commands.share_prediction(room_id, user_id)
+
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
     ) -> ShareResult | None:
@@ -589,56 +599,12 @@ class Engine:
 
     async def doctor(self) -> dict[str, Any]:
         """Everything a tester or a bug report needs, without secrets."""
-        report: dict[str, Any] = {
-            "versions": diagnostics.versions(),
-            "paths": {**diagnostics.all_paths(), "profile_dir": str(self.dir),
-                      "log_file": str(paths.log_dir() / "tui-client.log")},
-            "profile": self.profile,
-            "logged_in": self.logged_in,
-        }
-        if not self.logged_in:
-            return report
-        client = self._require_client()
-        report["account"] = {"user_id": client.user_id, "device_id": client.device_id, "homeserver": client.homeserver}
-        try:
-            status, body = await client.raw_json("GET", "/_matrix/client/versions", timeout=10)
-            report["homeserver"] = {"reachable": status == 200, "versions": body.get("versions", [])}
-            status, body = await client.raw_json("GET", "/_matrix/federation/v1/version", timeout=10)
-            if status == 200:
-                report["homeserver"]["server"] = body.get("server")
-        except Exception as exc:
-            report["homeserver"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
-        problems: list[str] = []
-        report["problems"] = problems
-        if self.store_problem or self._parts is None:
-            problem = self.store_problem or "the crypto store is not open"
-            report["store"] = {"path": str(store_path(self.dir)), "usable": False, "problem": problem}
-            problems.append(problem)
-            report["device_keys"], _ = await diagnostics.device_keys_check(client)
-            return report
-        trust = self.own_trust()
-        report["cross_signing"] = {
-            "identity": "published" if trust.identity_exists else "none",
-            "master_key": trust.master_key,
-            "device_verified": trust.device_verified,
-            "can_sign": trust.have_private_keys,
-            "detail": trust.detail,
-        }
-        report["store"] = diagnostics.store_health(self._diagnostics())
-        if report["store"]["integrity"] != "ok":
-            problems.append(f"the crypto store is damaged: {report['store']['integrity']}")
-        report["device_keys"], problem = await diagnostics.device_keys_check(client)
-        if problem:
-            problems.append(problem)
-        records = self.sharing.records
-        report["pending_bundles"] = [
-            {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at, "state": p.state.value}
-            for p in records.acceptances(AcceptState.JOINING, AcceptState.JOINED)
-        ]
-        report["received_bundles"] = [
-            {"room_id": b.room_id, "sender": b.sender_user, "state": b.state.value, "detail": b.detail,
-             "key_count": b.key_count, "imported": b.imported_count}
-            for b in records.bundles()
-        ]
-        report["sync"] = {"state": self.sync_state.state.value, "detail": self.sync_state.detail}
-        return report
+        parts = self._parts
+        return await diagnostics.doctor(
+            profile=self.profile,
+            profile_dir=self.dir,
+            client=self._client if self.logged_in else None,
+            context=self._diagnostics() if parts is not None else None,
+            store_problem=self.store_problem,
+            sync_state=self.sync_state,
+        )

@@ -56,13 +56,18 @@ def check_file_info(file: Any) -> str | None:
     key = file.get("key")
     if not isinstance(key, dict) or key.get("alg") != "A256CTR" or key.get("kty") != "oct":
         return "the file key is not an A256CTR octet key"
+    k, iv, hashes = key.get("k"), file.get("iv"), file.get("hashes")
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if not isinstance(k, str) or not isinstance(iv, str):
+        return "the file key or IV is missing"
+    if not isinstance(sha256, str):
+        return "the file has no SHA-256 hash"
     try:
-        if len(b64decode(key.get("k"))) != 32:
+        if len(b64decode(k)) != 32:
             return "the file key is not 32 bytes"
-        if len(b64decode(file.get("iv"))) != 16:
+        if len(b64decode(iv)) != 16:
             return "the file IV is not 16 bytes"
-        hashes = file.get("hashes")
-        if not isinstance(hashes, dict) or len(b64decode(hashes.get("sha256"))) != 32:
+        if len(b64decode(sha256)) != 32:
             return "the file has no SHA-256 hash"
     except (ValueError, TypeError) as exc:
         return f"the file description has bad base64 ({exc})"

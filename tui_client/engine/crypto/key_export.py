@@ -118,9 +118,11 @@ def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
             if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
                 raise ValueError
             ed = claimed.get("ed25519") if isinstance(claimed, dict) else None
-            keys.append(
-                ExportedKey(*fields, ed if isinstance(ed, str) else "", tuple(chain), shared_history_flag(entry))
-            )
+            room_id, sender_key, session_id, session_key = fields
+            keys.append(ExportedKey(
+                room_id, sender_key, session_id, session_key, ed if isinstance(ed, str) else "", tuple(chain),
+                shared_history_flag(entry),
+            ))
         except (AttributeError, KeyError, TypeError, ValueError):
             skipped += 1
     return keys, skipped

@@ -12,6 +12,9 @@ user input raises only ``SecretStorageError`` (or returns ``False`` where
 documented). PBKDF2 is deliberately slow (≈0.3 s for Element's 500 000
 iterations): callers in an event loop should run the passphrase paths in a
 worker thread.
+
+One spec section in one module (recovery keys, key descriptions, secrets, unlocking), which is
+why it is longer than most: every function is small and pure.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..crypto.attachments import check_file_info
 from ..crypto.cross_signing import check_sender_device_keys
@@ -38,8 +38,7 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 # -- what we share -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SessionFacts:
+class SessionFacts(NamedTuple):
     """A Megolm session we hold, as the bundle plan needs it."""
 
     room_id: str
@@ -191,7 +190,8 @@ def check_announcement(
     sdk = payload.get("sender_device_keys")
     if sdk is None:
         return "it carries no sender_device_keys"
-    keys = payload.get("keys") if isinstance(payload.get("keys"), dict) else {}
+    raw_keys = payload.get("keys")
+    keys: Mapping[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
     problem = check_sender_device_keys(
         sdk, sender=sender, claimed_ed25519=keys.get("ed25519"), olm_sender_curve25519=olm_sender_key
     )

@@ -43,11 +43,13 @@ from ..crypto.secret_storage import (
 from ..crypto.signing import Ed25519Key
 from ..crypto.symmetric import seal, store_subkey, unseal
 from ..history_sharing.rules import SenderTrust
-from ..models import DeviceInfo, IdentityInfo, OwnTrust
+from ..models import DeviceInfo, IdentityInfo, IdentityState, OwnTrust
 from ..nio.store import StoredIdentity
 
 if TYPE_CHECKING:
     from ..nio.client import EngineClient
+    from ..nio.olm import AppOlm
+    from ..nio.store import AppStore
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +71,10 @@ class IdentityManager:
         query_keys: Callable[[set[str]], Awaitable[Any]],
         clock: Callable[[], float],
     ) -> None:
+        assert client.store is not None and client.olm is not None, "the client's store must be open"
         self.client = client
-        self.store = client.store
+        self.store: AppStore = client.store
+        self.olm: AppOlm = client.olm
         self.user_id = client.user_id
         self.device_id = client.device_id
         self._secret_key = store_subkey(store_key, "cross-signing keys")
@@ -125,7 +129,7 @@ class IdentityManager:
         for user_id, devices in (resp.device_keys or {}).items():
             if not isinstance(devices, dict):
                 continue
-            known = self.client.olm.device_store[user_id] if self.client.olm else {}
+            known = self.olm.device_store[user_id]
             for device_id, obj in devices.items():
                 # nio has already checked each device's self-signature; keep only the ones it took.
                 if isinstance(obj, dict) and (device_id in known or (user_id == self.user_id and device_id == self.device_id)):
@@ -183,18 +187,18 @@ class IdentityManager:
     def identity_info(self, user_id: str) -> IdentityInfo:
         stored = self.store.get_identity(user_id)
         if stored is None:
-            return IdentityInfo(user_id, "unknown")
+            return IdentityInfo(user_id, IdentityState.UNKNOWN)
         if stored.previous_master_key and stored.master_key != stored.pinned_master_key:
-            state = "changed"
+            state = IdentityState.CHANGED
         else:
             theirs = self._identity_from_stored(stored)
             ours = self._own_identity
             if user_id == self.user_id:
-                state = "own"
+                state = IdentityState.OWN
             elif theirs and ours and master_key_signed_by_us(theirs, ours):
-                state = "verified"
+                state = IdentityState.VERIFIED
             else:
-                state = "pinned"
+                state = IdentityState.PINNED
         return IdentityInfo(user_id, state, stored.master_key, stored.previous_master_key, stored.changed_at)
 
     def accept_change(self, user_id: str) -> IdentityInfo:
@@ -227,7 +231,7 @@ class IdentityManager:
         if info.state == "changed":
             return SenderTrust.IDENTITY_CHANGED
         identity = self.identity_of(user_id)
-        device = self.client.olm.device_store.device_from_sender_key(user_id, sender_key)
+        device = self.olm.device_store.device_from_sender_key(user_id, sender_key)
         candidates = []
         if device is not None and (stored := self.store.get_device_json(user_id, device.id)) is not None:
             candidates.append(stored)
@@ -246,8 +250,9 @@ class IdentityManager:
         identity = self.identity_of(user_id)
         out = []
         for device_id, obj in sorted(self.store.list_device_json(user_id).items()):
-            keys = obj.get("keys", {}) if isinstance(obj.get("keys"), dict) else {}
-            unsigned = obj.get("unsigned") if isinstance(obj.get("unsigned"), dict) else {}
+            found_keys, found_unsigned = obj.get("keys"), obj.get("unsigned")
+            keys: dict[str, Any] = found_keys if isinstance(found_keys, dict) else {}
+            unsigned: dict[str, Any] = found_unsigned if isinstance(found_unsigned, dict) else {}
             out.append(
                 DeviceInfo(
                     user_id, device_id, str(unsigned.get("device_display_name") or ""),
@@ -310,7 +315,7 @@ class IdentityManager:
         return self.own_trust()
 
     def _device_signer(self, obj: dict[str, Any]) -> dict[str, Any]:
-        olm = self.client.olm
+        olm = self.olm
         signature = olm.account.sign(canonical_json({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}).decode())
         signed = json.loads(json.dumps(obj))
         signed.setdefault("signatures", {}).setdefault(self.user_id, {})[f"ed25519:{self.device_id}"] = signature

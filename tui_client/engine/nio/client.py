@@ -60,7 +60,8 @@ class AppSyncResponse(SyncResponse):
     @classmethod
     def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
         # nio's parsers pop fields out of the dicts they are given: copy what we read first.
-        rooms = parsed_dict.get("rooms") if isinstance(parsed_dict.get("rooms"), dict) else {}
+        found = parsed_dict.get("rooms")
+        rooms: dict[str, Any] = found if isinstance(found, dict) else {}
         raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
@@ -119,7 +120,7 @@ class EngineClient(AsyncClient):
         self.encrypted_rooms = self.store.load_encrypted_rooms()
         self.loaded_sync_token = self.store.load_sync_token()
 
-    async def sync(  # type: ignore[override]
+    async def sync(
         self, timeout: int | None = 0, sync_filter: Any = None, since: str | None = None,
         full_state: bool | None = None, set_presence: str | None = None,
     ) -> AppSyncResponse | SyncError:
@@ -138,7 +139,7 @@ class EngineClient(AsyncClient):
 
     # -- a bad event never aborts a sync -------------------------------------------------------
 
-    def _handle_timeline_event(self, event, room_id, room, encrypted_rooms):  # type: ignore[override]
+    def _handle_timeline_event(self, event, room_id, room, encrypted_rooms):
         try:
             return super()._handle_timeline_event(event, room_id, room, encrypted_rooms)
         except Exception as exc:
@@ -147,7 +148,7 @@ class EngineClient(AsyncClient):
             )
             return None
 
-    def _handle_joined_state(self, room_id, join_info, encrypted_rooms):  # type: ignore[override]
+    def _handle_joined_state(self, room_id, join_info, encrypted_rooms):
         # nio's version stops at the first state event that trips it; go event by event.
         if room_id in self.invited_rooms:
             del self.invited_rooms[room_id]
@@ -174,7 +175,7 @@ class EngineClient(AsyncClient):
         if join_info.unread_notifications:
             room.update_unread_notifications(join_info.unread_notifications)
 
-    async def _handle_invited_rooms(self, response) -> None:  # type: ignore[override]
+    async def _handle_invited_rooms(self, response) -> None:
         for room_id, info in response.rooms.invite.items():
             room = self._get_invited_room(room_id)
             for event in info.invite_state:
@@ -200,7 +201,7 @@ class EngineClient(AsyncClient):
                 logger.exception("processing cross-signing keys failed")
         return resp
 
-    async def keys_query(self) -> Any:  # type: ignore[override]
+    async def keys_query(self) -> Any:
         """nio calls this itself (e.g. from room_send); route it through the full query."""
         return await self.keys_query_full()
 
@@ -256,7 +257,7 @@ class EngineClient(AsyncClient):
         headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=stall_timeout)
         try:
-            resp = await self.send("GET", path, None, headers, timeout=timeout)  # type: ignore[arg-type]
+            resp = await self.send("GET", path, None, headers, timeout=timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise DownloadError(None, _network_error(exc)) from None
         try:

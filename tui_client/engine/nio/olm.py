@@ -70,6 +70,7 @@ class OlmHooks:
     own_device_keys: Callable[[], dict[str, Any] | None] = _no_device_keys  # signed, for MSC4147
     on_keys_added: Callable[[list[tuple[str, str]]], None] = _ignore  # (room, session) pairs
     on_keys_query: Callable[[Any], None] = _ignore  # every /keys/query answer, cross-signing included
+    clock: Callable[[], float] = time.time
     # A "legacy client" (for tests and the demo): never marks its sessions shareable and does
     # not send the flag at all, like clients from before MSC4268.
     legacy_no_shared_history: bool = False
@@ -126,6 +127,7 @@ class AppOlm(Olm):
         self.own_device_keys = hooks.own_device_keys
         self.on_keys_added = hooks.on_keys_added
         self.legacy_no_shared_history = hooks.legacy_no_shared_history
+        self.clock = hooks.clock
         # Why the last few Megolm decryptions failed, by event id (for UTD reasons).
         self.decryption_errors: OrderedDict[str, str] = OrderedDict()
         # The encrypted form of recently decrypted events, for the event-details view.
@@ -241,7 +243,7 @@ class AppOlm(Olm):
         if self._creating_outbound:
             visibility = self.history_visibility_of(room_id)
             shareable = visibility in SHAREABLE_VISIBILITIES and not self.legacy_no_shared_history
-            meta = SessionMeta(room_id, session_id, sender_key, shareable, Origin.OWN, received_at=time.time())
+            meta = SessionMeta(room_id, session_id, sender_key, shareable, Origin.OWN, received_at=self.clock())
             logger.info(
                 "new outbound Megolm session %s… for %s (history visibility %s, shareable=%s)",
                 session_id[:8], room_id, visibility, meta.shared_history,
@@ -252,7 +254,7 @@ class AppOlm(Olm):
             content = getattr(self, "_incoming_room_key", None)
             meta = SessionMeta(
                 room_id, session_id, sender_key, shared_history_flag(content), Origin.DIRECT,
-                received_at=time.time(),
+                received_at=self.clock(),
             )
         self.persist(*changed(self.merge_sessions([(session, meta)])))
 
@@ -272,7 +274,7 @@ class AppOlm(Olm):
             return None
         meta = SessionMeta(
             event.room_id, session.id, session.sender_key, shared_history_flag(content), Origin.FORWARDED,
-            forwarder_user=sender, received_at=time.time(),
+            forwarder_user=sender, received_at=self.clock(),
         )
         self.persist(*changed(self.merge_sessions([(session, meta)])))
         key_request = self.outgoing_key_requests.pop(event.session_id, None)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -137,7 +136,7 @@ class AppStore(SqliteStore):
         return store
 
     def save_bundle_sessions(
-        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]]
+        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]], created_at: float
     ) -> None:
         """Store (session_id, sender_key, ed25519, exported_key) entries as one encrypted row.
         Call inside the import's transaction."""
@@ -145,7 +144,7 @@ class AppStore(SqliteStore):
         self.conn.execute(
             "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
             "VALUES (?,?,?,?,?)",
-            (room_id, forwarder_key, len(entries), time.time(), seal(self._blob_key, lines, room_id.encode())),
+            (room_id, forwarder_key, len(entries), created_at, seal(self._blob_key, lines, room_id.encode())),
         )
 
     def _bundle_session_entries(self) -> Iterator[tuple[str, str, list[list[str]]]]:

@@ -14,7 +14,8 @@ from ..models import Decryption, KeyProvenance, TimelineItem
 
 
 class TimelineContext(Protocol):
-    own_user_id: str
+    @property
+    def own_user_id(self) -> str: ...
 
     def display_name(self, room_id: str, user_id: str) -> str: ...
 

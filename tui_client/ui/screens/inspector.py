@@ -129,6 +129,11 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
         if pending is not None and report.pending_inviter:
             who = person(report.pending_inviter, names.get(report.pending_inviter))
             bundles.append(("pending", pending, (who, "awaited", "—", pending)))
+        check = report.prediction
+        if check is not None:
+            line = check.describe(names.get(check.inviter) or check.inviter)
+            state = "as predicted" if not check.missed and not check.surprises else "differs"
+            bundles.append(("prediction", line, (person(check.inviter, names.get(check.inviter)), state, "—", line)))
         self._fill("bundles", bundles)
         members = []
         for member in report.members:

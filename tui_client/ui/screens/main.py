@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
-from ...engine.models import RoomSummary, SharePreview, TimelineItem
+from ...engine.models import RoomSummary, TimelineItem
 from .. import slash_commands
 from ..describe import identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
@@ -34,22 +34,13 @@ from ..widgets.room_list import INVITE_PREFIX, RoomList
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
 from .confirm import ConfirmScreen
+from .share_preview import SharePreviewScreen
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from ..app import TuiApp
 
 logger = logging.getLogger(__name__)
-
-
-def _history_sentence(room: RoomSummary, user_id: str, preview: SharePreview) -> str:
-    """What inviting `user_id` does to the room's earlier messages (from the engine's preview)."""
-    if preview.shareable:
-        return (
-            f"This room's history is {room.history_visibility}: {preview.reason}, so {user_id} "
-            "can read messages sent before they joined."
-        )
-    return f"Earlier messages will not be shared with {user_id}: {preview.reason}."
 
 
 def _setter(target: object, name: str) -> Callable[[object], None]:
@@ -373,14 +364,14 @@ class MainScreen(ReportsWorkerErrors, Screen):
     async def invite_user(self, room: RoomSummary, user_id: str) -> None:
         """Invite, first saying what happens to the room's history when it could be shared."""
 
-        preview = await self.tui.bridge.call(lambda e: e.preview_invite(room.room_id, user_id))
+        prediction = await self.tui.bridge.call(lambda e: e.share_prediction(room.room_id, user_id))
+        preview = prediction.preview
         share = True
         if room.history_shareable or preview.shareable or preview.warning:
-            question = f"Invite {user_id} to {room.name}?\n\n" + _history_sentence(room, user_id, preview)
-            if preview.warning:
-                question += f"\n\n⚠ {preview.warning}."
-            other = "Invite without history" if preview.shareable else None
-            answer = await self.app.push_screen_wait(ConfirmScreen(question, confirm="Invite", other=other))
+            # The timeline as the invitee will see it, message by message (what we have loaded).
+            items = await self.tui.bridge.read(lambda e: e.timeline(room.room_id))
+            screen = SharePreviewScreen(room.name, user_id, prediction, {i.event_id: i for i in items})
+            answer = await self.app.push_screen_wait(screen)
             if answer is None:
                 return
             share = answer == "yes"
