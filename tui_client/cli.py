@@ -31,6 +31,7 @@ from .safe_text import clean, clean_id, clean_name, json_text
 
 if TYPE_CHECKING:
     from .demo.story import Demo
+    from .engine.host import EngineHost
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -631,7 +632,7 @@ async def cmd_sync(args: argparse.Namespace) -> int:
 # -- the terminal UI: this is where the engine is built and handed to the UI -----------------------
 
 
-def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[Any, bool]:
+def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[EngineHost, bool]:
     """An `EngineHost` with its profile opened (locked, session restored if there is one), and
     whether a session was restored.
 

@@ -34,6 +34,7 @@ from ..demo.cast import ROOM_NAME, USERS
 from ..demo.directory import DemoDirectory
 from ..demo.guide import NOT_SHARED, OTHER, SHARED, Facts, Guide, Hint
 from .app import TuiApp
+from .bridge import Backend
 from .widgets.hints import HintLine
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class DemoApp(TuiApp):
 
     def __init__(
         self,
-        backend: Any,
+        backend: Backend,
         *,
         demo: DemoDirectory,
         user: str,
@@ -288,7 +289,7 @@ class DemoApp(TuiApp):
 
 
 def run_demo_app(
-    backend: Any, *, restored: bool, demo: DemoDirectory, as_user: str, settings: Settings,
+    backend: Backend, *, restored: bool, demo: DemoDirectory, as_user: str, settings: Settings,
     hints: bool = True, command: str = "tui-client",
 ) -> int:
     """Run the demo's TUI as `as_user` on an opened backend (their demo profile); returns the
