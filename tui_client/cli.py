@@ -21,13 +21,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, paths
-from .config import HISTORY_VISIBILITIES, load_settings
+from .config import HISTORY_VISIBILITIES, LoadedSettings, Settings, load_settings
 from .engine.errors_text import LAST_MEMBER, is_last_member
 from .logs import set_log_context, setup_logging
 from .safe_text import clean, clean_id, clean_name, json_text
+
+if TYPE_CHECKING:
+    from .demo.story import Demo
+    from .engine.host import EngineHost
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -287,7 +291,7 @@ async def cmd_send(args: argparse.Namespace) -> int:
 
 
 async def cmd_invite(args: argparse.Namespace) -> int:
-    from .ui.commands import USER_ID
+    from .ui.slash_commands import USER_ID
 
     if not USER_ID.match(args.user):
         raise CliError(f"{args.user!r} is not a user id; use the full form @name:server")
@@ -541,9 +545,7 @@ async def cmd_inspect(args: argparse.Namespace) -> int:
 
 async def cmd_doctor(args: argparse.Namespace) -> int:
     from .engine.engine import Engine
-    from .engine.lock import ProfileLockedError
-
-    from .engine.session import SessionFileError
+    from .engine.errors import ProfileLockedError, SessionFileError
 
     engine = Engine(args.profile, settings=args.settings)
     problems: list[str] = []
@@ -600,10 +602,20 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.launcher import run_demo
+    """The launcher sets up the demo's world (homeserver, story, Alice's bot) for this window, the
+    demo's UI runs on it, and leaving the `with` tidies up what this window started."""
+    from .demo.launcher import DemoRefused, demo_command, demo_world, serve
 
-    return run_demo(as_user=args.as_user, fresh=args.fresh, server_only=args.server_only,
-                    hints=not args.no_hints and args.settings.demo_hints)
+    try:
+        with demo_world(as_user=args.as_user, fresh=args.fresh) as demo:
+            if args.server_only:
+                serve(demo, args.as_user)
+                return 0
+            return run_demo_tui(demo, args.as_user, hints=not args.no_hints and args.settings.demo_hints,
+                                command=demo_command())
+    except DemoRefused as exc:
+        err(f"error: {exc}")
+        return exc.code
 
 
 async def cmd_sync(args: argparse.Namespace) -> int:
@@ -615,6 +627,82 @@ async def cmd_sync(args: argparse.Namespace) -> int:
         return 0
 
     return await _with_engine(args, body)
+
+
+# -- the terminal UI: this is where the engine is built and handed to the UI -----------------------
+
+
+def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[EngineHost, bool]:
+    """An `EngineHost` with its profile opened (locked, session restored if there is one), and
+    whether a session was restored.
+
+    Raises `ProfileLockedError` when another process has the profile open, `StoreError` or
+    `SessionFileError` when its saved session or crypto store cannot be used.
+    """
+    from .engine.engine import Engine
+    from .engine.host import EngineHost
+
+    host = EngineHost(Engine(profile, settings=settings, profile_dir=profile_dir))
+    host.start()
+    try:
+        restored = host.run(lambda e: e.open()).result(timeout=120)
+    except BaseException:
+        host.stop()
+        raise
+    return host, bool(restored)
+
+
+def run_tui(profile: str, loaded: LoadedSettings) -> int:
+    """`tui-client` without a command: open the profile *before* the terminal is taken over (so
+    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it."""
+    from .engine.errors import ProfileLockedError, SessionFileError, StoreError
+    from .ui.app import run_app
+
+    directory = paths.profile_dir(profile)
+    existed = directory.exists()
+    try:
+        host, restored = open_backend(profile, loaded.settings)
+    except ProfileLockedError as exc:
+        err(f"error: {exc}")
+        return EXIT_LOCKED
+    except (StoreError, SessionFileError) as exc:
+        err(f"error: {exc}")  # the same sentence as the commands'
+        return EXIT_PROFILE_UNUSABLE
+    except Exception as exc:
+        logger.exception("could not open profile %s", profile)
+        err(f"error: could not open profile {profile!r}: {exc}")
+        return EXIT_FAILED
+    try:
+        return run_app(host, restored=restored, loaded=loaded, profile=profile)
+    finally:
+        host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
+        if not existed:
+            # Nobody logged in (or every attempt failed): leave no empty profile behind.
+            remove_unused_profile(directory)
+
+
+def run_demo_tui(demo: Demo, as_user: str, *, hints: bool, command: str) -> int:
+    """The demo's TUI as `as_user`, on their profile in the demo directory."""
+    from .engine.errors import ProfileLockedError
+    from .ui.demo import run_demo_app
+
+    settings = demo.settings()
+    try:
+        host, restored = open_backend(as_user, settings, profile_dir=demo.profile_dir(as_user))
+    except ProfileLockedError:
+        who = "Alice's bot" if as_user == "alice" else "another terminal"
+        err(f"error: {as_user.capitalize()}'s demo profile is open in {who}; "
+            "use another user (--as bob or --as charlie) or quit that one first")
+        return EXIT_LOCKED
+    except Exception as exc:
+        logger.exception("could not open the demo profile of %s", as_user)
+        err(f"error: could not open {as_user}'s demo profile: {exc}")
+        return EXIT_FAILED
+    try:
+        return run_demo_app(host, restored=restored, demo=demo, as_user=as_user, settings=settings,
+                            hints=hints, command=command)
+    finally:
+        host.stop()
 
 
 # -- argument parsing -------------------------------------------------------------------------------
@@ -767,12 +855,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command:
             err(f"warning: {problem}")
     if not args.command:
-        from .ui.app import run_app
-
-        return run_app(args.profile, loaded)
-    from .engine.errors import EngineError, StoreError
-    from .engine.lock import ProfileLockedError
-    from .engine.session import SessionFileError
+        return run_tui(args.profile, loaded)
+    from .engine.errors import EngineError, ProfileLockedError, SessionFileError, StoreError
 
     try:
         if not asyncio.iscoroutinefunction(args.func):

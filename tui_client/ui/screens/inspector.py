@@ -9,6 +9,7 @@ member whose identity changed, `a` accepts the new identity after a confirmation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.style import Style
@@ -151,7 +152,7 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
         self._show_detail()
         self.refresh_bindings()
 
-    def _fill(self, tab: str, rows: list[tuple[str, Any, tuple[str, ...]]]) -> None:
+    def _fill(self, tab: str, rows: Sequence[tuple[str, Any, tuple[str, ...]]]) -> None:
         table = self.query_one(f"#{tab}-table", DataTable)
         cursor = table.cursor_row
         table.clear()

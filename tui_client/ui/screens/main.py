@@ -24,7 +24,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
 from ...engine.models import RoomSummary, TimelineItem
-from .. import commands
+from .. import slash_commands
 from ..describe import identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
@@ -326,15 +326,15 @@ class MainScreen(ReportsWorkerErrors, Screen):
     def _submitted(self, message: Composer.Submitted) -> None:
         composer = self.query_one(Composer)
         try:
-            action = commands.parse(message.text)
-        except commands.CommandError as exc:
+            action = slash_commands.parse(message.text)
+        except slash_commands.CommandError as exc:
             self.notify(str(exc), title="Command", severity="error")
             composer.restore(message.text)
             return
-        if isinstance(action, commands.CommandHelp):
-            self.app.action_help()  # type: ignore[attr-defined]
+        if isinstance(action, slash_commands.CommandHelp):
+            self.app.action_help()
             return
-        if isinstance(action, commands.JoinRoom):
+        if isinstance(action, slash_commands.JoinRoom):
             self.join_room(action.room)
             return
         room = self.room(self.current_room)
@@ -342,13 +342,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
             self.notify("Open a room first (or /join one).", severity="warning")
             composer.restore(message.text)
             return
-        if isinstance(action, commands.SendText):
+        if isinstance(action, slash_commands.SendText):
             self.send_text(room.room_id, action.text, action.emote)
-        elif isinstance(action, commands.InviteUser):
+        elif isinstance(action, slash_commands.InviteUser):
             self.invite_user(room, action.user_id)
-        elif isinstance(action, commands.LeaveRoom):
+        elif isinstance(action, slash_commands.LeaveRoom):
             self._confirm_leave(room)
-        elif isinstance(action, commands.SetVisibility):
+        elif isinstance(action, slash_commands.SetVisibility):
             self.set_visibility(room.room_id, action.visibility)
 
     @work(group="send", name="Sending", exit_on_error=False)
