@@ -12,6 +12,8 @@ version) is refused rather than guessed at.
    get their own typed table (``tc_accepted_invite``); received bundles gain download progress.
 3. Bundle blobs are sealed with the one key derivation every secret at rest uses
    (`crypto.symmetric.store_subkey`), instead of a SHA-256 of their own: re-sealed in place.
+4. ``tc_backed_up``: which Megolm sessions are in the server-side key backup, in which backup
+   version and from which first index (a better copy, or a new backup version, goes up again).
 """
 
 from __future__ import annotations
@@ -268,7 +270,21 @@ def _v3(conn: sqlite3.Connection, ctx: Context) -> None:
         conn.execute("UPDATE tc_bundle_sessions SET blob=? WHERE id=?", (seal(new_key, plain, room_id.encode()), row_id))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3]
+def _v4_key_backup(conn: sqlite3.Connection, ctx: Context) -> None:
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS tc_backed_up (
+            room_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            first_index INTEGER NOT NULL,
+            PRIMARY KEY (room_id, session_id)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4_key_backup]
 LATEST = len(MIGRATIONS)
 
 
