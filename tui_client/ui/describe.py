@@ -204,6 +204,7 @@ ORIGIN_LABELS = {
     "direct": "directly from its creator",
     "import": "a key file",
     "forwarded": "one of your devices",
+    "backup": "the key backup",
 }
 
 

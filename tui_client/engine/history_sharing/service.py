@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..models import BundleSummary
@@ -29,9 +30,13 @@ __all__ = [
 
 
 class HistorySharing:
-    def __init__(self, host: SharingHost, db: Database) -> None:
+    def __init__(
+        self, host: SharingHost, db: Database, before_share: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.records = SharingStore(db)
-        self.sender = BundleSender(host, self.records)
+        self.sender = BundleSender(host, self.records) if before_share is None else BundleSender(
+            host, self.records, before_share
+        )
         self.receiver = BundleReceiver(host, self.records)
         self._host = host
 

@@ -224,6 +224,36 @@ class EngineClient(AsyncClient):
             resp.release()
         return resp.status, parsed if isinstance(parsed, dict) else {}
 
+    async def get_json_limited(
+        self, path: str, *, limit: int, stall_timeout: float = 60.0
+    ) -> tuple[int, Any]:
+        """GET `path` with our token, refusing an answer over `limit` bytes (DownloadError with
+        status 413, final); (HTTP status, parsed JSON or None). The JSON is parsed in a worker
+        thread: a large key backup must not hold up the loop."""
+        headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=stall_timeout)
+        try:
+            resp = await self.send("GET", path, None, headers, timeout=timeout)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise DownloadError(None, _network_error(exc)) from None
+        try:
+            total = resp.content_length
+            if total is not None and total > limit:
+                raise DownloadError(413, f"the answer is too large ({total} bytes; the limit is {limit})", final=True)
+            chunks = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise DownloadError(413, f"the answer is too large (over the limit of {limit} bytes)", final=True)
+                chunks.append(chunk)
+            status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise DownloadError(None, _network_error(exc)) from None
+        finally:
+            resp.release()
+        return status, await asyncio.to_thread(_parse_json, b"".join(chunks))
+
     async def upload_bytes(self, data: bytes, content_type: str = "application/octet-stream") -> str:
         """POST /media/v3/upload; returns the mxc:// URL."""
         headers = {"Content-Type": content_type, "Content-Length": str(len(data))}
@@ -288,3 +318,11 @@ def _network_error(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "the server stopped sending"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _parse_json(data: bytes) -> Any:
+    """JSON, or None for anything that is not (including nesting deeper than Python parses)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
