@@ -53,9 +53,11 @@ class FullKeysQueryResponse(KeysQueryResponse):
 
 class AppSyncResponse(SyncResponse):
     """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
-    events and account data it does not model, which we need."""
+    events and account data it does not model, which we need; and the fallback key types the
+    server still holds unused for us (`unused_fallback_key_types`, None when not said)."""
 
     raw: dict[str, Any]
+    unused_fallback_key_types: list[str] | None = None
 
     @classmethod
     def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
@@ -63,9 +65,13 @@ class AppSyncResponse(SyncResponse):
         found = parsed_dict.get("rooms")
         rooms: dict[str, Any] = found if isinstance(found, dict) else {}
         raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
+        unused = parsed_dict.get("device_unused_fallback_key_types",
+                                 parsed_dict.get("org.matrix.msc2732.device_unused_fallback_key_types"))
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
             resp.raw = raw
+            if isinstance(unused, list) and all(isinstance(t, str) for t in unused):
+                resp.unused_fallback_key_types = list(unused)
         return resp
 
 
@@ -136,6 +142,15 @@ class EngineClient(AsyncClient):
             AppSyncResponse, method, path,
             timeout=120 if full_state else (timeout / 1000 + 15 if timeout else 30),
         )
+
+    def _handle_olm_events(self, response: Any) -> None:
+        super()._handle_olm_events(response)
+        assert self.olm is not None
+        # nio updates the one-time key count only when it is not zero, so a device whose keys
+        # ran out never made new ones.
+        if response.device_key_count.signed_curve25519 == 0:
+            self.olm.uploaded_key_count = 0
+        self.olm.note_unused_fallback_keys(getattr(response, "unused_fallback_key_types", None))
 
     # -- a bad event never aborts a sync -------------------------------------------------------
 
