@@ -413,10 +413,24 @@ async def cmd_devices(args: argparse.Namespace) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace) -> int:
+    from .engine.errors import EngineError
+
     async def body(engine: Any) -> int:
         secret = _read_secret(args, "recovery_key_value", "stdin", "Recovery key or passphrase: ")
         trust = await engine.verify_with_recovery_key(secret)
         out(f"this device is {'now verified by your identity' if trust.device_verified else 'still not verified'}")
+        status = engine.backup_status()
+        if status.restore is not None and not status.restore.finished:
+            # A command-line run cannot leave the restore to the background: wait for it.
+            err(f"restoring keys from the key backup (version {_id(status.version)})…")
+            try:
+                result = await engine.restore_backup()
+                out(f"key backup: restored {plural(result.imported, 'room key')} of {result.total}"
+                    + (f" ({result.failed} refused; see the log)" if result.failed else ""))
+            except EngineError as exc:
+                err(f"warning: {_name(str(exc))}")
+        else:
+            out(f"key backup: {_name(status.detail)}")
         return 0 if trust.device_verified else 1
 
     args.recovery_key_value = None
@@ -426,8 +440,10 @@ async def cmd_verify(args: argparse.Namespace) -> int:
 async def cmd_setup_recovery(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         key = await engine.setup_recovery()
-        out("Your recovery key (it verifies your other devices; keep it somewhere safe, it is shown once):")
+        out("Your recovery key (it verifies your other devices and restores your key backup; keep it "
+            "somewhere safe, it is shown once):")
         out(f"\n    {key}\n")
+        out(f"key backup: {_name(engine.backup_status().detail)}")
         return 0
 
     return await _with_engine(args, body)
@@ -447,6 +463,48 @@ async def cmd_reset_identity(args: argparse.Namespace) -> int:
         return 0
 
     return await _with_engine(args, body)
+
+
+def backup_json(status: Any) -> dict[str, Any]:
+    restore = status.restore
+    return {
+        "version": status.version,
+        "algorithm": status.algorithm,
+        "keys_on_server": status.keys_on_server,
+        "keys_restored": status.keys_restored,
+        "uploading": status.uploading,
+        "state": status.state.value,
+        "detail": status.detail,
+        "restore": asdict(restore) if restore is not None else None,
+    }
+
+
+async def cmd_backup(args: argparse.Namespace) -> int:
+    async def status(engine: Any) -> int:
+        await engine.flush()  # what this run received goes up first, so the count is current
+        current = await engine.refresh_backup()
+        if args.json:
+            _print_json(backup_json(current))
+        else:
+            out(f"key backup: {_name(current.state.value)}: {_name(current.detail)}")
+            if current.version is not None:
+                out(f"  version {_id(current.version)} ({_name(current.algorithm)}), "
+                    f"{current.keys_on_server if current.keys_on_server is not None else '?'} keys on the server")
+            out(f"  {plural(current.keys_restored, 'key')} here restored from it; {current.uploading} waiting to go up")
+        return 0
+
+    async def restore(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room) if args.room else None
+        result = await engine.restore_backup(room_id)
+        if args.json:
+            _print_json(asdict(result))
+        else:
+            where = f" for {_id(room_id)}" if room_id else ""
+            out(f"restored {plural(result.imported, 'room key')}{where} from the key backup "
+                f"({result.total} on the server, {result.unchanged} already known, {result.failed} refused)")
+        return 0
+
+    return await _with_engine(args, status if args.backup_command == "status" else restore)
 
 
 def _passphrase(args: argparse.Namespace, prompt: str, *, confirm: bool = False) -> str:
@@ -543,7 +601,7 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     show("versions", report["versions"])
     show("paths", report["paths"])
     out(f"profile: {report['profile']} ({'logged in' if report['logged_in'] else 'not logged in'})")
-    for key in ("account", "homeserver", "cross_signing", "sync"):
+    for key in ("account", "homeserver", "cross_signing", "key_backup", "sync"):
         if key in report:
             show(key, report[key])
     store = report.get("store")
@@ -674,7 +732,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
     p.add_argument("--stdin", action="store_true", help="read the key from stdin")
 
-    add("setup-recovery", cmd_setup_recovery, "store your cross-signing keys in secret storage; print a recovery key")
+    add("setup-recovery", cmd_setup_recovery,
+        "store your cross-signing keys (and a key backup, made if there is none) in secret storage; "
+        "print a recovery key")
+
+    p = add("backup", cmd_backup, "the server-side key backup: its status, or restore keys from it")
+    backup = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    q = backup.add_parser("status", help="version, algorithm, keys on the server, restored here, waiting to go up")
+    q.add_argument("--json", action="store_true")
+    q = backup.add_parser("restore", help="restore the whole backup, or one room's keys")
+    q.add_argument("room", nargs="?", help="only this room's keys")
+    q.add_argument("--json", action="store_true")
 
     p = add("reset-identity", cmd_reset_identity, "replace your cross-signing identity (explicit, with --yes)")
     p.add_argument("--yes", action="store_true")

@@ -257,3 +257,39 @@ async def test_a_backup_replaced_by_someone_else_is_not_written_to(engines):
     body = raw_request(client.homeserver, client.access_token, "GET",
                        f"/_matrix/client/v3/room_keys/keys?version={status.version}")
     assert body == {"rooms": {}}, "nothing was written to a backup we cannot trust"
+
+
+async def test_the_command_line_verifies_restores_and_reports(engines, homeserver, cli_env):
+    import subprocess
+    import sys
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "tui_client", "--profile", "second", *args], env=cli_env,
+                              input=input, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"{args}: {proc.stderr}"
+        return proc
+
+    async def cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return await asyncio.to_thread(run, *args, input=input)
+
+    alice, bob, room_id = await conversation(engines, ["for the command line"])
+    recovery_key = await alice.setup_recovery()
+    await alice.flush()
+    user = alice.test_user
+    await cli("login", "--homeserver", homeserver.url, "--user", user.localpart, "--password-stdin",
+              input=user.password + "\n")
+    before = json.loads((await cli("backup", "status", "--json")).stdout)
+    assert before["state"] == "no_key" and before["algorithm"] == BACKUP_ALGORITHM and before["keys_on_server"] == 2
+
+    verified = await cli("verify", "--stdin", input=recovery_key + "\n")
+    assert "this device is now verified by your identity" in verified.stdout
+    assert "key backup: restored 2 room keys of 2" in verified.stdout, verified.stdout + verified.stderr
+    status = json.loads((await cli("backup", "status", "--json")).stdout)
+    assert {k: status[k] for k in ("version", "algorithm", "keys_on_server", "keys_restored", "uploading")} == {
+        "version": before["version"], "algorithm": BACKUP_ALGORITHM, "keys_on_server": 2, "keys_restored": 2,
+        "uploading": 0,
+    }
+    again = json.loads((await cli("backup", "restore", room_id, "--json")).stdout)
+    assert again == {"total": 2, "imported": 0, "failed": 0, "room_id": room_id}, "nothing new: already restored"
+    history = json.loads((await cli("history", room_id, "--json")).stdout)
+    assert [h["body"] for h in history if h["body"]] == ["alice was here first", "for the command line"]

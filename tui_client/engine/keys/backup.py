@@ -558,6 +558,8 @@ class BackupManager:
 
     def start_full_restore(self) -> None:
         if self._full_task is None or self._full_task.done():
+            count = self.info.count if self.info is not None else None
+            self._restore = BackupRestore(None, count or 0, 0, 0, 0)  # under way from now on
             self._full_task = self._spawn(self._restore_all(), "key-backup-restore")
 
     async def restore(self, room_id: str | None = None) -> RestoreResult:
@@ -641,7 +643,6 @@ class BackupManager:
         try:
             info = self._require_key()
             assert self._key is not None
-            self._restore = BackupRestore(None, info.count or 0, 0, 0, 0)
             self._emit_status(force=True)
             started = time.perf_counter()
             path = f"{_PATH}/keys?version={urllib.parse.quote(info.version)}"
