@@ -27,7 +27,7 @@ from textual.screen import Screen
 
 from .. import paths
 from ..config import LoadedSettings, Settings
-from ..engine.models import Invite, RoomSummary, SyncState
+from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
 from .bridge import Backend, Bridge
 from .clock import TimeFormatter
 from .formatting import clean
@@ -59,12 +59,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
     invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
-    sync_state: reactive[SyncState] = reactive(SyncState("stopped"), init=False)
+    sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)
     own_trust: reactive[object | None] = reactive(None, init=False)  # the engine's OwnTrust
     changed_identities: reactive[tuple[str, ...]] = reactive(tuple, init=False)  # not yet accepted
+    backup: reactive[object | None] = reactive(None, init=False)  # the engine's BackupStatus
 
     def __init__(
         self,
@@ -176,6 +177,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
         self.own_trust = message.trust
         self.trust = trust_line(message.trust)
+
+    @on(Bridge.BackupChanged)
+    def _backup_changed(self, message: Bridge.BackupChanged) -> None:
+        self.backup = message.status
 
     @on(Bridge.IdentityChanged)
     def _identity_changed(self, message: Bridge.IdentityChanged) -> None:
