@@ -293,3 +293,28 @@ async def test_the_command_line_verifies_restores_and_reports(engines, homeserve
     assert again == {"total": 2, "imported": 0, "failed": 0, "room_id": room_id}, "nothing new: already restored"
     history = json.loads((await cli("history", room_id, "--json")).stdout)
     assert [h["body"] for h in history if h["body"]] == ["alice was here first", "for the command line"]
+
+
+async def test_an_unusable_backup_description_is_reported_and_verifying_still_works(engines, homeserver):
+    alice = await engines("alice")
+    recovery_key = await alice.setup_recovery()
+    client = alice.client
+    raw_request(client.homeserver, client.access_token, "POST", "/_matrix/client/v3/room_keys/version",
+                {"algorithm": BACKUP_ALGORITHM, "auth_data": {"public_key": "not a key \u202e"}})
+    status = await alice.refresh_backup()
+    assert status.state == "error" and "unusable" in status.detail and "public key" in status.detail, status
+    alice2 = await second_device(engines, alice, "alice2")
+    trust = await alice2.verify_with_recovery_key(recovery_key)
+    assert trust.device_verified, "a broken backup does not stop the device from being verified"
+    assert alice2.backup_status().state == "error"
+
+
+async def test_a_backup_too_large_to_fetch_at_once_is_restored_room_by_room(engines):
+    alice, bob, room_id = await conversation(engines, ["from a big backup"])
+    recovery_key = await alice.setup_recovery()
+    await alice.flush()
+    alice2 = await second_device(engines, alice, "alice2", settings=Settings(backup_max_bytes=200))
+    await alice2.verify_with_recovery_key(recovery_key)
+    result = await alice2.restore_backup()
+    assert (result.total, result.imported) == (2, 2), result
+    assert (await history(alice2, room_id))["from a big backup"].decrypted
