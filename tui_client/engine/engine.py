@@ -480,7 +480,11 @@ class Engine:
     async def setup_recovery(self) -> str:
         """New secret storage for our cross-signing keys and the key backup's key (a backup is
         created if the account has none); returns the recovery key (show it once)."""
-        secret, note = await self._require().backup.secret_for_recovery()
+        try:
+            secret, note = await self._require().backup.secret_for_recovery()
+        except EngineError as exc:  # recovery of the identity is worth having without a backup
+            logger.warning("setting up recovery without a key backup: %s", exc)
+            secret, note = None, f"none was set up ({exc}); run setup-recovery again later to add one"
         extra = {BACKUP_SECRET: secret} if secret is not None else None
         key: str = await self._identity_call(self.identity.setup_recovery(extra))
         self.notice(f"Key backup: {note}")
