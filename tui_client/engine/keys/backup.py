@@ -265,7 +265,8 @@ class BackupManager:
         if not info.supported:
             return BackupState.UNSUPPORTED, f"the key backup uses an algorithm this client does not know ({info.algorithm})"
         if self._key_matches():
-            detail = f"restoring from and backing up to version {info.version}"
+            assert self._trust is not None
+            detail = f"restoring from and backing up to version {info.version} ({self._trust.describe()})"
             if self._upload_problem:
                 detail += f"; uploading is failing ({self._upload_problem}), retrying"
             return BackupState.READY, detail
@@ -343,7 +344,8 @@ class BackupManager:
             return False
         self._save_key(key, info.version)
         self._evaluate()
-        logger.info("holding the key of key backup version %s (from %s)", info.version, source)
+        logger.info("holding the key of key backup version %s (from %s): %s", info.version, source,
+                    self._trust.describe() if self._trust else "?")
         self._pending.clear()
         self._scan()
         self._ensure_uploader()
