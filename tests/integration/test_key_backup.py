@@ -201,6 +201,21 @@ async def test_uploads_are_batched_retried_and_carry_the_flag(engines, homeserve
     assert all(held[sid]["entry"]["forwarded_count"] == 0 for sid in ids)
 
 
+async def test_a_batch_the_server_refuses_outright_does_not_hold_up_the_rest(engines, homeserver, caplog):
+    caplog.set_level(logging.WARNING)
+    async with FaultProxy(homeserver.url) as proxy:
+        proxy.add(Rule(path=r"/room_keys/keys", method="PUT", status=400, times=1))
+        alice = await engines("alice")
+        alice.client.homeserver = proxy.url
+        room_id = await alice.create_room("Refused", history_visibility="shared")
+        await alice.setup_recovery()
+        _many_sessions(alice, room_id, 150)
+        await alice.flush()
+        status = await alice.refresh_backup()
+    assert status.uploading == 0 and status.keys_on_server == 50, status
+    assert "the server refused to back up 100 sessions" in caplog.text
+
+
 async def test_hostile_backup_entries_are_refused_one_by_one(engines, caplog):
     caplog.set_level(logging.WARNING)
     alice, bob, room_id = await conversation(engines, ["good one"])

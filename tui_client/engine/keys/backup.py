@@ -541,6 +541,13 @@ class BackupManager:
             errcode = body.get("errcode")
             if status == 404 or errcode == "M_WRONG_ROOM_KEYS_VERSION":
                 logger.warning("key backup version %s is gone (%s); looking again", info.version, errcode or status)
+            elif status in (400, 413):
+                # Retrying the same request cannot help; one refused batch must not hold up the rest.
+                for room_id, session_id, _, _ in sent:
+                    self._pending.pop((room_id, session_id), None)
+                logger.warning("the server refused to back up %d sessions (%s); they stay out of the backup "
+                               "until they change", len(sent), body.get("error") or f"HTTP {status}")
+                return True
         if status == 404 or errcode == "M_WRONG_ROOM_KEYS_VERSION":
             await self.refresh()
             return self.info is not None and self.info.version != info.version
