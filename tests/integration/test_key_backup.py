@@ -22,7 +22,6 @@ from tui_client.engine.crypto.backup import (
     BACKUP_ALGORITHM,
     Decryptor,
     Encryptor,
-    backed_up_session_data,
     new_auth_data,
     new_backup_key,
 )
@@ -163,14 +162,13 @@ async def test_opening_a_room_restores_its_keys_first(engines):
 
 def _many_sessions(engine: Engine, room_id: str, count: int, shareable_every: int = 2) -> list[str]:
     """Give `engine` `count` inbound sessions for the room (as if others had sent that many)."""
+    from nio.crypto import InboundGroupSession
+
     olm = engine.client.olm
     pairs = []
     for n in range(count):
         group = vodozemac.GroupSession()
         sender = b64encode(os.urandom(32))
-        session = olm.inbound_group_store.__class__  # noqa: F841 (keeps the import tidy)
-        from nio.crypto import InboundGroupSession
-
         inbound = InboundGroupSession(group.session_key.to_base64(), b64encode(os.urandom(32)), sender, room_id)
         pairs.append((inbound, SessionMeta(room_id, inbound.id, sender, n % shareable_every == 0, Origin.DIRECT,
                                            received_at=time.time())))
