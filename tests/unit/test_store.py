@@ -241,7 +241,7 @@ def test_a_store_from_before_key_backup_gains_its_record_and_keeps_everything(tm
     nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
     nio_store.save_account(OlmAccount())
     conn = nio_store.database.connection()
-    migrate(conn, upto=3)
+    migrate(conn, upto=migrations.MIGRATIONS.index(migrations._v4_key_backup))  # the version before it
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='tc_backed_up'").fetchone() is None
     conn.commit()
     nio_store.database.close()
