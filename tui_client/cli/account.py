@@ -1,5 +1,5 @@
 """Commands about the account and its keys: login, logout, whoami, devices, verify,
-setup-recovery, reset-identity."""
+setup-recovery, reset-identity, backup."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from dataclasses import asdict
 from typing import Any
 
 from .. import paths
-from .common import CliError, read_secret, remove_unused_profile, with_engine
-from .output import err, id_text, name_text, out, print_json
+from ..engine.errors import EngineError
+from .common import CliError, read_secret, remove_unused_profile, resolve_room, with_engine
+from .output import err, id_text, name_text, out, plural, print_json
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -123,6 +124,18 @@ async def cmd_verify(args: argparse.Namespace) -> int:
         secret = read_secret(args, "recovery_key_value", "stdin", "Recovery key or passphrase: ")
         trust = await engine.verify_with_recovery_key(secret)
         out(f"this device is {'now verified by your identity' if trust.device_verified else 'still not verified'}")
+        status = engine.backup_status()
+        if status.restore is not None and not status.restore.finished:
+            # A command-line run cannot leave the restore to the background: wait for it.
+            err(f"restoring keys from the key backup (version {id_text(status.version)})…")
+            try:
+                result = await engine.restore_backup()
+                out(f"key backup: restored {plural(result.imported, 'room key')} of {result.total}"
+                    + (f" ({result.failed} refused; see the log)" if result.failed else ""))
+            except EngineError as exc:
+                err(f"warning: {name_text(str(exc))}")
+        else:
+            out(f"key backup: {name_text(status.detail)}")
         return 0 if trust.device_verified else 1
 
     args.recovery_key_value = None
@@ -132,8 +145,10 @@ async def cmd_verify(args: argparse.Namespace) -> int:
 async def cmd_setup_recovery(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         key = await engine.setup_recovery()
-        out("Your recovery key (it verifies your other devices; keep it somewhere safe, it is shown once):")
+        out("Your recovery key (it verifies your other devices and restores your key backup; keep it "
+            "somewhere safe, it is shown once):")
         out(f"\n    {key}\n")
+        out(f"key backup: {name_text(engine.backup_status().detail)}")
         return 0
 
     return await with_engine(args, body)
@@ -153,3 +168,45 @@ async def cmd_reset_identity(args: argparse.Namespace) -> int:
         return 0
 
     return await with_engine(args, body)
+
+
+def backup_json(status: Any) -> dict[str, Any]:
+    restore = status.restore
+    return {
+        "version": status.version,
+        "algorithm": status.algorithm,
+        "keys_on_server": status.keys_on_server,
+        "keys_restored": status.keys_restored,
+        "uploading": status.uploading,
+        "state": status.state.value,
+        "detail": status.detail,
+        "restore": asdict(restore) if restore is not None else None,
+    }
+
+
+async def cmd_backup(args: argparse.Namespace) -> int:
+    async def status(engine: Any) -> int:
+        await engine.flush()  # what this run received goes up first, so the count is current
+        current = await engine.refresh_backup()
+        if args.json:
+            print_json(backup_json(current))
+        else:
+            out(f"key backup: {name_text(current.state.value)}: {name_text(current.detail)}")
+            if current.version is not None:
+                out(f"  version {id_text(current.version)} ({name_text(current.algorithm)}), "
+                    f"{current.keys_on_server if current.keys_on_server is not None else '?'} keys on the server")
+            out(f"  {plural(current.keys_restored, 'key')} here restored from it; {current.uploading} waiting to go up")
+        return 0
+
+    async def restore(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room) if args.room else None
+        result = await engine.restore_backup(room_id)
+        if args.json:
+            print_json(asdict(result))
+        else:
+            where = f" for {id_text(room_id)}" if room_id else ""
+            out(f"restored {plural(result.imported, 'room key')}{where} from the key backup "
+                f"({result.total} on the server, {result.unchanged} already known, {result.failed} refused)")
+        return 0
+
+    return await with_engine(args, status if args.backup_command == "status" else restore)

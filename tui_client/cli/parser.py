@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import HISTORY_VISIBILITIES
 from .account import (
+    cmd_backup,
     cmd_devices,
     cmd_login,
     cmd_logout,
@@ -128,7 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
     p.add_argument("--stdin", action="store_true", help="read the key from stdin")
 
-    add("setup-recovery", cmd_setup_recovery, "store your cross-signing keys in secret storage; print a recovery key")
+    add("setup-recovery", cmd_setup_recovery,
+        "store your cross-signing keys (and a key backup, made if there is none) in secret storage; "
+        "print a recovery key")
+
+    p = add("backup", cmd_backup, "the server-side key backup: its status, or restore keys from it")
+    backup = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    q = backup.add_parser("status", help="version, algorithm, keys on the server, restored here, waiting to go up")
+    q.add_argument("--json", action="store_true")
+    q = backup.add_parser("restore", help="restore the whole backup, or one room's keys")
+    q.add_argument("room", nargs="?", help="only this room's keys")
+    q.add_argument("--json", action="store_true")
 
     p = add("reset-identity", cmd_reset_identity, "replace your cross-signing identity (explicit, with --yes)")
     p.add_argument("--yes", action="store_true")

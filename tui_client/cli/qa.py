@@ -93,7 +93,7 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     show("versions", report["versions"])
     show("paths", report["paths"])
     out(f"profile: {report['profile']} ({'logged in' if report['logged_in'] else 'not logged in'})")
-    for key in ("account", "homeserver", "cross_signing", "sync"):
+    for key in ("account", "homeserver", "cross_signing", "key_backup", "sync"):
         if key in report:
             show(key, report[key])
     store = report.get("store")

@@ -10,11 +10,13 @@ from typing import Any, Protocol
 
 from .events import EngineEvent
 from .models import (
+    BackupStatus,
     DeviceInfo,
     EventDetails,
     IdentityInfo,
     Invite,
     OwnTrust,
+    RestoreResult,
     RoomInspection,
     RoomSummary,
     SharePrediction,
@@ -110,6 +112,16 @@ class EngineAPI(Protocol):
     async def setup_recovery(self) -> str: ...
 
     async def reset_identity(self, password: str) -> OwnTrust: ...
+
+    # -- the key backup ------------------------------------------------------------------------------
+
+    def backup_status(self) -> BackupStatus: ...
+
+    async def refresh_backup(self) -> BackupStatus: ...
+
+    async def restore_backup(self, room_id: str | None = None) -> RestoreResult: ...
+
+    def room_opened(self, room_id: str) -> None: ...
 
     # -- rooms ----------------------------------------------------------------------------------------
 

@@ -143,6 +143,7 @@ class RoomCommands:
         return self._sharing.preview(room_id)
 
     async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
+        await self._sharing.sender.restore_first(room_id)  # count what the key backup holds too
         facts = await self._sharing.invitee_facts(user_id)
         return self._sharing.preview(room_id, facts)
 

@@ -224,7 +224,7 @@ class SessionReport:
     creator_key: str
     first_known_index: int
     shareable: bool
-    origin: str  # "own" | "direct" | "bundle" | "import" | "forwarded" | "unknown"
+    origin: str  # "own" | "direct" | "bundle" | "import" | "forwarded" | "backup" | "unknown"
     origin_detail: str  # e.g. "shared by @alice:x (ALICEDEV) in a key bundle on 2026-11-27 10:02"
     shared_by: str | None = None
     shared_by_device: str | None = None
@@ -438,3 +438,53 @@ class SharePrediction:
             for code, n in sorted(reasons.items(), key=lambda kv: -kv[1])
         ]
         return line + ("; " + ", ".join(parts) if parts else "")
+
+
+class BackupState(str, Enum):
+    UNKNOWN = "unknown"  # not asked the server yet
+    NONE = "none"  # the account has no key backup
+    NO_KEY = "no_key"  # there is one, but this device cannot read it (verify with the recovery key)
+    READY = "ready"  # this device restores from it and backs up new keys to it
+    UPLOAD_ONLY = "upload_only"  # signed by your identity: new keys go up, but we cannot restore
+    UNTRUSTED = "untrusted"  # neither its key nor a signature of ours: left alone
+    UNSUPPORTED = "unsupported"  # an algorithm we do not know
+    ERROR = "error"  # the server's answer was unusable, or it could not be reached
+
+
+@dataclass(frozen=True)
+class BackupRestore:
+    """A restore from the key backup: running, or the last one this run."""
+
+    room_id: str | None  # None: the whole backup
+    total: int  # entries on the server
+    done: int  # entries handled so far
+    imported: int  # keys that were new to us or better than ours
+    failed: int  # entries refused (the log says why)
+    finished: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    """The server-side key backup as this device sees it (`backup status`)."""
+
+    state: BackupState
+    detail: str  # a sentence for the user
+    version: str | None = None
+    algorithm: str | None = None
+    keys_on_server: int | None = None
+    keys_restored: int = 0  # sessions we hold that came from the backup
+    uploading: int = 0  # sessions waiting to go up
+    restore: BackupRestore | None = None
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    total: int
+    imported: int
+    failed: int
+    room_id: str | None = None
+
+    @property
+    def unchanged(self) -> int:
+        return self.total - self.imported - self.failed

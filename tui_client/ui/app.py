@@ -60,6 +60,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     trust: reactive[str] = reactive("verified: —", init=False)
     own_trust: reactive[object | None] = reactive(None, init=False)  # the engine's OwnTrust
     changed_identities: reactive[tuple[str, ...]] = reactive(tuple, init=False)  # not yet accepted
+    backup: reactive[object | None] = reactive(None, init=False)  # the engine's BackupStatus
 
     def __init__(
         self,
@@ -171,6 +172,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
         self.own_trust = message.trust
         self.trust = trust_line(message.trust)
+
+    @on(Bridge.BackupChanged)
+    def _backup_changed(self, message: Bridge.BackupChanged) -> None:
+        self.backup = message.status
 
     @on(Bridge.IdentityChanged)
     def _identity_changed(self, message: Bridge.IdentityChanged) -> None:

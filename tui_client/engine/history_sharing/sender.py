@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..crypto.attachments import encrypt_attachment
@@ -37,10 +38,20 @@ class SharingError(Exception):
     """Sharing history with an invitee failed for a reason the user should decide about."""
 
 
+async def _nothing_first(room_id: str) -> None:
+    return None
+
+
 class BundleSender:
-    def __init__(self, host: SharingHost, records: SharingStore) -> None:
+    def __init__(
+        self, host: SharingHost, records: SharingStore,
+        before_share: Callable[[str], Awaitable[None]] = _nothing_first,
+    ) -> None:
         self.host = host
         self.records = records
+        # Called with the room before its bundle is built: the key backup restores the room's
+        # keys, so a device that holds them only in the backup still passes them on.
+        self.before_share = before_share
 
     @property
     def _client(self) -> Any:
@@ -86,6 +97,13 @@ class BundleSender:
         signed = [d for d in devices if identity.device_cross_signed(user_id, d.id)]
         return InviteeFacts(user_id, exists, identity.identity_info(user_id).state, len(devices), len(signed))
 
+    async def restore_first(self, room_id: str) -> None:
+        """Fetch the room's keys from the key backup before counting or sharing them."""
+        try:
+            await self.before_share(room_id)
+        except Exception as exc:  # share what we hold
+            logger.warning("could not fetch the keys of %s from the key backup first: %s", room_id, exc)
+
     # -- sharing ---------------------------------------------------------------------------------
 
     async def share(
@@ -97,6 +115,7 @@ class BundleSender:
         Returns `shared=False` with a reason when there is nothing to do (not shareable, no
         eligible device); raises SharingError when sharing should have happened but failed.
         `predicted` (what we expect them to read) travels along as a hint for their inspector."""
+        await self.restore_first(room_id)
         facts = facts or await self.invitee_facts(invitee)
         decision = self.preview(room_id, facts)
         if not decision.shareable:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..models import BundleSummary, SharePrediction
@@ -31,9 +31,13 @@ __all__ = [
 
 
 class HistorySharing:
-    def __init__(self, host: SharingHost, db: Database) -> None:
+    def __init__(
+        self, host: SharingHost, db: Database, before_share: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.records = SharingStore(db)
-        self.sender = BundleSender(host, self.records)
+        self.sender = BundleSender(host, self.records) if before_share is None else BundleSender(
+            host, self.records, before_share
+        )
         self.receiver = BundleReceiver(host, self.records)
         self._host = host
 

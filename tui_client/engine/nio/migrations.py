@@ -14,6 +14,8 @@ version) is refused rather than guessed at.
    (`crypto.symmetric.store_subkey`), instead of a SHA-256 of their own: re-sealed in place.
 4. Received bundles keep the inviter's prediction of what we would read (a hint the inspector
    compares with what we did read).
+5. ``tc_backed_up``: which Megolm sessions are in the server-side key backup, in which backup
+   version and from which first index (a better copy, or a new backup version, goes up again).
 """
 
 from __future__ import annotations
@@ -275,7 +277,22 @@ def _v4(conn: sqlite3.Connection, ctx: Context) -> None:
     conn.execute("ALTER TABLE tc_received_bundle ADD COLUMN predicted_total INTEGER")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4]
+
+def _v5_key_backup(conn: sqlite3.Connection, ctx: Context) -> None:
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS tc_backed_up (
+            room_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            first_index INTEGER NOT NULL,
+            PRIMARY KEY (room_id, session_id)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4, _v5_key_backup]
 LATEST = len(MIGRATIONS)
 
 

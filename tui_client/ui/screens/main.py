@@ -22,10 +22,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
+from ...engine.api import EngineAPI
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
 from ...engine.models import RoomSummary, TimelineItem
 from .. import slash_commands
-from ..describe import identity_warning, person, room_line, trust_line, visibility_line
+from ..describe import backup_line, identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.invite_card import InviteCard
@@ -110,6 +111,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         for name in ("sync_state", "user_id", "device_id"):
             self.watch(self.app, name, _setter(status, name))
         self.watch(self.app, "trust", lambda _: self._trust_changed())
+        self.watch(self.app, "backup", lambda value: setattr(status, "backup", backup_line(value)))
         self.watch(self.app, "own_trust", lambda _: self._trust_changed(), init=False)
         self.watch(self.app, "rooms", lambda _: self._lists_changed())
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
@@ -242,9 +244,11 @@ class MainScreen(ReportsWorkerErrors, Screen):
         # newest state whether or not the snapshot already had it.)
         self._loading_room, self._held = room_id, []
         try:
-            items, at_start = await self.tui.bridge.read(
-                lambda e: (e.timeline(room_id), e.timeline_at_start(room_id))
-            )
+            def opened(engine: EngineAPI) -> tuple[list[TimelineItem], bool]:
+                engine.room_opened(room_id)  # its keys come from the key backup first, in the background
+                return engine.timeline(room_id), engine.timeline_at_start(room_id)
+
+            items, at_start = await self.tui.bridge.read(opened)
             if room_id != self.current_room:
                 return
             timeline = self.query_one(Timeline)
