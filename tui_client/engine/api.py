@@ -21,6 +21,7 @@ from .models import (
     ShareResult,
     SyncState,
     TimelineItem,
+    VerificationInfo,
     Whoami,
 )
 
@@ -109,6 +110,21 @@ class EngineAPI(Protocol):
     async def setup_recovery(self) -> str: ...
 
     async def reset_identity(self, password: str) -> OwnTrust: ...
+
+    # -- emoji verification --------------------------------------------------------------------------
+
+    def verifications(self) -> list[VerificationInfo]: ...
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo: ...
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo: ...
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo: ...
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo: ...
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo: ...
 
     # -- rooms ----------------------------------------------------------------------------------------
 

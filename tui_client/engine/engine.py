@@ -41,7 +41,10 @@ from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
 from .events import EngineEvent, IdentityChanged, Notice, OwnTrustChanged
 from .history_sharing.service import HistorySharing
 from .keyfiles import KeyFiles
+from .keys.gossip import Gossip
 from .keys.identity import IdentityError, IdentityManager
+from .keys.router import KeyEvents
+from .keys.verification.service import VerificationError, Verifications
 from .lock import ProfileLock
 from .models import (
     DeviceInfo,
@@ -55,6 +58,7 @@ from .models import (
     ShareResult,
     SyncState,
     TimelineItem,
+    VerificationInfo,
     Whoami,
 )
 from .nio.client import EngineClient, OlmHooks
@@ -82,6 +86,9 @@ class _Parts:
     rooms: Rooms
     commands: RoomCommands
     keyfiles: KeyFiles
+    gossip: Gossip
+    verifications: Verifications
+    keys: KeyEvents
 
 
 class Engine:
@@ -185,6 +192,8 @@ class Engine:
             own_device_keys=lambda: self._parts.identity.own_device_keys() if self._parts else None,
             on_keys_added=lambda keys: self._parts.timelines.on_keys_added(keys) if self._parts else None,
             on_keys_query=lambda resp: self._parts.identity.process_keys_query(resp) if self._parts else None,
+            forward_refusal=lambda *a: self._parts.gossip.forward_refusal(*a) if self._parts else "not ready",
+            key_request_refusal=lambda *a: self._parts.gossip.key_request_refusal(*a) if self._parts else "not ready",
             legacy_no_shared_history=self.legacy_no_shared_history,
             clock=self.clock,
         )
@@ -197,10 +206,20 @@ class Engine:
         identity.on_identity_changed = self._on_identity_changed
         identity.on_own_trust_changed = lambda trust: self.emit(OwnTrustChanged(trust))
         sharing = HistorySharing(self, client.store)
-        timelines = Timelines(client, sharing, lambda: identity.own_trust().device_verified, self.emit)
+        gossip = Gossip(client, identity, store_key, self.clock, self.spawn, self._sync.query_keys)
+        timelines = Timelines(
+            client, sharing, lambda: identity.own_trust().device_verified, self.emit, on_missing_key=gossip.want_key
+        )
         rooms = Rooms(client, sharing, timelines, self.emit)
         commands = RoomCommands(client, self._sync, rooms, timelines, sharing, self.settings)
-        self._parts = _Parts(client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock))
+        verifications = Verifications(
+            client, identity, commands, self.emit, self.clock, self.spawn, self._sync.query_keys,
+            gossip.trust_device, gossip.after_own_identity_proved,
+        )
+        self._parts = _Parts(
+            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock),
+            gossip, verifications, KeyEvents(verifications, gossip),
+        )
         identity.load()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -381,9 +400,12 @@ class Engine:
         await self._sync.query_keys(users)
 
     def _on_sync(self, resp: r.SyncResponse) -> None:
-        self._require().rooms.on_sync(resp)
+        parts = self._require()
+        parts.rooms.on_sync(resp)
+        parts.keys.on_sync(resp)
 
     async def _after_sync(self) -> None:
+        await self._require().keys.after_sync()
         if not self._identity_checked:
             await self._check_identity()
         if not self._startup_done:
@@ -460,6 +482,44 @@ class Engine:
     def changed_identities(self) -> list[str]:
         """Users whose identity changed since we pinned it and who the user has not accepted yet."""
         return self.identity.changed_identities()
+
+    # -- emoji verification ----------------------------------------------------------------------------
+
+    def verifications(self) -> list[VerificationInfo]:
+        """Verifications in progress, and those that ended within the last hour."""
+        return self._parts.verifications.all() if self._parts else []
+
+    async def _verification_call(self, coro: Coroutine[Any, Any, VerificationInfo]) -> VerificationInfo:
+        try:
+            return await coro
+        except VerificationError as exc:
+            raise EngineError(str(exc)) from None
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo:
+        """Ask `user_id` to compare emoji: our other devices (all, or `device_id`) to-device;
+        anyone else in a direct chat, created (and waited for, up to `timeout`) if needed."""
+        return await self._verification_call(self._require().verifications.request(user_id, device_id, timeout))
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo:
+        return await self._verification_call(self._require().verifications.accept(flow_id))
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo:
+        """The emoji match."""
+        return await self._verification_call(self._require().verifications.confirm(flow_id))
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo:
+        """The emoji do not match: cancels with m.mismatched_sas."""
+        return await self._verification_call(self._require().verifications.mismatch(flow_id))
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo:
+        """Decline a request or stop a verification (m.user)."""
+        return await self._verification_call(self._require().verifications.cancel(flow_id))
+
+    def received_backup_key(self) -> bytes | None:
+        """The key backup's private key another device of ours sent us after an emoji
+        verification (checked against the server's backup when it arrived), if any."""
+        return self._parts.gossip.received_backup_key() if self._parts else None
 
     async def refresh_keys(self, user_id: str) -> None:
         """Fetch `user_id`'s devices and cross-signing keys now."""

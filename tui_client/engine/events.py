@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from .models import Invite, OwnTrust, RoomSummary, SyncState, TimelineItem, VerificationInfo
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,10 @@ class OwnTrustChanged(EngineEvent):
     """Whether this device is verified by our own cross-signing identity changed."""
 
     trust: OwnTrust
+
+
+@dataclass(frozen=True)
+class VerificationChanged(EngineEvent):
+    """An emoji verification began (ours or theirs), moved on, or ended."""
+
+    info: VerificationInfo

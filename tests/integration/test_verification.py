@@ -1,0 +1,153 @@
+"""Emoji verification and key sharing between our own engines on a real Synapse: two devices
+of one user (to-device), two people in a direct chat, a mismatch, and a new device that gets the
+keys to earlier messages and our identity's keys from the device that verified it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tui_client.engine.engine import Engine, EngineError
+from tui_client.engine.models import VerificationInfo, VerificationPhase
+
+pytestmark = pytest.mark.integration
+
+
+async def until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
+    """Poll while the engines' sync loops run."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
+    return value
+
+
+def flow(engine: Engine, *, incoming: bool | None = None, phase: VerificationPhase | None = None) -> VerificationInfo | None:
+    for info in engine.verifications():
+        if incoming is not None and info.incoming != incoming:
+            continue
+        if phase is not None and info.phase is not phase:
+            continue
+        return info
+    return None
+
+
+def current(engine: Engine, flow_id: str) -> VerificationInfo:
+    return next(i for i in engine.verifications() if i.flow_id == flow_id)
+
+
+async def compare_emoji(asker: Engine, answerer: Engine, asked: VerificationInfo) -> tuple[VerificationInfo, VerificationInfo]:
+    """Run a verification `asker` requested to the end, both confirming. Returns both final infos."""
+    theirs = await until(lambda: flow(answerer, incoming=True, phase=VerificationPhase.REQUESTED), what="the request")
+    assert theirs.flow_id == asked.flow_id
+    await answerer.accept_verification(theirs.flow_id)
+    await until(lambda: current(asker, asked.flow_id).phase is VerificationPhase.EMOJI, what="emoji on the asker")
+    await until(lambda: current(answerer, asked.flow_id).phase is VerificationPhase.EMOJI, what="emoji on the answerer")
+    mine, other = current(asker, asked.flow_id), current(answerer, asked.flow_id)
+    assert len(mine.emoji) == 7 and mine.emoji == other.emoji and mine.decimals == other.decimals
+    await answerer.confirm_verification(asked.flow_id)
+    await asker.confirm_verification(asked.flow_id)
+    await until(lambda: current(asker, asked.flow_id).phase is VerificationPhase.DONE, what="done on the asker")
+    await until(lambda: current(answerer, asked.flow_id).phase is VerificationPhase.DONE, what="done on the answerer")
+    return current(asker, asked.flow_id), current(answerer, asked.flow_id)
+
+
+async def test_a_new_device_verified_by_emoji_gets_our_keys_and_the_earlier_messages(engines, make_user):
+    user = make_user("dora")
+    first = await engines("dora-laptop", user=user)
+    room = await first.create_room("Plans", history_visibility="joined")
+    for text in ("the first plan", "the second plan"):
+        await first.send_text(room, text)
+    second = await engines("dora-phone", user=user)
+    assert not second.own_trust().device_verified and not second.own_trust().have_private_keys
+    await second.sync_once()
+    await until(lambda: len([i for i in second.timeline(room) if i.is_message]) == 2, what="the messages")
+    assert all(i.failed for i in second.timeline(room) if i.is_message), "no keys yet"
+    await first.refresh_keys(user.user_id)
+    for engine in (first, second):
+        engine.start_sync()
+
+    asked = await second.request_verification(user.user_id)
+    assert asked.own_devices and asked.we_requested and asked.phase is VerificationPhase.REQUESTED
+    mine, theirs = await compare_emoji(second, first, asked)
+    assert mine.own_devices and theirs.own_devices
+
+    # The laptop signed the phone; the phone asked for our identity's keys and got them.
+    await until(lambda: any(d.device_id == second.device_id and d.verified for d in first.devices(user.user_id)),
+                what="the laptop to sign the phone")
+    await until(lambda: second.own_trust().have_private_keys, what="the cross-signing keys")
+    await until(lambda: second.own_trust().device_verified, what="the phone to be verified")
+    # ... and the keys to what was said before it logged in, from the laptop.
+    await until(lambda: all(i.decrypted for i in second.timeline(room) if i.is_message), 45, "the earlier messages")
+    assert [i.body for i in second.timeline(room) if i.is_message] == ["the first plan", "the second plan"]
+    result = await until(lambda: current(first, asked.flow_id).result, what="the laptop's result")
+    assert result == f"your device {second.device_id} is now verified by your identity"
+
+
+async def test_two_people_compare_emoji_in_a_direct_chat_and_verify_each_other(engines):
+    alice = await engines("alice")
+    bob = await engines("bob")
+    for engine in (alice, bob):
+        engine.start_sync()
+
+    async def bob_joins() -> None:
+        await until(lambda: bob.invites(), what="the direct chat invite")
+        await bob.join(bob.invites()[0].room_id)
+
+    joining = asyncio.create_task(bob_joins())
+    asked = await alice.request_verification(bob.user_id, timeout=30)
+    await joining
+    assert asked.room_id and not asked.own_devices
+    mine, theirs = await compare_emoji(alice, bob, asked)
+    await until(lambda: alice.identity_info(bob.user_id).state == "verified", what="Bob verified for Alice")
+    await until(lambda: bob.identity_info(alice.user_id).state == "verified", what="Alice verified for Bob")
+    assert all(d.verified for d in alice.devices(bob.user_id) if d.device_id == bob.device_id)
+    await until(lambda: current(alice, asked.flow_id).result, what="the result")
+    assert current(alice, asked.flow_id).result == f"{bob.user_id} is now verified"
+
+    # A second request reuses the direct chat.
+    again = await alice.request_verification(bob.user_id, timeout=5)
+    assert again.room_id == asked.room_id
+    await alice.cancel_verification(again.flow_id)
+    await until(lambda: (f := current(bob, again.flow_id) if any(i.flow_id == again.flow_id for i in bob.verifications()) else None)
+                and f.phase is VerificationPhase.CANCELLED, what="the cancel to reach Bob")
+    assert current(bob, again.flow_id).cancel_code == "m.user"
+
+
+async def test_emoji_that_do_not_match_verify_nothing(engines, make_user, caplog):
+    caplog.set_level(logging.INFO)
+    user = make_user("erin")
+    first = await engines("erin1", user=user)
+    second = await engines("erin2", user=user)
+    await first.refresh_keys(user.user_id)
+    for engine in (first, second):
+        engine.start_sync()
+    asked = await first.request_verification(user.user_id, device_id=second.device_id)
+    theirs = await until(lambda: flow(second, incoming=True), what="the request")
+    await second.accept_verification(theirs.flow_id)
+    await until(lambda: current(second, asked.flow_id).phase is VerificationPhase.EMOJI, what="emoji")
+    await until(lambda: current(first, asked.flow_id).phase is VerificationPhase.EMOJI, what="emoji")
+    await second.mismatch_verification(asked.flow_id)
+    await until(lambda: current(first, asked.flow_id).phase is VerificationPhase.CANCELLED, what="the cancel")
+    info = current(first, asked.flow_id)
+    assert info.cancel_code == "m.mismatched_sas" and not info.cancelled_by_us
+    assert current(second, asked.flow_id).cancelled_by_us
+    await asyncio.sleep(1)
+    await first.refresh_keys(user.user_id)
+    assert not any(d.verified for d in first.devices(user.user_id) if d.device_id == second.device_id)
+    assert not second.own_trust().device_verified and not second.own_trust().have_private_keys
+    with pytest.raises(EngineError, match="no emoji"):
+        await first.confirm_verification(asked.flow_id)
+
+
+async def test_nobody_to_verify_with_is_said_plainly(engines):
+    alone = await engines("solo")
+    with pytest.raises(EngineError, match="no other device"):
+        await alone.request_verification(alone.user_id)
+    with pytest.raises(EngineError, match="no such verification"):
+        await alone.accept_verification("nope")
