@@ -186,6 +186,11 @@ class Engine:
     def sharing(self) -> HistorySharing:
         return self._require().sharing
 
+    @property
+    def gossip(self) -> Gossip:
+        """Keys and secrets between our own devices (for the engine's parts and tests)."""
+        return self._require().gossip
+
     def _new_client(self, homeserver: str, user: str, device_id: str | None, store: bool, store_key: str) -> EngineClient:
         hooks = OlmHooks(
             history_visibility_of=lambda room_id: self._parts.rooms.history_visibility(room_id) if self._parts else None,

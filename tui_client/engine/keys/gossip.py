@@ -95,6 +95,8 @@ class Gossip:
         before the server shows our identity's signature on it."""
         self._emoji_verified[device_id] = ed25519
         self.retry_wanted()
+        if self._key_requests:
+            self._spawn(self._send_key_requests(), "key-requests")
 
     def _trusted(self, device_id: str) -> bool:
         if self._identity.own_device_trusted(device_id):
