@@ -405,7 +405,12 @@ async def cmd_devices(args: argparse.Namespace) -> int:
             out(f"{_id(user)}: identity {_name(info.state)}"
                 + (f" (master key {_id(info.master_key)})" if info.master_key else ""))
             for d in devices:
-                mark = "✔ cross-signed by owner" if d.cross_signed_by_owner else "✘ not cross-signed"
+                if d.verified:
+                    mark = "✔ verified"
+                elif d.cross_signed_by_owner:
+                    mark = "✔ cross-signed by owner (owner not verified by you)"
+                else:
+                    mark = "✘ not cross-signed"
                 out(f"  {_id(d.device_id):14} {mark}  {_name(d.display_name)}")
         return 0
 
@@ -421,6 +426,159 @@ async def cmd_verify(args: argparse.Namespace) -> int:
 
     args.recovery_key_value = None
     return await _with_engine(args, body)
+
+
+# -- emoji verification ----------------------------------------------------------------------------
+
+
+def _verification_json(info: Any) -> dict[str, Any]:
+    data = asdict(info)
+    data["phase"] = info.phase.value
+    return data
+
+
+async def _ask(prompt: str) -> str:
+    """One line from the terminal (or stdin), without stopping the engine's sync loop."""
+    print(clean(prompt), end="", flush=True)
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line.strip().lower()
+
+
+async def _complete_verification(engine: Any, flow_id: str, args: argparse.Namespace, changed: asyncio.Event,
+                                 deadline: float) -> int:
+    """Follow one verification to its end: show the emoji, confirm (or ask), report the result."""
+    from .engine.models import VerificationPhase
+
+    loop = asyncio.get_running_loop()
+    shown = False
+    while True:
+        info = next((i for i in engine.verifications() if i.flow_id == flow_id), None)
+        if info is None:
+            raise CliError("the verification disappeared")
+        if info.phase is VerificationPhase.DONE and info.result:
+            out(f"verified: {_name(info.result)}")
+            if info.own_devices and not engine.own_trust().have_private_keys and "asked" in info.result:
+                await _wait_for_keys(engine, min(20.0, max(0.0, deadline - loop.time())))
+            return 0
+        if info.phase is VerificationPhase.CANCELLED:
+            by = "you" if info.cancelled_by_us else "the other side"
+            raise CliError(f"the verification was cancelled by {by}: {info.cancel_reason} ({info.cancel_code})")
+        if info.phase is VerificationPhase.EMOJI and not shown:
+            shown = True
+            out(f"Compare these emoji with {_name(info.who)}; they must see the same, in the same order:")
+            out("  " + "   ".join(symbol for symbol, _ in info.emoji))
+            out("  " + "   ".join(_name(name) for _, name in info.emoji))
+            if info.decimals:
+                out("  (or the numbers: " + " ".join(str(n) for n in info.decimals) + ")")
+            if args.yes:
+                out("they match (--yes)")
+                await engine.confirm_verification(flow_id)
+            else:
+                answer = await _ask("Do they match? [y/N] ")
+                if answer in ("y", "yes"):
+                    await engine.confirm_verification(flow_id)
+                    out("waiting for the other side to confirm…")
+                else:
+                    await engine.mismatch_verification(flow_id)
+                    raise CliError("you said the emoji differ: the verification was cancelled and nothing was verified")
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            await engine.cancel_verification(flow_id)
+            raise CliError(f"the verification did not finish within {args.timeout:g} s; it was cancelled")
+        changed.clear()
+        try:
+            await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+        except asyncio.TimeoutError:
+            pass
+
+
+async def _wait_for_keys(engine: Any, timeout: float) -> None:
+    """After another device of ours verified this one: its answer to our request for our
+    identity's keys is usually a second away; wait for it before exiting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if engine.own_trust().have_private_keys:
+            out("received your identity's keys: this device can now verify others and your other devices")
+            return
+        await asyncio.sleep(0.5)
+    err("your identity's keys have not arrived yet; they are taken when they do (e.g. `tui-client sync`)")
+
+
+def _verification_events(engine: Any) -> tuple[asyncio.Event, Callable[[], None]]:
+    from .engine.events import VerificationChanged
+
+    changed = asyncio.Event()
+
+    def listener(event: Any) -> None:
+        if isinstance(event, VerificationChanged):
+            changed.set()
+
+    return changed, engine.subscribe(listener)
+
+
+async def cmd_verify_user(args: argparse.Namespace) -> int:
+    from .ui.commands import USER_ID
+
+    if not USER_ID.match(args.user):
+        raise CliError(f"{args.user!r} is not a user id; use the full form @name:server")
+
+    async def body(engine: Any) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + args.timeout
+        changed, unsubscribe = _verification_events(engine)
+        engine.start_sync()
+        try:
+            if args.user != engine.user_id:
+                err(f"asking {_id(args.user)} in your direct chat (it is created, and they are invited, if needed)…")
+            info = await engine.request_verification(args.user, device_id=args.device, timeout=args.timeout)
+            err(f"waiting for {_name(info.who)} to accept…")
+            return await _complete_verification(engine, info.flow_id, args, changed, deadline)
+        finally:
+            unsubscribe()
+            await engine.stop_sync()
+
+    return await _with_engine(args, body)
+
+
+async def cmd_verifications(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        if args.action == "list":
+            infos = engine.verifications()
+            if args.json:
+                _print_json([_verification_json(i) for i in infos])
+            for i in infos if not args.json else []:
+                way = "asked by you" if i.we_requested else "asked by them"
+                out(f"{_id(i.flow_id)}  {_name(i.who)}  {i.phase.value} ({way})")
+            return 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + args.timeout
+        changed, unsubscribe = _verification_events(engine)
+        engine.start_sync()
+        try:
+            err("waiting for a verification request…")
+            while True:
+                waiting = [i for i in engine.verifications() if i.incoming and i.phase.value == "requested"]
+                if waiting:
+                    break
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise CliError(f"no verification request came within {args.timeout:g} s")
+                changed.clear()
+                try:
+                    await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+                except asyncio.TimeoutError:
+                    pass
+            info = waiting[0]
+            where = "to-device" if info.room_id is None else f"in {_id(info.room_id)}"
+            out(f"{_name(info.who)} asks to compare emoji ({where}); accepting")
+            await engine.accept_verification(info.flow_id)
+            return await _complete_verification(engine, info.flow_id, args, changed, deadline)
+        finally:
+            unsubscribe()
+            await engine.stop_sync()
+
+    return await _with_engine(args, body, sync=args.action != "list")
 
 
 async def cmd_setup_recovery(args: argparse.Namespace) -> int:
@@ -670,9 +828,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user", nargs="?", help="default: yourself")
     p.add_argument("--json", action="store_true")
 
-    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin)")
+    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin); "
+            "or compare emoji with another device: verify-user YOUR_ID")
     p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
     p.add_argument("--stdin", action="store_true", help="read the key from stdin")
+
+    p = add("verify-user", cmd_verify_user,
+            "compare emoji with someone (in your direct chat) or with your other devices (your own user id); "
+            "exit 0 once verified")
+    p.add_argument("user", help="their user id, or yours to verify your other devices")
+    p.add_argument("--device", help="only this device of yours (with your own user id)")
+    p.add_argument("--yes", action="store_true", help="confirm that the emoji match without asking (scripted QA)")
+    p.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS", help="give up after this long")
+
+    p = add("verifications", cmd_verifications,
+            "list emoji verifications, or wait for the next request and complete it ('accept')")
+    p.add_argument("action", nargs="?", choices=["list", "accept"], default="list")
+    p.add_argument("--yes", action="store_true", help="with accept: confirm that the emoji match without asking")
+    p.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS", help="with accept: give up after this long")
+    p.add_argument("--json", action="store_true", help="with list")
 
     add("setup-recovery", cmd_setup_recovery, "store your cross-signing keys in secret storage; print a recovery key")
 

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 SECRET_PURPOSE = "gossiped secrets"
 _BACKUP_ROW = "gossip:" + BACKUP_SECRET
+_OUTSTANDING = "secret_requests"
 SECRET_RETRY = 15.0  # seconds before asking once more for secrets that did not come
 MAX_ANSWERS = 32  # secret requests answered per sync, at most
 
@@ -83,7 +84,9 @@ class Gossip:
         self._emoji_verified: dict[str, str] = {}
         self._wanted: dict[str, tuple[str, str]] = {}  # session id -> (room, sender key): no one to ask yet
         self._key_requests: list[tuple[str, str, str]] = []  # queued in a sync, sent after it
-        self._outstanding: dict[str, tuple[str, float]] = {}  # our secret requests: id -> (name, sent at)
+        # Our secret requests: id -> (name, sent at); kept in the store, so an answer that
+        # arrives after a restart (or after a CLI command exited) is still taken.
+        self._outstanding: dict[str, tuple[str, float]] = self._load_outstanding()
         self._cross_signing: dict[str, bytes] = {}  # seeds received so far, until all three are here
         self._answers: list[tuple[str, SecretRequest]] = []
         self._asked_this_run: dict[str, str] = {}  # session id -> sender key
@@ -179,6 +182,19 @@ class Gossip:
 
     # -- secrets: asking ------------------------------------------------------------------------------
 
+    def _load_outstanding(self) -> dict[str, tuple[str, float]]:
+        stored = self._store.get_kv(_OUTSTANDING, {})
+        out: dict[str, tuple[str, float]] = {}
+        for request_id, entry in (stored.items() if isinstance(stored, dict) else ()):
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], (int, float)):
+                out[str(request_id)] = (entry[0], float(entry[1]))
+        return out
+
+    def _save_outstanding(self) -> None:
+        now = self._clock()
+        self._outstanding = {r: e for r, e in self._outstanding.items() if now - e[1] <= REQUEST_LIFETIME}
+        self._store.put_kv(_OUTSTANDING, {r: [name, at] for r, (name, at) in self._outstanding.items()})
+
     def _missing_secrets(self) -> list[str]:
         names = [] if self._identity.can_sign else list(CROSS_SIGNING_SECRETS)
         if self.received_backup_key() is None:
@@ -202,6 +218,7 @@ class Gossip:
                 logger.warning("could not ask our devices for %s: %s", name, exc)
                 continue
             self._outstanding[request_id] = (name, now)
+        self._save_outstanding()
         logger.info("asked our devices %s for %s", ", ".join(devices), ", ".join(names))
         return names
 
@@ -248,13 +265,9 @@ class Gossip:
 
     def on_secret_send(self, event: DecryptedOlmEvent) -> None:
         """An Olm-decrypted ``m.secret.send`` (during a sync)."""
-        now = self._clock()
-        for request_id, (_, sent_at) in list(self._outstanding.items()):
-            if now - sent_at > REQUEST_LIFETIME:
-                del self._outstanding[request_id]
         verdict = secret_send_refusal(
             self.user_id, self.device_id, self._facts_by_key(event.sender, event.sender_key), event.content,
-            {rid: name for rid, (name, _) in self._outstanding.items()},
+            {rid: name for rid, (name, at) in self._outstanding.items() if self._clock() - at <= REQUEST_LIFETIME},
         )
         if isinstance(verdict, str):
             logger.warning("refused a secret from %s (%s…): %s", event.sender, event.sender_key[:8], verdict)
@@ -263,6 +276,7 @@ class Gossip:
 
     async def _take_secret(self, secret: ReceivedSecret) -> None:
         self._outstanding.pop(secret.request_id, None)
+        self._save_outstanding()
         await self._cancel_request(secret.request_id)
         if secret.name == BACKUP_SECRET:
             await self._take_backup_key(secret.value)
