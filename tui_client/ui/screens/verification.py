@@ -169,11 +169,14 @@ class VerificationScreen(ModalScreen[None]):
         if info.flow_id != self.flow_id:
             return
         self.info = info
-        self._draw()
+        if self.is_mounted:  # before that, on_mount draws it
+            self._draw()
 
     # -- drawing -------------------------------------------------------------------------------
 
     def show_error(self, text: str | None) -> None:
+        if not self.is_mounted:
+            return
         error = self.query_one("#verification-error", Static)
         error.update(Content.styled(f"✗ {clean(text)}", "$text-error") if text else "")
         error.display = bool(text)

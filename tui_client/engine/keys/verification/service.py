@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 MAX_FLOWS = 16  # live flows at once; a flood of requests beyond this is dropped
 START_GRACE = 5.0  # seconds an accepter waits for the requester to start before starting itself
+MAX_UNCLAIMED = 64  # room verification events kept for flows we do not know yet
+UNCLAIMED_LIFETIME = 60.0
 
 
 class VerificationError(Exception):
@@ -106,6 +108,9 @@ class Verifications:
         self._shown: dict[str, VerificationInfo] = {}
         self._outbox: list[tuple[Verification, list[Send]]] = []
         self._acted_on: set[str] = set()  # flows whose success we have acted on
+        # Room verification events for a flow id we do not know (yet): (time, room, flow id,
+        # sender, type, content).
+        self._unclaimed: list[tuple[float, str, str, str, str, dict[str, Any]]] = []
 
     # -- what front ends read ---------------------------------------------------------------------
 
@@ -215,15 +220,31 @@ class Verifications:
         relation = content.get("m.relates_to")
         flow_id = relation.get("event_id") if isinstance(relation, Mapping) else None
         flow = self._flows.get(flow_id) if isinstance(flow_id, str) else None
+        if flow is None and isinstance(flow_id, str) and sender != self._client.user_id:
+            # Maybe the answer to a request of ours whose sending has not returned yet (the
+            # other side can be faster than our own HTTP response): keep it for a moment.
+            self._unclaimed.append((self._clock(), room_id, flow_id, sender, str(event_type), content))
+            del self._unclaimed[:-MAX_UNCLAIMED]
+            logger.debug("kept a %s in %s for a verification we do not know yet", event_type, room_id)
+            return
         if flow is None or flow.transport is not Transport.ROOM or flow.room_id != room_id:
-            if sender != self._client.user_id:
-                logger.debug("ignored a %s in %s for a verification we do not know", event_type, room_id)
             return
         if sender == self._client.user_id and content.get("from_device") == self._client.device_id:
             return  # the echo of what we sent
         if sender == self._client.user_id and event_type not in ("m.key.verification.ready", "m.key.verification.cancel"):
             return  # our echo; only another device of ours answering matters
         self._receive(flow, sender, str(event_type), content)
+
+    def _claim(self, flow: Verification) -> None:
+        """Events for `flow` that arrived before we knew its id (see `_on_room_event`)."""
+        now = self._clock()
+        kept = [u for u in self._unclaimed if now - u[0] < UNCLAIMED_LIFETIME]
+        self._unclaimed = [u for u in kept if u[2] != flow.flow_id]
+        for _, room_id, _, sender, event_type, content in (u for u in kept if u[2] == flow.flow_id):
+            if room_id == flow.room_id:
+                self._receive(flow, sender, event_type, content)
+        if self._outbox:
+            self._spawn(self.flush(), "verification-send")
 
     def _incoming_request(
         self, sender: str, content: dict[str, Any], flow_id: str, transport: Transport, sent_at: float,
@@ -369,6 +390,7 @@ class Verifications:
             flow = Verification(event_id, Transport.ROOM, own, user_id, True, now, self._keys, room_id)
             self._flows[event_id] = flow
             logger.info("asked %s to verify in %s (%s)", user_id, room_id, event_id)
+            self._claim(flow)
         self._changed(flow)
         return self.info(flow)
 
