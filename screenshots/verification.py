@@ -1,15 +1,14 @@
-"""Screenshots of emoji verification from a real run (design habit 9: never drawn by hand).
+"""The README's screenshot of emoji verification, from a real run (design habit 9: never drawn by hand).
 
     python screenshots/verification.py            # from the repository root
 
 Starts a private Synapse in a temporary directory, registers Alice and Bob, and drives Bob's
 terminal UI headless (the same app `tui-client` runs, on its real engine thread) while Alice is a
 plain `Engine`: Alice asks Bob to verify in a direct chat, the dialog opens in Bob's window, he
-accepts, and both compare the emoji. Writes into this directory:
+accepts, and both compare the emoji (then both confirm, and each ends verified). Writes into this
+directory:
 
-    verification-request.svg   the dialog that opens by itself: Alice asks to compare emoji
     verification-emoji.svg     the seven emoji with their names, "They match" / "They don't match"
-    verification-done.svg      both said they match: Alice is verified
 
 Needs the Synapse that the tests use (installed on first use, or TUI_CLIENT_SYNAPSE_PYTHON).
 """
@@ -65,14 +64,23 @@ def save(app: TuiApp, name: str) -> None:
 async def run(server: SynapseServer, work: Path) -> None:
     server.register_user("alice", "alice-password", displayname="Alice")
     server.register_user("bob", "bob-password", displayname="Bob")
-    alice = Engine("alice", profile_dir=work / "alice", settings=SETTINGS)
-    await alice.login(server.url, "alice", "alice-password")
-    await alice.sync_once()
-
     host, restored = open_backend("bob", SETTINGS, profile_dir=work / "bob")
     host.run(lambda e: e.login(server.url, "bob", "bob-password")).result(timeout=60)
+
+    # Alice's engine runs on Bob's engine thread: nio's store binds its (global) peewee models
+    # per call, so two engines must not touch their stores from two threads at once.
+    def beside(coro: Any) -> Any:
+        return asyncio.wrap_future(host.submit(coro))
+
+    async def start_alice() -> Engine:
+        engine = Engine("alice", profile_dir=work / "alice", settings=SETTINGS)
+        await engine.login(server.url, "alice", "alice-password")
+        await engine.sync_once()
+        engine.start_sync()
+        return engine
+
+    alice = await beside(start_alice())
     app = TuiApp(host, restored=True, settings=SETTINGS, profile="bob")
-    alice.start_sync()
     try:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(RoomList), "main")
@@ -80,7 +88,7 @@ async def run(server: SynapseServer, work: Path) -> None:
             await until(pilot, lambda: app.sync_state.state == "syncing", "syncing")
 
             # Alice asks; her client opens a direct chat with Bob, who joins it.
-            asking = asyncio.create_task(alice.request_verification("@bob:localhost", timeout=60))
+            asking = asyncio.ensure_future(beside(alice.request_verification("@bob:localhost", timeout=60)))
             room_list = screen.query_one(RoomList)
             await until(pilot, lambda: room_list.invites, "the direct chat invite")
             app.accept_invite(room_list.invites[0])
@@ -88,23 +96,19 @@ async def run(server: SynapseServer, work: Path) -> None:
 
             # The dialog opens in Bob's window by itself.
             dialog = await until(pilot, lambda: isinstance(app.screen, VerificationScreen) and app.screen, "dialog")
-            await pilot.pause(0.5)
-            save(app, "verification-request")
             await pilot.press("a")
             await until(pilot, lambda: dialog.query_one("#sas-emoji").display, "the emoji")
             await pilot.pause(0.5)
             save(app, "verification-emoji")
 
-            await alice.confirm_verification(asked.flow_id)
+            await beside(alice.confirm_verification(asked.flow_id))
             await pilot.press("y")
             await until(pilot, lambda: dialog.info and dialog.info.result, "the result")
-            await pilot.pause(0.5)
-            save(app, "verification-done")
             await pilot.press("escape")
+            await beside(alice.close())  # on the engine thread, before quitting stops it
             await pilot.press("ctrl+q")
     finally:
         host.stop()
-        await alice.close()
 
 
 def main() -> int:

@@ -109,6 +109,9 @@ async def test_two_people_compare_emoji_in_a_direct_chat_and_verify_each_other(e
     assert all(d.verified for d in alice.devices(bob.user_id) if d.device_id == bob.device_id)
     await until(lambda: current(alice, asked.flow_id).result, what="the result")
     assert current(alice, asked.flow_id).result == f"{bob.user_id} is now verified"
+    # The request shows in the direct chat as what it is, not as an unknown message type.
+    assert any(i.kind == "state" and i.body == f"Alice asked Bob to verify by comparing emoji"
+               for i in bob.timeline(asked.room_id)), [i.body for i in bob.timeline(asked.room_id)]
 
     # A second request reuses the direct chat.
     again = await alice.request_verification(bob.user_id, timeout=5)

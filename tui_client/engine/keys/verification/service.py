@@ -319,7 +319,7 @@ class Verifications:
             except Exception as exc:
                 logger.warning(
                     "verification %s: could not send %s to %s: %s", flow.flow_id[:40], send.event_type,
-                    flow.other_user, exc,
+                    flow.other_user, str(exc) or type(exc).__name__,
                 )
 
     async def _send_to_device(self, user_id: str, send: Send) -> None:
@@ -381,12 +381,12 @@ class Verifications:
             try:
                 room_id = await self._rooms.direct_room(user_id, timeout)
             except Exception as exc:
-                raise VerificationError(f"could not open a direct chat with {user_id}: {exc}") from None
+                raise VerificationError(f"could not open a direct chat with {user_id}: {exc or type(exc).__name__}") from None
             content = request_content(own, to=user_id)
             try:
                 event_id = await self._rooms.send_event(room_id, "m.room.message", content)
             except Exception as exc:
-                raise VerificationError(f"could not send the verification request: {exc}") from None
+                raise VerificationError(f"could not send the verification request: {exc or type(exc).__name__}") from None
             flow = Verification(event_id, Transport.ROOM, own, user_id, True, now, self._keys, room_id)
             self._flows[event_id] = flow
             logger.info("asked %s to verify in %s (%s)", user_id, room_id, event_id)
