@@ -154,3 +154,84 @@ async def test_nobody_to_verify_with_is_said_plainly(engines):
         await alone.request_verification(alone.user_id)
     with pytest.raises(EngineError, match="no such verification"):
         await alone.accept_verification("nope")
+
+
+async def test_hostile_verification_and_key_messages_are_refused_and_the_client_carries_on(engines, make_user, caplog):
+    """Junk and out-of-turn verification events, secret and key requests from devices we have
+    no reason to trust, from another user and from our own unverified device: each is refused
+    with its reason in the log, in the same sync as a good message that still arrives, and a real
+    verification works afterwards."""
+    from tests.helpers import send_raw_event, send_raw_to_device
+
+    caplog.set_level(logging.INFO)
+    user = make_user("fay")
+    first = await engines("fay1", user=user)
+    second = await engines("fay2", user=user)  # ours, not verified by anyone
+    mallory = await engines("mallory")
+    room = await first.create_room("Hostile", history_visibility="shared")
+    await first.invite(room, mallory.user_id)
+    assert await mallory.wait_until(lambda: any(i.room_id == room for i in mallory.invites()))
+    await mallory.join(room)
+    await first.send_text(room, "ours")
+    assert await first.wait_until(lambda: any(i.body == "ours" for i in first.timeline(room)))
+    session_id, ours_id = next((i.session_id, i.event_id) for i in first.timeline(room) if i.body == "ours")
+    sender_key = first.client.olm.account.identity_keys["curve25519"]
+    now_ms = int(time.time() * 1000)
+    to_first = lambda content: {first.user_id: {first.device_id: content}}  # noqa: E731
+
+    # To-device, from someone else and from our own unverified device.
+    await send_raw_to_device(mallory, "m.key.verification.request", to_first(
+        {"from_device": mallory.device_id, "methods": ["m.sas.v1"], "transaction_id": "m1", "timestamp": now_ms}))
+    await send_raw_to_device(mallory, "m.key.verification.start", to_first({"transaction_id": "nobody", "method": "m.sas.v1"}))
+    await send_raw_to_device(mallory, "m.key.verification.cancel", to_first({"transaction_id": "x" * 400, "code": 7}))
+    await send_raw_to_device(second, "m.key.verification.request", to_first(
+        {"from_device": second.device_id, "methods": [{"nested": ["junk"]}], "transaction_id": "s1", "timestamp": now_ms}))
+    await send_raw_to_device(second, "m.key.verification.request", to_first(
+        {"from_device": second.device_id, "methods": ["m.sas.v1"], "transaction_id": "s2", "timestamp": now_ms - 3_600_000}))
+    await send_raw_to_device(mallory, "m.secret.request", to_first(
+        {"name": "m.cross_signing.master", "action": "request", "requesting_device_id": "X", "request_id": "q1"}))
+    await send_raw_to_device(second, "m.secret.request", to_first(
+        {"name": "m.cross_signing.self_signing", "action": "request", "requesting_device_id": second.device_id,
+         "request_id": "q2"}))
+    await send_raw_to_device(second, "m.room_key_request", to_first(
+        {"action": "request", "requesting_device_id": second.device_id, "request_id": "k1",
+         "body": {"algorithm": "m.megolm.v1.aes-sha2", "room_id": room, "sender_key": sender_key,
+                  "session_id": session_id}}))
+    # In the room: a request for someone else, one without emoji, and events for nothing we know.
+    await send_raw_event(mallory, room, "m.room.message", {
+        "msgtype": "m.key.verification.request", "body": "x", "to": "@carol:localhost",
+        "from_device": mallory.device_id, "methods": ["m.sas.v1"]})
+    await send_raw_event(mallory, room, "m.room.message", {
+        "msgtype": "m.key.verification.request", "body": "x", "to": first.user_id,
+        "from_device": mallory.device_id, "methods": ["m.qr_code.show.v1"]})
+    await send_raw_event(mallory, room, "m.key.verification.start", {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": ours_id}, "method": "m.sas.v1"})
+    await mallory.send_text(room, "the good one")
+
+    await first.sync_once()  # must not raise
+    assert "the good one" in [i.body for i in first.timeline(room)]
+    await first.flush()
+    log = caplog.text
+    assert "ignored a to-device verification request from " + mallory.user_id in log
+    assert "for a verification we do not know" in log
+    assert "without a usable transaction id" in log
+    assert "more than 10 minutes old" in log
+    assert f"ignored a secret request from {mallory.user_id}: {mallory.user_id} is not us" in log
+    assert f"did not send m.cross_signing.self_signing to our device {second.device_id}: our device " \
+           f"{second.device_id} is not verified" in log
+    assert f"did not answer the key request of {user.user_id} {second.device_id}" in log
+    assert "the request is for someone else" in log
+    # What is left: the request without a method we share, answered with m.unknown_method; and
+    # our own device's junk request, cancelled the same way.
+    left = {i.flow_id: i for i in first.verifications()}
+    assert all(i.phase is VerificationPhase.CANCELLED and i.cancel_code == "m.unknown_method" for i in left.values()), left
+    assert set(left) == {"s1"} | {i.flow_id for i in left.values() if i.room_id == room}
+    assert not second.own_trust().have_private_keys
+
+    # And a real verification still works.
+    await first.refresh_keys(user.user_id)
+    for engine in (first, second):
+        engine.start_sync()
+    asked = await second.request_verification(user.user_id, device_id=first.device_id)
+    await compare_emoji(second, first, asked)
+    await until(lambda: second.own_trust().have_private_keys, what="the identity's keys")

@@ -11,6 +11,9 @@ facade owns the profile lock, the session and the event listeners; once a client
 - `commands.RoomCommands`: create, send, invite (sharing history first), join, leave, …;
 - `history_sharing.service.HistorySharing`: MSC4268, both sides;
 - `keys.identity.IdentityManager`: cross-signing;
+- `keys.verification.service.Verifications`: emoji (SAS) verification, to-device with our own
+  devices and in a direct chat with others; `keys.gossip.Gossip`: room keys and secrets between
+  our own verified devices (`keys.router.KeyEvents` hands both their part of each sync);
 - `keyfiles.KeyFiles`, `diagnostics`: key files; the inspector, event details and doctor.
 
 The engine is loop-agnostic: the CLI drives it with `asyncio.run`, the TUI runs it on its own

@@ -13,8 +13,11 @@ What it adds to nio 0.26:
   its creator sent us directly wins;
 - the ``org.matrix.msc3061.shared_history`` flag in the ``m.room_key`` we send, and MSC4147
   ``sender_device_keys`` in every Olm plaintext we send;
-- delivery of Olm-decrypted event types nio does not know (``m.room_key_bundle``) instead of
-  dropping them.
+- delivery of Olm-decrypted event types nio does not know (``m.room_key_bundle``,
+  ``m.secret.send``) instead of dropping them;
+- our trust rules instead of nio's for forwarded room keys and for answering key requests (only
+  our own devices that our identity signed: `OlmHooks.forward_refusal`, `key_request_refusal`),
+  and none of nio's legacy, request-less SAS (`keys.verification` handles verification).
 """
 
 from __future__ import annotations
