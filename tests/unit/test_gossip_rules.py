@@ -165,3 +165,28 @@ def test_our_secret_requests_survive_a_restart(tmp_path):
     assert _gossip(tmp_path)._outstanding == {"r1": (BACKUP_SECRET, 0.0)}
     gossip._store.put_kv("secret_requests", {"bad": "x", "r2": [1, 2], "r3": ["m.megolm_backup.v1", "late"]})
     assert _gossip(tmp_path)._outstanding == {}, "damaged entries are dropped, not trusted"
+
+
+async def test_a_received_backup_key_is_checked_then_handed_to_the_key_backup(tmp_path, caplog):
+    gossip = _gossip(tmp_path)
+    key = os.urandom(32)
+
+    async def raw_json(method: str, path: str, body: object = None, **kwargs: object) -> tuple[int, dict]:
+        assert path == "/_matrix/client/v3/room_keys/version"
+        return 200, backup_info(key)
+
+    gossip._client.raw_json = raw_json
+    handed: list[tuple[bytes, str | None]] = []
+    gossip.on_backup_key = lambda k, version: handed.append((k, version))
+    await gossip._take_backup_key(key)
+    assert handed == [(key, "3")] and gossip.received_backup_key() == key
+
+    await gossip._take_backup_key(os.urandom(32))  # not the current backup's: refused
+    assert handed == [(key, "3")] and gossip.received_backup_key() == key
+    assert "refused the key backup key our device sent: it is not the key of the server's current backup" in caplog.text
+
+    # What our other devices get when they ask: the key backup's own key, if it has one.
+    assert gossip._secret_value(BACKUP_SECRET) == key
+    own = os.urandom(32)
+    gossip.backup_key_provider = lambda: own
+    assert gossip._secret_value(BACKUP_SECRET) == own

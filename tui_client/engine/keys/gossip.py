@@ -56,6 +56,7 @@ _BACKUP_ROW = "gossip:" + BACKUP_SECRET
 _OUTSTANDING = "secret_requests"
 SECRET_RETRY = 15.0  # seconds before asking once more for secrets that did not come
 MAX_ANSWERS = 32  # secret requests answered per sync, at most
+MAX_WANTED = 5000  # missing room keys remembered until a device of ours can be asked
 
 
 class Gossip:
@@ -90,6 +91,11 @@ class Gossip:
         self._cross_signing: dict[str, bytes] = {}  # seeds received so far, until all three are here
         self._answers: list[tuple[str, SecretRequest]] = []
         self._asked_this_run: dict[str, str] = {}  # session id -> sender key
+        # For the key backup (set by whoever manages it): told when another device of ours sent
+        # us the backup's key (checked against the server's current backup; version or None),
+        # and asked for the key we hold when one of our devices wants it.
+        self.on_backup_key: Callable[[bytes, str | None], None] = lambda key, version: None
+        self.backup_key_provider: Callable[[], bytes | None] | None = None
 
     # -- whom we trust ------------------------------------------------------------------------------
 
@@ -139,13 +145,16 @@ class Gossip:
         """A message of `session_id` could not be read for want of its key (called during a sync)."""
         if not session_id or not sender_key or session_id in self._olm.outgoing_key_requests:
             return
+        if session_id in self._wanted:
+            return  # nobody to ask yet; asked again when a device of ours becomes trusted
         if any(s == session_id for _, _, s in self._key_requests):
             return
         self._key_requests.append((room_id, sender_key, session_id))
 
     def retry_wanted(self) -> None:
         """Ask again for the keys nobody could be asked for (a device of ours became trusted)."""
-        for session_id, (room_id, sender_key) in list(self._wanted.items()):
+        wanted, self._wanted = self._wanted, {}
+        for session_id, (room_id, sender_key) in wanted.items():
             self.want_key(room_id, sender_key, session_id)
 
     async def _send_key_requests(self) -> None:
@@ -157,6 +166,8 @@ class Gossip:
             for room_id, sender_key, session_id in queued:
                 self._wanted[session_id] = (room_id, sender_key)
             logger.info("%d missing room keys: no verified device of ours to ask yet", len(queued))
+            while len(self._wanted) > MAX_WANTED:  # the oldest first
+                self._wanted.pop(next(iter(self._wanted)))
             return
         for room_id, sender_key, session_id in queued:
             if session_id in self._olm.outgoing_key_requests:
@@ -197,7 +208,7 @@ class Gossip:
 
     def _missing_secrets(self) -> list[str]:
         names = [] if self._identity.can_sign else list(CROSS_SIGNING_SECRETS)
-        if self.received_backup_key() is None:
+        if self._backup_key() is None:
             names.append(BACKUP_SECRET)
         return names
 
@@ -308,6 +319,10 @@ class Gossip:
             logger.info("no key backup on the server to check the received backup key against (HTTP %s)", status)
         self._save_backup_key(key, version)
         logger.info("stored the key backup key received from another of our devices (backup version %s)", version)
+        try:
+            self.on_backup_key(key, version)
+        except Exception:
+            logger.exception("the key backup could not take the received key")
 
     # -- the backup key, at rest ----------------------------------------------------------------------
 
@@ -361,9 +376,13 @@ class Gossip:
                 continue
             self._answers.append((parsed.requesting_device, parsed))
 
+    def _backup_key(self) -> bytes | None:
+        provided = self.backup_key_provider() if self.backup_key_provider is not None else None
+        return provided if provided is not None else self.received_backup_key()
+
     def _secret_value(self, name: str) -> bytes | None:
         if name == BACKUP_SECRET:
-            return self.received_backup_key()
+            return self._backup_key()
         return self._identity.private_seed(name)
 
     async def _answer_secret_requests(self) -> None:
