@@ -51,8 +51,8 @@ def _id(value: Any) -> str:
     return clean_id(None if value is None else str(value))
 
 
-def out(text: str = "") -> None:
-    print(clean(text))
+def out(text: str = "", *, end: str = "\n") -> None:
+    print(clean(text), end=end, flush=True)
 
 
 def err(text: str) -> None:
@@ -439,7 +439,7 @@ def _verification_json(info: Any) -> dict[str, Any]:
 
 async def _ask(prompt: str) -> str:
     """One line from the terminal (or stdin), without stopping the engine's sync loop."""
-    print(clean(prompt), end="", flush=True)
+    out(prompt, end="")
     line = await asyncio.to_thread(sys.stdin.readline)
     return line.strip().lower()
 

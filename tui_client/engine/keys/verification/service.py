@@ -263,7 +263,8 @@ class Verifications:
                 now=self._clock(), keys=self._keys, room_id=room_id,
             )
         except InvalidEvent as exc:
-            logger.warning("ignored a verification request from %s: %s", sender, exc)
+            # Info, not warning: every start re-reads recent timelines, old requests included.
+            logger.info("ignored a verification request from %s: %s", sender, exc)
             return
         # A new request from the same device replaces one it left open.
         for old in live:
