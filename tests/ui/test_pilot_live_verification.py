@@ -22,7 +22,8 @@ from textual.widgets import Static
 
 from tui_client.engine.engine import Engine
 from tui_client.engine.models import VerificationInfo, VerificationPhase
-from tui_client.ui.app import TuiApp, open_backend
+from tui_client.cli import open_backend
+from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.identity import VerifyDeviceScreen
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.screens.verification import VerificationScreen

@@ -126,7 +126,7 @@ class VerificationScreen(ModalScreen[None]):
     # -- following the engine ------------------------------------------------------------------
 
     async def _request(self, user_id: str) -> None:
-        from ...engine.engine import EngineError
+        from ...engine.errors import EngineError
 
         self.busy = True
         self._draw()
@@ -239,7 +239,7 @@ class VerificationScreen(ModalScreen[None]):
             return
 
         async def work() -> None:
-            from ...engine.engine import EngineError
+            from ...engine.errors import EngineError
 
             self.show_error(None)
             try:
@@ -325,7 +325,7 @@ class VerifyWhoScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#verify-who")
     @on(Button.Pressed, "#verify")
     def _verify(self) -> None:
-        from ..commands import USER_ID
+        from ..slash_commands import USER_ID
 
         text = self.query_one("#verify-who", Input).value.strip()
         if not USER_ID.match(text):
