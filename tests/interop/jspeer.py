@@ -394,3 +394,42 @@ class JsPeer:
     async def wait_for_room_key_bundle(self, room_id: str, *, sender: str | None = None,
                                        timeout_ms: int = 30000) -> dict:
         return await self.call("waitForRoomKeyBundle", room_id=room_id, sender=sender, timeout_ms=timeout_ms)
+
+    # ------------------------------------------------------------------ emoji verification
+    async def send_olm_to_device(self, event_type: str, user_id: str, device_id: str, content: dict) -> int:
+        """Olm-encrypt any event for one device and send it -> how many went out (0 or 1)."""
+        return (await self.call("sendOlmToDevice", event_type=event_type, user_id=user_id,
+                                device_id=device_id, content=content))["sent"]
+
+    async def session_backup_private_key(self) -> dict:
+        """-> {key (base64) | None, version | None}"""
+        return await self.call("sessionBackupPrivateKey")
+
+    async def request_verification(self, user_id: str, room_id: str | None = None) -> str:
+        """Ask `user_id` to compare emoji (a DM for others, to-device for our own user) -> flowId."""
+        return (await self.call("requestVerification", user_id=user_id, room_id=room_id))["flowId"]
+
+    async def wait_for_verification_request(self, *, sender: str | None = None, timeout_ms: int = 30000) -> dict:
+        return await self.call("waitForVerificationRequest", **{"from": sender}, timeout_ms=timeout_ms)
+
+    async def accept_verification(self, flow_id: str) -> None:
+        await self.call("acceptVerification", flow_id=flow_id)
+
+    async def start_sas(self, flow_id: str, timeout_ms: int = 30000) -> None:
+        await self.call("startSas", flow_id=flow_id, timeout_ms=timeout_ms)
+
+    async def wait_for_sas(self, flow_id: str, timeout_ms: int = 30000) -> dict:
+        """-> {emoji: [[symbol, name], ...7], decimal: [a, b, c]}"""
+        return await self.call("waitForSas", flow_id=flow_id, timeout_ms=timeout_ms)
+
+    async def confirm_sas(self, flow_id: str) -> None:
+        await self.call("confirmSas", flow_id=flow_id)
+
+    async def mismatch_sas(self, flow_id: str) -> None:
+        await self.call("mismatchSas", flow_id=flow_id)
+
+    async def cancel_verification(self, flow_id: str, code: str | None = None) -> None:
+        await self.call("cancelVerification", flow_id=flow_id, code=code)
+
+    async def verification_status(self, flow_id: str, *, wait_for: str | None = None, timeout_ms: int = 30000) -> dict:
+        return await self.call("verificationStatus", flow_id=flow_id, wait_for=wait_for, timeout_ms=timeout_ms)

@@ -26,6 +26,7 @@ from tui_client.engine.events import (
     SyncStateChanged,
     TimelineItemsAdded,
     TimelineItemUpdated,
+    VerificationChanged,
 )
 from tui_client.engine.models import BackupRestore, BackupState, BackupStatus, RestoreResult
 from tui_client.engine.models import IdentityInfo, IdentityState, OwnTrust
@@ -48,6 +49,8 @@ from tui_client.engine.models import (
     SessionReport,
     SyncState,
     TimelineItem,
+    VerificationInfo,
+    VerificationPhase,
     Whoami,
     WithheldReport,
 )
@@ -357,7 +360,100 @@ class FakeCrypto:
         self.emit(BackupChanged(self.backup))
 
 
-class FakeEngine(FakeCrypto):
+# The seven emoji every fake verification shows (indices 0, 13, 21, 36, 41, 47, 63 of the spec's).
+FAKE_EMOJI = (("🐶", "Dog"), ("🐙", "Octopus"), ("☁️", "Cloud"), ("👍", "Thumbs Up"), ("💡", "Light Bulb"),
+              ("🔑", "Key"), ("📌", "Pin"))
+
+
+class FakeVerifications:
+    """Emoji verification, played by the test: `incoming_verification` (someone asks us),
+    `peer_ready` (the person we asked accepted; emoji show), `peer_cancels`."""
+
+    verifications_by_id: dict[str, VerificationInfo]
+
+    def _set(self, info: VerificationInfo) -> VerificationInfo:
+        self.verifications_by_id[info.flow_id] = info
+        self.emit(VerificationChanged(info))  # type: ignore[attr-defined]
+        return info
+
+    def _get(self, flow_id: str) -> VerificationInfo:
+        info = self.verifications_by_id.get(flow_id)
+        if info is None:
+            raise EngineError("there is no such verification (it may have timed out)")
+        return info
+
+    def verifications(self) -> list[VerificationInfo]:
+        return list(self.verifications_by_id.values())
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo:
+        self.calls.append(("request_verification", (user_id, device_id)))  # type: ignore[attr-defined]
+        own = user_id == ME
+        if own and device_id is None and not self.other_devices:
+            raise EngineError("you have no other device to verify with; log in on one first")
+        flow_id = f"flow-{len(self.verifications_by_id) + 1}"
+        name = {ALICE: "Alice", CAROL: "Carol", DAVE: "Dave"}.get(user_id)
+        return self._set(VerificationInfo(flow_id, user_id, device_id, own, True, VerificationPhase.REQUESTED,
+                                          None if own else "!dm:example.org", other_name=name))
+
+    def incoming_verification(self, user_id: str = ALICE, device_id: str = "ALICEDEVICE") -> VerificationInfo:
+        """Test helper: `user_id` asks us to compare emoji."""
+        flow_id = f"flow-{len(self.verifications_by_id) + 1}"
+        own = user_id == ME
+        name = {ALICE: "Alice", CAROL: "Carol", DAVE: "Dave"}.get(user_id)
+        return self._set(VerificationInfo(flow_id, user_id, device_id, own, False, VerificationPhase.REQUESTED,
+                                          None if own else "!dm:example.org", other_name=name))
+
+    def peer_ready(self, flow_id: str, device_id: str = "ALICEDEVICE") -> VerificationInfo:
+        """Test helper: the other side accepted our request; keys exchanged; emoji to compare."""
+        info = self._get(flow_id)
+        return self._set(replace(info, other_device=info.other_device or device_id, phase=VerificationPhase.EMOJI,
+                                 emoji=FAKE_EMOJI, decimals=(1234, 5678, 910)))
+
+    def peer_cancels(self, flow_id: str, code: str = "m.user", reason: str = "the verification was cancelled") -> None:
+        info = self._get(flow_id)
+        self._set(replace(info, phase=VerificationPhase.CANCELLED, emoji=(), decimals=None, cancel_code=code,
+                          cancel_reason=reason, cancelled_by_us=False))
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("accept_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase is not VerificationPhase.REQUESTED or info.we_requested:
+            raise EngineError("there is no request to accept")
+        self._set(replace(info, phase=VerificationPhase.READY))
+        return self.peer_ready(flow_id)
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("confirm_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase is not VerificationPhase.EMOJI:
+            raise EngineError("there are no emoji to confirm")
+        self._set(replace(info, phase=VerificationPhase.CONFIRMED))
+        if self.confirm_gate is not None:  # the test decides when the other side confirms
+            await asyncio.to_thread(self.confirm_gate.wait, 10)
+        result = (f"your device {info.other_device} is now verified by your identity" if info.own_devices
+                  else f"{info.other_user} is now verified")
+        return self._set(replace(info, phase=VerificationPhase.DONE, emoji=(), decimals=None, result=result))
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("mismatch_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase is not VerificationPhase.EMOJI:
+            raise EngineError("there are no emoji to compare")
+        return self._set(replace(info, phase=VerificationPhase.CANCELLED, emoji=(), decimals=None,
+                                 cancel_code="m.mismatched_sas", cancel_reason="the emoji did not match",
+                                 cancelled_by_us=True))
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("cancel_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase.finished:
+            return info
+        return self._set(replace(info, phase=VerificationPhase.CANCELLED, emoji=(), decimals=None,
+                                 cancel_code="m.user", cancel_reason="cancelled by the user", cancelled_by_us=True))
+
+
+class FakeEngine(FakeVerifications, FakeCrypto):
     """Engine-shaped; records the commands it was given in `calls`."""
 
     def __init__(
@@ -393,6 +489,10 @@ class FakeEngine(FakeCrypto):
         self.identity = FakeIdentity(self)
         self.recovery_key = RECOVERY_KEY
         self.verify_delay = 0.0
+        # Emoji verification (see FakeVerifications).
+        self.verifications_by_id = {}
+        self.other_devices = True
+        self.confirm_gate: Any = None
 
     # -- subscription and lifecycle ----------------------------------------------------------
 

@@ -35,6 +35,7 @@ from .rooms import (
     cmd_sync,
 )
 from .tui import cmd_demo
+from .verification import add_parsers as add_verification_parsers
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -125,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user", nargs="?", help="default: yourself")
     p.add_argument("--json", action="store_true")
 
-    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin)")
+    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin); "
+            "or compare emoji with another device: verify-user YOUR_ID")
     p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
     p.add_argument("--stdin", action="store_true", help="read the key from stdin")
 
@@ -140,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = backup.add_parser("restore", help="restore the whole backup, or one room's keys")
     q.add_argument("room", nargs="?", help="only this room's keys")
     q.add_argument("--json", action="store_true")
+
+    add_verification_parsers(add)
 
     p = add("reset-identity", cmd_reset_identity, "replace your cross-signing identity (explicit, with --yes)")
     p.add_argument("--yes", action="store_true")

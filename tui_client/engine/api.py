@@ -24,6 +24,7 @@ from .models import (
     ShareResult,
     SyncState,
     TimelineItem,
+    VerificationInfo,
     Whoami,
 )
 
@@ -122,6 +123,20 @@ class EngineAPI(Protocol):
     async def restore_backup(self, room_id: str | None = None) -> RestoreResult: ...
 
     def room_opened(self, room_id: str) -> None: ...
+    # -- emoji verification --------------------------------------------------------------------------
+
+    def verifications(self) -> list[VerificationInfo]: ...
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo: ...
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo: ...
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo: ...
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo: ...
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo: ...
 
     # -- rooms ----------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ an invite), leave, change who can read the history, mark as read."""
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from nio import responses as r
@@ -128,6 +129,79 @@ class RoomCommands:
         if not isinstance(resp, r.RoomSendResponse):
             raise EngineError(f"could not send: {error_text(resp)}")
         return resp.event_id
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        """Send any room event (encrypted if the room is); returns its event id."""
+        room = await self.joined_room(room_id)
+        if room.encrypted:
+            await self._prepare_encrypted_send(room_id)
+        resp = await self._client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
+        if not isinstance(resp, r.RoomSendResponse):
+            raise EngineError(f"could not send: {error_text(resp)}")
+        return str(resp.event_id)
+
+    def display_name_in(self, room_id: str | None, user_id: str) -> str | None:
+        room = self._client.rooms.get(room_id) if room_id else None
+        name = room.user_name(user_id) if room is not None else None
+        return str(name) if name else None
+
+    # -- direct chats ---------------------------------------------------------------------------------
+
+    def _direct_rooms(self, user_id: str) -> list[tuple[bool, str]]:
+        """(they joined, room id) of encrypted rooms holding exactly us and `user_id`."""
+        found = []
+        for room_id, room in self._client.rooms.items():
+            users = room.users
+            if not room.encrypted or set(users) != {self._client.user_id, user_id}:
+                continue
+            found.append((not users[user_id].invited, room_id))
+        return sorted(found, reverse=True)
+
+    async def direct_room(self, user_id: str, timeout: float = 120.0) -> str:
+        """An encrypted direct chat with `user_id` that they have joined: an existing one, or a new
+        one (they are invited and we wait up to `timeout` seconds for them to join)."""
+        found = self._direct_rooms(user_id)
+        if found and found[0][0]:
+            return found[0][1]
+        if found:
+            room_id = found[0][1]
+        else:
+            resp = await self._client.room_create(
+                visibility=RoomVisibility.private,
+                is_direct=True,
+                preset=RoomPreset.trusted_private_chat,
+                invite=[user_id],
+                initial_state=[
+                    {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+                ],
+            )
+            if not isinstance(resp, r.RoomCreateResponse):
+                raise EngineError(f"could not create a direct chat with {user_id}: {error_text(resp)}")
+            room_id = resp.room_id
+            logger.info("created the direct chat %s with %s", room_id, user_id)
+            await self._mark_direct(user_id, room_id)
+        client = self._client
+
+        def joined() -> bool:
+            room = client.rooms.get(room_id)
+            member = room.users.get(user_id) if room is not None else None
+            return member is not None and not member.invited
+
+        if not await self._sync.wait_until(joined, timeout):
+            raise EngineError(f"{user_id} has not joined the direct chat yet; try again once they have")
+        return room_id
+
+    async def _mark_direct(self, user_id: str, room_id: str) -> None:
+        """Add the room to our m.direct account data (how other clients know it is a direct chat)."""
+        path = f"/_matrix/client/v3/user/{urllib.parse.quote(self._client.user_id)}/account_data/m.direct"
+        try:
+            status, current = await self._client.raw_json("GET", path)
+            direct = current if status == 200 else {}
+            rooms = direct.get(user_id)
+            direct[user_id] = [*(rooms if isinstance(rooms, list) else []), room_id]
+            await self._client.raw_json("PUT", path, direct)
+        except Exception as exc:
+            logger.info("could not record the direct chat with %s: %s", user_id, exc)
 
     async def _prepare_encrypted_send(self, room_id: str) -> None:
         """Make sure we know every member's devices before a new Megolm session goes out."""

@@ -12,6 +12,9 @@ facade owns the profile lock, the session and the event listeners; once a client
 - `history_sharing.service.HistorySharing`: MSC4268, both sides;
 - `keys.identity.IdentityManager`: cross-signing;
 - `keys.backup.BackupManager`: the server-side key backup (restore, upload);
+- `keys.verification.service.Verifications`: emoji (SAS) verification, to-device with our own
+  devices and in a direct chat with others; `keys.gossip.Gossip`: room keys and secrets between
+  our own verified devices (`keys.router.KeyEvents` hands both their part of each sync);
 - `keyfiles.KeyFiles`, `diagnostics`: key files; the inspector, event details and doctor.
 
 The engine is loop-agnostic: the CLI drives it with `asyncio.run`, the TUI runs it on its own
@@ -44,7 +47,10 @@ from .history_sharing.service import HistorySharing
 from .keyfiles import KeyFiles
 from .crypto.backup import BACKUP_SECRET
 from .keys.backup import BackupManager
+from .keys.gossip import Gossip
 from .keys.identity import IdentityError, IdentityManager
+from .keys.router import KeyEvents
+from .keys.verification.service import VerificationError, Verifications
 from .lock import ProfileLock
 from .models import (
     BackupStatus,
@@ -61,6 +67,7 @@ from .models import (
     ShareResult,
     SyncState,
     TimelineItem,
+    VerificationInfo,
     Whoami,
 )
 from .nio.client import EngineClient, OlmHooks
@@ -89,6 +96,9 @@ class _Parts:
     commands: RoomCommands
     keyfiles: KeyFiles
     backup: BackupManager
+    gossip: Gossip
+    verifications: Verifications
+    keys: KeyEvents
 
     def keys_added(self, keys: list[tuple[str, str]]) -> None:
         """New or better Megolm sessions are stored: re-decrypt, and queue them for the backup."""
@@ -197,12 +207,19 @@ class Engine:
         arrived another way (secret gossip from a verified device of ours)."""
         return self._require().backup
 
+    @property
+    def gossip(self) -> Gossip:
+        """Keys and secrets between our own devices (for the engine's parts and tests)."""
+        return self._require().gossip
+
     def _new_client(self, homeserver: str, user: str, device_id: str | None, store: bool, store_key: str) -> EngineClient:
         hooks = OlmHooks(
             history_visibility_of=lambda room_id: self._parts.rooms.history_visibility(room_id) if self._parts else None,
             own_device_keys=lambda: self._parts.identity.own_device_keys() if self._parts else None,
             on_keys_added=lambda keys: self._parts.keys_added(keys) if self._parts else None,
             on_keys_query=lambda resp: self._parts.identity.process_keys_query(resp) if self._parts else None,
+            forward_refusal=lambda *a: self._parts.gossip.forward_refusal(*a) if self._parts else "not ready",
+            key_request_refusal=lambda *a: self._parts.gossip.key_request_refusal(*a) if self._parts else "not ready",
             legacy_no_shared_history=self.legacy_no_shared_history,
             clock=self.clock,
         )
@@ -223,11 +240,27 @@ class Engine:
 
         identity.on_own_trust_changed = own_trust_changed
         sharing = HistorySharing(self, client.store, before_share=backup.before_sharing)
-        timelines = Timelines(client, sharing, lambda: identity.own_trust().device_verified, self.emit)
+        gossip = Gossip(client, identity, store_key, self.clock, self.spawn, self._sync.query_keys)
+        # The backup's key, when another verified device of ours sends it, goes to the backup
+        # (which checks it against the server's backup and restores); and the key we hold is
+        # what we send when one of our devices asks for it.
+        def backup_key_received(key: bytes, version: str | None) -> None:
+            self.spawn(backup.use_backup_key(key, source="another of your devices"), "key-backup-received-key")
+
+        gossip.on_backup_key = backup_key_received
+        gossip.backup_key_provider = backup.current_key
+        timelines = Timelines(
+            client, sharing, lambda: identity.own_trust().device_verified, self.emit, on_missing_key=gossip.want_key
+        )
         rooms = Rooms(client, sharing, timelines, self.emit)
         commands = RoomCommands(client, self._sync, rooms, timelines, sharing, self.settings)
+        verifications = Verifications(
+            client, identity, commands, self.emit, self.clock, self.spawn, self._sync.query_keys,
+            gossip.trust_device, gossip.after_own_identity_proved,
+        )
         self._parts = _Parts(
-            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock), backup
+            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock), backup,
+            gossip, verifications, KeyEvents(verifications, gossip),
         )
         identity.load()
 
@@ -411,9 +444,12 @@ class Engine:
         await self._sync.query_keys(users)
 
     def _on_sync(self, resp: r.SyncResponse) -> None:
-        self._require().rooms.on_sync(resp)
+        parts = self._require()
+        parts.rooms.on_sync(resp)
+        parts.keys.on_sync(resp)
 
     async def _after_sync(self) -> None:
+        await self._require().keys.after_sync()
         if not self._identity_checked:
             await self._check_identity()
         if not self._startup_done:
@@ -422,7 +458,8 @@ class Engine:
             # backup (a restore to resume, keys to back up): in the background, so no start
             # waits for a media server.
             self.sharing.start()
-            self._require().backup.start()
+            parts = self._require()
+            parts.backup.start(received_key=parts.gossip.received_backup_key())
 
     # -- identities ------------------------------------------------------------------------------------
 
@@ -529,6 +566,44 @@ class Engine:
     def changed_identities(self) -> list[str]:
         """Users whose identity changed since we pinned it and who the user has not accepted yet."""
         return self.identity.changed_identities()
+
+    # -- emoji verification ----------------------------------------------------------------------------
+
+    def verifications(self) -> list[VerificationInfo]:
+        """Verifications in progress, and those that ended within the last hour."""
+        return self._parts.verifications.all() if self._parts else []
+
+    async def _verification_call(self, coro: Coroutine[Any, Any, VerificationInfo]) -> VerificationInfo:
+        try:
+            return await coro
+        except VerificationError as exc:
+            raise EngineError(str(exc)) from None
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo:
+        """Ask `user_id` to compare emoji: our other devices (all, or `device_id`) to-device;
+        anyone else in a direct chat, created (and waited for, up to `timeout`) if needed."""
+        return await self._verification_call(self._require().verifications.request(user_id, device_id, timeout))
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo:
+        return await self._verification_call(self._require().verifications.accept(flow_id))
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo:
+        """The emoji match."""
+        return await self._verification_call(self._require().verifications.confirm(flow_id))
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo:
+        """The emoji do not match: cancels with m.mismatched_sas."""
+        return await self._verification_call(self._require().verifications.mismatch(flow_id))
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo:
+        """Decline a request or stop a verification (m.user)."""
+        return await self._verification_call(self._require().verifications.cancel(flow_id))
+
+    def received_backup_key(self) -> bytes | None:
+        """The key backup's private key another device of ours sent us after an emoji
+        verification (checked against the server's backup when it arrived), if any."""
+        return self._parts.gossip.received_backup_key() if self._parts else None
 
     async def refresh_keys(self, user_id: str) -> None:
         """Fetch `user_id`'s devices and cross-signing keys now."""

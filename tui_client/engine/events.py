@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from .models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem, VerificationInfo
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,10 @@ class BackupChanged(EngineEvent):
     """The key backup's state or a restore's progress changed (at most a few times a second)."""
 
     status: BackupStatus
+
+
+@dataclass(frozen=True)
+class VerificationChanged(EngineEvent):
+    """An emoji verification began (ours or theirs), moved on, or ended."""
+
+    info: VerificationInfo

@@ -353,6 +353,59 @@ class DeviceInfo:
     ed25519: str | None
     curve25519: str | None
     cross_signed_by_owner: bool
+    # Cross-signed by an identity we verified: ours (for our own devices), or one we signed with
+    # our user-signing key after comparing emoji (for other people's).
+    verified: bool = False
+
+
+# -- emoji verification ------------------------------------------------------------------------
+
+
+class VerificationPhase(str, Enum):
+    REQUESTED = "requested"  # a request is out (ours) or waiting for an answer (theirs)
+    READY = "ready"  # both sides agreed; the emoji comparison is about to start
+    STARTED = "started"  # keys being exchanged
+    EMOJI = "emoji"  # compare the emoji now
+    CONFIRMED = "confirmed"  # we said they match; waiting for the other side
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (VerificationPhase.DONE, VerificationPhase.CANCELLED)
+
+
+@dataclass(frozen=True)
+class VerificationInfo:
+    """One emoji verification, as front ends show it."""
+
+    flow_id: str
+    other_user: str
+    other_device: str | None
+    own_devices: bool  # between two devices of ours
+    we_requested: bool
+    phase: VerificationPhase
+    room_id: str | None = None  # in a direct chat (another person), else to-device
+    emoji: tuple[tuple[str, str], ...] = ()  # seven (symbol, name), in the emoji phase
+    decimals: tuple[int, int, int] | None = None
+    cancel_code: str | None = None
+    cancel_reason: str | None = None
+    cancelled_by_us: bool = False
+    result: str | None = None  # once done: what the verification achieved, in a sentence
+    other_name: str | None = None
+
+    @property
+    def incoming(self) -> bool:
+        return not self.we_requested
+
+    @property
+    def who(self) -> str:
+        """"your device ABCD", or "Alice (@alice:example.org)"."""
+        if self.own_devices:
+            return f"your device {self.other_device}" if self.other_device else "your other devices"
+        if self.other_name and self.other_name != self.other_user:
+            return f"{self.other_name} ({self.other_user})"
+        return self.other_user
 
 
 # -- history sharing, as front ends see it -----------------------------------------------------

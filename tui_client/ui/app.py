@@ -92,6 +92,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self._main: Any = None  # the MainScreen once logged in
+        self._verification_dialogs: dict[str, Any] = {}  # flow id -> open VerificationScreen
         self._quitting = False
         self.theme = "textual-dark"
 
@@ -181,6 +182,36 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     def _identity_changed(self, message: Bridge.IdentityChanged) -> None:
         # The engine's Notice (a toast) says it once; the room list and header keep saying it.
         self.refresh_identities()
+
+    @on(Bridge.VerificationChanged)
+    def _verification_changed(self, message: Bridge.VerificationChanged) -> None:
+        """Someone asks to verify: open the dialog. A flow with a dialog open: update it."""
+        info = message.info
+        dialog = self._verification_dialogs.get(info.flow_id)
+        if dialog is not None:
+            dialog.update_info(info)
+            return
+        if info.incoming and info.phase.value == "requested" and self._main is not None:
+            self.open_verification(info)
+
+    def open_verification(self, info: Any = None, *, ask: str | None = None) -> None:
+        """The verification dialog: following `info`, or asking `ask` (a user id) to verify."""
+        from .screens.verification import VerificationScreen
+
+        dialog = VerificationScreen(info, ask=ask)
+        if info is not None:
+            self.verification_dialog_opened(dialog)
+
+        def closed(_: object) -> None:
+            if dialog.flow_id is not None and self._verification_dialogs.get(dialog.flow_id) is dialog:
+                del self._verification_dialogs[dialog.flow_id]
+
+        self.push_screen(dialog, closed)
+
+    def verification_dialog_opened(self, dialog: Any) -> None:
+        """A verification dialog now follows its flow (it knows the flow id once asked)."""
+        if dialog.flow_id is not None:
+            self._verification_dialogs[dialog.flow_id] = dialog
 
     @on(Bridge.TimelineItemsAdded)
     async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
@@ -465,6 +496,7 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     from .screens.invites import InvitesScreen
     from .screens.log import LogScreen
     from .screens.main import MainScreen
+    from .screens.verification import VerificationScreen, VerifyWhoScreen
     from .widgets.composer import Composer
     from .widgets.invite_card import InviteCard
     from .widgets.room_list import RoomList
@@ -482,6 +514,8 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
         ("crypto inspector", CryptoInspectorScreen),
         ("event details", EventDetailsScreen),
         ("verify device", VerifyDeviceScreen),
+        ("verify by emoji", VerifyWhoScreen),
+        ("emoji verification", VerificationScreen),
         ("set up recovery", RecoveryScreen),
         ("reset identity", ResetIdentityScreen),
         ("export keys", ExportKeysScreen),

@@ -28,7 +28,7 @@ from textual.message_pump import MessagePump
 
 from ..engine import events as ev
 from ..engine.api import EngineAPI
-from ..engine.models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from ..engine.models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem, VerificationInfo
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -127,6 +127,13 @@ class Bridge:
             self.old_master_key = old_master_key
             self.new_master_key = new_master_key
 
+    class VerificationChanged(Message):
+        """An emoji verification began (ours or theirs), moved on, or ended."""
+
+        def __init__(self, info: VerificationInfo) -> None:
+            super().__init__()
+            self.info = info
+
     class Notice(Message):
         def __init__(self, message: str, room_id: str | None, level: str) -> None:
             super().__init__()
@@ -164,6 +171,8 @@ class Bridge:
             return Bridge.OwnTrustChanged(event.trust)
         if isinstance(event, ev.BackupChanged):
             return Bridge.BackupChanged(event.status)
+        if isinstance(event, ev.VerificationChanged):
+            return Bridge.VerificationChanged(event.info)
         if isinstance(event, ev.IdentityChanged):
             return Bridge.IdentityChanged(event.user_id, event.old_master_key, event.new_master_key)
         return None

@@ -79,6 +79,31 @@
 //       `plaintext` (any text, meant as a bundle file), uploads it and announces it to userId's cross-signed
 //       devices through Rust crypto's shareRoomKeyBundleData (Olm, with sender_device_keys). `url` replaces
 //       the uploaded file's mxc URL in the announcement (e.g. one on another server).
+//   sendOlmToDevice {eventType, userId, deviceId, content} -> {sent}   Olm-encrypts ANY event for one device
+//       (encryptToDeviceMessages) and sends it: e.g. a hostile m.forwarded_room_key.
+//   sessionBackupPrivateKey -> {key|null, version|null}   the key backup's private key this client holds
+//       (base64) and the active backup version.
+//
+// Emoji (SAS) verification. A flow is named by its flowId (the request's transactionId: the
+// to-device transaction id, or the event id of the request in a room). Every request this peer
+// sends or receives is tracked from the start; as soon as a verifier exists (we started, or the
+// other side sent m.key.verification.start) the peer calls verifier.verify(), which accepts it, and
+// keeps the emoji the verifier shows.
+//   requestVerification {userId, roomId?} -> {flowId, phase}   requestOwnUserVerification() for our own
+//       user (to-device, all our devices), else requestVerificationDM(userId, roomId).
+//   waitForVerificationRequest {from?, timeoutMs?} -> {flowId, otherUserId, otherDeviceId, roomId,
+//       isSelfVerification, phase}   the first incoming request (CryptoEvent.VerificationRequestReceived)
+//       not yet returned by this command.
+//   acceptVerification {flowId} -> {phase}                   request.accept() (sends ready)
+//   startSas {flowId, timeoutMs?} -> {phase}                 waits for Ready, then startVerification("m.sas.v1")
+//   waitForSas {flowId, timeoutMs?} -> {emoji: [[symbol, name] x7], decimal: [a, b, c]}
+//   confirmSas {flowId} -> {}                                "they match" (sas.confirm())
+//   mismatchSas {flowId} -> {}                               "they don't match" (sas.mismatch())
+//   cancelVerification {flowId, code?} -> {}                 request.cancel({code})
+//   verificationStatus {flowId, waitFor?: "done"|"cancelled"|"finished", timeoutMs?}
+//       -> {phase, done, cancellationCode, cancellingUserId, verifyError, otherDeviceId, initiatedByMe}
+//       phase is the VerificationPhase name (Requested, Ready, Started, Cancelled, Done); done is true once
+//       verifier.verify() resolved.
 //   quit -> {} then exit(0)
 
 import fs from "node:fs";
@@ -131,6 +156,7 @@ const cryptoApi = await import("matrix-js-sdk/lib/crypto-api/index.js");
 const wasm = await import("@matrix-org/matrix-sdk-crypto-wasm");
 const { ClientEvent, SyncState, EventType, KnownMembership } = sdk;
 const { CrossSigningKey, EventShieldColour, EventShieldReason, DecryptionFailureCode } = cryptoApi;
+const { CryptoEvent, VerificationPhase, VerificationRequestEvent, VerifierEvent } = cryptoApi;
 
 const DEFAULT_TIMEOUT_MS = Number(process.env.JSPEER_CMD_TIMEOUT_MS || 60000);
 
@@ -140,6 +166,7 @@ let client = null;
 let password = null;
 const secretStorageKeys = new Map(); // keyId -> Uint8Array private key
 const toDeviceLog = [];
+const verifications = new Map(); // flowId -> {request, verifier, sas, done, verifyError, incoming, returned}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -233,6 +260,42 @@ async function describeEvent(ev) {
     };
 }
 
+/** Start following a verification request: keep its verifier's emoji, accept its start. */
+function trackVerification(request, incoming) {
+    const flowId = request.transactionId;
+    let rec = verifications.get(flowId);
+    if (rec) return rec;
+    rec = { request, verifier: null, sas: null, done: false, verifyError: null, incoming, returned: false };
+    verifications.set(flowId, rec);
+    const attach = () => {
+        const verifier = request.verifier;
+        if (!verifier || rec.verifier === verifier) return;
+        rec.verifier = verifier;
+        rec.sas = verifier.getShowSasCallbacks();
+        verifier.on(VerifierEvent.ShowSas, (sas) => {
+            rec.sas = sas;
+        });
+        verifier.verify().then(
+            () => {
+                rec.done = true;
+            },
+            (e) => {
+                rec.verifyError = e?.message ?? String(e);
+            },
+        );
+    };
+    request.on(VerificationRequestEvent.Change, attach);
+    attach();
+    plog(`tracking verification ${flowId} with ${request.otherUserId} (incoming=${incoming})`);
+    return rec;
+}
+
+function verificationRecord(flowId) {
+    const rec = verifications.get(flowId);
+    if (!rec) throw new Error(`no verification ${flowId} is known to this peer`);
+    return rec;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 const commands = {
@@ -268,6 +331,7 @@ const commands = {
                 },
             },
         });
+        cl.on(CryptoEvent.VerificationRequestReceived, (request) => trackVerification(request, true));
         cl.on(ClientEvent.ReceivedToDeviceMessage, ({ message, encryptionInfo }) => {
             const entry = {
                 type: message.type,
@@ -745,6 +809,134 @@ const commands = {
         );
         for (const req of requests) await processor.makeOutgoingRequest(req);
         return { url, requests: requests.length };
+    },
+
+    async sendOlmToDevice(args) {
+        need(args, "eventType", "userId", "deviceId", "content");
+        const c = requireClient();
+        await refreshKeys(args.userId);
+        const batch = await requireCrypto().encryptToDeviceMessages(
+            args.eventType, [{ userId: args.userId, deviceId: args.deviceId }], args.content,
+        );
+        if (batch.batch.length) await c.queueToDevice(batch);
+        return { sent: batch.batch.length };
+    },
+
+    async sessionBackupPrivateKey() {
+        const c = requireCrypto();
+        const key = await c.getSessionBackupPrivateKey();
+        return {
+            key: key ? Buffer.from(key).toString("base64") : null,
+            version: (await c.getActiveSessionBackupVersion()) ?? null,
+        };
+    },
+
+    async requestVerification(args) {
+        need(args, "userId");
+        const c = requireCrypto();
+        const request =
+            args.userId === client.getSafeUserId()
+                ? await c.requestOwnUserVerification()
+                : await c.requestVerificationDM(args.userId, args.roomId);
+        trackVerification(request, false);
+        return { flowId: request.transactionId, phase: enumName(VerificationPhase, request.phase) };
+    },
+
+    async waitForVerificationRequest(args) {
+        const rec = await pollUntil(
+            () =>
+                [...verifications.values()].find(
+                    (r) => r.incoming && !r.returned && (!args.from || r.request.otherUserId === args.from),
+                ),
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `a verification request${args.from ? " from " + args.from : ""}`,
+        );
+        rec.returned = true;
+        const r = rec.request;
+        return {
+            flowId: r.transactionId,
+            otherUserId: r.otherUserId,
+            otherDeviceId: r.otherDeviceId ?? null,
+            roomId: r.roomId ?? null,
+            isSelfVerification: r.isSelfVerification,
+            phase: enumName(VerificationPhase, r.phase),
+        };
+    },
+
+    async acceptVerification(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        await rec.request.accept();
+        return { phase: enumName(VerificationPhase, rec.request.phase) };
+    },
+
+    async startSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        await pollUntil(
+            () => rec.request.phase >= VerificationPhase.Ready,
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `verification ${args.flowId} to be ready`,
+        );
+        if (!rec.request.verifier) await rec.request.startVerification("m.sas.v1");
+        trackVerification(rec.request, rec.incoming);
+        return { phase: enumName(VerificationPhase, rec.request.phase) };
+    },
+
+    async waitForSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        await pollUntil(
+            () => rec.sas || rec.request.phase === VerificationPhase.Cancelled,
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `the emoji of verification ${args.flowId}`,
+        );
+        if (!rec.sas) throw new Error(`verification ${args.flowId} was cancelled (${rec.request.cancellationCode})`);
+        return { emoji: rec.sas.sas.emoji ?? null, decimal: rec.sas.sas.decimal ?? null };
+    },
+
+    async confirmSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        if (!rec.sas) throw new Error(`verification ${args.flowId} shows no emoji yet`);
+        await rec.sas.confirm();
+        return {};
+    },
+
+    async mismatchSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        if (!rec.sas) throw new Error(`verification ${args.flowId} shows no emoji yet`);
+        rec.sas.mismatch();
+        return {};
+    },
+
+    async cancelVerification(args) {
+        need(args, "flowId");
+        await verificationRecord(args.flowId).request.cancel(args.code ? { code: args.code } : undefined);
+        return {};
+    },
+
+    async verificationStatus(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        const finished = () => rec.done || rec.request.phase === VerificationPhase.Cancelled;
+        const want = {
+            done: () => rec.done,
+            cancelled: () => rec.request.phase === VerificationPhase.Cancelled,
+            finished,
+        }[args.waitFor];
+        if (want) await pollUntil(want, args.timeoutMs ?? DEFAULT_TIMEOUT_MS, `verification ${args.flowId} ${args.waitFor}`);
+        const r = rec.request;
+        return {
+            phase: enumName(VerificationPhase, r.phase),
+            done: rec.done,
+            cancellationCode: r.cancellationCode ?? null,
+            cancellingUserId: r.cancellingUserId ?? null,
+            verifyError: rec.verifyError,
+            otherDeviceId: r.otherDeviceId ?? null,
+            initiatedByMe: r.initiatedByMe,
+        };
     },
 
     async quit() {

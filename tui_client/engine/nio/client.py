@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import os
+import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class FullKeysQueryResponse(KeysQueryResponse):
         return resp
 
 
+RAW_TO_DEVICE_PREFIXES = ("m.key.verification.", "m.secret.request")
+
+
 class AppSyncResponse(SyncResponse):
     """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
     events and account data it does not model, which we need; and the fallback key types the
@@ -64,9 +68,17 @@ class AppSyncResponse(SyncResponse):
         # nio's parsers pop fields out of the dicts they are given: copy what we read first.
         found = parsed_dict.get("rooms")
         rooms: dict[str, Any] = found if isinstance(found, dict) else {}
-        raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
         unused = parsed_dict.get("device_unused_fallback_key_types",
                                  parsed_dict.get("org.matrix.msc2732.device_unused_fallback_key_types"))
+        raw: dict[str, Any] = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
+        to_device = parsed_dict.get("to_device")
+        events = to_device.get("events") if isinstance(to_device, dict) else None
+        # Verification and secret requests as the server sent them: nio parses some of them
+        # into its own (legacy) classes, and a commitment covers the exact content.
+        raw["to_device"] = [
+            copy.deepcopy(e) for e in (events if isinstance(events, list) else [])
+            if isinstance(e, dict) and isinstance(e.get("type"), str) and e["type"].startswith(RAW_TO_DEVICE_PREFIXES)
+        ]
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
             resp.raw = raw
@@ -268,6 +280,38 @@ class EngineClient(AsyncClient):
         finally:
             resp.release()
         return status, await asyncio.to_thread(_parse_json, b"".join(chunks))
+    async def send_to_device(self, event_type: str, messages: dict[str, dict[str, Any]]) -> None:
+        """PUT /sendToDevice: `messages` maps user → device → content. Raises RuntimeError."""
+        status, body = await self.raw_json(
+            "PUT",
+            f"/_matrix/client/v3/sendToDevice/{urllib.parse.quote(event_type)}/{secrets.token_hex(12)}",
+            {"messages": messages},
+        )
+        if status != 200:
+            raise RuntimeError(body.get("error") or f"HTTP {status}")
+
+    async def send_olm(
+        self, user_id: str, device_ids: list[str], event_type: str, content: dict[str, Any]
+    ) -> list[str]:
+        """Olm-encrypt `content` as `event_type` for each device (claiming one-time keys where we
+        have no session yet) and send it in one request. Returns the devices it went to."""
+        olm = self.olm
+        assert olm is not None
+        known = olm.device_store[user_id]
+        missing = [d for d in device_ids if (dev := known.get(d)) is not None and not olm.session_store.get(dev.curve25519)]
+        if missing:
+            await self.keys_claim({user_id: missing})
+        messages: dict[str, Any] = {}
+        for device_id in device_ids:
+            device = known.get(device_id)
+            session = olm.session_store.get(device.curve25519) if device else None
+            if session is None:
+                logger.warning("no Olm session with %s %s; %s not sent to it", user_id, device_id, event_type)
+                continue
+            messages[device_id] = olm._olm_encrypt(session, device, event_type, content)
+        if messages:
+            await self.send_to_device("m.room.encrypted", {user_id: messages})
+        return list(messages)
 
     async def upload_bytes(self, data: bytes, content_type: str = "application/octet-stream") -> str:
         """POST /media/v3/upload; returns the mxc:// URL."""

@@ -90,6 +90,13 @@ def item_from_event(ctx: TimelineContext, room_id: str, event: Any) -> TimelineI
     if isinstance(event, ev.RoomMessage):
         body = getattr(event, "body", None)
         msgtype = getattr(event, "msgtype", None) or source.get("content", {}).get("msgtype", "?")
+        if msgtype == "m.key.verification.request":
+            to = source.get("content", {}).get("to")
+            whom = ctx.display_name(room_id, to) if isinstance(to, str) else "someone"
+            return TimelineItem(
+                **base, kind="state", body=f"{name} asked {whom} to verify by comparing emoji",
+                event_type=event_type, **crypto,
+            )
         label = {"m.image": "image", "m.file": "file", "m.audio": "audio", "m.video": "video"}.get(
             msgtype, msgtype
         )

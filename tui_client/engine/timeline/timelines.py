@@ -44,11 +44,14 @@ class Timelines:
         sharing: HistorySharing,
         own_device_verified: Callable[[], bool],
         emit: Callable[[EngineEvent], None],
+        on_missing_key: Callable[[str, str | None, str | None], None] | None = None,
     ) -> None:
         self._client = client
         self._sharing = sharing
         self._own_device_verified = own_device_verified
         self._emit = emit
+        # (room, sender key, session): we hold no key for a message (our other devices may).
+        self._on_missing_key = on_missing_key
         self._rooms: dict[str, RoomTimeline] = {}
 
     # -- reading -----------------------------------------------------------------------------------
@@ -186,6 +189,8 @@ class Timelines:
         have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
         if have is not None:
             return classify_decryption_error(olm.decryption_errors.get(event.event_id, ""), have.first_known_index)
+        if self._on_missing_key is not None:
+            self._on_missing_key(room_id, getattr(event, "sender_key", None), session_id or None)
         withheld = self._sharing.withheld(room_id, session_id) if session_id else None
         if withheld is not None:
             if withheld.code in HISTORY_NOT_SHARED_CODES:

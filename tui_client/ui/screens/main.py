@@ -65,6 +65,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
                 tooltip="Crypto inspector: this room's sessions, withheld keys, bundles, devices"),
         Binding("ctrl+t", "verify_device", "Verify device", id="verify_device", show=False,
                 tooltip="Verify this device with your recovery key or passphrase"),
+        Binding("f10", "verify_someone", "Verify by emoji", id="verify_by_emoji", show=False,
+                tooltip="Compare emoji with someone (in your direct chat) or with your other devices"),
         Binding("ctrl+g", "accept_identity", "Accept identity", id="accept_identity", show=False,
                 tooltip="Accept the new identity of someone in this room, after checking with them"),
         # f5-f8 are priority bindings: the composer (a TextArea) would take f6 and f7 otherwise.
@@ -498,6 +500,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
         def done(trust: Any) -> None:
             if trust is None:
                 return
+            if trust == "emoji":  # "compare emoji with another device" instead
+                self.tui.open_verification(ask=self.tui.user_id)
+                return
             self.tui.own_trust = trust
             self.tui.trust = trust_line(trust)
             if getattr(trust, "device_verified", False):
@@ -506,6 +511,23 @@ class MainScreen(ReportsWorkerErrors, Screen):
                 self.notify(getattr(trust, "detail", "") or "This device is still not verified.", severity="warning")
 
         self.app.push_screen(VerifyDeviceScreen(), done)
+
+    def _direct_partner(self) -> str | None:
+        """The other member of the open room, when it is a chat between two people."""
+        room = self.room(self.current_room)
+        if room is None:
+            return None
+        others = [m.user_id for m in room.members if m.user_id != self.tui.user_id]
+        return others[0] if len(others) == 1 else None
+
+    def action_verify_someone(self) -> None:
+        from .verification import VerifyWhoScreen
+
+        def chosen(user_id: str | None) -> None:
+            if user_id:
+                self.tui.open_verification(ask=user_id)
+
+        self.app.push_screen(VerifyWhoScreen(self.tui.user_id, self._direct_partner()), chosen)
 
     def action_setup_recovery(self) -> None:
         from .identity import RecoveryScreen
