@@ -388,9 +388,12 @@ class Engine:
         self._lock.release()
 
     async def settle(self, timeout: float = 30.0) -> None:
-        """Wait for background work (e.g. a key bundle import) to finish."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+        """Wait for background work (e.g. a key bundle import) to finish. Work that lasts as
+        long as the engine (the key backup's upload loop) is not waited for: `flush` that."""
+        lasting = self._parts.backup.lasting_tasks() if self._parts else set()
+        pending = [task for task in self._tasks if task not in lasting]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     async def _close_client(self) -> None:
         client, self._client, self._parts = self._client, None, None

@@ -314,6 +314,10 @@ class BackupManager:
             if self._store.get_kv(_RESTORED_KV) != self.info.version:
                 self.start_full_restore()
 
+    def lasting_tasks(self) -> set[asyncio.Task[Any]]:
+        """Tasks that run as long as the engine (nobody should wait for them to end)."""
+        return {self._uploader} if self._uploader is not None else set()
+
     def _ensure_uploader(self) -> None:
         if self._wake is None:
             self._wake = asyncio.Event()
