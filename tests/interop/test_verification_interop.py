@@ -4,7 +4,8 @@ Rust crypto (what Element Web runs):
 - another person, in a direct chat, both directions: afterwards each side reports the other's
   identity verified (Element: cross-signing verified; we: signed by our user-signing key);
 - two devices of one user, to-device, both directions: the device that was verified receives
-  the cross-signing keys (and, from Element, the key backup's key) by secret gossip;
+  the cross-signing keys (and, from Element, the key backup's key) by secret gossip, and
+  restores the backup with it;
 - forwarded room keys: refused from another user's device and from our own unverified device,
   taken from our own device once verified, and only for a session we asked for.
 """
@@ -23,7 +24,7 @@ from tests import conftest
 from tests.interop.jspeer import JsPeer
 from tui_client.engine.engine import Engine
 from tui_client.engine.keys.gossip_rules import backup_public_key
-from tui_client.engine.models import VerificationInfo, VerificationPhase
+from tui_client.engine.models import BackupState, VerificationInfo, VerificationPhase
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
@@ -158,8 +159,18 @@ async def test_element_verifies_our_new_device_which_then_gets_the_identity_and_
     js = await js_peer_factory("element", cross_signing=True)
     backup = await js.bootstrap_secret_storage(setup_key_backup=True)
     assert backup["keyBackupVersion"]
+    room_id = await js.create_room("Before our device", history_visibility="shared")
+    await js.send(room_id, "written in Element before we existed")
     localpart = js.user_id.split(":")[0][1:]
     ours = await engines(f"ours-{localpart}", user=conftest.TestUser(localpart, js.user_id, js.password))
+
+    async def element_backed_up() -> bool:
+        return ((await ours.refresh_backup()).keys_on_server or 0) >= 1
+
+    deadline = time.monotonic() + 60  # Element waits up to 10 s before it backs up
+    while not await element_backed_up():
+        assert time.monotonic() < deadline, "Element never backed up its room key"
+        await asyncio.sleep(0.5)
     assert not ours.own_trust().device_verified and not ours.own_trust().have_private_keys
     assert ours.received_backup_key() is None
     ours.start_sync()
@@ -184,6 +195,19 @@ async def test_element_verifies_our_new_device_which_then_gets_the_identity_and_
     assert status == 200 and info_json["version"] == backup["keyBackupVersion"]
     assert backup_public_key(key) == info_json["auth_data"]["public_key"].rstrip("=")
     assert ours.gossip.received_backup_version() == backup["keyBackupVersion"]
+
+    # The key backup takes the gossiped key and restores: Element's earlier message is readable
+    # on our new device without the recovery key ever being typed.
+    async def restored() -> bool:
+        await ours.load_full_history(room_id)
+        return any(i.body == "written in Element before we existed" and i.decrypted for i in ours.timeline(room_id))
+
+    deadline = time.monotonic() + 45
+    while not await restored():
+        assert time.monotonic() < deadline, (ours.backup_status(), [i.body for i in ours.timeline(room_id)])
+        await asyncio.sleep(0.5)
+    assert ours.backup_status().state is BackupState.READY, ours.backup_status()
+    assert any(s.origin == "backup" for s in ours.inspect_room(room_id).sessions)
 
 
 async def test_our_device_verifies_a_new_element_device_and_answers_its_secret_requests(
