@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -88,3 +89,17 @@ def receiver(directory: Path, joined: set[str]) -> tuple[BundleReceiver, Host]:
     olm = machine(directory)
     host = Host(olm, joined)
     return BundleReceiver(host, SharingStore(olm.app_store)), host
+
+
+_SHARED: dict[str, tuple[BundleReceiver, Host]] = {}
+
+
+def shared_receiver(name: str, joined: set[str]) -> tuple[BundleReceiver, Host]:
+    """One receiver and store per fuzz target, kept across its examples (opening a store and
+    creating an Olm account for each example would take most of the time). Each example
+    compares the store before and after itself."""
+    if name not in _SHARED:
+        _SHARED[name] = receiver(Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-")), joined)
+    rx, host = _SHARED[name]
+    host.notices.clear()
+    return rx, host

@@ -1,0 +1,84 @@
+"""What the fuzz suite (tests/fuzz) found, each as a plain regression test: the smallest input
+that broke a parser of outside input, and what it must do instead."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timezone
+
+import pytest
+from nio.events import Event
+
+from tui_client.engine.crypto.attachments import AttachmentError, parse_mxc
+from tui_client.engine.timeline import MAX_TIMESTAMP_MS, item_from_event
+from tui_client.logs import SafeFormatter
+from tui_client.safe_text import clean, clean_id, clean_log, clean_name, json_text, one_line
+from tui_client.ui.clock import TimeFormatter
+
+
+class _Ctx:
+    own_user_id = "@me:x"
+
+    def display_name(self, room_id, user_id):
+        return user_id
+
+    def provenance_for(self, room_id, session_id):
+        return None
+
+    def describe_failure(self, room_id, event):
+        return "unknown", "no key"
+
+
+def test_parse_mxc_refuses_what_is_not_text_with_its_own_error():
+    """test_fuzz_bundle: parse_mxc(None) raised TypeError."""
+    for url in (None, 5, ["mxc://a/b"], {"url": "mxc://a/b"}):
+        with pytest.raises(AttachmentError):
+            parse_mxc(url)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udc1b", "\udc9b", "\udfff"])
+def test_a_lone_surrogate_never_reaches_a_terminal_or_a_log(surrogate):
+    """test_fuzz_timeline: a body or name with a lone surrogate (legal as a JSON escape, so any
+    sender can put one in an encrypted message) passed the sanitiser. Printing it raised
+    UnicodeEncodeError (the CLI crashed, the log handler printed a traceback); in the C locale
+    "\\udc9b" went out as the raw C1 byte 0x9b."""
+    text = f"a{surrogate}[31mb"
+    for cleaned in (clean(text), clean_name(text), clean_log(text), one_line(text)):
+        assert cleaned == "a\ufffd[31mb"
+        cleaned.encode("utf-8")
+    assert clean_id(text).encode("utf-8") and surrogate not in clean_id(text)
+    as_json = json_text({"body": text})
+    as_json.encode("utf-8")
+    assert json.loads(as_json) == {"body": text}, "JSON output keeps the exact value, escaped"
+
+    formatter = SafeFormatter("%(message)s")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "body %s", (text,), None)
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    stream.write(formatter.format(record))  # raised UnicodeEncodeError before
+    stream.flush()
+
+
+@pytest.mark.parametrize("ts", [2**53, 2**63, 10**30, -1, -(2**53)])
+def test_a_timestamp_no_clock_can_show_is_brought_into_range(ts):
+    """test_fuzz_timeline: origin_server_ts is set by a server; 2**53 made every front end that
+    shows the time raise ValueError ("year 287396 is out of range")."""
+    event = Event.parse_event({"event_id": "$e", "sender": "@a:x", "origin_server_ts": ts, "type": "m.room.message",
+                               "content": {"msgtype": "m.text", "body": "hi"}})
+    item = item_from_event(_Ctx(), "!r:x", event)
+    assert 0 <= item.timestamp <= MAX_TIMESTAMP_MS
+    TimeFormatter().full(item.timestamp)
+    TimeFormatter(tz=timezone.utc).day(item.timestamp)
+
+
+def test_a_malformed_event_with_a_sender_that_is_not_text_is_shown_as_malformed():
+    """test_fuzz_timeline: nio's BadEvent keeps raw values; a numeric sender broke rendering
+    (AttributeError: 'int' object has no attribute 'encode')."""
+    event = Event.parse_event({"event_id": "$e", "sender": 5, "origin_server_ts": 1, "type": "m.room.message",
+                               "content": {"msgtype": "m.text", "body": "hi"}})
+    item = item_from_event(_Ctx(), "!r:x", event)
+    assert item is None or (item.sender == "?" and isinstance(item.event_type, str))
+    odd_id = Event.parse_event({"event_id": 7, "sender": "@a:x", "origin_server_ts": 1, "type": "m.room.message",
+                                "content": {"msgtype": "m.text", "body": "hi"}})
+    assert item_from_event(_Ctx(), "!r:x", odd_id) is None
