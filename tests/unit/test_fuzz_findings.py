@@ -82,3 +82,57 @@ def test_a_malformed_event_with_a_sender_that_is_not_text_is_shown_as_malformed(
     odd_id = Event.parse_event({"event_id": 7, "sender": "@a:x", "origin_server_ts": 1, "type": "m.room.message",
                                 "content": {"msgtype": "m.text", "body": "hi"}})
     assert item_from_event(_Ctx(), "!r:x", odd_id) is None
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def test_a_key_file_nested_too_deep_is_refused_as_a_key_file_error():
+    """test_fuzz_files: a key export whose JSON nests 100,000 deep raised RecursionError out of
+    `import-keys` (a traceback for the user) instead of KeyExportError."""
+    from tui_client.engine.crypto.key_export import KeyExportError, parse_export_entries
+
+    with pytest.raises(KeyExportError, match="nested"):
+        parse_export_entries(DEEP)
+
+
+def test_a_saved_session_nested_too_deep_is_refused_with_a_reason(tmp_path):
+    """test_fuzz_files: load_session raised RecursionError (no exit code 4, no advice)."""
+    from tui_client.engine.session import SessionFileError, load_session
+
+    (tmp_path / "session.json").write_bytes(DEEP)
+    with pytest.raises(SessionFileError, match="cannot read the saved session"):
+        load_session(tmp_path)
+
+
+def test_a_config_file_nested_too_deep_is_reported_and_the_defaults_used(tmp_path):
+    """test_fuzz_files: tomllib raises RecursionError on deep arrays or inline tables, which
+    escaped parse_settings (the client could not start)."""
+    from tui_client.config import Settings, load_settings
+
+    for text in ("x = " + "[" * 5000 + "]" * 5000, "x = " + "{a = " * 2000 + "1" + "}" * 2000):
+        (tmp_path / "config.toml").write_text(text)
+        loaded = load_settings(tmp_path / "config.toml")
+        assert loaded.settings == Settings() and any("nested" in p for p in loaded.problems)
+
+
+@pytest.mark.parametrize("note", [json.dumps({"at": 10**400, "inviter": "@b:x"}), "[" * 5000 + "]" * 5000],
+                         ids=["time-overflows-a-float", "nested-too-deep"])
+def test_an_unreadable_joined_note_does_not_stop_the_store_migrating(tmp_path, note):
+    """test_fuzz_files: migration 2 reads "joined:" notes of the first release; a note whose
+    time overflows a float (OverflowError) or nests too deep (RecursionError) aborted the
+    migration, and the store could never be opened again."""
+    from nio.crypto import OlmAccount
+    from nio.store import SqliteStore
+
+    from tui_client.engine.migrations import LATEST, migrate
+
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    nio_store.save_account(OlmAccount())
+    conn = nio_store.database.connection()
+    migrate(conn, upto=1)
+    conn.execute("INSERT INTO tc_kv VALUES (?,?)", ("joined:!r:x", note))
+    conn.commit()
+    migrate(conn)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+    assert conn.execute("SELECT COUNT(*) FROM tc_kv WHERE key LIKE 'joined:%'").fetchone()[0] == 0

@@ -111,6 +111,8 @@ def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
     """The usable entries of a decrypted export, and how many were skipped as malformed."""
     try:
         entries = json.loads(data)
+    except RecursionError:
+        raise KeyExportError("the decrypted key export is nested deeper than any key file") from None
     except (ValueError, UnicodeDecodeError):
         raise KeyExportError("the decrypted key export is not valid JSON (damaged file?)") from None
     if not isinstance(entries, list):
