@@ -188,7 +188,12 @@ class Engine:
         return self._spawn(coro, name)
 
     async def query_keys(self, users: set[str]) -> None:
-        await self._query_keys(users)
+        """Ask the server for `users`' devices and cross-signing keys. Raises EngineError if it
+        did not answer: what we knew before may be stale, and the caller must not act on it as
+        if it were the server's answer."""
+        resp = await self._query_keys(users)
+        if not isinstance(resp, r.KeysQueryResponse):
+            raise EngineError(f"the server did not answer a key query ({_error_text(resp)})")
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task:
         """Run background work on the engine loop; errors are logged, never raised."""

@@ -102,7 +102,10 @@ class BundleSender:
 
         Returns `shared=False` with a reason when there is nothing to do (not shareable, no
         eligible device); raises SharingError when sharing should have happened but failed."""
-        facts = await self.invitee_facts(invitee)
+        try:
+            facts = await self.invitee_facts(invitee)
+        except Exception as exc:  # without the answer, "no eligible device" would be a guess
+            raise SharingError(f"could not ask the server about the devices of {invitee}: {exc}") from exc
         decision = self.preview(room_id, facts)
         if not decision.shareable:
             if facts.identity == "changed":
@@ -171,7 +174,10 @@ class BundleSender:
             if (dev := olm.device_store[user_id].get(d)) is not None and not olm.session_store.get(dev.curve25519)
         ]
         if missing:
-            await self._client.keys_claim({user_id: missing})
+            try:
+                await self._client.keys_claim({user_id: missing})
+            except Exception as exc:
+                raise SharingError(f"could not open an encrypted channel to {user_id}: {exc}") from exc
         messages: dict[str, Any] = {}
         for device_id in device_ids:
             device = olm.device_store[user_id].get(device_id)
@@ -182,11 +188,14 @@ class BundleSender:
             messages[device_id] = olm._olm_encrypt(session, device, event_type, content)
         if not messages:
             raise SharingError(f"could not open an encrypted channel to any device of {user_id}")
-        status, body = await self._client.raw_json(
-            "PUT",
-            f"/_matrix/client/v3/sendToDevice/m.room.encrypted/{secrets.token_hex(12)}",
-            {"messages": {user_id: messages}},
-        )
+        try:
+            status, body = await self._client.raw_json(
+                "PUT",
+                f"/_matrix/client/v3/sendToDevice/m.room.encrypted/{secrets.token_hex(12)}",
+                {"messages": {user_id: messages}},
+            )
+        except Exception as exc:
+            raise SharingError(f"could not send the key bundle: {exc}") from exc
         if status != 200:
             raise SharingError(f"could not send the key bundle: {body.get('error') or f'HTTP {status}'}")
         return list(messages)
