@@ -445,6 +445,7 @@ class Engine:
         olm.own_device_keys = self.identity.own_device_keys
         olm.legacy_no_shared_history = self.legacy_no_shared_history
         self.client.on_keys_query = self.identity.process_keys_query
+        self.client.on_sync_response = self._process_sync
         assert self.client.store
         self._sharing = HistorySharing(self, self.client.store)
         self.identity.load()
@@ -473,8 +474,7 @@ class Engine:
                     self._set_sync_state("logged_out", "the server no longer accepts this session; log in again")
                     raise NotLoggedIn("the server no longer accepts this session; log in again")
                 raise EngineError(f"sync failed: {_error_text(resp)}")
-            self._first_sync_done = True
-            self._process_sync(resp)
+            self._first_sync_done = True  # (the client ran _process_sync on it, in its transaction)
         await self._maintain_keys()
         if not self._identity_checked:
             await self._check_identity()
