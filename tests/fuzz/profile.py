@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, settings
 PROFILE = os.environ.get("TUI_CLIENT_FUZZ", "quick").strip().lower() or "quick"
 if PROFILE not in ("quick", "long"):
     raise RuntimeError(f"TUI_CLIENT_FUZZ={PROFILE!r}: use 'quick' or 'long'")
-LONG_FACTOR = int(os.environ.get("TUI_CLIENT_FUZZ_FACTOR", "25"))
+LONG_FACTOR = int(os.environ.get("TUI_CLIENT_FUZZ_FACTOR", "15"))
 
 _CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
            HealthCheck.large_base_example, HealthCheck.function_scoped_fixture]

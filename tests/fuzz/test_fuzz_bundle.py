@@ -5,8 +5,6 @@ accepts has the shape the rest of the engine relies on."""
 
 from __future__ import annotations
 
-import json
-
 import vodozemac
 from hypothesis import assume, event, given
 from hypothesis import strategies as st

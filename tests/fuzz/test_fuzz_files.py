@@ -28,7 +28,7 @@ from tests.fuzz.strategies import (
     mutated,
     to_json_bytes,
 )
-from tests.fuzz.world import snapshot
+from tests.fuzz.world import scratch, snapshot
 from tui_client.config import _VALIDATORS, Settings, load_settings, parse_settings
 from tui_client.engine.client import EngineClient
 from tui_client.engine.crypto.key_export import (
@@ -89,7 +89,7 @@ def export_files(draw: st.DrawFn) -> str:
 
 def _offline_profile() -> Path:
     """A logged-in profile whose server is never asked anything (import needs none)."""
-    directory = Path(tempfile.mkdtemp(prefix="fuzz-keyfile-"))
+    directory = scratch("keyfile-")
     info = SessionInfo("http://127.0.0.1:9", "@me:localhost", "MYDEVICE", "token", SessionInfo.new_store_key())
     client = EngineClient(info.homeserver, info.user_id, info.device_id, str(directory), info.store_key)
     client.restore_login(info.user_id, info.device_id, info.access_token)

@@ -9,7 +9,6 @@ import os
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-from tests.forge import random_key
 from tests.fuzz.profile import counted, examples
 from tests.fuzz.strategies import hostile_text, json_values, mutated
 from tests.fuzz.test_fuzz_announcements import CURVE, DEVICE_KEYS, SENDER, SIGNING
@@ -37,7 +36,6 @@ from tui_client.engine.crypto.secret_storage import (
     unlock_cross_signing,
     unlock_cross_signing_with_input,
 )
-from tui_client.engine.crypto.signing import sign_json
 
 PRIVATE = CrossSigningPrivateKeys.generate()
 PUBLIC = PRIVATE.public_keys_payload(SENDER)

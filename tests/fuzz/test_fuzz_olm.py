@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import tempfile
-from pathlib import Path
 
 import vodozemac
 from hypothesis import event, given
@@ -22,7 +20,7 @@ from tests.fuzz.profile import counted, examples
 from tests.fuzz.shown import Context, assert_terminal_safe, shown
 from tests.fuzz.strategies import damaged_bytes, json_values, mutated, to_json_bytes
 from tests.fuzz.test_fuzz_announcements import PAYLOAD as BUNDLE_PAYLOAD
-from tests.fuzz.world import USER, machine, shared_receiver, snapshot
+from tests.fuzz.world import USER, machine, scratch, shared_receiver
 from tui_client.engine.crypto.olm import DecryptedOlmEvent
 from tui_client.engine.room_keys import Origin, SessionMeta
 from tui_client.engine.timeline import item_from_event
@@ -37,7 +35,7 @@ class Channel:
     """Alice's Olm session to our machine (`bob`), and a Megolm session of hers bob holds."""
 
     def __init__(self) -> None:
-        self.bob = machine(Path(tempfile.mkdtemp(prefix="fuzz-olm-")))
+        self.bob = machine(scratch("olm-"))
         self.alice = vodozemac.Account()
         self.bob.account.generate_one_time_keys(1)
         otk = next(iter(self.bob.account.one_time_keys["curve25519"].values()))

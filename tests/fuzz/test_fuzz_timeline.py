@@ -13,7 +13,7 @@ from nio.events import Event
 
 from tests.fuzz.profile import counted, examples
 from tests.fuzz.shown import Context, assert_terminal_safe, shown
-from tests.fuzz.strategies import HUGE_INTS, hostile_text, json_values, mutated
+from tests.fuzz.strategies import HUGE_INTS, hostile_text, mutated
 from tui_client.engine.models import KeyProvenance, TimelineItem
 from tui_client.engine.timeline import item_from_event
 from tui_client.safe_text import clean, clean_id, clean_log, clean_name, json_text, one_line, safe_link

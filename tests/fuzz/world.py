@@ -5,6 +5,8 @@ snapshot of everything stored, to prove that refused input changed nothing."""
 from __future__ import annotations
 
 import asyncio
+import atexit
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -21,6 +23,15 @@ from tui_client.engine.store import AppStore
 USER, DEVICE = "@me:localhost", "MYDEVICE"
 TABLES = ("tc_inbound_session", "tc_session_meta", "tc_withheld", "tc_bundle_sessions", "tc_received_bundle",
           "tc_accepted_invite", "tc_kv", "megolminboundsessions")
+
+
+_SCRATCH = Path(tempfile.mkdtemp(prefix="tui-client-fuzz-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)
+
+
+def scratch(prefix: str) -> Path:
+    """A new directory for one fuzz target's profile, removed when the test run ends."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=_SCRATCH))
 
 
 def machine(directory: Path) -> AppOlm:
@@ -99,7 +110,7 @@ def shared_receiver(name: str, joined: set[str]) -> tuple[BundleReceiver, Host]:
     creating an Olm account for each example would take most of the time). Each example
     compares the store before and after itself."""
     if name not in _SHARED:
-        _SHARED[name] = receiver(Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-")), joined)
+        _SHARED[name] = receiver(scratch(f"{name}-"), joined)
     rx, host = _SHARED[name]
     host.notices.clear()
     return rx, host
