@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from hypothesis import strategies as st
@@ -170,10 +171,15 @@ def mutated(draw: st.DrawFn, valid: Any, max_mutations: int = 3, values: st.Sear
     return data
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def to_json_bytes(value: Any) -> bytes:
-    """JSON as a hostile sender may write it: NaN and Infinity tokens, lone surrogates as
-    escapes, non-ASCII raw."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=True).encode("utf-8", "surrogatepass")
+    """JSON as a hostile sender may write it: NaN and Infinity tokens, non-ASCII raw, and lone
+    surrogates as the `\\ud800` escapes every JSON parser accepts (invalid UTF-8 comes from
+    `damaged_bytes`)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
 @st.composite

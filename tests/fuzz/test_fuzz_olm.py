@@ -21,7 +21,7 @@ from tests.fuzz.shown import Context, assert_terminal_safe, shown
 from tests.fuzz.strategies import damaged_bytes, json_values, mutated, to_json_bytes
 from tests.fuzz.test_fuzz_announcements import PAYLOAD as BUNDLE_PAYLOAD
 from tests.fuzz.world import USER, machine, scratch, shared_receiver
-from tui_client.engine.crypto.olm import DecryptedOlmEvent
+from tui_client.engine.crypto.olm import DecryptedOlmEvent, changed
 from tui_client.engine.room_keys import Origin, SessionMeta
 from tui_client.engine.timeline import item_from_event
 
@@ -44,7 +44,8 @@ class Channel:
                                                           vodozemac.Curve25519PublicKey.from_base64(otk))
         self.group = vodozemac.GroupSession()
         inbound = InboundGroupSession(self.group.session_key.to_base64(), self.alice_ed, self.alice_curve, ROOM)
-        self.bob.merge_sessions([(inbound, SessionMeta(ROOM, inbound.id, self.alice_curve, True, Origin.DIRECT))])
+        self.bob.persist(*changed(self.bob.merge_sessions(
+            [(inbound, SessionMeta(ROOM, inbound.id, self.alice_curve, True, Origin.DIRECT))])))
 
     @property
     def alice_curve(self) -> str:
@@ -119,6 +120,10 @@ def _keys(olm) -> set[tuple[str, str]]:
     return {(s.room_id, s.id) for s in olm.inbound_group_store}
 
 
+def _stored_keys(olm) -> set[tuple[str, str]]:
+    return set(olm.app_store.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall())
+
+
 @examples(300)
 @given(olm_plaintexts())
 @counted
@@ -133,12 +138,13 @@ def test_a_hostile_olm_plaintext_never_escapes_and_only_a_room_key_adds_a_key(pl
         # Only a well-formed room key for a session whose key matches its id gets in.
         import json
 
-        payload = json.loads(plaintext)
+        payload = json.loads(plaintext.decode("utf-8", "replace"))  # as nio decodes it
         content = payload["content"]
         assert payload["type"] in ("m.room_key", "m.forwarded_room_key") and len(added) == 1
         assert added == {(content["room_id"], content["session_id"])}
     if isinstance(result, DecryptedOlmEvent):
         rx.on_announcement(result.sender, result.sender_key, result.payload)  # what the engine does next
+    assert _keys(ch.bob) == _stored_keys(ch.bob), "a key held in memory only is gone after a restart"
     # The channel still works: a genuine room key sent next is stored.
     good, session_id = ch.room_key()
     ch.bob.handle_to_device_event(ch.to_device(to_json_bytes(good)))

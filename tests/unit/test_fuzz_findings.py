@@ -136,3 +136,68 @@ def test_an_unreadable_joined_note_does_not_stop_the_store_migrating(tmp_path, n
     migrate(conn)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
     assert conn.execute("SELECT COUNT(*) FROM tc_kv WHERE key LIKE 'joined:%'").fetchone()[0] == 0
+
+
+# -- lone surrogates in what is stored (found by the long profile) ----------------------------------
+
+
+def test_a_withheld_notice_with_a_lone_surrogate_is_ignored_or_stored_cleanly(tmp_path):
+    """test_fuzz_announcements (long profile): a plaintext m.room_key.withheld with "\\ud800" in
+    its room id raised UnicodeEncodeError out of on_withheld (SQLite takes strict UTF-8)."""
+    from tests.forge import random_key
+    from tests.fuzz.world import receiver, snapshot
+
+    rx, host = receiver(tmp_path, joined=set())
+    before = snapshot(host.client.olm)
+    content = {"room_id": "\ud800!room:x", "session_id": random_key(), "code": "m.unverified"}
+    assert rx.on_withheld("@a:x", content) is None
+    assert snapshot(host.client.olm) == before
+    kept = {"room_id": "!room:x", "session_id": random_key(), "code": "m.unverified", "reason": "no\ud800",
+            "from_device": "D\udc9b", "sender_key": "\ud800"}
+    assert rx.on_withheld("@a:x", kept) == "!room:x"
+    record = rx.records.withheld("!room:x", kept["session_id"])
+    assert record.reason == "no\ufffd" and record.from_device == "D\ufffd" and record.sender_key is None
+
+
+def test_a_bundle_whose_withheld_reason_holds_a_lone_surrogate_still_imports():
+    """The same in a key bundle's withheld entries: the store step raised inside the import,
+    leaving the bundle 'importing' (and failing again at every start)."""
+    from tests.forge import random_key
+    from tui_client.engine.history_sharing.bundle import parse_bundle
+
+    entry = {"algorithm": "m.megolm.v1.aes-sha2", "code": "m.history_not_shared", "room_id": "!r:x",
+             "session_id": random_key(), "reason": "x\ud800", "from_device": "\udc1b"}
+    parsed = parse_bundle(json.dumps({"room_keys": [], "withheld": [entry]}).encode(), "!r:x")
+    assert parsed.withheld[0].reason == "x\ufffd" and parsed.withheld[0].from_device == "\ufffd"
+
+
+def test_a_key_file_entry_with_a_lone_surrogate_is_skipped_not_fatal():
+    """Key files: "\\ud800" in sender_claimed_keys.ed25519 (or a room id, or the forwarding
+    chain) made import-keys raise UnicodeEncodeError while storing."""
+    from tui_client.engine.crypto.key_export import parse_export_entries
+
+    good = {"algorithm": "m.megolm.v1.aes-sha2", "room_id": "!r:x", "sender_key": "k", "session_id": "s",
+            "session_key": "AQ", "sender_claimed_keys": {"ed25519": "e"}}
+    bad = [{**good, "sender_claimed_keys": {"ed25519": "\ud800"}}, {**good, "room_id": "!r\udc9b:x"},
+           {**good, "forwarding_curve25519_key_chain": ["\udfff"]}]
+    keys, skipped = parse_export_entries(json.dumps([good, *bad]).encode())
+    assert len(keys) == 1 and skipped == 3
+
+
+@pytest.mark.parametrize("where", ["room_id", "keys.ed25519"])
+def test_a_room_key_with_a_lone_surrogate_is_ignored_not_kept_in_memory_only(where):
+    """test_fuzz_olm: an Olm-encrypted m.room_key whose room id (or claimed key) held an escaped
+    lone surrogate was merged into memory, then failed to store (UnicodeEncodeError): it
+    decrypted until the next restart, then was gone."""
+    from tests.fuzz.strategies import to_json_bytes
+    from tests.fuzz.test_fuzz_olm import Channel, _keys, _stored_keys
+
+    ch = Channel()
+    payload, session_id = ch.room_key()
+    if where == "room_id":
+        payload["content"]["room_id"] = "\ud800!room:x"
+    else:
+        payload["keys"]["ed25519"] = "\udc9b"
+    ch.bob.handle_to_device_event(ch.to_device(to_json_bytes(payload)))
+    assert session_id not in {s for _, s in _keys(ch.bob)}
+    assert _keys(ch.bob) == _stored_keys(ch.bob)

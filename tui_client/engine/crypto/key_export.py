@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ FOOTER = "-----END MEGOLM SESSION DATA-----"
 DEFAULT_ROUNDS = 500_000  # what Element uses
 MAX_ROUNDS = 10_000_000  # a hostile file must not keep us busy for minutes
 MEGOLM = "m.megolm.v1.aes-sha2"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class KeyExportError(Exception):
@@ -129,6 +131,8 @@ def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
             if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
                 raise ValueError
             ed = claimed.get("ed25519") if isinstance(claimed, dict) else None
+            if _SURROGATES.search("".join([*fields, ed if isinstance(ed, str) else "", *chain])):
+                raise ValueError  # a lone surrogate cannot be stored (SQLite takes strict UTF-8)
             keys.append(
                 ExportedKey(*fields, ed if isinstance(ed, str) else "", tuple(chain), shared_history_flag(entry))
             )

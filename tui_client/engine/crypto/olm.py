@@ -20,6 +20,7 @@ What it adds to nio 0.26:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -44,6 +45,15 @@ logger = logging.getLogger(__name__)
 # the only one we write: rust-sdk rejects an m.room_key carrying two aliases of the flag.
 SHARED_HISTORY_SEND_KEY = "org.matrix.msc3061.shared_history"
 SHARED_HISTORY_READ_KEYS = ("shared_history", "m.shared_history", "org.matrix.msc3061.shared_history")
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _storable(*texts: Any) -> bool:
+    """False if a text holds a lone surrogate (a legal JSON escape that SQLite cannot store:
+    the key would live in memory only and be gone after a restart)."""
+    return not any(isinstance(t, str) and _SURROGATES.search(t) for t in texts)
 
 
 def shared_history_flag(content: Any) -> bool:
@@ -204,6 +214,9 @@ class AppOlm(Olm):
     def create_group_session(
         self, sender_key: str, sender_fp_key: str, room_id: str, session_id: str, session_key: str
     ) -> None:
+        if not _storable(sender_key, sender_fp_key, room_id):
+            logger.warning("ignored a room key whose room id or keys are not valid text")
+            return
         try:
             session = InboundGroupSession(session_key, sender_fp_key, sender_key, room_id)
         except Exception as exc:
@@ -239,6 +252,9 @@ class AppOlm(Olm):
             return None
         content = payload["content"]
         chain = list(content["forwarding_curve25519_key_chain"]) + [content["sender_key"]]
+        if not _storable(event.room_id, content["sender_claimed_ed25519_key"], *chain):
+            logger.warning("ignored a forwarded room key whose room id or keys are not valid text")
+            return None
         session = Olm._import_group_session(
             content["session_key"], content["sender_claimed_ed25519_key"], content["sender_key"], event.room_id, chain
         )

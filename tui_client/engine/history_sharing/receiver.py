@@ -32,6 +32,7 @@ from .bundle import (
     ParsedBundle,
     count_hint,
     parse_bundle,
+    storable_text,
 )
 from .host import SharingHost
 from .records import (
@@ -132,16 +133,18 @@ class BundleReceiver:
         if not isinstance(content, dict):
             return None
         room_id, session_id, code = (content.get(k) for k in ("room_id", "session_id", "code"))
-        if not all(isinstance(f, str) and f and len(f) <= 255 for f in (room_id, session_id, code)):
+        if not all(isinstance(f, str) and f and len(f) <= 255 and f.isprintable() for f in (room_id, session_id, code)):
             logger.info("ignored a malformed m.room_key.withheld from %s", sender)
             return None
         reason = content.get("reason")
         from_device = content.get("from_device")
         sender_key = content.get("sender_key")
         self.records.save_withheld([WithheldRecord(
-            room_id, session_id, sender_key if isinstance(sender_key, str) and len(sender_key) <= 64 else None,
-            code, reason[:300] if isinstance(reason, str) else None, sender,
-            from_device[:255] if isinstance(from_device, str) else None, WithheldVia.TO_DEVICE, self.host.clock(),
+            room_id, session_id,
+            sender_key if isinstance(sender_key, str) and len(sender_key) <= 64 and sender_key.isprintable() else None,
+            code, storable_text(reason[:300]) if isinstance(reason, str) else None, sender,
+            storable_text(from_device[:255]) if isinstance(from_device, str) else None, WithheldVia.TO_DEVICE,
+            self.host.clock(),
         )])
         return room_id  # type: ignore[return-value]
 
