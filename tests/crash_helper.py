@@ -33,9 +33,9 @@ def hold(point: str, wanted: str | None) -> None:
 
 
 def instrument(wanted: str | None) -> None:
-    from tui_client.engine.engine import Engine
     from tui_client.engine.history_sharing.store import SharingStore
-    from tui_client.engine.store import AppStore
+    from tui_client.engine.nio.store import AppStore
+    from tui_client.engine.timeline.timelines import Timelines
 
     put_bundle = SharingStore.put_bundle
 
@@ -57,7 +57,7 @@ def instrument(wanted: str | None) -> None:
         mark(f"ROOMKEY {len(sessions)}")
         hold("roomkey", wanted)
 
-    keys_added = Engine._on_keys_added
+    keys_added = Timelines.on_keys_added
 
     def keys_added_marked(self, keys):  # type: ignore[no-untyped-def]
         keys_added(self, keys)
@@ -68,7 +68,7 @@ def instrument(wanted: str | None) -> None:
     SharingStore.put_bundle = put_bundle_marked  # type: ignore[method-assign]
     AppStore.save_bundle_sessions = save_blob_marked  # type: ignore[method-assign]
     AppStore.save_inbound_group_sessions = save_sessions_marked  # type: ignore[method-assign]
-    Engine._on_keys_added = keys_added_marked  # type: ignore[method-assign]
+    Timelines.on_keys_added = keys_added_marked  # type: ignore[method-assign]
 
 
 async def main(argv: list[str]) -> int:

@@ -25,7 +25,8 @@ from typing import Any
 
 from . import __version__, paths
 from .config import HISTORY_VISIBILITIES, load_settings
-from .logs import setup_logging
+from .engine.errors_text import LAST_MEMBER, is_last_member
+from .logs import set_log_context, setup_logging
 from .safe_text import clean, clean_id, clean_name, json_text
 
 logger = logging.getLogger("tui_client.cli")
@@ -56,6 +57,11 @@ def out(text: str = "") -> None:
 
 def err(text: str) -> None:
     print(clean_name(text), file=sys.stderr)
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 room key", "3 room keys"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_json(data: Any) -> None:
@@ -95,7 +101,7 @@ async def _with_engine(
             await engine.sync_once()
         code = await body(engine)
         if engine.logged_in and not engine.store_problem:
-            await engine._maintain_keys()
+            await engine.flush()
         return code
     finally:
         await engine.close()
@@ -103,22 +109,16 @@ async def _with_engine(
 
 async def resolve_room(engine: Any, room: str, *, invited_ok: bool = False) -> str:
     """A room id from an id, an alias or an exact room name."""
-    if room.startswith("!"):
-        return room
-    if room.startswith("#"):
-        resp = await engine.client.room_resolve_alias(room)
-        room_id = getattr(resp, "room_id", None)
-        if not room_id:
-            raise CliError(f"no room has the alias {room}")
-        return room_id
-    candidates = [s.room_id for s in engine.rooms() if s.name == room]
-    if invited_ok:
-        candidates += [i.room_id for i in engine.invites() if i.name == room]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise CliError(f"no room called {room!r} (use a room id, an alias or an exact name)")
-    raise CliError(f"{len(candidates)} rooms are called {room!r}; use the room id")
+    return str(await engine.resolve_room(room, invited_ok=invited_ok))
+
+
+def remove_unused_profile(directory: Path) -> None:
+    """Remove a profile folder a failed login created (no session in it), so a typo does not
+    leave a profile behind."""
+    import shutil
+
+    if not (directory / "session.json").exists():
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def item_json(item: Any) -> dict[str, Any]:
@@ -139,16 +139,33 @@ def item_json(item: Any) -> dict[str, Any]:
 
 async def cmd_login(args: argparse.Namespace) -> int:
     from .engine.engine import Engine
+    from .engine.server_url import DiscoveryError, discover_homeserver, homeserver_url, server_name
 
+    if args.homeserver:
+        homeserver = homeserver_url(args.homeserver)
+    elif server_name(args.user) is None:
+        raise CliError("give --homeserver URL, or your full user id (--user @name:server) to look it up")
+    else:
+        try:
+            homeserver = await asyncio.to_thread(discover_homeserver, args.user)
+        except DiscoveryError as exc:
+            raise CliError(f"{exc} with --homeserver") from None
+        err(f"homeserver: {homeserver}")
     password = _read_secret(args, "password", "password_stdin", "Password: ")
+    directory = paths.profile_dir(args.profile)
+    existed = directory.exists()
     engine = Engine(args.profile, settings=args.settings)
+    logged_in = False
     try:
-        info = await engine.login(args.homeserver, args.user, password)
+        info = await engine.login(homeserver, args.user, password)
+        logged_in = True
         await engine.sync_once()
         out(f"logged in as {_id(info.user_id)} (device {_id(info.device_id)}) on profile {args.profile!r}")
         return 0
     finally:
         await engine.close()
+        if not logged_in and not existed:
+            remove_unused_profile(directory)
 
 
 async def cmd_logout(args: argparse.Namespace) -> int:
@@ -212,7 +229,7 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
             for s in rooms:
                 lock = "🔒" if s.encrypted else "  "
                 out(f"{lock} {_name(s.name)}  {_id(s.room_id)}  "
-                    f"({s.joined_count} members, history {_name(s.history_visibility)})")
+                    f"({plural(s.joined_count, 'member')}, history {_name(s.history_visibility)})")
         return 0
 
     return await _with_engine(args, body)
@@ -270,12 +287,20 @@ async def cmd_send(args: argparse.Namespace) -> int:
 
 
 async def cmd_invite(args: argparse.Namespace) -> int:
+    from .ui.commands import USER_ID
+
+    if not USER_ID.match(args.user):
+        raise CliError(f"{args.user!r} is not a user id; use the full form @name:server")
+
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
         if not args.no_share:
-            preview = engine.share_preview(room_id)
-            # Say what will happen to the history before the invite goes out.
-            err(f"history: {preview.reason}")
+            # Say what will happen to the history before the invite goes out, having asked the
+            # server about the invitee (a user who does not exist gets no promise).
+            preview = await engine.preview_invite(room_id, args.user)
+            if preview.warning:
+                err(f"warning: {_name(preview.warning)}")
+            err(f"history: {_name(preview.reason)}")
         result = await engine.invite(
             room_id, args.user, share_history=not args.no_share,
             invite_if_sharing_fails=args.invite_if_sharing_fails,
@@ -314,8 +339,12 @@ async def cmd_decline(args: argparse.Namespace) -> int:
 async def cmd_leave(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
+        room = engine.room(room_id)
+        last = room is not None and is_last_member(room, engine.user_id)
         await engine.leave(room_id)
         out(f"left {_id(room_id)}")
+        if last:
+            err(f"note: {LAST_MEMBER}")
         return 0
 
     return await _with_engine(args, body)
@@ -360,8 +389,8 @@ async def cmd_devices(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         user = args.user or engine.user_id
         await engine.refresh_keys(user)
-        info = engine.identity.identity_info(user)
-        devices = engine.identity.devices(user)
+        info = engine.identity_info(user)
+        devices = engine.devices(user)
         if args.json:
             _print_json(
                 {
@@ -437,7 +466,7 @@ async def cmd_export_keys(args: argparse.Namespace) -> int:
         room_id = await resolve_room(engine, args.room) if args.room else None
         passphrase = _passphrase(args, "Passphrase to protect the file: ", confirm=True)
         count = await engine.export_keys(args.file, passphrase, room_id)
-        out(f"exported {count} room key(s) to {args.file}")
+        out(f"exported {plural(count, 'room key')} to {args.file}")
         return 0
 
     return await _with_engine(args, body, sync=False)
@@ -447,7 +476,7 @@ async def cmd_import_keys(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         passphrase = _passphrase(args, "Passphrase of the file: ")
         imported, known, skipped = await engine.import_keys(args.file, passphrase)
-        out(f"imported {imported} room key(s); {known} already known; {skipped} skipped")
+        out(f"imported {plural(imported, 'room key')}; {known} already known; {skipped} skipped")
         return 0
 
     return await _with_engine(args, body, sync=False)
@@ -500,7 +529,9 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
         report = await engine.doctor()
     finally:
         await engine.close()
-    report["config_problems"] = list(args.config_problems)
+    from .ui.keymap import keymap_problems
+
+    report["config_problems"] = list(args.config_problems) + keymap_problems(args.settings.keys)
     report["problems"] = problems + report.get("problems", [])
     if args.json:
         _print_json(report)
@@ -523,7 +554,7 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
             f"{store['sessions_total']} Megolm sessions)")
         out(f"  account ed25519 {_id(store['account_ed25519'])}")
         for room_id, count in sorted(store["sessions_by_room"].items()):
-            out(f"  {_id(room_id)}: {count} session(s)")
+            out(f"  {_id(room_id)}: {plural(count, 'session')}")
     keys = report.get("device_keys")
     if keys and keys.get("checked"):
         verdict = {True: "match this store's account", False: "DO NOT match this store's account",
@@ -577,8 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("login", cmd_login, "log in with a password and save the session")
-    p.add_argument("--homeserver", required=True, help="e.g. https://matrix.example.org")
-    p.add_argument("--user", required=True, help="user name or full user id")
+    p.add_argument("--homeserver", help="e.g. https://matrix.example.org (default: looked up from a full "
+                   "user id, as other clients do); http:// is assumed for 127.0.0.1 and localhost")
+    p.add_argument("--user", required=True, help="user name, or full user id (@name:server)")
     p.add_argument("--password", help="the password (prefer --password-stdin or the prompt)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
@@ -693,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     level = args.log_level or loaded.settings.log_level
     setup_logging(level, stderr_level="DEBUG" if args.verbose else None)
+    set_log_context(args.profile if args.command != "demo" else "demo")
     for problem in loaded.problems:
         logger.warning("config: %s", problem)
         if args.command:
@@ -716,7 +749,10 @@ def main(argv: list[str] | None = None) -> int:
         err(f"error: {exc}")
         return EXIT_PROFILE_UNUSABLE
     except (CliError, EngineError) as exc:
-        err(f"error: {exc}")
+        from .engine.errors_text import explain
+
+        logger.info("%s failed: %s", args.command, exc)
+        err(f"error: {explain(str(exc))}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         err("interrupted")

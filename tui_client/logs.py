@@ -69,6 +69,31 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
+# Every line in a log file says which process wrote it and for which profile: the demo's set-up,
+# Bob's window, Charlie's and Alice's bot all write at the same time.
+LINE_FORMAT = "%(asctime)s [%(process)d %(log_context)s] %(levelname)-7s %(name)s: %(message)s"
+_context = {"value": "-"}
+
+
+def set_log_context(value: str) -> None:
+    """What each log line of this process names after its pid: the profile, or e.g. "demo:bob"."""
+    _context["value"] = value
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.log_context = _context["value"]
+        return True
+
+
+def add_line_context(handler: logging.Handler) -> None:
+    """Give a handler the file format: time, pid and context, level, logger, message (redacted,
+    safe for a terminal)."""
+    handler.setFormatter(SafeFormatter(LINE_FORMAT))
+    handler.addFilter(ContextFilter())
+    handler.addFilter(RedactingFilter())
+
+
 @dataclass(frozen=True)
 class LogLine:
     created: float
@@ -130,7 +155,6 @@ def setup_logging(level: str = "INFO", *, to_file: bool = True, stderr_level: st
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
     redactor = RedactingFilter()
-    fmt = SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     if ring_buffer not in root.handlers:
         ring_buffer.setLevel(level)
         ring_buffer.setFormatter(SafeFormatter("%(message)s"))
@@ -146,8 +170,7 @@ def setup_logging(level: str = "INFO", *, to_file: bool = True, stderr_level: st
                 path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
             )
             handler.setLevel(level)
-            handler.setFormatter(fmt)
-            handler.addFilter(redactor)
+            add_line_context(handler)
             root.addHandler(handler)
             path.chmod(0o600)
             _configured_file = path
@@ -156,10 +179,10 @@ def setup_logging(level: str = "INFO", *, to_file: bool = True, stderr_level: st
     if stderr_level:
         stream = logging.StreamHandler()
         stream.setLevel(stderr_level)
-        stream.setFormatter(fmt)
-        stream.addFilter(redactor)
+        add_line_context(stream)
         root.addHandler(stream)
-    # nio and peewee are chatty at INFO; their warnings still come through.
-    for noisy in ("peewee", "nio.responses", "nio.rooms", "nio.events", "aiohttp.access"):
+    # nio and peewee are chatty at INFO, markdown-it traces every rule at DEBUG; their warnings
+    # still come through.
+    for noisy in ("peewee", "nio.responses", "nio.rooms", "nio.events", "aiohttp.access", "markdown_it"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return _configured_file

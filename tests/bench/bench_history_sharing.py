@@ -31,7 +31,7 @@ import vodozemac  # noqa: E402
 from nio.crypto import InboundGroupSession  # noqa: E402
 
 from tui_client.engine.crypto.attachments import encrypt_attachment  # noqa: E402
-from tui_client.engine.crypto.olm import changed  # noqa: E402
+from tui_client.engine.nio.olm import changed  # noqa: E402
 from tui_client.engine.engine import Engine  # noqa: E402
 from tui_client.engine.history_sharing.bundle import build_bundle, serialize_bundle  # noqa: E402
 from tui_client.engine.host import EngineHost  # noqa: E402
@@ -130,8 +130,8 @@ async def run_size(server: SynapseServer, workdir: Path, count: int, ui_check: b
             await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 60)
 
         host.submit(wait_invite()).result(90)
-        receiver = bob.sharing.receiver
-        original = receiver._import
+        importer = bob.sharing.receiver.importer
+        original = importer.run
         timing: dict[str, float] = {}
 
         async def timed_import(acceptance, bundle):  # the part after the join: download → … → persist
@@ -141,7 +141,7 @@ async def run_size(server: SynapseServer, workdir: Path, count: int, ui_check: b
             timing["imported"] = out.imported
             return out, retry
 
-        receiver._import = timed_import  # type: ignore[method-assign]
+        importer.run = timed_import  # type: ignore[method-assign]
 
         async def join_and_import() -> None:
             await bob.join(room_id)

@@ -34,7 +34,7 @@ from tui_client.engine.history_sharing.bundle import (
     is_key32,
     parse_bundle,
 )
-from tui_client.engine.history_sharing.receiver import BundleReceiver, sessions_from_keys
+from tui_client.engine.history_sharing.importer import BundleImporter, sessions_from_keys
 from tui_client.engine.history_sharing.records import BundleState, ReceivedBundle
 
 ROOM = "!room:localhost"
@@ -170,7 +170,7 @@ def test_the_receivers_decode_step_refuses_damage_with_its_own_errors(data):
         ciphertext, file = encrypt_attachment(plaintext)
         file = {**file, "url": "mxc://localhost/bundle"}
     try:
-        parsed, sessions = BundleReceiver._decode(ciphertext, _record(file))
+        parsed, sessions = BundleImporter._decode(ciphertext, _record(file))
     except (BundleError, AttachmentError) as exc:
         assert str(exc)
         return

@@ -54,7 +54,7 @@ def _seed(olm) -> None:
         (InboundGroupSession(HELD, "ed", CREATOR, ROOM),
          SessionMeta(ROOM, KEY1["session_id"], CREATOR, False, Origin.DIRECT)),
     ]
-    from tui_client.engine.crypto.olm import changed
+    from tui_client.engine.nio.olm import changed
 
     olm.persist(*changed(olm.merge_sessions(direct)))
 

@@ -21,9 +21,9 @@ from tests.fuzz.shown import Context, assert_terminal_safe, shown
 from tests.fuzz.strategies import damaged_bytes, json_values, mutated, to_json_bytes
 from tests.fuzz.test_fuzz_announcements import PAYLOAD as BUNDLE_PAYLOAD
 from tests.fuzz.world import USER, machine, scratch, shared_receiver
-from tui_client.engine.crypto.olm import DecryptedOlmEvent, changed
+from tui_client.engine.nio.olm import DecryptedOlmEvent, changed
 from tui_client.engine.room_keys import Origin, SessionMeta
-from tui_client.engine.timeline import item_from_event
+from tui_client.engine.timeline.convert import item_from_event
 
 ALICE, ALICE_DEVICE = "@alice:localhost", "ALICEDEV"
 ROOM = "!room:localhost"

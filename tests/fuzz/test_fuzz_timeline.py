@@ -15,10 +15,10 @@ from tests.fuzz.profile import counted, examples
 from tests.fuzz.shown import Context, assert_terminal_safe, shown
 from tests.fuzz.strategies import HUGE_INTS, hostile_text, mutated
 from tui_client.engine.models import KeyProvenance, TimelineItem
-from tui_client.engine.timeline import item_from_event
+from tui_client.engine.timeline.convert import item_from_event
 from tui_client.safe_text import clean, clean_id, clean_log, clean_name, json_text, one_line, safe_link
 from tui_client.ui.formatting import MAX_CHARS, body_content, html_to_content
-from tui_client.engine.render import text_content
+from tui_client.engine.outgoing import text_content
 
 ROOM = "!room:localhost"
 BASE = {"event_id": "$event:localhost", "sender": "@alice:localhost", "origin_server_ts": 1_700_000_000_000,

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from tui_client.config import Settings
-from tui_client.engine.crypto.olm import AppOlm
+from tui_client.engine.nio.olm import AppOlm
 from tui_client.engine.history_sharing.receiver import BundleReceiver
 from tui_client.engine.history_sharing.rules import SenderTrust
 from tui_client.engine.history_sharing.store import SharingStore
-from tui_client.engine.store import AppStore
+from tui_client.engine.nio.store import AppStore
 
 USER, DEVICE = "@me:localhost", "MYDEVICE"
 TABLES = ("tc_inbound_session", "tc_session_meta", "tc_withheld", "tc_bundle_sessions", "tc_received_bundle",

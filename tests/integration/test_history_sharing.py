@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -77,7 +76,7 @@ async def test_invite_shares_history_with_provenance(engines):
         assert item.provenance is not None
         assert item.provenance.shared_by == alice.user_id
         assert item.provenance.shared_by_device == alice.device_id
-        assert item.provenance.badge == "🔑 shared by Alice"
+        assert item.provenance.badge == f"🔑 shared by Alice ({alice.user_id})"
 
     after = await alice.send_text(room_id, "after the join")
     assert await bob.wait_until(lambda: "after the join" in bodies(bob.timeline(room_id)))
@@ -645,3 +644,20 @@ async def test_history_json_carries_provenance(engines, cli_env, homeserver, mak
     entry = next(e for e in json.loads(out.stdout) if e["event_id"] == ids[0])
     assert entry["body"] == "for the cli" and entry["decrypted"]
     assert entry["shared_by"] == alice.user_id and entry["shared_by_device"] == alice.device_id
+
+
+async def test_a_device_no_keys_were_sent_to_is_told_the_final_truth(engines):
+    """First ten minutes #7: a device logged in by hand showed 'waiting for keys from Alice' forever."""
+    alice, bob = await engines("alice"), await engines("bob")
+    by_hand = await engines("bob-laptop", user=bob.test_user)  # a second device nobody cross-signed
+    assert not by_hand.own_trust().device_verified
+    room_id, ids = await room_with_messages(alice, ["before the laptop"])
+    await alice.invite(room_id, bob.user_id)
+    await invited(by_hand, room_id)
+    await by_hand.join(room_id)
+    await by_hand.load_full_history(room_id)
+    item = by_event(by_hand, room_id)[ids[0]]
+    assert item.failed and item.failure_code == "device_not_eligible"
+    assert item.failure_reason == (
+        "sent before you joined; Alice's client did not share keys with this device: it is not cross-signed"
+    )

@@ -41,13 +41,49 @@ async def test_inspector_after_a_bundle_import(engines):
 
     details = bob.event_details(room_id, a1)
     assert details.session_id == alice_session and details.sender_device == alice.device_id
-    assert details.provenance and "shared the keys for this message" in details.provenance
-    assert "authenticity not guaranteed" in details.trust
+    # Alice wrote it and shared its key in her bundle: the details say so, without claiming
+    # the key came from someone other than the sender.
+    assert details.provenance.startswith(
+        f"Alice ({alice.user_id}, device {alice.device_id}) sent this message and shared its key later, in a key bundle"
+    )
+    assert details.trust == (
+        "authenticity rests on the sender's word: the sender shared this key later, in a key bundle, "
+        "not with the message"
+    )
     assert details.decrypted_json["content"]["body"] == "alice speaks"
     assert details.encrypted_json["type"] == "m.room.encrypted" and "ciphertext" in details.encrypted_json["content"]
     failed = bob.event_details(room_id, d1)
     assert failed.failure_reason.startswith("not shared") and failed.decrypted_json is None
     assert failed.encrypted_json["content"]["session_id"] == failed.session_id
+
+
+async def test_event_details_say_who_shared_a_key_whether_or_not_it_was_the_sender(engines):
+    """Charlie, invited by Bob, reads Alice's message (Bob passed its key on) and Bob's own
+    (Bob shared his own key): the trust line and the provenance sentence tell the two apart."""
+    alice, bob, charlie = await engines("alice"), await engines("bob"), await engines("charlie")
+    room_id = await alice.create_room("Passed on", history_visibility="shared")
+    a1 = await alice.send_text(room_id, "alice wrote this")
+    await alice.invite(room_id, bob.user_id)
+    await invited(bob, room_id)
+    await bob.join(room_id)
+    b1 = await bob.send_text(room_id, "bob wrote this")
+    await bob.invite(room_id, charlie.user_id)
+    await invited(charlie, room_id)
+    await charlie.join(room_id)
+    await charlie.load_full_history(room_id)
+    items = by_event(charlie, room_id)
+    assert items[a1].provenance.shared_by == bob.user_id and items[b1].provenance.shared_by == bob.user_id
+    assert items[a1].provenance.badge == items[b1].provenance.badge == f"🔑 shared by Bob ({bob.user_id})"
+
+    passed_on = charlie.event_details(room_id, a1)
+    assert passed_on.trust == (
+        f"authenticity not guaranteed: the key came from {bob.user_id} in a key bundle, not from the sender"
+    )
+    assert passed_on.provenance.startswith(f"Bob ({bob.user_id}, device {bob.device_id}) shared the keys for this message")
+
+    own = charlie.event_details(room_id, b1)
+    assert "not from the sender" not in own.trust and "the sender shared this key later" in own.trust
+    assert own.provenance.startswith(f"Bob ({bob.user_id}, device {bob.device_id}) sent this message and shared its key later")
 
 
 async def test_inspector_shows_a_refused_bundle_with_its_reason(engines):

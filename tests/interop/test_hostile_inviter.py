@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -178,7 +177,7 @@ async def test_the_creators_key_beats_a_forged_one_that_came_first(js_peer_facto
     assert first.failed and first.failure_code == "index", "m1 predates the key carol gave bob; not 'forged'"
 
     bob = await reopen(bob)
-    m3 = await carol.send_text(room_id, "m3")
+    await carol.send_text(room_id, "m3")
     assert await bob.wait_until(lambda: "m3" in bodies(bob.timeline(room_id)), 20)
     await bob.load_full_history(room_id)
     assert by_event(bob, room_id)[m2].decrypted, "still readable after a restart"

@@ -9,6 +9,7 @@ against a real server is covered by test_pilot_live.py.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -25,8 +26,11 @@ from tui_client.engine.events import (
     TimelineItemsAdded,
     TimelineItemUpdated,
 )
-from tui_client.engine.identity import IdentityInfo, OwnTrust
+from tui_client.engine.models import IdentityInfo, IdentityState, OwnTrust
 from tui_client.engine.models import (
+    DeviceInfo,
+    SharePreview,
+    ShareResult,
     BundleSummary,
     Decryption,
     DeviceReport,
@@ -147,8 +151,10 @@ class FakeIdentity:
 
     def identity_info(self, user_id: str) -> IdentityInfo:
         if user_id in self.engine.changed:
-            return IdentityInfo(user_id, "changed", MASTER_KEYS.get(user_id), CAROL_OLD_MASTER_KEY, ts(4, 11, 30) / 1000)
-        return IdentityInfo(user_id, "pinned" if user_id in MASTER_KEYS else "unknown", MASTER_KEYS.get(user_id))
+            return IdentityInfo(user_id, IdentityState.CHANGED, MASTER_KEYS.get(user_id), CAROL_OLD_MASTER_KEY,
+                                ts(4, 11, 30) / 1000)
+        state = IdentityState.PINNED if user_id in MASTER_KEYS else IdentityState.UNKNOWN
+        return IdentityInfo(user_id, state, MASTER_KEYS.get(user_id))
 
 
 def _project_inspection(engine: Any) -> RoomInspection:
@@ -234,16 +240,17 @@ class FakeCrypto:
         if item.failed:
             trust = "not decrypted, so nothing can be said about it"
         elif item.provenance is not None:
-            trust = f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, not from the sender"
+            trust = item.provenance.trust(item.sender)
         elif item.decrypted:
             trust = "from a device its owner cross-signed (the owner is not verified by you)"
         else:
             trust = "not encrypted: anyone on the servers could read or change it"
         return EventDetails(event_id, room_id, item.sender, device, item.session_id, "curveKey" if encrypted else None,
-                            trust, item.provenance.sentence() if item.provenance else None, item.failure_reason,
+                            trust, item.provenance.sentence(item.sender) if item.provenance else None, item.failure_reason,
                             decrypted, encrypted)
 
-    async def verify_with_recovery_key(self, text: str) -> OwnTrust:
+    async def verify_with_recovery_key(self, key_or_passphrase: str) -> OwnTrust:
+        text = key_or_passphrase
         self.calls.append(("verify_with_recovery_key", ()))
         await asyncio.sleep(self.verify_delay)
         gate = getattr(self, "verify_gate", None)
@@ -271,6 +278,15 @@ class FakeCrypto:
 
     def changed_identities(self) -> list[str]:
         return list(self.changed)
+
+    def identity_info(self, user_id: str) -> IdentityInfo:
+        return self.identity.identity_info(user_id)
+
+    def devices(self, user_id: str) -> list[DeviceInfo]:
+        return []
+
+    async def refresh_keys(self, user_id: str) -> None:
+        self.calls.append(("refresh_keys", (user_id,)))
 
     def accept_identity(self, user_id: str) -> None:
         self.calls.append(("accept_identity", (user_id,)))
@@ -325,6 +341,9 @@ class FakeEngine(FakeCrypto):
     ) -> None:
         self.user_id = ME if logged_in else ""
         self.device_id = "BOBDEVICE" if logged_in else ""
+        self.profile = "fake"
+        self.dir = Path("/nonexistent/fake-profile")
+        self.store_problem: str | None = None
         self._rooms = list(default_rooms() if rooms is None else rooms)
         self._invites = list(default_invites() if invites is None else invites)
         self._timelines = {PROJECT: project_timeline(), GENERAL: general_timeline()} if timelines is None else timelines
@@ -353,8 +372,31 @@ class FakeEngine(FakeCrypto):
         for listener in list(self._listeners):
             listener(event)
 
-    async def open(self) -> bool:
+    @property
+    def logged_in(self) -> bool:
         return bool(self.user_id)
+
+    async def open(self, *, broken_store_ok: bool = False) -> bool:
+        return bool(self.user_id)
+
+    async def logout(self) -> None:
+        self.calls.append(("logout", ()))
+        self.user_id = self.device_id = ""
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        await asyncio.sleep(0)
+
+    async def sync_once(self, timeout_ms: int = 0) -> None:
+        self.calls.append(("sync_once", ()))
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+        return predicate()
+
+    async def flush(self) -> None:
+        return None
+
+    async def doctor(self) -> dict[str, Any]:
+        return {"profile": self.profile, "logged_in": self.logged_in, "problems": []}
 
     async def login(self, homeserver: str, user: str, password: str, device_name: str = "tui_client") -> Any:
         self.calls.append(("login", (homeserver, user)))
@@ -431,10 +473,48 @@ class FakeEngine(FakeCrypto):
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item.event_id
 
-    async def invite(self, room_id: str, user_id: str, *, share_history: bool = True) -> None:
+    async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
+        room = self.room(room_id)
+        if room is None or not room.history_shareable:
+            return SharePreview(False, f"the room's history visibility is '{room.history_visibility if room else '?'}', "
+                                       "so earlier messages are not shared")
+        if user_id.startswith("@ghost"):
+            return SharePreview(False, f"{user_id} does not seem to exist on their server, so nothing would be "
+                                       "shared", 2, 0, warning=f"{user_id} may not exist: check the user id")
+        return SharePreview(True, f"the keys to earlier messages (2 sessions) will be shared with 1 device of "
+                                  f"{user_id}", 2, 0)
+
+    def share_preview(self, room_id: str) -> SharePreview:
+        room = self.room(room_id)
+        shareable = bool(room and room.history_shareable)
+        return SharePreview(shareable, "the keys to earlier messages (2 sessions) will be shared" if shareable else
+                            "earlier messages are not shared", 2 if shareable else 0, 0)
+
+    async def share_history(self, room_id: str, user_id: str) -> ShareResult:
+        self.calls.append(("share_history", (room_id, user_id)))
+        return ShareResult(True, f"shared the keys to 2 sessions with 1 device of {user_id}", 2, 0, ("DEVICE",))
+
+    async def resolve_room(self, room: str, *, invited_ok: bool = False) -> str:
+        if room.startswith("!"):
+            return room
+        found = [r.room_id for r in self._rooms if r.name == room]
+        if invited_ok:
+            found += [i.room_id for i in self._invites if i.name == room]
+        if len(found) != 1:
+            raise EngineError(f"no room called {room!r} (use a room id, an alias or an exact name)")
+        return found[0]
+
+    async def load_full_history(self, room_id: str, page: int = 100) -> list[TimelineItem]:
+        while not self.timeline_at_start(room_id):
+            await self.paginate_back(room_id, page)
+        return self.timeline(room_id)
+
+    async def invite(
+        self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
+    ) -> None:
         self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))
 
-    async def join(self, room: str) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
         self.calls.append(("join", (room,)))
         invite = next((i for i in self._invites if i.room_id == room), None)
         if invite is None and not room.startswith("!"):

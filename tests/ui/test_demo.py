@@ -164,11 +164,15 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
                     await pilot.press("ctrl+q")
                     return
 
-                # Read: select a shared message, then Dave's; the detail line explains each.
+                # Read: f3 starts on the newest message (Alice's, shared), not on "Bob joined";
+                # then Dave's. The detail line explains each.
                 await pilot.press("f3")
-                await select_until(pilot, timeline, lambda i: i.provenance is not None, "a shared message")
+                await pilot.pause()
+                newest = next(i for i in timeline.items if i.event_id == timeline.selected)
+                assert newest.is_message and newest.provenance is not None, newest
                 detail = app.main_screen.query_one("#detail")
                 assert "Alice (@alice:localhost, device" in text_of(detail)
+                assert "not encrypted" not in text_of(detail)
                 await wait_for(pilot, lambda: "Dave's message can't be read" in hint_text(app), what="the why hint")
                 await select_until(pilot, timeline, lambda i: i.failure_code == "not_shared", "Dave's message")
                 assert NOT_SHARED in text_of(detail)
@@ -198,7 +202,8 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
                 commands = app.screen.query_one(CommandList)
                 if commands.highlighted is None:
                     await pilot.press("down")
-                assert "Invite Charlie" in str(commands.get_option_at_index(commands.highlighted).prompt)
+                offered = str(commands.get_option_at_index(commands.highlighted).prompt)
+                assert "Invite Charlie" in offered and "Invite @charlie:localhost to Project Aurora" in offered
                 await pilot.press("enter")
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=10,
                                what="the invite confirmation")
@@ -242,3 +247,53 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
         demo.stop()
     assert bot is None or bot.poll() is not None
     assert time.monotonic() - started < 90
+
+
+async def test_a_second_run_on_a_used_profile_lands_on_its_own_invite(tmp_path: Path) -> None:
+    """Bob accepted the first story's invite and made a room of his own; the next `tui-client
+    demo` stages a new invite: the app must open on it with the focus there, so the `a` the hint
+    asks for accepts it (it used to open Bob's room and type "a" into its composer)."""
+    demo = Demo(tmp_path / "demo", progress=lambda line: None)
+    demo.start_server()
+    try:
+        await demo.prepare()
+        first = demo.state.room_id
+        bob = await demo.engine("bob")
+        try:
+            await bob.join(first)
+            await bob.create_room("Bob's notes")
+        finally:
+            await bob.close()
+        await demo.prepare(replay=True)  # what the launcher does on the next run
+        room_id = demo.state.room_id
+        assert room_id != first
+
+        host, restored = open_backend("bob", demo.settings(), profile_dir=demo.profile_dir("bob"))
+        app = DemoApp(host, demo=demo, user="bob", restored=restored, settings=demo.settings(),
+                      bot_check=lambda: None, poll_interval=0.1)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                def landed() -> bool:
+                    return isinstance(app.focused, InviteCard) and app.focused.invite.room_id == room_id
+
+                try:
+                    await wait_for(pilot, landed, timeout=30, what="the new invite to take the focus")
+                except AssertionError:
+                    from tui_client.ui.widgets.room_list import RoomList
+
+                    rooms = app.main_screen.query_one(RoomList) if app.main_screen else None
+                    raise AssertionError(
+                        f"the invite to {room_id} never took the focus: screen {app.screen}, focused {app.focused}, "
+                        f"invites {[i.room_id for i in app.invites]}, rooms {[r.name for r in app.rooms]}, "
+                        f"list options {rooms.option_count if rooms else None}, current {rooms._current if rooms else None}"
+                    ) from None
+                await wait_for(pilot, lambda: "press a to accept" in hint_text(app), what="the accept hint")
+                await pilot.press("a")
+                screen = app.main_screen
+                await wait_for(pilot, lambda: screen.current_room == room_id, timeout=30, what="the new room to open")
+                assert screen.query_one(Composer).text == "", "the a went into a composer"
+                await pilot.press("ctrl+q")
+        finally:
+            host.stop()
+    finally:
+        demo.stop()

@@ -46,12 +46,17 @@ def test_accept_question_explains_the_risk_with_or_without_keys() -> None:
 
 def test_inspector_rows() -> None:
     session = SessionReport("ABCDEFGHIJKLMNOP", "@alice:x", "DEV", "curve", 4, False, "bundle",
-                            "shared by @alice:x (DEV) in a key bundle on 2025-03-04 09:01")
-    assert session_row(session) == ("ABCDEFGHIJ…", "@alice:x DEV", "4", "no", session.origin_detail)
+                            "shared by @alice:x (DEV) in a key bundle on 2025-03-04 09:01", shared_by="@alice:x")
+    # The table's origin is compact (the detail line under it has the device and the date).
+    assert session_row(session) == ("ABCDEFGHIJ…", "@alice:x DEV", "4", "no", "bundle from @alice:x")
+    direct = SessionReport("S2", "@bob:x", "BD", "curve", 0, True, "direct", "received directly from its creator")
+    assert session_row(direct)[4] == "directly from its creator"
     unknown = SessionReport("SHORT", None, None, "curve", 0, True, "unknown", "origin not recorded")
     assert session_row(unknown)[:2] == ("SHORT", "unknown")
     withheld = WithheldReport("S" * 20, "m.unverified", None, None, "@alice:x", None, "to-device", 0.0)
     assert withheld_row(withheld) == ("SSSSSSSSSS…", "m.unverified", "no reason given", "to-device", "@alice:x")
+    one = BundleSummary("@alice:x", "imported", 0.0, key_count=1, imported_count=1)
+    assert bundle_row(one, "Alice")[2] == "1 key"
     bundle = BundleSummary("@alice:x", "rejected", 0.0, key_count=3, detail="bad signature")
     assert bundle_row(bundle, "Alice") == (
         "Alice (@alice:x)", "rejected", "3 keys", "keys from Alice refused: bad signature")

@@ -14,7 +14,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from tui_client.engine.events import OwnTrustChanged
-from tui_client.engine.identity import OwnTrust
+from tui_client.engine.models import OwnTrust
 from tui_client.ui.palette import ActionsProvider
 from tui_client.ui.screens.confirm import ConfirmScreen
 from tui_client.ui.screens.event_details import NO_DECRYPTED, EventDetailsScreen
@@ -174,7 +174,7 @@ async def test_crypto_inspector_tabs_copy_refresh_and_accept(make_app):
         await wait_for(pilot, lambda: sessions.row_count == 3, what="the sessions")
         rows = cells(sessions)
         assert rows[0][:4] == ["SESSIONAAA…", "@alice:example.org ALICEDEVICE", "0", "yes"]
-        assert rows[0][4].startswith("shared by @alice:example.org (ALICEDEVICE) in a key bundle")
+        assert rows[0][4] == "bundle from @alice:example.org"  # compact: the line below has the sentence
         assert "SESSIONAAAAAAAAAA" in texts(inspector)  # the detail line has the whole id
         await pilot.press("c")
         assert app.clipboard == "SESSIONAAAAAAAAAA"
@@ -222,8 +222,10 @@ async def test_event_details_of_a_shared_and_a_failed_message(make_app):
         details = await wait_for(pilot, lambda: isinstance(app.screen, EventDetailsScreen) and app.screen)
         await wait_for(pilot, lambda: details.details is not None)
         shown = texts(details)
-        assert "Alice (@alice:example.org, device ALICEDEVICE) shared the keys for this message" in shown
-        assert "authenticity not guaranteed: the key came from @alice:example.org" in shown
+        # Alice sent it and shared its key herself: nothing may claim the key came from someone else.
+        assert "Alice (@alice:example.org, device ALICEDEVICE) sent this message and shared its key later" in shown
+        assert "authenticity rests on the sender's word: the sender shared this key later" in shown
+        assert "not from the sender" not in shown
         assert "SESSIONAAAAAAAAAA" in shown
         decrypted = details.query_one("#decrypted-json", TextArea)
         assert decrypted.read_only and '"body": "Welcome to **Project X**!"' in decrypted.text

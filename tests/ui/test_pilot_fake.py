@@ -87,7 +87,7 @@ async def test_restored_session_shows_rooms_invites_and_the_first_room(make_app)
         assert "🔑 shared by Alice" in shown
         assert "⚠ Unable to decrypt: not shared: the sender's history settings did not allow it" in shown
         assert "[bold]x[/]" in shown  # markup in a body is shown literally
-        assert "● syncing" in shown and ME in shown and "BOBDEVICE" in shown
+        assert "● connected" in shown and ME in shown and "BOBDEVICE" in shown
         assert app.fake.calls[0] == ("start_sync", ())
 
 
@@ -153,9 +153,26 @@ async def test_invite_into_a_shared_room_says_history_will_be_shared_first(make_
         await ready(pilot)
         await type_and_send(pilot, "/invite @dave:example.org")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        assert "keys to the messages sent before they joined" in texts(app.screen)
+        assert "(2 sessions) will be shared with 1 device of @dave:example.org" in texts(app.screen)
         await pilot.press("y")
         await wait_for(pilot, lambda: ("invite", (PROJECT, "@dave:example.org")) in app.fake.calls)
+
+
+async def test_inviting_someone_who_may_not_exist_warns_and_promises_nothing(make_app):
+    """First ten minutes #6: '(6 sessions) will be shared' was promised for a user who does not exist."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await type_and_send(pilot, "/invite @ghost:example.org")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        shown = texts(app.screen)
+        assert "@ghost:example.org may not exist: check the user id" in shown
+        assert "Earlier messages will not be shared with @ghost:example.org" in shown
+        assert "will be shared" not in shown.replace("will not be shared", "")
+        assert "Invite without history" not in shown, "nothing to share, so no second choice"
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert not any(c[0] == "invite" for c in app.fake.calls), "the user decides; escape sends nothing"
 
 
 async def test_a_failed_send_is_reported_and_the_text_restored(make_app):
@@ -189,7 +206,7 @@ async def test_selecting_a_message_shows_its_provenance_sentence(make_app):
         timeline.selected = "$e3"
         await pilot.pause()
         detail = str(screen.query_one("#detail", Static).render())
-        assert "Alice (@alice:example.org, device ALICEDEVICE) shared the keys for this message" in detail
+        assert "Alice (@alice:example.org, device ALICEDEVICE) sent this message and shared its key later" in detail
         assert "authenticity rests on Alice's word" in detail
         await pilot.press("k", "k")  # j/k move the selection like the arrows
         assert timeline.selected == "$e1"
@@ -307,7 +324,7 @@ async def test_login_errors_then_success(make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login"))
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one("#login").region.height, what="the login form")
-        screen.query_one("#homeserver", Input).value = "matrix.example.org"
+        screen.query_one("#homeserver", Input).value = "ftp://matrix.example.org"
         screen.query_one("#user", Input).value = "bob"
         screen.query_one("#password", Input).value = "nope"
         await pilot.click("#login")
@@ -405,10 +422,16 @@ async def test_messages_group_and_name_the_sender_once(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         timeline = screen.query_one(Timeline)
+        # Alice's two messages decrypted with keys she shared each show their header (and badge).
         first, second = timeline.view_of("$e3"), timeline.view_of("$e4")
         assert isinstance(first, MessageView) and isinstance(second, MessageView)
-        assert first.show_header and not second.show_header
+        assert first.show_header and second.show_header
         assert not timeline.view_of("$e5").has_class("-continuation")
+        # Two ordinary messages in a row from her: one header.
+        one = app.fake.receive(PROJECT, ALICE, "Alice", "are you there?")
+        two = app.fake.receive(PROJECT, ALICE, "Alice", "hello?")
+        await wait_for(pilot, lambda: timeline.view_of(two.event_id) is not None)
+        assert timeline.view_of(one.event_id).show_header and not timeline.view_of(two.event_id).show_header
 
 
 class BrokenEngine(FakeEngine):
@@ -447,3 +470,19 @@ async def test_hostile_names_and_bodies_reach_the_screen_as_plain_text(make_app)
         option = str(screen.query_one(RoomList).get_option(PROJECT).prompt)
         assert option.startswith("🔒 [@click=app.quit]E") and "\x1b" not in option
         assert isinstance(app.screen, MainScreen)  # nothing was "clicked"
+
+
+async def test_the_room_shows_the_inviters_keys_while_they_download(make_app):
+    """History sharing under attack, hole 5: the download is a state on the room, not a wait."""
+    from dataclasses import replace
+
+    from tests.ui.fake_engine import ALICE, default_rooms
+    from tui_client.engine.models import BundleSummary
+
+    downloading = BundleSummary(ALICE, "downloading", ts(4, 9, 0) / 1000, bytes_done=1_200_000, bytes_total=5_300_000)
+    rooms = [replace(r, incoming_keys=downloading) if r.room_id == PROJECT else r for r in default_rooms()]
+    app = make_app(FakeEngine(rooms=rooms))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        header = str(screen.query_one("#room-header").render())
+        assert "⇣ downloading the keys Alice shared… 1.2 of 5.3 MB" in header

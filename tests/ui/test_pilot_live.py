@@ -136,8 +136,9 @@ async def test_unreachable_server_and_bad_url_are_explained(tmp_path: Path) -> N
             await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#password"))
             login = app.screen
             error = login.query_one("#login-error")
-            for url, expected in (("matrix.example.org", "bad homeserver URL"),
-                                  ("http://127.0.0.1:9", "cannot reach http://127.0.0.1:9")):
+            # A typed loopback address without a scheme means http (nothing listens on port 9).
+            for url, expected in (("ftp://matrix.example.org", "bad homeserver URL"),
+                                  ("127.0.0.1:9", "cannot reach http://127.0.0.1:9")):
                 login.query_one("#homeserver", Input).value = url
                 login.query_one("#user", Input).value = "carol"
                 login.query_one("#password", Input).value = "pw"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Static
 
-from tui_client.engine.identity import OwnTrust
+from tui_client.engine.models import OwnTrust
 from tui_client.ui.screens.event_details import EventDetailsScreen
 from tui_client.ui.screens.identity import VerifyDeviceScreen
 from tui_client.ui.screens.inspector import CryptoInspectorScreen

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tui_client.engine.models import BundleSummary, Invite, SyncState
-from tui_client.engine.render import markdown_to_html
+from tui_client.engine.outgoing import markdown_to_html
 from tui_client.ui import commands
 from tui_client.ui.clock import TimeFormatter
 from tui_client.ui.describe import bundle_line, invite_line, sync_line, trust_line
@@ -157,7 +157,7 @@ def test_bundle_lines_use_the_engines_words() -> None:
 
 
 def test_sync_lines_and_countdown() -> None:
-    assert sync_line(SyncState("syncing"), 0) == "● syncing"
+    assert sync_line(SyncState("syncing"), 0) == "● connected"
     retrying = SyncState("retrying", "cannot reach the homeserver", 10.0, 100.0)
     assert sync_line(retrying, 104.2) == "⟳ retrying in 6 s — cannot reach the homeserver"
     assert sync_line(retrying, 200.0) == "⟳ reconnecting… — cannot reach the homeserver"
@@ -165,7 +165,7 @@ def test_sync_lines_and_countdown() -> None:
 
 
 def test_trust_slot() -> None:
-    from tui_client.engine.identity import OwnTrust
+    from tui_client.engine.models import OwnTrust
 
     assert trust_line(None) == "verified: —"
     assert trust_line(True) == "✓ verified by your identity"

@@ -22,7 +22,7 @@ from tui_client.engine.history_sharing.bundle import (
     parse_bundle,
     serialize_bundle,
 )
-from tui_client.engine.history_sharing.receiver import sessions_from_keys
+from tui_client.engine.history_sharing.importer import sessions_from_keys
 
 ROOM = "!room:x"
 OTHER = "!other:x"

@@ -31,8 +31,14 @@ def test_bob_walks_the_whole_story() -> None:
     assert invite.step == "invite" and "ctrl+p → Invite Charlie" in invite.text
     dialog = guide.update(replace(JOINED, own_messages=1, answered=True, dialog="invite"))
     assert dialog.text.startswith("Press y")
-    end = guide.update(replace(JOINED, charlie_in_room=True))
-    assert end.step == "end" and "tui-client demo --as charlie" in end.text and end.tone == "done"
+    invited = guide.update(replace(JOINED, charlie_in_room=True))
+    assert invited.step == "charlie" and "tui-client demo --as charlie" in invited.text and invited.tone == "done"
+    # The hint moves on with the room: Charlie joins, then speaks.
+    greet = guide.update(replace(JOINED, charlie_in_room=True, charlie_joined=True))
+    assert greet.step == "greet" and "Charlie joined and reads the history you passed on" in greet.text
+    assert "--as charlie" not in greet.text
+    end = guide.update(replace(JOINED, charlie_in_room=True, charlie_joined=True, charlie_spoke=True))
+    assert end.step == "end" and end.text.startswith("That's the story!")
 
 
 def test_selecting_daves_message_first_still_asks_to_read_the_shared_ones() -> None:
@@ -75,7 +81,7 @@ def test_a_dead_bot_is_mentioned_and_does_not_hold_the_story_up() -> None:
 
 def test_charlie_has_his_own_words() -> None:
     guide = Guide("charlie")
-    assert "Bob hasn't invited you yet" in guide.update(Facts()).text
+    assert guide.update(Facts()).text == "Waiting for Bob's invite (in another terminal:  tui-client demo)"
     assert guide.update(Facts(invite_from="Bob", invite_bundle=True, invite_messages=5)).text.startswith(
         "Bob invited you and shared the keys to 5 earlier messages"
     )
@@ -84,23 +90,40 @@ def test_charlie_has_his_own_words() -> None:
     assert "still explained" in guide.update(replace(joined, selected=SHARED)).text
     assert guide.update(replace(joined, selected=NOT_SHARED)).step == "talk"
     end = guide.update(replace(joined, own_messages=1, answered=True))
-    assert end.step == "end" and "--fresh" in end.text
+    assert end.step == "end" and "ctrl+q quits" in end.text
     assert "invite" not in guide.steps
 
 
 def test_hints_fit_one_line_at_100_columns() -> None:
     """The hint line is one line: every text fits 100 columns with its 💡 and padding."""
     texts = set()
+    # As long as the command gets in a fresh clone's venv (the path of the running executable).
+    command = "~/src/tui_client/.venv/bin/tui-client"
     for user in ("bob", "charlie", "dave"):
         for facts in (
             Facts(), INVITED, Facts(invite_from="Alice"), Facts(joined=True),
             JOINED, replace(JOINED, own_messages=1), replace(JOINED, bot_alive=False),
             replace(JOINED, dialog="invite"), replace(JOINED, bot_alive=False, own_messages=1),
+            replace(JOINED, charlie_in_room=True), replace(JOINED, charlie_in_room=True, charlie_joined=True),
+            replace(JOINED, charlie_got_keys=False, charlie_in_room=True, charlie_joined=True),
+            replace(JOINED, server_gone=True),
         ):
             for done in ((), ("accept", "read", "why"), ("accept", "read", "why", "talk"),
-                         ("accept", "read", "why", "talk", "invite")):
-                guide = Guide(user, done=set(done))
+                         ("accept", "read", "why", "talk", "invite"),
+                         ("accept", "read", "why", "talk", "invite", "charlie", "greet")):
+                guide = Guide(user, done=set(done), command=command)
                 texts.add(guide.update(facts).text)
+    assert any(f"{command} demo --as charlie" in t for t in texts)
     for text in texts:
         width = len(text) + text.count("🔑")  # the key emoji takes two cells
         assert width <= 100 - 2 - 3, text
+
+
+def test_the_end_of_the_story_follows_the_room_and_a_stopped_homeserver_is_said_plainly() -> None:
+    guide = Guide("bob", done={"accept", "read", "why", "talk", "invite"}, command="~/x/.venv/bin/tui-client")
+    assert guide.update(replace(JOINED, charlie_in_room=True)).text == (
+        "Done! Now in another terminal:  ~/x/.venv/bin/tui-client demo --as charlie")
+    no_keys = guide.update(replace(JOINED, charlie_in_room=True, charlie_joined=True, charlie_got_keys=False))
+    assert "reads what is written from now on" in no_keys.text
+    gone = guide.update(replace(JOINED, server_gone=True))
+    assert gone.step == "gone" and gone.tone == "warning" and "ctrl+q quits" in gone.text

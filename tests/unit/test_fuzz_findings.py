@@ -12,7 +12,7 @@ import pytest
 from nio.events import Event
 
 from tui_client.engine.crypto.attachments import AttachmentError, parse_mxc
-from tui_client.engine.timeline import MAX_TIMESTAMP_MS, item_from_event
+from tui_client.engine.timeline.convert import MAX_TIMESTAMP_MS, item_from_event
 from tui_client.logs import SafeFormatter
 from tui_client.safe_text import clean, clean_id, clean_log, clean_name, json_text, one_line
 from tui_client.ui.clock import TimeFormatter
@@ -125,7 +125,7 @@ def test_an_unreadable_joined_note_does_not_stop_the_store_migrating(tmp_path, n
     from nio.crypto import OlmAccount
     from nio.store import SqliteStore
 
-    from tui_client.engine.migrations import LATEST, migrate
+    from tui_client.engine.nio.migrations import LATEST, migrate
 
     nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
     nio_store.save_account(OlmAccount())

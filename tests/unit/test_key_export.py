@@ -7,16 +7,15 @@ import json
 import pytest
 import vodozemac
 from nio.crypto import key_export as nio_export
-from nio.crypto.sessions import InboundGroupSession
-
 from tui_client.engine.crypto.key_export import (
+    ExportedKey,
     KeyExportError,
     decrypt_export,
     encrypt_export,
     export_entries,
     parse_export_entries,
-    to_session,
 )
+from tui_client.engine.crypto.megolm import MegolmKeyError, import_exported
 
 ROUNDS = 1000  # keep unit tests fast; the format stores the count
 
@@ -53,15 +52,19 @@ def test_wrong_passphrase_damage_and_hostile_round_counts():
         decrypt_export(v2, "right")
 
 
+def exported(group: vodozemac.GroupSession, shareable: bool) -> ExportedKey:
+    inbound = vodozemac.InboundGroupSession(group.session_key)
+    return ExportedKey("!r:x", "curve", inbound.session_id, inbound.export_at(0).to_base64(), "ed", (), shareable)
+
+
 def test_entries_round_trip_with_the_shareable_flag():
     group = vodozemac.GroupSession()
-    session = InboundGroupSession(group.session_key.to_base64(), "ed", "curve", "!r:x")
-    [entry] = export_entries([(session, True)])
+    [entry] = export_entries([exported(group, True)])
     assert entry["org.matrix.msc3061.shared_history"] is True
     assert entry["session_key"].startswith("AQAAAA")
     keys, skipped = parse_export_entries(json.dumps([entry, {"junk": 1}, "x"]).encode())
     assert skipped == 2 and keys[0].shared_history
-    assert to_session(keys[0]).id == session.id
+    assert import_exported(keys[0].session_key, keys[0].session_id).session_id == group.session_id
     # Element writes "m.shared_history"; both spellings are read.
     keys, _ = parse_export_entries(json.dumps([{**entry, "org.matrix.msc3061.shared_history": None, "m.shared_history": True}]).encode())
     assert keys[0].shared_history
@@ -69,13 +72,11 @@ def test_entries_round_trip_with_the_shareable_flag():
 
 def test_a_key_that_is_not_its_session_is_refused():
     a, b = vodozemac.GroupSession(), vodozemac.GroupSession()
-    sa = InboundGroupSession(a.session_key.to_base64(), "ed", "curve", "!r:x")
-    sb = InboundGroupSession(b.session_key.to_base64(), "ed", "curve", "!r:x")
-    [entry] = export_entries([(sa, False)])
-    entry["session_key"] = sb.export_session(0)
+    [entry] = export_entries([exported(a, False)])
+    entry["session_key"] = exported(b, False).session_key
     keys, _ = parse_export_entries(json.dumps([entry]).encode())
-    with pytest.raises(KeyExportError, match="belongs to another session"):
-        to_session(keys[0])
+    with pytest.raises(MegolmKeyError, match="belongs to another session"):
+        import_exported(keys[0].session_key, keys[0].session_id)
 
 
 def test_not_json_or_not_a_list():

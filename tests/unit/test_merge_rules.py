@@ -10,9 +10,9 @@ import vodozemac
 from nio.crypto.sessions import InboundGroupSession
 
 from tests.forge import forged_export, random_key
-from tui_client.engine.crypto.olm import AppOlm, changed, shared_history_flag
-from tui_client.engine.room_keys import CopyFacts, MergeAction, Origin, SessionMeta, decide_merge
-from tui_client.engine.store import AppStore
+from tui_client.engine.nio.olm import AppOlm, changed
+from tui_client.engine.room_keys import CopyFacts, MergeAction, Origin, SessionMeta, decide_merge, shared_history_flag
+from tui_client.engine.nio.store import AppStore
 
 ROOM = "!room:x"
 OTHER = "!other:x"

@@ -3,10 +3,8 @@ inviter's bundle, downloads, record caps, and what an unreadable earlier message
 
 from __future__ import annotations
 
-import pytest
 
 from tests.forge import random_key
-from tui_client.engine.crypto.cross_signing import CrossSigningPrivateKeys
 from tui_client.engine.crypto.signing import Ed25519Key
 from tui_client.engine.history_sharing import bundle as b
 from tui_client.engine.history_sharing.explain import BUNDLE_GRACE_SECONDS, explain_before_join

@@ -13,7 +13,7 @@ from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 
 from tests.forge import random_key
-from tui_client.engine import migrations
+from tui_client.engine.nio import migrations
 from tui_client.engine.history_sharing.records import (
     AcceptedInvite,
     AcceptState,
@@ -23,9 +23,9 @@ from tui_client.engine.history_sharing.records import (
     WithheldVia,
 )
 from tui_client.engine.history_sharing.store import SharingStore
-from tui_client.engine.migrations import StoreVersionError, migrate
+from tui_client.engine.nio.migrations import StoreVersionError, migrate
 from tui_client.engine.room_keys import Origin, SessionMeta
-from tui_client.engine.store import AppStore
+from tui_client.engine.nio.store import AppStore
 
 ROOM = "!room:x"
 OTHER = "!other:x"
@@ -54,7 +54,7 @@ def test_bundle_blob_round_trips_with_forwarding_chain(tmp_path):
         _, sid, exported = _exported()
         entries.append((sid, "creator-curve", "creator-ed", exported))
     with store.transaction():
-        store.save_bundle_sessions(ROOM, "inviter-curve", entries)
+        store.save_bundle_sessions(ROOM, "inviter-curve", entries, 1.0)
     store.database.close()
 
     reloaded = _store(tmp_path).load_inbound_group_sessions()
@@ -70,7 +70,7 @@ def test_a_newer_copy_in_the_table_wins_over_the_blob(tmp_path):
     store = _store(tmp_path)
     group, sid, exported = _exported(3)
     with store.transaction():
-        store.save_bundle_sessions(ROOM, "inviter-curve", [(sid, "curve", "ed", exported)])
+        store.save_bundle_sessions(ROOM, "inviter-curve", [(sid, "curve", "ed", exported)], 1.0)
     better = InboundGroupSession(group.session_key.to_base64(), "ed-direct", "curve", ROOM)
     store.save_inbound_group_sessions([better])
     loaded = {s.id: s for s in _store(tmp_path).load_inbound_group_sessions()}
@@ -101,7 +101,7 @@ def test_blob_with_another_store_key_is_skipped_not_fatal(tmp_path):
     store = _store(tmp_path, key="right")
     _, sid, exported = _exported()
     with store.transaction():
-        store.save_bundle_sessions(ROOM, "inviter", [(sid, "c", "e", exported)])
+        store.save_bundle_sessions(ROOM, "inviter", [(sid, "c", "e", exported)], 1.0)
     store.database.close()
     wrong = AppStore("@me:x", "DEV", str(tmp_path), "wrong", "crypto.db")
     assert list(wrong.load_inbound_group_sessions()) == []
@@ -204,7 +204,7 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     conn = nio_store.database.connection()
     migrate(conn, upto=1)
 
-    def broken(c: sqlite3.Connection) -> None:
+    def broken(c: sqlite3.Connection, ctx) -> None:
         c.execute("CREATE TABLE tc_half_done (x)")
         raise RuntimeError("disk full")
 
@@ -213,3 +213,25 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
         migrate(conn, upto=2)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='tc_half_done'").fetchone() is None
+
+
+def test_bundle_blobs_sealed_the_old_way_are_resealed_and_still_load(tmp_path):
+    import hashlib
+
+    from tui_client.engine.crypto.symmetric import seal
+
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    nio_store.save_account(OlmAccount())
+    conn = nio_store.database.connection()
+    migrate(conn, upto=2)
+    _, sid, exported = _exported()
+    old_key = hashlib.sha256(b"tui-client bundle sessions\0" + b"store-key").digest()
+    lines = " ".join((sid, "curve", "ed", exported)).encode()
+    conn.execute("INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
+                 "VALUES (?,?,?,?,?)", (ROOM, "fwd", 1, 1.0, seal(old_key, lines, ROOM.encode())))
+    conn.commit()
+    nio_store.database.close()
+    store = _store(tmp_path)
+    assert {s.id for s in store.load_inbound_group_sessions()} == {sid}
+    store.database.close()
+    assert {s.id for s in _store(tmp_path).load_inbound_group_sessions()} == {sid}, "re-sealed once, for good"

@@ -39,6 +39,10 @@ class Facts:
     own_messages: int = 0  # messages we wrote in the demo room
     answered: bool = False  # Alice wrote after our last message
     charlie_in_room: bool = False  # Charlie is invited to (or in) the demo room
+    charlie_got_keys: bool = True  # the invite to Charlie went with a key bundle
+    charlie_joined: bool = False  # Charlie accepted and is in the demo room
+    charlie_spoke: bool = False  # Charlie wrote in the demo room
+    server_gone: bool = False  # the demo's homeserver stopped answering
     dialog: str | None = None  # "invite" while the invite's confirmation is open
     bot_alive: bool | None = None  # Alice's bot runs (None: not known)
 
@@ -57,11 +61,14 @@ class Guide:
     user: str = "bob"
     room_name: str = ROOM_NAME
     done: set[str] = field(default_factory=set)
+    # How to start the demo from another terminal (the running executable's path when
+    # `tui-client` is not on PATH, as in a fresh clone's venv).
+    command: str = "tui-client"
 
     @property
     def steps(self) -> tuple[str, ...]:
         if self.user == "bob":
-            return ("accept", "read", "why", "talk", "invite", "end")
+            return ("accept", "read", "why", "talk", "invite", "charlie", "greet", "end")
         if self.user == "charlie":
             return ("accept", "read", "why", "talk", "end")
         return ("end",)
@@ -83,6 +90,10 @@ class Guide:
             return f.answered or f.bot_alive is False  # a quiet Alice does not hold the story up
         if step == "invite":
             return f.charlie_in_room
+        if step == "charlie":
+            return f.charlie_joined
+        if step == "greet":
+            return f.charlie_spoke
         return False  # "end" is where the story rests
 
     def update(self, facts: Facts) -> Hint:
@@ -102,10 +113,13 @@ class Guide:
     def _hint(self, step: str, f: Facts) -> Hint:
         inviter = self.inviter
         quiet = f.bot_alive is False
+        if f.server_gone:
+            return Hint("gone", "The demo is over (its homeserver stopped with the other window): ctrl+q quits",
+                        "warning")
         if step == "accept":
             if f.joined is False and f.invite_from is None:
                 if self.user == "charlie":
-                    return Hint("wait", "Bob hasn't invited you yet: run tui-client demo in another terminal and invite Charlie")
+                    return Hint("wait", f"Waiting for Bob's invite (in another terminal:  {self.command} demo)")
                 return Hint("wait", f"Waiting for {inviter}'s invite to {self.room_name}…")
             who = f.invite_from or inviter
             if f.invite_messages:
@@ -140,9 +154,13 @@ class Guide:
         # the end
         if self.user == "charlie" and quiet:
             return Hint("end", f"{QUIET} That's the story; ctrl+q quits", "warning")
-        if self.user == "bob":
-            return Hint("end", "Done! Charlie got your keys: run  tui-client demo --as charlie  in another terminal",
-                        "done")
-        if self.user == "charlie":
-            return Hint("end", "That's the story. ctrl+q quits; tui-client demo --fresh starts it over", "done")
-        return Hint("end", "This is the demo room as seen by a cast member; the story is Bob's: tui-client demo")
+        if step == "charlie":
+            # The command may be a long path (a venv not on PATH): it comes first, whole.
+            return Hint("charlie", f"Done! Now in another terminal:  {self.command} demo --as charlie", "done")
+        if step == "greet":
+            reads = ("reads the history you passed on (🔑 shared by Bob)" if f.charlie_got_keys
+                     else "reads what is written from now on")
+            return Hint("greet", f"Charlie joined and {reads}: say hello", "done")
+        if self.user in ("bob", "charlie"):
+            return Hint("end", "That's the story! ctrl+q quits; running the demo again replays it", "done")
+        return Hint("end", "This is the demo room as seen by a cast member; the story is Bob's")

@@ -15,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..logs import set_log_context
 from .story import ROOM_NAME, USERS, Demo
+from .windows import register, unregister, windows_lock
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,28 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def demo_command() -> str:
+    """How to start this program again from another terminal, e.g. `~/src/tui_client/.venv/bin/
+    tui-client` (the hint line and the README tell people to run the demo as Charlie with it).
+    Just `tui-client` when that is what the shell finds."""
+    import shutil
+
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name in ("tui-client", "tui-client.exe"):
+        found = shutil.which("tui-client")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "tui-client"
+        return _home_relative(argv0.absolute())
+    return f"{_home_relative(Path(sys.executable))} -m tui_client"
+
+
+def _home_relative(path: Path) -> str:
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
 def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = False,
              hints: bool = True, base: Path | None = None) -> int:
     if as_user not in USERS:
@@ -93,6 +117,13 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
     handled = [s for s in (getattr(signal, "SIGHUP", None), signal.SIGTERM) if s is not None]
     for sig in handled:
         signal.signal(sig, _exit_on_signal)
+    with windows_lock(demo.base):
+        others = demo.other_windows()
+        if fresh and others:
+            print(f"error: another demo window is open (pid {', '.join(map(str, others))}); quit it "
+                  "before starting afresh", file=sys.stderr)
+            return 1
+        register(demo.base)
     try:
         if fresh:
             say("Starting the demo afresh…")
@@ -100,11 +131,13 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
         t0 = time.monotonic()
         demo.start_server()
         if demo.owns_server:
+            set_log_context("demo set-up")
             asyncio.run(demo.prepare(replay=as_user == "bob"))
             bot = start_bot(demo)
         elif not demo.state.story_done:
             print("error: another demo is still setting up; try again in a moment", file=sys.stderr)
             return 1
+        set_log_context(f"demo:{as_user}")
         logger.info("demo ready in %.1f s", time.monotonic() - t0)
         if server_only:
             say(f"\nDemo homeserver: {demo.url}   (server name: localhost)")
@@ -122,9 +155,23 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
             return 0
         from ..ui.demo import run_demo_app
 
-        return run_demo_app(demo, as_user, hints=hints)
+        return run_demo_app(demo, as_user, hints=hints, command=demo_command())
     finally:
         for sig in handled:
             signal.signal(sig, signal.SIG_IGN)  # tidy up undisturbed
-        stop_bot(demo, bot)
-        demo.stop()
+        with windows_lock(demo.base):
+            unregister(demo.base)
+            others = demo.other_windows()
+            if others:
+                # Another window (Charlie's, say) still uses the homeserver and Alice: leave them
+                # running; the last window to quit stops them.
+                demo.leave_running()
+                say(f"The demo homeserver and Alice keep running for the other demo window (pid "
+                    f"{', '.join(map(str, others))}); they stop when it quits.")
+            else:
+                stop_bot(demo, bot)
+                stop_leftover_bot(demo)
+                if demo.owns_server:
+                    demo.stop()
+                else:
+                    demo.stop_leftover()

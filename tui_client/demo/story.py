@@ -119,7 +119,7 @@ class Demo:
         import shutil
 
         self.stop()
-        for child in ("synapse", "profiles", "state.json", "bot.log"):
+        for child in ("synapse", "profiles", "state.json", "bot.log", "shares.json"):
             target = self.base / child
             if target.is_dir():
                 shutil.rmtree(target)
@@ -142,7 +142,7 @@ class Demo:
         """Start the demo's Synapse (installing it first, with progress, the first time), or
         attach to one another demo process already runs."""
         if self.server_answering():
-            if self._owner_alive():
+            if self.other_windows():
                 logger.info("using the demo homeserver already running at %s", self.url)
                 return
             # Left behind by a demo that was killed: SynapseServer stops it (by its pid file).
@@ -174,8 +174,9 @@ class Demo:
         self.state.save(self.state_path)
         logger.info("demo homeserver ready at %s in %.1f s", self.url, time.monotonic() - started)
 
-    def _install_synapse(self, every: float = 4.0) -> Path:
-        """`ensure_synapse`, saying every few seconds what pip is doing so the wait is visible."""
+    def _install_synapse(self, every: float = 4.0, quiet_for: float = 10.0) -> Path:
+        """`ensure_synapse`, saying every few seconds what pip is doing, and at least every
+        `quiet_for` seconds that it is still at it, so the wait is never a silent screen."""
         import threading
 
         from ..homeserver import default_env_dir
@@ -192,31 +193,30 @@ class Demo:
         started = time.monotonic()
         worker.start()
         log = default_env_dir() / "install.log"
-        said = ""
+        said, said_at = "", started
         while worker.is_alive():
             worker.join(every)
             if worker.is_alive():
                 step = _pip_step(log)
-                if step and step != said:
-                    self.progress(f"  … {time.monotonic() - started:.0f} s: {step}")
-                    said = step
+                now = time.monotonic()
+                if (step and step != said) or now - said_at >= quiet_for:
+                    still = "still " if step and step == said else ""
+                    self.progress(f"  … {now - started:.0f} s: {still}{step or 'preparing the install'}")
+                    said, said_at = step or said, now
         if "error" in result:
             raise result["error"]  # type: ignore[misc]
         return result["python"]  # type: ignore[return-value]
 
-    def _owner_alive(self) -> bool:
-        """Whether the process that started the running homeserver is still there (an older
-        state without the owner's pid counts as alive: attach, as before)."""
-        pid = self.state.launcher_pid
-        if pid is None or pid == os.getpid():
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+    def other_windows(self) -> list[int]:
+        """Pids of the other demo processes using this directory (the registered windows, and
+        the process that started the homeserver if it is still there)."""
+        from .windows import _alive, live_windows
+
+        pids = set(live_windows(self.base, besides=os.getpid()))
+        owner = self.state.launcher_pid
+        if owner is not None and owner != os.getpid() and _alive(owner):
+            pids.add(owner)
+        return sorted(pids)
 
     def _point_profiles_at(self, url: str) -> None:
         """Saved demo sessions remember the homeserver URL; keep it in step with the port."""
@@ -232,6 +232,25 @@ class Demo:
         assert self.server is not None
         for user in USERS:
             self.server.register_user(user, password_for(user), displayname=user.capitalize())
+
+    def leave_running(self) -> None:
+        """Quit without stopping the homeserver we started: another demo window still uses it
+        (and the last one to quit stops it, with `stop_leftover`)."""
+        if self.server is not None and self.owns_server:
+            self.server.detach()
+            if self.state.launcher_pid == os.getpid():
+                self.state.launcher_pid = None
+                self.state.save(self.state_path)
+        self.server = None
+        self.owns_server = False
+
+    def stop_leftover(self) -> None:
+        """Stop the demo homeserver another window started and left running for us."""
+        if (self.base / "synapse").exists():
+            try:
+                SynapseServer(self.base / "synapse").stop_leftover()
+            except Exception:  # e.g. another process holds it after all: leave it be
+                logger.warning("could not stop the demo homeserver left running", exc_info=True)
 
     def stop(self) -> None:
         if self.server is not None and self.owns_server:
@@ -312,10 +331,33 @@ class Demo:
             await alice.wait_until(lambda t=text: any(i.body == t for i in alice.timeline(room_id)), 30)
         result = await alice.invite(room_id, self.user_id("bob"))
         logger.info("demo: alice invited bob: %s", result)
+        self.shares_path.unlink(missing_ok=True)  # the last story's
+        if result is not None and result.shared:
+            self.record_share(room_id, self.user_id("bob"), alice.user_id, result.devices)
         await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 30)
         self.state.room_id = room_id
         self.state.story_done = True
         self.state.save(self.state_path)
+
+    # -- who shared keys with whom (for Alice's bot, which only sees the room) -----------------
+
+    @property
+    def shares_path(self) -> Path:
+        return self.base / "shares.json"
+
+    def shares(self, room_id: str) -> dict[str, dict]:
+        """{invitee: {"by": sharer, "devices": [device ids the key bundle went to]}} for a room."""
+        try:
+            return json.loads(self.shares_path.read_text()).get(room_id, {})
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def record_share(self, room_id: str, invitee: str, sharer: str, devices: list[str] | tuple[str, ...]) -> None:
+        """Note that `sharer` sent `invitee`'s `devices` the room's key bundle (only the
+        current story's room is kept)."""
+        current = self.shares(room_id)
+        current[invitee] = {"by": sharer, "devices": list(devices)}
+        write_private_file(self.shares_path, json.dumps({room_id: current}, indent=2).encode())
 
     def credentials(self) -> list[tuple[str, str, str]]:
         return [(self.user_id(u), u, password_for(u)) for u in USERS]

@@ -7,6 +7,14 @@ class EngineError(Exception):
     """A command failed; the message is meant for the user."""
 
 
+class NotLoggedIn(EngineError):
+    """The profile has no session (log in first), or the server no longer accepts it."""
+
+
+class SharingFailed(EngineError):
+    """Sharing history with an invitee failed, so the invite was not sent (the user decides)."""
+
+
 class StoreError(EngineError):
     """The profile's crypto store cannot be used for its saved session: missing, empty,
     damaged, written for another device, or not readable with the session's store key.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Invite, RoomSummary, SyncState, TimelineItem
+from .models import Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
 
 
 @dataclass(frozen=True)
@@ -78,4 +78,4 @@ class IdentityChanged(EngineEvent):
 class OwnTrustChanged(EngineEvent):
     """Whether this device is verified by our own cross-signing identity changed."""
 
-    trust: object  # identity.OwnTrust (kept untyped here to avoid an import cycle)
+    trust: OwnTrust

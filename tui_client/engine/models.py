@@ -12,6 +12,14 @@ class Decryption(str, Enum):
     FAILED = "failed"
 
 
+class IdentityState(str, Enum):
+    UNKNOWN = "unknown"  # no cross-signing identity known
+    PINNED = "pinned"  # trusted on first use
+    CHANGED = "changed"  # not the one we pinned, and the user has not accepted the change
+    VERIFIED = "verified"  # signed by our user-signing key
+    OWN = "own"
+
+
 @dataclass(frozen=True)
 class KeyProvenance:
     """Who gave us the key that decrypted a message, when it was not its sender."""
@@ -23,14 +31,39 @@ class KeyProvenance:
 
     @property
     def badge(self) -> str:
-        return f"🔑 shared by {self.shared_by_name or self.shared_by}"
+        """"🔑 shared by Alice (@alice:example.org)": the user id always follows the display name,
+        as in Element, so a look-alike name cannot pass as someone else."""
+        name = self.shared_by_name
+        if name and name != self.shared_by:
+            return f"🔑 shared by {name} ({self.shared_by})"
+        return f"🔑 shared by {self.shared_by}"
 
-    def sentence(self) -> str:
+    def sentence(self, sender: str | None = None) -> str:
+        """The full provenance sentence; `sender` (the message's sender) lets it say the truth
+        when the sender shared their own key later, in a key bundle."""
         who = self.shared_by_name or self.shared_by
         device = f", device {self.shared_by_device}" if self.shared_by_device else ""
+        if sender is not None and sender == self.shared_by:
+            return (
+                f"{who} ({self.shared_by}{device}) sent this message and shared its key later, in a "
+                f"key bundle, because you were not in the room when it was sent. Its authenticity "
+                f"rests on {who}'s word."
+            )
         return (
             f"{who} ({self.shared_by}{device}) shared the keys for this message because you were "
             f"not in the room when it was sent. Its authenticity rests on {who}'s word."
+        )
+
+    def trust(self, sender: str) -> str:
+        """How far a message decrypted with this key can be trusted (event details)."""
+        if self.shared_by == sender:
+            return (
+                "authenticity rests on the sender's word: the sender shared this key later, in a key "
+                "bundle, not with the message"
+            )
+        return (
+            f"authenticity not guaranteed: the key came from {self.shared_by} in a key bundle, "
+            "not from the sender"
         )
 
 
@@ -155,9 +188,17 @@ class Invite:
         return self.inviter_name or self.inviter or "someone"
 
 
+class SyncPhase(str, Enum):
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    SYNCING = "syncing"
+    RETRYING = "retrying"
+    LOGGED_OUT = "logged_out"
+
+
 @dataclass(frozen=True)
 class SyncState:
-    state: str  # "stopped" | "connecting" | "syncing" | "retrying" | "logged_out"
+    state: SyncPhase
     detail: str | None = None
     retry_in: float | None = None
     since: float | None = None
@@ -215,7 +256,7 @@ class MemberReport:
     user_id: str
     display_name: str | None
     membership: str
-    identity: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
+    identity: IdentityState
     master_key: str | None
     devices: tuple[DeviceReport, ...]
 
@@ -247,3 +288,72 @@ class EventDetails:
     failure_reason: str | None
     decrypted_json: dict | None
     encrypted_json: dict | None
+
+
+# -- identities and trust (cross-signing) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnTrust:
+    identity_exists: bool  # the account has a published master key
+    device_verified: bool  # our device carries a valid signature of that identity
+    have_private_keys: bool  # we can sign (our device is trusted to act for the identity)
+    master_key: str | None = None
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.device_verified:
+            return "verified"
+        if self.identity_exists:
+            return "not verified"
+        return "no identity"
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    user_id: str
+    state: IdentityState
+    master_key: str | None = None
+    previous_master_key: str | None = None
+    changed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    user_id: str
+    device_id: str
+    display_name: str
+    ed25519: str | None
+    curve25519: str | None
+    cross_signed_by_owner: bool
+
+
+# -- history sharing, as front ends see it -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharePreview:
+    shareable: bool
+    reason: str  # why not, or what will be shared
+    key_count: int = 0
+    withheld_count: int = 0
+    warning: str | None = None  # e.g. "this user may not exist"
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    shared: bool
+    reason: str
+    key_count: int = 0
+    withheld_count: int = 0
+    devices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    state: str  # "imported" | "rejected" | "held" | "waiting" | "retrying" | "expired" | "nothing"
+    detail: str
+    imported: int = 0
+    key_count: int = 0
+    withheld_count: int = 0

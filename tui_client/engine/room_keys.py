@@ -11,6 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
+
+# The spelling of MSC4268's flag that Element's Rust crypto reads today (it also reads
+# "m.shared_history"); the only one we write: rust-sdk rejects an m.room_key carrying two
+# aliases of the flag. We read all three.
+SHARED_HISTORY_SEND_KEY = "org.matrix.msc3061.shared_history"
+SHARED_HISTORY_READ_KEYS = ("shared_history", "m.shared_history", "org.matrix.msc3061.shared_history")
+
+
+def shared_history_flag(content: Any) -> bool:
+    """True if any accepted spelling of the flag is literally `true` (missing or odd = false)."""
+    if not isinstance(content, dict):
+        return False
+    return any(content.get(k) is True for k in SHARED_HISTORY_READ_KEYS)
 
 
 class Origin(str, Enum):

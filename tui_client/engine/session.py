@@ -9,6 +9,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..fsutil import write_private_file
 from ..paths import read_regular_file
 
 SESSION_FILE = "session.json"
@@ -33,24 +34,6 @@ class SessionInfo:
     @staticmethod
     def new_store_key() -> str:
         return secrets.token_urlsafe(32)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data`, mode 0600 from the first byte."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
 
 
 def save_session(profile_dir: Path, info: SessionInfo) -> Path:

@@ -291,6 +291,26 @@ class SynapseServer:
         self._terminate(timeout)
         self._release_dir_lock()
 
+    def detach(self) -> None:
+        """Leave Synapse running for another process to use (and stop, with `stop_leftover`):
+        forget it here, without stopping it at exit."""
+        self._proc = None
+        atexit.unregister(self._stop_at_exit)
+        self._release_dir_lock()
+
+    def stop_leftover(self) -> None:
+        """Stop a Synapse that another process started on this data_dir and then detached from
+        (or that a killed process left behind); a no-op when none runs."""
+        if self.running:
+            self.stop()
+            return
+        self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._acquire_dir_lock()
+        try:
+            self._stop_orphan()
+        finally:
+            self._release_dir_lock()
+
     def _terminate(self, timeout: float = 10.0) -> None:
         proc = self._proc
         if proc is not None:

@@ -46,7 +46,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "tui-client"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = {ActionsProvider}  # (which lists Textual's system commands too, after ours)
     NOTIFICATION_TIMEOUT = 6
 
     BINDINGS = [
@@ -89,6 +89,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.profile = profile
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
+        from .keymap import keymap_problems
+
+        for problem in (found := keymap_problems(self.keymap, self.binding_sources())):
+            logger.warning("config: %s", problem)
+        self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self._main: Any = None  # the MainScreen once logged in
         self._quitting = False
@@ -204,8 +209,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     @on(Bridge.EngineError)
     def _engine_error(self, message: Bridge.EngineError) -> None:
+        from ..engine.errors_text import explain
+
         logger.warning("engine error: %s", message.message)
-        self.notify(message.message, title="Error", severity="error", timeout=10)
+        self.notify(explain(message.message), title="Error", severity="error", timeout=10)
 
     @on(Bridge.Notice)
     def _notice(self, message: Bridge.Notice) -> None:
@@ -234,10 +241,15 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     def report_error(self, what: str, error: BaseException) -> None:
         """A failed command becomes a notification and a log line; never a crash."""
         from ..engine.engine import EngineError
+        from ..engine.errors_text import explain
 
+        if self._quitting:
+            # Work cut short by quitting (the engine is closing under it): nothing to tell anyone.
+            logger.info("%s stopped by quitting: %s", what, error)
+            return
         if isinstance(error, EngineError):
-            text = str(error)
-            logger.warning("%s failed: %s", what, text)
+            logger.warning("%s failed: %s", what, error)
+            text = explain(str(error))
         else:
             text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             logger.error("%s failed", what, exc_info=error)
@@ -341,6 +353,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         if self._main is not None:
             self._main.select_when_listed(room_id)
 
+    def invited(self, room_id: str, user_id: str, result: object) -> None:
+        """An invite went out (`result`: the engine's ShareResult, or None). The demo's app notes
+        who got keys, for Alice's bot; the plain app has nothing to do."""
+
     def ask_decline(self, invite: Invite) -> None:
         """Decline after a confirmation (declining cannot be undone without a new invite)."""
         from .screens.confirm import ConfirmScreen
@@ -380,6 +396,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             logger.warning("the engine did not stop cleanly: %s", exc)
         self.exit(0)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit (it copies in text fields): say what does (Textual's own message
+        carries markup our literal notifications would print)."""
+        binding = next(b for b in TuiApp.BINDINGS if isinstance(b, Binding) and b.id == "quit")
+        keys = self.keymap.get("quit", binding.key).split(",")[0].strip()
+        self.notify(f"Press {keys} to quit.", title="Do you want to quit?")
+
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 
@@ -405,6 +428,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     # -- bindings, for the help screen and the command palette -------------------------------
 
+    def extra_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        """(title, help, callback) palette entries that are not bindings; listed first."""
+        return []
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, minus those our actions replace (quit, screenshot)."""
         for command in super().get_system_commands(screen):
@@ -413,39 +440,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     def binding_sources(self) -> list[tuple[str, type[DOMNode]]]:
         """Where bindings live, with a label for each (in the order the help screen lists them)."""
-        from .screens.create_room import CreateRoomScreen
-        from .screens.event_details import EventDetailsScreen
-        from .screens.help import HelpScreen
-        from .screens.identity import RecoveryScreen, ResetIdentityScreen, VerifyDeviceScreen
-        from .screens.inspector import CryptoInspectorScreen
-        from .screens.key_files import ExportKeysScreen, ImportKeysScreen
-        from .screens.invites import InvitesScreen
-        from .screens.log import LogScreen
-        from .screens.main import MainScreen
-        from .widgets.composer import Composer
-        from .widgets.invite_card import InviteCard
-        from .widgets.room_list import RoomList
-        from .widgets.timeline import Timeline
-
-        return [
-            ("everywhere", TuiApp),
-            ("main screen", MainScreen),
-            ("room list", RoomList),
-            ("timeline", Timeline),
-            ("composer", Composer),
-            ("invite", InviteCard),
-            ("invites screen", InvitesScreen),
-            ("create room", CreateRoomScreen),
-            ("crypto inspector", CryptoInspectorScreen),
-            ("event details", EventDetailsScreen),
-            ("verify device", VerifyDeviceScreen),
-            ("set up recovery", RecoveryScreen),
-            ("reset identity", ResetIdentityScreen),
-            ("export keys", ExportKeysScreen),
-            ("import keys", ImportKeysScreen),
-            ("logs", LogScreen),
-            ("help", HelpScreen),
-        ]
+        return binding_sources()
 
     def keys_for(self, binding: Binding) -> str:
         """How a binding's keys are shown, after the user's keymap (settings.keys)."""
@@ -456,6 +451,44 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             if key:
                 shown.append(self.get_key_display(Binding(key, binding.action)))
         return " / ".join(dict.fromkeys(shown))
+
+
+def binding_sources() -> list[tuple[str, type[DOMNode]]]:
+    """Where the app's bindings live, with a label for each (in the order the help screen lists
+    them)."""
+    from .screens.create_room import CreateRoomScreen
+    from .screens.event_details import EventDetailsScreen
+    from .screens.help import HelpScreen
+    from .screens.identity import RecoveryScreen, ResetIdentityScreen, VerifyDeviceScreen
+    from .screens.inspector import CryptoInspectorScreen
+    from .screens.key_files import ExportKeysScreen, ImportKeysScreen
+    from .screens.invites import InvitesScreen
+    from .screens.log import LogScreen
+    from .screens.main import MainScreen
+    from .widgets.composer import Composer
+    from .widgets.invite_card import InviteCard
+    from .widgets.room_list import RoomList
+    from .widgets.timeline import Timeline
+
+    return [
+        ("everywhere", TuiApp),
+        ("main screen", MainScreen),
+        ("room list", RoomList),
+        ("timeline", Timeline),
+        ("composer", Composer),
+        ("invite", InviteCard),
+        ("invites screen", InvitesScreen),
+        ("create room", CreateRoomScreen),
+        ("crypto inspector", CryptoInspectorScreen),
+        ("event details", EventDetailsScreen),
+        ("verify device", VerifyDeviceScreen),
+        ("set up recovery", RecoveryScreen),
+        ("reset identity", ResetIdentityScreen),
+        ("export keys", ExportKeysScreen),
+        ("import keys", ImportKeysScreen),
+        ("logs", LogScreen),
+        ("help", HelpScreen),
+    ]
 
 
 def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[Any, bool]:
@@ -483,6 +516,8 @@ def run_app(profile: str, loaded: LoadedSettings) -> int:
     from ..engine.session import SessionFileError
     from ..safe_text import clean_name
 
+    directory = paths.profile_dir(profile)
+    existed = directory.exists()
     try:
         host, restored = open_backend(profile, loaded.settings)
     except ProfileLockedError as exc:
@@ -501,4 +536,9 @@ def run_app(profile: str, loaded: LoadedSettings) -> int:
         app.run()
     finally:
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
+        if not existed and not (directory / "session.json").exists():
+            # Nobody logged in (or every attempt failed): leave no empty profile behind.
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
     return app.return_code or 0

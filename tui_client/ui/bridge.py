@@ -21,13 +21,14 @@ import asyncio
 import concurrent.futures
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from ..engine import events as ev
-from ..engine.models import Invite, RoomSummary, SyncState, TimelineItem
+from ..engine.api import EngineAPI
+from ..engine.models import Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +41,7 @@ class Backend(Protocol):
 
     def stop(self, timeout: float = 10.0) -> None: ...
 
-    def run(self, func: Callable[[Any], Awaitable[T]]) -> concurrent.futures.Future[T]: ...
+    def run(self, func: Callable[[EngineAPI], Awaitable[T]]) -> concurrent.futures.Future[T]: ...
 
 
 class Bridge:
@@ -102,7 +103,7 @@ class Bridge:
     class OwnTrustChanged(Message):
         """Whether this device is verified by our cross-signing identity changed."""
 
-        def __init__(self, trust: object) -> None:
+        def __init__(self, trust: OwnTrust) -> None:
             super().__init__()
             self.trust = trust
 
@@ -149,8 +150,7 @@ class Bridge:
             return Bridge.EngineError(event.message, event.detail)
         if isinstance(event, ev.Notice):
             return Bridge.Notice(event.message, event.room_id, event.level)
-        own_trust_changed = getattr(ev, "OwnTrustChanged", None)
-        if own_trust_changed is not None and isinstance(event, own_trust_changed):
+        if isinstance(event, ev.OwnTrustChanged):
             return Bridge.OwnTrustChanged(event.trust)
         if isinstance(event, ev.IdentityChanged):
             return Bridge.IdentityChanged(event.user_id, event.old_master_key, event.new_master_key)
@@ -170,7 +170,7 @@ class Bridge:
         """Start the backend (if needed) and subscribe to its events."""
         self.backend.start()
 
-        async def subscribe(engine: Any) -> Callable[[], None]:
+        async def subscribe(engine: EngineAPI) -> Callable[[], None]:
             return engine.subscribe(self._on_engine_event)
 
         self._unsubscribe = await self.call(subscribe)
@@ -181,7 +181,7 @@ class Bridge:
         if unsubscribe is None:
             return
 
-        async def run(engine: Any) -> None:
+        async def run(engine: EngineAPI) -> None:
             unsubscribe()
 
         try:
@@ -191,14 +191,14 @@ class Bridge:
 
     # -- commands in --------------------------------------------------------------------------
 
-    async def call(self, func: Callable[[Any], Awaitable[T]]) -> T:
+    async def call(self, func: Callable[[EngineAPI], Awaitable[T]]) -> T:
         """Run `func(engine)` on the engine loop and await its result here."""
         return await asyncio.wrap_future(self.backend.run(func))
 
-    async def read(self, func: Callable[[Any], T]) -> T:
+    async def read(self, func: Callable[[EngineAPI], T]) -> T:
         """Run a quick synchronous `func(engine)` on the engine thread and await its result."""
 
-        async def run(engine: Any) -> T:
+        async def run(engine: EngineAPI) -> T:
             return func(engine)
 
         return await self.call(run)

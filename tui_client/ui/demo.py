@@ -7,7 +7,8 @@ bot are up. `DemoApp` is `TuiApp` with three additions and no changes to what th
 - a `HintLine` mounted above the main screen's footer, fed by `tui_client.demo.guide.Guide` with
   `Facts` read off the screen a few times a second (f9 hides and shows it; `--no-hints` starts
   with it hidden);
-- a command-palette provider offering "Invite Charlie" (and the rest of the cast) for the open room;
+- palette commands offering "Invite Charlie" (and the rest of the cast) for the open room, listed
+  first;
 - SIGHUP/SIGTERM end the app cleanly, so closing the terminal still lets the launcher stop the
   homeserver and the bot.
 """
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Footer
 
 from ..demo.guide import NOT_SHARED, OTHER, SHARED, Facts, Guide, Hint
@@ -66,29 +66,9 @@ def bot_alive(base: Path) -> bool | None:
     return not cmdline or b"tui_client.demo.bot" in cmdline
 
 
-class DemoCommands(Provider):
-    """Palette entries for the story: invite a cast member who is not in the open room yet."""
-
-    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
-        app = self.app
-        return app.demo_commands() if isinstance(app, DemoApp) else []
-
-    async def discover(self) -> Hits:
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
-
-
 class DemoApp(TuiApp):
     """tui-client's UI for the demo: the same app, with a guide."""
 
-    COMMANDS = TuiApp.COMMANDS | {DemoCommands}
     BINDINGS = [
         Binding("f9", "toggle_hints", "Hints", id="toggle_hints", tooltip="Show or hide the demo's hint line"),
     ]
@@ -102,6 +82,7 @@ class DemoApp(TuiApp):
         hints: bool = True,
         bot_check: Callable[[], bool | None] | None = None,
         poll_interval: float = 0.25,
+        command: str = "tui-client",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("profile", user)
@@ -109,8 +90,11 @@ class DemoApp(TuiApp):
         self.demo = demo
         self.demo_user = user
         self.hints_on = hints
-        self.guide = Guide(user)
+        self.guide = Guide(user, command=command)
         self.hint: Hint | None = None
+        self._landed: set[str] = set()  # invites the app has put the focus on, once each
+        self._server_gone = False
+        self._server_checked = 0.0
         self._bot_alive = bot_check or partial(bot_alive, demo.base)
         self._poll_interval = poll_interval
         self._signals: list[tuple[int, Any]] = []
@@ -179,6 +163,10 @@ class DemoApp(TuiApp):
             values["charlie_in_room"] = any(
                 m.user_id == charlie and m.membership in ("invite", "join") for m in room.members
             )
+            values["charlie_joined"] = any(m.user_id == charlie and m.membership == "join" for m in room.members)
+            if values["charlie_in_room"] and self.demo_user == "bob":
+                values["charlie_got_keys"] = charlie in self.demo.shares(room_id)
+        values["server_gone"] = self._server_gone
         main = self.main_screen
         if main is not None and main.is_mounted and room is not None and main.current_room == room_id:
             timelines = main.query(Timeline)
@@ -191,6 +179,7 @@ class DemoApp(TuiApp):
                 if shared:
                     values["shared_by"] = shared[0].provenance.shared_by_name or shared[0].provenance.shared_by
                 values["not_shared_count"] = sum(1 for i in items if i.failure_code == "not_shared")
+                values["charlie_spoke"] = any(i.sender == charlie for i in items)
                 own = [n for n, i in enumerate(items) if i.own and not i.failed]
                 values["own_messages"] = len(own)
                 if own:
@@ -211,6 +200,8 @@ class DemoApp(TuiApp):
         main = self.main_screen
         if main is None or not main.is_mounted:
             return
+        self._land_on_invite(main)
+        self._watch_server()
         try:
             self.hint = self.guide.update(self.facts())
         except Exception:  # the guide is a nicety: never let it take the demo down
@@ -227,7 +218,58 @@ class DemoApp(TuiApp):
                 main.mount(line)
         else:
             line = lines.first()
+        main.set_class(self.hints_on, "-hints")  # (toasts keep clear of the hint line)
         line.show_hint(self.hint, self.keys_for(self._toggle_binding()))
+
+    def _land_on_invite(self, main: Any) -> None:
+        """Put this run's invite on screen with the focus on it, once, whatever else the profile
+        holds (rooms made in earlier runs, other invites): the hint says "press a to accept"."""
+        from .widgets.invite_card import InviteCard
+        from .widgets.room_list import INVITE_PREFIX, RoomList
+
+        room_id = self.demo.state.room_id
+        if room_id is None or room_id in self._landed or self.screen is not main:
+            return
+        if not any(i.room_id == room_id for i in self.invites):
+            return
+        room_list = main.query_one(RoomList)
+        # Chosen explicitly even when the list already shows it by default: a default choice gives
+        # way to the first room when the rooms arrive after the invites.
+        room_list.select_id(INVITE_PREFIX + room_id)
+        current = room_list.current_invite
+        if current is None or current.room_id != room_id:
+            return  # its card is mounted next; focus it on the next tick
+        cards = main.query("#invite-pane InviteCard")
+        card = cards.first() if cards else None
+        if isinstance(card, InviteCard) and card.invite.room_id == room_id and card.is_mounted:
+            card.focus()
+            self._landed.add(room_id)
+
+    def _watch_server(self) -> None:
+        """While syncing fails, check (now and then, off the UI thread) whether the demo's
+        homeserver is gone, e.g. stopped with the other window: then the hint says so plainly."""
+        import time
+
+        if self.sync_state.state != "retrying":
+            self._server_gone = False
+            return
+        if time.monotonic() - self._server_checked < 3:
+            return
+        self._server_checked = time.monotonic()
+
+        async def check() -> None:
+            answering = await asyncio.to_thread(self.demo.server_answering)
+            self._server_gone = not answering
+
+        self.run_worker(check(), group="demo-server", exclusive=True, exit_on_error=False)
+
+    def invited(self, room_id: str, user_id: str, result: object) -> None:
+        """Note for Alice's bot whose devices got this room's keys (she only sees the room)."""
+        if result is not None and getattr(result, "shared", False):
+            try:
+                self.demo.record_share(room_id, user_id, self.user_id, tuple(getattr(result, "devices", ())))
+            except OSError as exc:
+                logger.warning("demo: could not record the keys shared with %s: %s", user_id, exc)
 
     def _toggle_binding(self) -> Binding:
         return next(b for b in DemoApp.BINDINGS if isinstance(b, Binding) and b.id == "toggle_hints")
@@ -236,10 +278,14 @@ class DemoApp(TuiApp):
         self.hints_on = not self.hints_on
         main = self.main_screen
         if main is not None:
+            main.set_class(self.hints_on, "-hints")
             for line in main.query(HintLine):
                 line.display = self.hints_on
 
     # -- the palette -------------------------------------------------------------------------
+
+    def extra_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        return self.demo_commands()
 
     def demo_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         main = self.main_screen
@@ -257,7 +303,7 @@ class DemoApp(TuiApp):
                 continue
             commands.append((
                 title,
-                f"invite {user_id} to {room.name}, with the keys you hold to earlier messages",
+                f"Invite {user_id} to {room.name}, with the keys you hold to earlier messages",
                 partial(main.invite_user, room, user_id),
             ))
         return commands
@@ -268,7 +314,7 @@ class DemoApp(TuiApp):
         return [(label, DemoApp if cls is TuiApp else cls) for label, cls in super().binding_sources()]
 
 
-def run_demo_app(demo: Demo, as_user: str, *, hints: bool = True) -> int:
+def run_demo_app(demo: Demo, as_user: str, *, hints: bool = True, command: str = "tui-client") -> int:
     """Run the demo's TUI as `as_user` on their demo profile; returns the exit code."""
     from ..engine.lock import ProfileLockedError
 
@@ -284,7 +330,7 @@ def run_demo_app(demo: Demo, as_user: str, *, hints: bool = True) -> int:
         logger.exception("could not open the demo profile of %s", as_user)
         print(f"error: could not open {as_user}'s demo profile: {exc}", file=sys.stderr)
         return 1
-    app = DemoApp(host, demo=demo, user=as_user, hints=hints, restored=restored, settings=settings)
+    app = DemoApp(host, demo=demo, user=as_user, hints=hints, restored=restored, settings=settings, command=command)
     try:
         app.run()
     finally:

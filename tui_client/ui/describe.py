@@ -83,7 +83,20 @@ def room_line(room: RoomSummary) -> str:
     parts.append(f"history: {room.history_visibility}")
     if room.history_shareable:
         parts.append("new members can get earlier keys")
+    incoming = incoming_keys_line(room)
+    if incoming:
+        parts.append(incoming)
     return " · ".join(parts)
+
+
+def incoming_keys_line(room: RoomSummary) -> str | None:
+    """The keys the inviter shared while they are on their way: '⇣ downloading the keys Alice
+    shared… 1.2 of 5.3 MB', 'keys from Alice on hold: …'."""
+    keys = room.incoming_keys
+    if keys is None:
+        return None
+    name = next((m.name for m in room.members if m.user_id == keys.sender), keys.sender)
+    return f"⇣ {keys.describe(name)}"
 
 
 def failure_line(item: TimelineItem) -> str:
@@ -93,7 +106,7 @@ def failure_line(item: TimelineItem) -> str:
 def sync_line(state: SyncState, now: float) -> str:
     """The status bar's sync part; `now` is passed in so the countdown is testable."""
     if state.state == "syncing":
-        return "● syncing"
+        return "● connected"  # (the healthy state: syncing never "finishes")
     if state.state == "connecting":
         return "◌ connecting…"
     if state.state == "retrying":
@@ -186,15 +199,28 @@ def short_id(value: str | None, length: int = 10) -> str:
     return value if len(value) <= length + 1 else value[:length] + "…"
 
 
+ORIGIN_LABELS = {
+    "own": "this device",
+    "direct": "directly from its creator",
+    "import": "a key file",
+    "forwarded": "one of your devices",
+}
+
+
 def session_row(session: SessionReport) -> tuple[str, str, str, str, str]:
     """(session, creator, first known index, shareable, origin) for the sessions table."""
     creator = " ".join(p for p in (session.creator_user, session.creator_device) if p) or "unknown"
+    # Compact, so the table fits 100 columns; the line under it has the whole sentence (device,
+    # date).
+    origin = ORIGIN_LABELS.get(session.origin, session.origin_detail)
+    if session.origin == "bundle":
+        origin = f"bundle from {session.shared_by}" if session.shared_by else session.origin_detail
     return (
         short_id(session.session_id),
         creator,
         str(session.first_known_index),
         "yes" if session.shareable else "no",
-        session.origin_detail,
+        origin,
     )
 
 
@@ -208,7 +234,7 @@ def bundle_row(bundle: BundleSummary, name: str) -> tuple[str, str, str, str]:
     """(from, state, keys, what it means) for the bundles table."""
     counts = []
     if bundle.key_count is not None:
-        counts.append(f"{bundle.key_count} keys")
+        counts.append(f"{bundle.key_count} key{'s' if bundle.key_count != 1 else ''}")
     if bundle.withheld_count:
         counts.append(f"{bundle.withheld_count} withheld")
     described = bundle.describe(name)

@@ -1,4 +1,5 @@
-"""The command palette's "every action" provider.
+"""The command palette's only provider: the app's extra commands, every action, then Textual's
+system commands (so the app's own come first).
 
 It lists the bindings (with ids) of the app, the current screen and every widget on it whose
 class the app names in `binding_sources()`, whether or not that widget has focus, skipping actions
@@ -49,13 +50,25 @@ class ActionsProvider(Provider):
                     help_text = f"{binding.tooltip}  ·  {help_text}"
                 yield binding.description, help_text, partial(app.run_action, binding.action, node)
 
+    def _extra(self) -> list[tuple[str, str, Any]]:
+        """The app's own commands that are not bindings (the demo's "Invite Charlie")."""
+        extra = getattr(self.app, "extra_commands", None)
+        return list(extra()) if extra is not None else []
+
+    def _system(self) -> list[tuple[str, str, Any]]:
+        """Textual's own entries (theme, keys panel, …), listed after the app's."""
+        return [(c.title, c.help, c.callback) for c in self.app.get_system_commands(self.screen)]
+
     async def discover(self) -> Hits:
-        for title, help_text, callback in sorted(self._actions(), key=lambda a: a[0].lower()):
+        # One provider for everything, so the order is ours: the story's next step, the app's
+        # actions (alphabetically), then Textual's.
+        ordered = self._extra() + sorted(self._actions(), key=lambda a: a[0].lower()) + self._system()
+        for title, help_text, callback in ordered:
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, help_text, callback in self._actions():
+        for title, help_text, callback in [*self._extra(), *self._actions(), *self._system()]:
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)

@@ -7,22 +7,16 @@ Pure functions on bytes and dicts: key bundles use them today, files and images 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from .canonical import b64decode, b64encode
+from .symmetric import aes_ctr, same
 
 
 class AttachmentError(Exception):
     """An encrypted file (or its description) is unusable; the message says why."""
-
-
-def _ctr(key: bytes, iv: bytes) -> Cipher[modes.CTR]:
-    return Cipher(algorithms.AES(key), modes.CTR(iv))
 
 
 def encrypt_attachment(plaintext: bytes) -> tuple[bytes, dict[str, Any]]:
@@ -30,8 +24,7 @@ def encrypt_attachment(plaintext: bytes) -> tuple[bytes, dict[str, Any]]:
     yet). The IV is 8 random bytes and a zero counter, as the spec asks."""
     key = os.urandom(32)
     iv = os.urandom(8) + b"\x00" * 8
-    encryptor = _ctr(key, iv).encryptor()
-    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+    ciphertext = aes_ctr(key, iv, plaintext)
     info = {
         "v": "v2",
         "key": {
@@ -63,13 +56,18 @@ def check_file_info(file: Any) -> str | None:
     key = file.get("key")
     if not isinstance(key, dict) or key.get("alg") != "A256CTR" or key.get("kty") != "oct":
         return "the file key is not an A256CTR octet key"
+    k, iv, hashes = key.get("k"), file.get("iv"), file.get("hashes")
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if not isinstance(k, str) or not isinstance(iv, str):
+        return "the file key or IV is missing"
+    if not isinstance(sha256, str):
+        return "the file has no SHA-256 hash"
     try:
-        if len(b64decode(key.get("k"))) != 32:
+        if len(b64decode(k)) != 32:
             return "the file key is not 32 bytes"
-        if len(b64decode(file.get("iv"))) != 16:
+        if len(b64decode(iv)) != 16:
             return "the file IV is not 16 bytes"
-        hashes = file.get("hashes")
-        if not isinstance(hashes, dict) or len(b64decode(hashes.get("sha256"))) != 32:
+        if len(b64decode(sha256)) != 32:
             return "the file has no SHA-256 hash"
     except (ValueError, TypeError) as exc:
         return f"the file description has bad base64 ({exc})"
@@ -94,10 +92,9 @@ def decrypt_attachment(ciphertext: bytes, file: Mapping[str, Any]) -> bytes:
     if problem:
         raise AttachmentError(problem)
     expected = b64decode(file["hashes"]["sha256"])
-    if not hmac.compare_digest(hashlib.sha256(ciphertext).digest(), expected):
+    if not same(hashlib.sha256(ciphertext).digest(), expected):
         raise AttachmentError("the downloaded file does not match its SHA-256 hash")
-    decryptor = _ctr(b64decode(file["key"]["k"]), b64decode(file["iv"])).decryptor()
-    return decryptor.update(ciphertext) + decryptor.finalize()
+    return aes_ctr(b64decode(file["key"]["k"]), b64decode(file["iv"]), ciphertext)
 
 
 def parse_mxc(url: str) -> tuple[str, str]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -18,11 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import vodozemac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from nio.crypto import InboundGroupSession
-
-from .olm import SHARED_HISTORY_SEND_KEY, shared_history_flag
+from ..room_keys import SHARED_HISTORY_SEND_KEY, shared_history_flag
+from .symmetric import aes_ctr, hmac_sha256, pbkdf2_sha512, same
 
 HEADER = "-----BEGIN MEGOLM SESSION DATA-----"
 FOOTER = "-----END MEGOLM SESSION DATA-----"
@@ -48,7 +43,7 @@ class ExportedKey:
 
 
 def _keys(passphrase: str, salt: bytes, rounds: int) -> tuple[bytes, bytes]:
-    derived = hashlib.pbkdf2_hmac("sha512", passphrase.encode(), salt, rounds, 64)
+    derived = pbkdf2_sha512(passphrase.encode(), salt, rounds, 64)
     return derived[:32], derived[32:]
 
 
@@ -59,9 +54,8 @@ def encrypt_export(data: bytes, passphrase: str, rounds: int = DEFAULT_ROUNDS) -
     iv = bytearray(os.urandom(16))
     iv[8] &= 0x7F  # bit 63 cleared, as the spec asks (keeps the counter from wrapping)
     aes_key, hmac_key = _keys(passphrase, salt, rounds)
-    encryptor = Cipher(algorithms.AES(aes_key), modes.CTR(bytes(iv))).encryptor()
-    body = b"\x01" + salt + bytes(iv) + rounds.to_bytes(4, "big") + encryptor.update(data) + encryptor.finalize()
-    mac = hmac.new(hmac_key, body, hashlib.sha256).digest()
+    body = b"\x01" + salt + bytes(iv) + rounds.to_bytes(4, "big") + aes_ctr(aes_key, bytes(iv), data)
+    mac = hmac_sha256(hmac_key, body)
     encoded = base64.b64encode(body + mac).decode()
     lines = [encoded[i : i + 96] for i in range(0, len(encoded), 96)]
     return "\n".join([HEADER, *lines, FOOTER]) + "\n"
@@ -84,29 +78,26 @@ def decrypt_export(text: str, passphrase: str) -> bytes:
     if not 1 <= rounds <= MAX_ROUNDS:
         raise KeyExportError(f"the key export file asks for {rounds} key-derivation rounds; refusing")
     aes_key, hmac_key = _keys(passphrase, salt, rounds)
-    expected = hmac.new(hmac_key, raw[:-32], hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, raw[-32:]):
+    if not same(hmac_sha256(hmac_key, raw[:-32]), raw[-32:]):
         raise KeyExportError("wrong passphrase, or the file is damaged")
-    decryptor = Cipher(algorithms.AES(aes_key), modes.CTR(iv)).decryptor()
-    return decryptor.update(raw[37:-32]) + decryptor.finalize()
+    return aes_ctr(aes_key, iv, raw[37:-32])
 
 
-def export_entries(sessions: Iterable[tuple[InboundGroupSession, bool]]) -> list[dict[str, Any]]:
-    out = []
-    for session, shareable in sessions:
-        out.append(
-            {
-                "algorithm": MEGOLM,
-                "room_id": session.room_id,
-                "sender_key": session.sender_key,
-                "session_id": session.id,
-                "session_key": session.export_session(session.first_known_index),
-                "sender_claimed_keys": {"ed25519": session.ed25519},
-                "forwarding_curve25519_key_chain": list(session.forwarding_chain),
-                SHARED_HISTORY_SEND_KEY: shareable,
-            }
-        )
-    return out
+def export_entries(keys: Iterable[ExportedKey]) -> list[dict[str, Any]]:
+    """The JSON entries of an export file (Element's shape, with the shareable flag)."""
+    return [
+        {
+            "algorithm": MEGOLM,
+            "room_id": key.room_id,
+            "sender_key": key.sender_key,
+            "session_id": key.session_id,
+            "session_key": key.session_key,
+            "sender_claimed_keys": {"ed25519": key.sender_claimed_ed25519},
+            "forwarding_curve25519_key_chain": list(key.forwarding_chain),
+            SHARED_HISTORY_SEND_KEY: key.shared_history,
+        }
+        for key in keys
+    ]
 
 
 def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
@@ -133,22 +124,11 @@ def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
             ed = claimed.get("ed25519") if isinstance(claimed, dict) else None
             if _SURROGATES.search("".join([*fields, ed if isinstance(ed, str) else "", *chain])):
                 raise ValueError  # a lone surrogate cannot be stored (SQLite takes strict UTF-8)
-            keys.append(
-                ExportedKey(*fields, ed if isinstance(ed, str) else "", tuple(chain), shared_history_flag(entry))
-            )
+            room_id, sender_key, session_id, session_key = fields
+            keys.append(ExportedKey(
+                room_id, sender_key, session_id, session_key, ed if isinstance(ed, str) else "", tuple(chain),
+                shared_history_flag(entry),
+            ))
         except (AttributeError, KeyError, TypeError, ValueError):
             skipped += 1
     return keys, skipped
-
-
-def to_session(key: ExportedKey) -> InboundGroupSession:
-    """Raises KeyExportError if the key is unusable or is not the session it claims to be."""
-    try:
-        inner = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(key.session_key))
-    except Exception as exc:
-        raise KeyExportError(f"unusable key for session {key.session_id[:10]}…: {exc}") from None
-    if inner.session_id != key.session_id:
-        raise KeyExportError(f"the key for session {key.session_id[:10]}… belongs to another session")
-    return InboundGroupSession(
-        "", key.sender_claimed_ed25519, key.sender_key, key.room_id, list(key.forwarding_chain), session=inner
-    )

@@ -12,23 +12,20 @@ user input raises only ``SecretStorageError`` (or returns ``False`` where
 documented). PBKDF2 is deliberately slow (≈0.3 s for Element's 500 000
 iterations): callers in an event loop should run the passphrase paths in a
 worker thread.
+
+One spec section in one module (recovery keys, key descriptions, secrets, unlocking), which is
+why it is longer than most: every function is small and pure.
 """
 
 from __future__ import annotations
 
-import hmac as _hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-
 from .canonical import b64decode, b64encode
+from .symmetric import aes_ctr, hkdf_sha256, hmac_sha256, pbkdf2_sha512, same
 
 __all__ = [
     "SecretStorageError",
@@ -194,10 +191,7 @@ def key_from_passphrase(passphrase: str, salt: str, iterations: int, bits: int =
         raise SecretStorageError(
             "The passphrase contains characters that cannot be used", "invalid_input"
         ) from None
-    kdf = PBKDF2HMAC(
-        algorithm=hashes.SHA512(), length=bits // 8, salt=salt_bytes, iterations=iterations
-    )
-    return kdf.derive(password)
+    return pbkdf2_sha512(password, salt_bytes, iterations, bits // 8)
 
 
 def derive_aes_hmac_keys(key: bytes, name: str) -> tuple[bytes, bytes]:
@@ -208,24 +202,15 @@ def derive_aes_hmac_keys(key: bytes, name: str) -> tuple[bytes, bytes]:
         info = name.encode("utf-8")
     except UnicodeEncodeError:
         raise SecretStorageError("The secret name is not valid text", "bad_secret") from None
-    okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=b"\x00" * 32, info=info).derive(
-        bytes(key)
-    )
+    okm = hkdf_sha256(bytes(key), info=info, salt=b"\x00" * 32, length=64)
     return okm[:32], okm[32:]
 
 
-def _aes_ctr(aes_key: bytes, iv: bytes, data: bytes) -> bytes:
-    # CTR with the whole 16-byte block as a big-endian counter, as WebCrypto
-    # and the other SDKs do (bit 63 of the IV is cleared on encryption so a
-    # 64-bit-counter implementation never wraps differently).
-    cipher = Cipher(algorithms.AES(aes_key), modes.CTR(iv)).encryptor()
-    return cipher.update(data) + cipher.finalize()
-
-
-def _mac(hmac_key: bytes, data: bytes) -> bytes:
-    h = crypto_hmac.HMAC(hmac_key, hashes.SHA256())
-    h.update(data)
-    return h.finalize()
+# CTR takes the whole 16-byte block as a big-endian counter, as WebCrypto and the other SDKs
+# do (bit 63 of the IV is cleared on encryption so a 64-bit-counter implementation never wraps
+# differently).
+_aes_ctr = aes_ctr
+_mac = hmac_sha256
 
 
 def _random_iv() -> bytearray:
@@ -283,7 +268,7 @@ def _decrypt_bytes(key: bytes, name: str, encrypted: object, what: str) -> bytes
     ciphertext = _field(encrypted, "ciphertext", what, None)
     mac = _field(encrypted, "mac", what, _MAC_LEN)
     aes_key, hmac_key = derive_aes_hmac_keys(key, name)
-    if not _hmac.compare_digest(_mac(hmac_key, ciphertext), mac):
+    if not same(_mac(hmac_key, ciphertext), mac):
         raise SecretStorageError(
             f"The stored {what} could not be decrypted: the key is wrong or the data was altered",
             "bad_mac",
@@ -353,7 +338,7 @@ def check_key(key: bytes, key_description: object) -> bool:
             return False
         aes_key, hmac_key = derive_aes_hmac_keys(bytes(key), "")
         ciphertext = _aes_ctr(aes_key, iv, b"\x00" * 32)
-        return _hmac.compare_digest(_mac(hmac_key, ciphertext), mac)
+        return same(_mac(hmac_key, ciphertext), mac)
     except (ValueError, TypeError, SecretStorageError):
         return False
 

@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ...config import Settings
-    from ..client import EngineClient
-    from ..identity import IdentityManager
+    from ..nio.client import EngineClient
+    from ..keys.identity import IdentityManager
     from ..models import TimelineItem
 
 
 class SharingHost(Protocol):
     settings: Settings
     clock: Callable[[], float]
-    identity: IdentityManager
+
+    @property
+    def identity(self) -> IdentityManager: ...
 
     @property
     def client(self) -> EngineClient | None: ...

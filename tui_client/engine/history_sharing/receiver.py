@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-import vodozemac
-from nio.crypto import InboundGroupSession
 
-from ..errors import DownloadError
-from ..crypto.attachments import AttachmentError, decrypt_attachment, minimal_file_info, parse_mxc
-from ..crypto.olm import changed
-from ..models import BundleSummary
-from ..room_keys import MergeAction, Origin, SessionMeta
+from ..crypto.attachments import minimal_file_info
+from ..models import BundleSummary, ImportResult
 from .bundle import (
     KEY_COUNT_HINT,
     MESSAGE_COUNT_HINT,
     WITHHELD_COUNT_HINT,
-    BundleError,
-    HistoricKey,
-    ParsedBundle,
     count_hint,
-    parse_bundle,
     storable_text,
 )
 from .host import SharingHost
@@ -48,37 +38,25 @@ from .rules import (
     Announcement,
     check_announcement,
     decide_accept,
-    download_failure,
     plural,
     records_to_drop,
-    retry_delay,
-    trust_verdict,
 )
 from .explain import BUNDLE_GRACE_SECONDS
+from .importer import BundleImporter
 from .store import SharingStore
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL = 0.25  # seconds between progress updates to the UI
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    state: str  # "imported" | "rejected" | "held" | "waiting" | "retrying" | "expired" | "nothing"
-    detail: str
-    imported: int = 0
-    key_count: int = 0
-    withheld_count: int = 0
 
 
 class BundleReceiver:
     def __init__(self, host: SharingHost, records: SharingStore) -> None:
         self.host = host
         self.records = records
+        self.importer = BundleImporter(host, records)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._last: dict[str, ImportResult] = {}
-        self._progress_at = 0.0
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._open: set[str] | None = None  # rooms with an open acceptance, read lazily
 
@@ -133,7 +111,9 @@ class BundleReceiver:
         if not isinstance(content, dict):
             return None
         room_id, session_id, code = (content.get(k) for k in ("room_id", "session_id", "code"))
-        if not all(isinstance(f, str) and f and len(f) <= 255 and f.isprintable() for f in (room_id, session_id, code)):
+        if not (isinstance(room_id, str) and isinstance(session_id, str) and isinstance(code, str)) or not all(
+            f and len(f) <= 255 and f.isprintable() for f in (room_id, session_id, code)
+        ):
             logger.info("ignored a malformed m.room_key.withheld from %s", sender)
             return None
         reason = content.get("reason")
@@ -146,7 +126,7 @@ class BundleReceiver:
             storable_text(from_device[:255]) if isinstance(from_device, str) else None, WithheldVia.TO_DEVICE,
             self.host.clock(),
         )])
-        return room_id  # type: ignore[return-value]
+        return room_id
 
     def tidy(self) -> None:
         """Forget bundles that can never be imported (rules.records_to_drop)."""
@@ -224,7 +204,7 @@ class BundleReceiver:
     def _expire(self, acceptance: AcceptedInvite, bundle: ReceivedBundle | None, reason: str) -> ImportResult:
         self.records.put_acceptance(replace(acceptance, state=AcceptState.EXPIRED))
         if bundle is not None and not bundle.state.final:
-            self._finish(bundle, BundleState.REJECTED, reason)
+            self.importer.finish(bundle, BundleState.REJECTED, reason)
         logger.info("not importing keys for %s: %s", acceptance.room_id, reason)
         self.host.refresh_failures(acceptance.room_id)
         return ImportResult("expired", reason)
@@ -324,200 +304,4 @@ class BundleReceiver:
                 )
             return ImportResult("waiting", decision.reason), None
         assert bundle is not None
-        return await self._import(acceptance, bundle)
-
-    async def _import(self, acceptance: AcceptedInvite, bundle: ReceivedBundle) -> tuple[ImportResult, float | None]:
-        room_id, sender = bundle.room_id, bundle.sender_user
-        started = time.perf_counter()
-        try:
-            await self.host.query_keys({sender})
-        except Exception as exc:  # trust is then judged on what we already know
-            logger.info("could not refresh the keys of %s before importing: %s", sender, exc)
-        state, why = trust_verdict(
-            self.host.identity.sender_trust(sender, bundle.sender_key, bundle.sender_device_keys), sender
-        )
-        if state is BundleState.HELD:
-            self._finish(bundle, BundleState.HELD, why)
-            logger.warning("held the key bundle for %s from %s: %s", room_id, sender, why)
-            self.host.notice(f"The keys {sender} shared for earlier messages are on hold: {why}",
-                             room_id=room_id, level="warning")
-            self.host.refresh_failures(room_id)
-            return ImportResult("held", why), None
-        if state is BundleState.REJECTED:
-            return self._reject(acceptance, bundle, why), None
-        bundle = replace(bundle, state=BundleState.DOWNLOADING, detail=None, bytes_done=0, bytes_total=None)
-        self.records.put_bundle(bundle)
-        self._announce(room_id)
-        try:
-            ciphertext = await self._download(bundle)
-        except DownloadError as exc:
-            final, why = (True, str(exc)) if exc.final else download_failure(exc.status, str(exc))
-            if final:
-                return self._reject(acceptance, bundle, why), None
-            attempts = bundle.attempts + 1
-            retry_at = self.host.clock() + retry_delay(attempts)
-            self.records.put_bundle(replace(
-                bundle, state=BundleState.RETRYING, attempts=attempts, next_attempt_at=retry_at,
-                detail=why,
-            ))
-            logger.warning("key bundle for %s from %s: %s; retrying in %.0f s", room_id, sender, why,
-                           retry_at - self.host.clock())
-            self._announce(room_id)
-            return ImportResult("retrying", why), retry_at
-        downloaded = time.perf_counter()
-        bundle = replace(bundle, state=BundleState.IMPORTING, bytes_done=len(ciphertext))
-        self.records.put_bundle(bundle)
-        self._announce(room_id)
-        try:
-            parsed, sessions = await asyncio.to_thread(self._decode, ciphertext, bundle)
-        except (BundleError, AttachmentError) as exc:
-            return self._reject(acceptance, bundle, str(exc)), None
-        decoded = time.perf_counter()
-        imported = self._store(acceptance, bundle, parsed, sessions)
-        if parsed.other_room_entries:
-            logger.warning(
-                "the key bundle from %s for %s named other rooms in %d entries; those were ignored",
-                sender, room_id, parsed.other_room_entries,
-            )
-        logger.info(
-            "imported %d of %d shared keys (+%d not-shared records) for %s from %s "
-            "(download %.0f ms, decrypt+parse+verify %.0f ms, store %.0f ms)",
-            imported, len(parsed.room_keys), len(parsed.withheld), room_id, sender,
-            (downloaded - started) * 1000, (decoded - downloaded) * 1000, (time.perf_counter() - decoded) * 1000,
-        )
-        name = self.host.display_name(room_id, sender)
-        count = len(parsed.room_keys)
-        if bundle.message_count:
-            what = plural(bundle.message_count, "earlier message")
-        else:
-            what = f"earlier messages ({plural(count, 'session key')})"
-        self.host.notice(f"You can read {what}: {name} shared the keys", room_id=room_id)
-        self.host.refresh_failures(room_id)
-        self.host.emit_rooms()
-        return ImportResult("imported", "ok", imported, count, len(parsed.withheld)), None
-
-    def _finish(self, bundle: ReceivedBundle, state: BundleState, detail: str, **fields: Any) -> ReceivedBundle:
-        done = replace(bundle, state=state, detail=detail, finished_at=self.host.clock(), next_attempt_at=None,
-                       **fields)
-        self.records.put_bundle(done)
-        return done
-
-    def _reject(self, acceptance: AcceptedInvite, bundle: ReceivedBundle, detail: str) -> ImportResult:
-        logger.warning("refused the key bundle for %s from %s: %s", bundle.room_id, bundle.sender_user, detail)
-        with self.records.transaction():
-            self._finish(bundle, BundleState.REJECTED, detail)
-            self.records.put_acceptance(replace(acceptance, state=AcceptState.DONE))
-        self.host.notice(
-            f"Refused the keys {bundle.sender_user} shared for earlier messages: {detail}",
-            room_id=bundle.room_id, level="warning",
-        )
-        self.host.refresh_failures(bundle.room_id)
-        self.host.emit_rooms()
-        return ImportResult("rejected", detail)
-
-    def _announce(self, room_id: str) -> None:
-        """Tell the UI the bundle's state changed (the invite card, the waiting messages)."""
-        self.host.refresh_failures(room_id)
-        self.host.emit_rooms()
-
-    # -- download, decode, store -------------------------------------------------------------------------
-
-    async def _download(self, bundle: ReceivedBundle) -> bytes:
-        try:
-            server, media_id = parse_mxc(bundle.file["url"])
-        except AttachmentError as exc:
-            raise DownloadError(None, str(exc), final=True) from None
-        state = {"bundle": bundle}
-
-        def progress(done: int, total: int | None) -> None:
-            now = time.monotonic()
-            if now - self._progress_at < PROGRESS_INTERVAL and (total is None or done < total):
-                return
-            self._progress_at = now
-            state["bundle"] = replace(state["bundle"], bytes_done=done, bytes_total=total)
-            self.records.put_bundle(state["bundle"])
-            self._announce(bundle.room_id)
-
-        return await self._client.download_media(
-            server, media_id, limit=self.host.settings.bundle_max_bytes, on_progress=progress
-        )
-
-    @staticmethod
-    def _decode(ciphertext: bytes, bundle: ReceivedBundle) -> tuple[ParsedBundle, list[InboundGroupSession]]:
-        plaintext = decrypt_attachment(ciphertext, bundle.file)
-        parsed = parse_bundle(plaintext, bundle.room_id)
-        return parsed, sessions_from_keys(parsed.room_keys, bundle.sender_key)
-
-    def _store(
-        self, acceptance: AcceptedInvite, bundle: ReceivedBundle, parsed: ParsedBundle,
-        sessions: list[InboundGroupSession],
-    ) -> int:
-        olm = self._client.olm
-        identity = self.host.identity.identity_of(bundle.sender_user)
-        now = self.host.clock()
-        master = identity.master.public_key if identity else None
-        candidates = [
-            (s, SessionMeta(k.room_id, k.session_id, k.sender_key, True, Origin.BUNDLE, bundle.sender_user,
-                            bundle.sender_device, master, now))
-            for s, k in zip(sessions, parsed.room_keys)
-        ]
-        outcomes = olm.merge_sessions(candidates)
-        # Brand-new sessions go into one encrypted blob for this bundle, exported from the same
-        # key text the session in memory was made from; a session that replaced or improved a
-        # copy we held goes to the sessions table (which wins over blobs on load).
-        new_entries = []
-        replaced = []
-        for outcome, key in zip(outcomes, parsed.room_keys):
-            if outcome.session is None:
-                continue
-            if outcome.decision.action is MergeAction.NEW:
-                new_entries.append((key.session_id, key.sender_key, key.sender_claimed_ed25519, key.session_key))
-            else:
-                replaced.append(outcome.session)
-        stored_sessions, metas = changed(outcomes)
-        withheld = [
-            WithheldRecord(w.room_id, w.session_id, w.sender_key, w.code, w.reason, bundle.sender_user,
-                           w.from_device, WithheldVia.BUNDLE, now)
-            for w in parsed.withheld
-        ]
-        store = self._client.store
-        with store.transaction():
-            if new_entries:
-                store.save_bundle_sessions(bundle.room_id, bundle.sender_key, new_entries)
-            if replaced:
-                store.save_inbound_group_sessions(replaced)
-            if metas:
-                store.save_session_meta(metas)
-            if withheld:
-                self.records.save_withheld(withheld)
-            self._finish(
-                bundle, BundleState.IMPORTED, "ok", key_count=len(parsed.room_keys),
-                withheld_count=len(parsed.withheld), imported_count=len(stored_sessions),
-            )
-            self.records.put_acceptance(replace(acceptance, state=AcceptState.DONE))
-        if stored_sessions:
-            olm.on_keys_added([(s.room_id, m.session_id) for s, m in zip(stored_sessions, metas)])
-        return len(stored_sessions)
-
-
-def sessions_from_keys(keys: tuple[HistoricKey, ...] | list[HistoricKey], forwarder_curve25519: str) -> list[InboundGroupSession]:
-    """Inbound sessions for the bundle's keys. The session id is derived from the key material
-    (its signing key), so a key that is not the session it names rejects the bundle. This does
-    not prove the sender holds the real ratchet (exports are unsigned): the merge rules and the
-    room-and-session keying take care of that."""
-    sessions = []
-    for key in keys:
-        try:
-            inner = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(key.session_key))
-        except Exception as exc:
-            raise BundleError(f"session {key.session_id[:10]}…: unusable key ({exc})") from None
-        if inner.session_id != key.session_id:
-            raise BundleError(
-                f"session {key.session_id[:10]}…: its key belongs to another session "
-                f"({inner.session_id[:10]}…); the bundle is forged or broken"
-            )
-        sessions.append(InboundGroupSession(
-            "", key.sender_claimed_ed25519, key.sender_key, key.room_id,
-            forwarding_chain=[forwarder_curve25519], session=inner,
-        ))
-    return sessions
+        return await self.importer.run(acceptance, bundle)

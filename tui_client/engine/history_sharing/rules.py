@@ -25,6 +25,7 @@ from typing import Any
 from ..crypto.attachments import check_file_info
 from ..crypto.cross_signing import check_sender_device_keys
 from .bundle import MAX_ROOM_KEYS, MAX_WITHHELD, WithheldEntry, not_shared_entry
+from ..models import SharePreview
 from .records import AcceptedInvite, BundleState, ReceivedBundle, WithheldRecord
 
 SHAREABLE_VISIBILITIES = frozenset({"shared", "world_readable"})
@@ -98,15 +99,6 @@ class InviteeFacts:
     identity: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
     devices: int
     cross_signed_devices: int
-
-
-@dataclass(frozen=True)
-class SharePreview:
-    shareable: bool
-    reason: str  # why not, or what will be shared
-    key_count: int = 0
-    withheld_count: int = 0
-    warning: str | None = None  # e.g. "this user may not exist"
 
 
 def preview(
@@ -199,7 +191,8 @@ def check_announcement(
     sdk = payload.get("sender_device_keys")
     if sdk is None:
         return "it carries no sender_device_keys"
-    keys = payload.get("keys") if isinstance(payload.get("keys"), dict) else {}
+    raw_keys = payload.get("keys")
+    keys: Mapping[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
     problem = check_sender_device_keys(
         sdk, sender=sender, claimed_ed25519=keys.get("ed25519"), olm_sender_curve25519=olm_sender_key
     )

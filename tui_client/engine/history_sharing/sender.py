@@ -11,11 +11,11 @@ import asyncio
 import logging
 import secrets
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 from ..crypto.attachments import encrypt_attachment
 from .bundle import BUNDLE_EVENT_TYPE, HistoricKey, build_bundle, bundle_content, serialize_bundle
+from ..models import ShareResult
 from .host import SharingHost
 from .rules import (
     BundlePlan,
@@ -35,15 +35,6 @@ logger = logging.getLogger(__name__)
 
 class SharingError(Exception):
     """Sharing history with an invitee failed for a reason the user should decide about."""
-
-
-@dataclass(frozen=True)
-class ShareResult:
-    shared: bool
-    reason: str
-    key_count: int = 0
-    withheld_count: int = 0
-    devices: tuple[str, ...] = ()
 
 
 class BundleSender:

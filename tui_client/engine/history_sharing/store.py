@@ -82,8 +82,11 @@ class SharingStore:
             except ValueError:
                 state = BundleState.WAITING
             out.append(ReceivedBundle(
-                row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else None, json.loads(row[5]),
-                row[6], state, *row[8:14], row[14] or 0, *row[15:18],
+                room_id=row[0], sender_user=row[1], sender_device=row[2], sender_key=row[3],
+                sender_device_keys=json.loads(row[4]) if row[4] else None, file=json.loads(row[5]),
+                received_at=row[6], state=state, detail=row[8], key_count=row[9], withheld_count=row[10],
+                imported_count=row[11], finished_at=row[12], message_count=row[13], attempts=row[14] or 0,
+                next_attempt_at=row[15], bytes_done=row[16], bytes_total=row[17],
             ))
         return out
 
@@ -158,4 +161,7 @@ class SharingStore:
                 via = WithheldVia(row[7])
             except ValueError:
                 via = WithheldVia.TO_DEVICE
-            yield WithheldRecord(*row[:7], via=via, received_at=row[8])
+            yield WithheldRecord(
+                room_id=row[0], session_id=row[1], sender_key=row[2], code=row[3], reason=row[4],
+                from_user=row[5], from_device=row[6], via=via, received_at=row[8],
+            )

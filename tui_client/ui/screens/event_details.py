@@ -17,9 +17,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
 from ...engine.models import EventDetails, TimelineItem
+from ... import safe_text
 from ...safe_text import json_text
 from ..describe import person
-from ..formatting import clean, clean_id
+from ..formatting import MAX_CHARS, clean, clean_id
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ FACTS = {
 }
 NO_DECRYPTED = "(nothing: this event was not decrypted)"
 NO_ENCRYPTED = "(nothing: this event was not encrypted, or its encrypted form is not kept)"
+NO_TEXT = "(no text: this event has none, or it was not decrypted)"
+
+
+def clean_text(text: str | None) -> str:
+    """A message body for a text area, through the one sanitiser (lines and tabs kept)."""
+    return safe_text.clean(text, multiline=True)
 
 
 def as_json(value: dict | None) -> str | None:
@@ -50,14 +57,18 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
         Binding("escape,q", "close", "Back", id="close", priority=True),
         Binding("e", "copy('event')", "Copy event id", id="copy_event_id"),
         Binding("s", "copy('session')", "Copy session id", id="copy_session_id"),
-        Binding("c", "copy('json')", "Copy JSON", id="copy_json", tooltip="Copy the JSON of the open tab"),
+        Binding("c", "copy('json')", "Copy", id="copy_json", tooltip="Copy what the open tab shows (JSON or the message text)"),
         Binding("1", "tab('decrypted')", "Decrypted JSON", id="details_decrypted", show=False),
         Binding("2", "tab('encrypted')", "Encrypted JSON", id="details_encrypted", show=False),
+        Binding("3", "tab('text')", "Message text", id="details_text", show=False,
+                tooltip="The whole text of the message, however long"),
     ]
 
-    def __init__(self, item: TimelineItem, room_name: str) -> None:
+    def __init__(self, item: TimelineItem, room_name: str, *, initial: str | None = None) -> None:
         super().__init__()
         self.item = item
+        # A message too long for the timeline opens on its whole text.
+        self.initial = initial or ("text" if len(item.body or "") > MAX_CHARS else "decrypted")
         self.room_name = room_name
         self.details: EventDetails | None = None
 
@@ -76,16 +87,18 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
                 with Horizontal(classes="fact", id=f"fact-{field}"):
                     yield Static(Content.styled(label, "$foreground-muted"), classes="fact-label", markup=False)
                     yield Static(classes="fact-value", markup=False)
-        with TabbedContent(id="details-tabs", initial="decrypted"):
-            with TabPane("Decrypted JSON", id="decrypted"):
+        with TabbedContent(id="details-tabs", initial=self.initial):
+            with TabPane("1 Decrypted JSON", id="decrypted"):
                 yield TextArea(read_only=True, id="decrypted-json", soft_wrap=False, show_line_numbers=False)
-            with TabPane("Encrypted JSON", id="encrypted"):
+            with TabPane("2 Encrypted JSON", id="encrypted"):
                 yield TextArea(read_only=True, id="encrypted-json", soft_wrap=False, show_line_numbers=False)
+            with TabPane("3 Message text", id="text"):
+                yield TextArea(read_only=True, id="text-json", soft_wrap=True, show_line_numbers=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._fill(None)
-        self.query_one("#decrypted-json", TextArea).focus()
+        self.query_one(f"#{self.initial}-json", TextArea).focus()
         self.load()
 
     @work(exclusive=True, group="details", name="Reading the event", exit_on_error=False)
@@ -113,7 +126,7 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
         self._set("sent", f"{self.tui.time_format.full(item.timestamp)} · {item.event_type}")
         if details is None:
             self._set("trust", Content.styled("reading…", "$foreground-muted"))
-            provenance = item.provenance.sentence() if item.provenance else None
+            provenance = item.provenance.sentence(item.sender) if item.provenance else None
             failure = item.failure_reason
         else:
             self._set("trust", details.trust)
@@ -129,7 +142,8 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
         self.query_one("#encrypted-json", TextArea).load_text(
             encrypted or (waiting if details is None else NO_ENCRYPTED)
         )
-        if details is not None and decrypted is None and encrypted is not None:
+        self.query_one("#text-json", TextArea).load_text(clean_text(item.body) or NO_TEXT)
+        if details is not None and decrypted is None and encrypted is not None and self.initial != "text":
             self.query_one(TabbedContent).active = "encrypted"
             self.query_one("#encrypted-json", TextArea).focus()
 
@@ -141,8 +155,10 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
             return self.item.event_id
         if what == "session":
             return (details.session_id if details else None) or self.item.session_id
+        tab = self.query_one(TabbedContent).active
+        if what == "json" and tab == "text":
+            return clean_text(self.item.body) or None
         if what == "json" and details is not None:
-            tab = self.query_one(TabbedContent).active
             return as_json(details.decrypted_json if tab == "decrypted" else details.encrypted_json)
         return None
 
@@ -157,6 +173,8 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
             return
         self.app.copy_to_clipboard(text)
         label = {"event": "event id", "session": "session id", "json": "JSON"}[what]
+        if what == "json" and self.query_one(TabbedContent).active == "text":
+            label = "message text"
         self.notify(f"Copied the {label}" + (f" {text}" if what != "json" else ""), timeout=3)
 
     def action_tab(self, tab: str) -> None:

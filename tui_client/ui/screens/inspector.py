@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from ..app import TuiApp
 
 TABS = ("sessions", "withheld", "bundles", "members")
-TITLES = {"sessions": "Sessions", "withheld": "Withheld", "bundles": "Bundles", "members": "Members"}
+# The number is the key that opens the tab (as are ←/→ on the tab bar, or a click).
+TITLES = {"sessions": "1 Sessions", "withheld": "2 Withheld", "bundles": "3 Bundles", "members": "4 Members"}
 COLUMNS = {
     "sessions": ("Session", "Creator", "Index", "Shareable", "Origin"),
     "withheld": ("Session", "Code", "Reason", "Via", "From"),

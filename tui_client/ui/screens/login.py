@@ -4,6 +4,7 @@ per profile (or after the server ends the session)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, cast
 
@@ -14,6 +15,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
+from ...engine.server_url import DiscoveryError, discover_homeserver, homeserver_url, server_name
 from ..formatting import clean
 from ..workers import ReportsWorkerErrors
 
@@ -53,7 +55,7 @@ class LoginScreen(ReportsWorkerErrors, Screen):
                 id="login-intro",
             )
             yield Label("Homeserver URL")
-            yield Input(placeholder="https://matrix.example.org", id="homeserver")
+            yield Input(placeholder="https://matrix.example.org (empty: found from your user id)", id="homeserver")
             yield Label("User")
             yield Input(placeholder="alice  or  @alice:example.org", id="user")
             yield Label("Password")
@@ -87,8 +89,12 @@ class LoginScreen(ReportsWorkerErrors, Screen):
         homeserver = self.query_one("#homeserver", Input).value.strip()
         user = self.query_one("#user", Input).value.strip()
         password = self.query_one("#password", Input).value
+        if not homeserver and server_name(user) is None:
+            # Without a URL the homeserver is looked up from a full user id.
+            self._show_error("enter the homeserver URL, or your full user id (@name:server) to look it up")
+            self.query_one("#homeserver" if user else "#user", Input).focus()
+            return
         for widget_id, value, what in (
-            ("#homeserver", homeserver, "the homeserver URL"),
             ("#user", user, "your user name"),
             ("#password", password, "your password"),
         ):
@@ -111,12 +117,25 @@ class LoginScreen(ReportsWorkerErrors, Screen):
         from ...engine.engine import EngineError
 
         self._busy(True)
+        if homeserver:
+            homeserver = homeserver_url(homeserver)
+        else:
+            try:
+                homeserver = await asyncio.to_thread(discover_homeserver, user)
+            except DiscoveryError as exc:
+                self._busy(False)
+                self._show_error(str(exc))
+                self.query_one("#homeserver", Input).focus()
+                return
+            self.query_one("#homeserver", Input).value = homeserver
         try:
             info = await self.tui.bridge.call(lambda e: e.login(homeserver, user, password))
         except EngineError as exc:
+            from ...engine.errors_text import explain
+
             logger.info("login failed: %s", exc)
             self._busy(False)
-            self._show_error(str(exc))
+            self._show_error(explain(str(exc)))
             if "password" in str(exc):
                 self.query_one("#password", Input).value = ""
                 self.query_one("#password", Input).focus()

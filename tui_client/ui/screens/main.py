@@ -22,7 +22,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from ...engine.models import RoomSummary, TimelineItem
+from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
+from ...engine.models import RoomSummary, SharePreview, TimelineItem
 from .. import commands
 from ..describe import identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
@@ -41,13 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _history_sentence(room: RoomSummary, user_id: str, preview: Any) -> str:
+def _history_sentence(room: RoomSummary, user_id: str, preview: SharePreview) -> str:
     """What inviting `user_id` does to the room's earlier messages (from the engine's preview)."""
-    if preview is None:
-        return (
-            f"This room's history is {room.history_visibility}: {user_id} can be given the keys to "
-            "the messages sent before they joined, and read the room's earlier history."
-        )
     if preview.shareable:
         return (
             f"This room's history is {room.history_visibility}: {preview.reason}, so {user_id} "
@@ -377,16 +373,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
     async def invite_user(self, room: RoomSummary, user_id: str) -> None:
         """Invite, first saying what happens to the room's history when it could be shared."""
 
-        def preview_of(engine: Any) -> Any:
-            preview = getattr(engine, "share_preview", None)
-            return preview(room.room_id) if preview is not None else None
-
-        preview = await self.tui.bridge.read(preview_of)
+        preview = await self.tui.bridge.call(lambda e: e.preview_invite(room.room_id, user_id))
         share = True
-        if room.history_shareable or (preview is not None and preview.shareable):
+        if room.history_shareable or preview.shareable or preview.warning:
             question = f"Invite {user_id} to {room.name}?\n\n" + _history_sentence(room, user_id, preview)
-            shareable = preview is None or preview.shareable
-            other = "Invite without history" if shareable else None
+            if preview.warning:
+                question += f"\n\n⚠ {preview.warning}."
+            other = "Invite without history" if preview.shareable else None
             answer = await self.app.push_screen_wait(ConfirmScreen(question, confirm="Invite", other=other))
             if answer is None:
                 return
@@ -398,6 +391,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return await engine.invite(room.room_id, user_id, share_history=False)
 
         result = await self.tui.bridge.call(invite)
+        self.tui.invited(room.room_id, user_id, result)
         if result is not None and getattr(result, "shared", False):
             self.notify(f"Invited {user_id}; {result.reason}")
         elif result is not None and share and getattr(result, "reason", None):
@@ -410,7 +404,10 @@ class MainScreen(ReportsWorkerErrors, Screen):
             if answer == "yes":
                 self.leave_room(room)
 
-        self.app.push_screen(ConfirmScreen(f"Leave {room.name}?", confirm="Leave"), answered)
+        question = f"Leave {room.name}?"
+        if is_last_member(room, self.tui.user_id):
+            question += f"\n\nYou are the only member left: if you leave, {LAST_MEMBER_EFFECT}."
+        self.app.push_screen(ConfirmScreen(question, confirm="Leave"), answered)
 
     @work(group="leave", name="Leaving the room", exit_on_error=False)
     async def leave_room(self, room: RoomSummary) -> None:

@@ -18,7 +18,7 @@ from textual.widgets import Static
 from ...engine.models import Decryption, TimelineItem
 from ..clock import TimeFormatter
 from ..describe import failure_line
-from ..formatting import body_content, clean
+from ..formatting import MAX_CHARS, body_content, clean
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
 SENDER_STYLES = (
@@ -52,7 +52,8 @@ class ItemView(Vertical):
 
 
 class MessageView(ItemView):
-    """A message: header (sender, time, 🔑 badge) unless it continues a group, then its body."""
+    """A message: header (sender, time, 🔑 badge) unless it continues a group (a message with
+    a badge never does), then its body."""
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True) -> None:
         super().__init__(item, time_format)
@@ -106,6 +107,11 @@ class MessageView(ItemView):
         if item.failed or item.kind == "bad" or item.body is None and item.failure_reason:
             return Content.styled(clean(failure_line(item)), "italic $text-error")
         content = body_content(item.body, item.formatted_body)
+        if len(item.body or "") > MAX_CHARS:
+            # Cut for the timeline; the event details show the whole text.
+            content = Content.assemble(content, "\n", Content.styled(
+                f"(the message goes on: {len(item.body or ''):,} characters in all; select it and press i "
+                "for the whole text)", "italic $foreground-muted"))
         if item.kind == "emote":
             return Content.assemble(("* ", "$foreground-muted"), (clean(item.sender_name), "italic"), " ", content)
         return content
@@ -167,10 +173,9 @@ def starts_group(previous: TimelineItem | None, item: TimelineItem, time_format:
         return True
     if time_format.day_of(previous.timestamp) != time_format.day_of(item.timestamp):
         return True
-    shared_by = (previous.provenance.shared_by if previous.provenance else None), (
-        item.provenance.shared_by if item.provenance else None
-    )
-    return shared_by[0] != shared_by[1] or previous.failed != item.failed
+    # A message decrypted with a shared key always shows its header: the 🔑 badge (who vouched
+    # for it) is in the header, and it must be beside every message it applies to.
+    return item.provenance is not None or previous.failed != item.failed
 
 
 def item_details(item: TimelineItem, time_format: TimeFormatter) -> Content:
@@ -178,7 +183,7 @@ def item_details(item: TimelineItem, time_format: TimeFormatter) -> Content:
     decryption failure, then who sent it when and how it was protected."""
     lines: list[Content] = []
     if item.provenance is not None:
-        lines.append(Content.styled(clean(f"🔑 {item.provenance.sentence()}"), "$text-accent"))
+        lines.append(Content.styled(clean(f"🔑 {item.provenance.sentence(item.sender)}"), "$text-accent"))
     if item.failed or item.failure_reason:
         lines.append(Content.styled(clean(failure_line(item)), "$text-error"))
     if item.decryption is Decryption.DECRYPTED:

@@ -98,6 +98,7 @@ class RoomList(OptionList):
         self._current: str | None = None
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
+        self._deferred: tuple[str | None] | None = None  # data arrived before the first layout
 
     # -- data --------------------------------------------------------------------------------
 
@@ -108,7 +109,19 @@ class RoomList(OptionList):
         keep = self._current
         if self._auto_selected and self.rooms and self.current_invite is not None:
             keep = self.rooms[0].room_id  # rooms arrived after the invites: open one
+        if self.scrollable_content_region.width <= 0:
+            # Not laid out yet: prompts fitted to a made-up width would wrap the names into
+            # shreds for a frame ("Ali / ce"). The first resize builds them at the real width.
+            self._deferred = (keep,)
+            self.call_after_refresh(self._build_deferred)
+            return
+        self._deferred = None
         self._rebuild(keep)
+
+    def _build_deferred(self) -> None:
+        if self._deferred is not None and self.scrollable_content_region.width > 0:
+            deferred, self._deferred = self._deferred, None
+            self._rebuild(deferred[0])
 
     def _prompt_width(self) -> int:
         padding = self.get_component_styles("option-list--option").padding
@@ -154,7 +167,11 @@ class RoomList(OptionList):
         self.highlighted = index
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._prompt_width() != self._width:
+        if self.scrollable_content_region.width <= 0:
+            return
+        if self._deferred is not None:
+            self._build_deferred()
+        elif self._prompt_width() != self._width:
             self._rebuild()
 
     def on_key(self, event: events.Key) -> None:

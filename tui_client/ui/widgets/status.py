@@ -17,6 +17,8 @@ from ...engine.models import SyncState
 from ..describe import sync_line
 from ..formatting import clean
 
+NARROW = 100  # below this many columns the right-hand side is abbreviated
+
 _STATE_STYLE = {
     "syncing": "$text-success",
     "connecting": "$text-warning",
@@ -61,6 +63,9 @@ class StatusBar(Horizontal):
             self._ticker.stop()
             self._ticker = None
 
+    def on_resize(self) -> None:
+        self._render_who()
+
     def watch_user_id(self) -> None:
         self._render_who()
 
@@ -83,11 +88,16 @@ class StatusBar(Horizontal):
         elif self.sync_state.state in ("retrying", "logged_out"):
             content = Content.styled(clean(self.user_id), "bold")  # room for the reason
         else:
+            trust = self.trust
+            narrow = 0 < self.region.width < NARROW
+            if narrow:  # leave the sync state room to be read in full
+                trust = {"✓ verified by your identity": "✓ verified",
+                         "✗ not verified by your identity": "✗ not verified"}.get(trust, trust)
             content = Content.assemble(
                 (clean(self.user_id), "bold"),
-                ("  device ", "$foreground-muted"),
+                (" · " if narrow else "  device ", "$foreground-muted"),
                 clean(self.device_id) or "?",
                 "  ",
-                (clean(self.trust), _trust_style(self.trust)),
+                (clean(trust), _trust_style(trust)),
             )
         self.query_one("#status-who", Static).update(content)

@@ -190,6 +190,11 @@ class Timeline(VerticalScroll, can_focus=True):
 
     # -- the "older messages" banner and its trigger ----------------------------------------
 
+    def watch_room_id(self) -> None:
+        # A room opened after "No room open" (e.g. the first sync after logging in) must not
+        # keep that placeholder above its messages.
+        self._update_banner()
+
     def watch_at_start(self) -> None:
         self._update_banner()
 
@@ -270,8 +275,11 @@ class Timeline(VerticalScroll, can_focus=True):
         self.scroll_home(animate=False)
 
     def action_cursor_last(self) -> None:
+        """Select the newest message (membership and state lines after it are not what a reader
+        looks for first), or the last item when there is no message."""
         if self._items:
-            self.selected = self._items[-1].event_id
+            messages = [i for i in self._items if i.is_message or i.failed]
+            self.selected = (messages or self._items)[-1].event_id
             self.scroll_end(animate=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -13,19 +13,13 @@ import base64
 import json
 import logging
 import os
-import time
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from .component import EngineComponent
-from .crypto.canonical import canonical_json
-from .crypto.cross_signing import (
+from ..crypto.canonical import canonical_json
+from ..crypto.cross_signing import (
     CrossSigningError,
     CrossSigningPrivateKeys,
     UserIdentity,
@@ -34,7 +28,7 @@ from .crypto.cross_signing import (
     master_key_signed_by_us,
     private_seeds_match,
 )
-from .crypto.secret_storage import (
+from ..crypto.secret_storage import (
     DEFAULT_KEY_EVENT,
     KEY_EVENT_PREFIX,
     MASTER_SECRET,
@@ -46,9 +40,16 @@ from .crypto.secret_storage import (
     make_key_description,
     unlock_cross_signing_with_input,
 )
-from .crypto.signing import Ed25519Key
-from .history_sharing.rules import SenderTrust
-from .store import StoredIdentity
+from ..crypto.signing import Ed25519Key
+from ..crypto.symmetric import seal, store_subkey, unseal
+from ..history_sharing.rules import SenderTrust
+from ..models import DeviceInfo, IdentityInfo, IdentityState, OwnTrust
+from ..nio.store import StoredIdentity
+
+if TYPE_CHECKING:
+    from ..nio.client import EngineClient
+    from ..nio.olm import AppOlm
+    from ..nio.store import AppStore
 
 logger = logging.getLogger(__name__)
 
@@ -59,51 +60,26 @@ class IdentityError(Exception):
     """A cross-signing action failed; the message is for the user."""
 
 
-@dataclass(frozen=True)
-class OwnTrust:
-    identity_exists: bool  # the account has a published master key
-    device_verified: bool  # our device carries a valid signature of that identity
-    have_private_keys: bool  # we can sign (our device is trusted to act for the identity)
-    master_key: str | None = None
-    detail: str = ""
+class IdentityManager:
+    """Cross-signing for one logged-in client (its store holds pins, device JSON and our
+    encrypted private keys)."""
 
-    @property
-    def label(self) -> str:
-        if self.device_verified:
-            return "verified"
-        if self.identity_exists:
-            return "not verified"
-        return "no identity"
-
-
-@dataclass(frozen=True)
-class IdentityInfo:
-    user_id: str
-    state: str  # "unknown" | "pinned" | "changed" | "verified" | "own"
-    master_key: str | None = None
-    previous_master_key: str | None = None
-    changed_at: float | None = None
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    user_id: str
-    device_id: str
-    display_name: str
-    ed25519: str | None
-    curve25519: str | None
-    cross_signed_by_owner: bool
-
-
-def _fernet_key(store_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tui-client cross-signing keys").derive(
-        store_key.encode()
-    )
-
-
-class IdentityManager(EngineComponent):
-    def __init__(self, engine: Any) -> None:
-        super().__init__(engine)
+    def __init__(
+        self,
+        client: EngineClient,
+        store_key: str,
+        query_keys: Callable[[set[str]], Awaitable[Any]],
+        clock: Callable[[], float],
+    ) -> None:
+        assert client.store is not None and client.olm is not None, "the client's store must be open"
+        self.client = client
+        self.store: AppStore = client.store
+        self.olm: AppOlm = client.olm
+        self.user_id = client.user_id
+        self.device_id = client.device_id
+        self._secret_key = store_subkey(store_key, "cross-signing keys")
+        self._query_keys = query_keys
+        self._clock = clock
         self._private: CrossSigningPrivateKeys | None = None
         self._own_identity: UserIdentity | None = None
         self._own_device_signed = False
@@ -116,8 +92,7 @@ class IdentityManager(EngineComponent):
         self._private = None
         if blob:
             try:
-                raw = base64.b64decode(blob)
-                plain = AESGCM(_fernet_key(self.engine.session.store_key)).decrypt(raw[:12], raw[12:], _SECRET_NAME.encode())
+                plain = unseal(self._secret_key, base64.b64decode(blob), _SECRET_NAME.encode())
                 self._private = CrossSigningPrivateKeys.from_dict(json.loads(plain))
             except Exception as exc:
                 logger.error("our stored cross-signing keys cannot be read (%s); this device will need re-verifying", exc)
@@ -130,11 +105,8 @@ class IdentityManager(EngineComponent):
             )
 
     def _save_private(self, keys: CrossSigningPrivateKeys) -> None:
-        nonce = os.urandom(12)
-        sealed = AESGCM(_fernet_key(self.engine.session.store_key)).encrypt(
-            nonce, json.dumps(keys.to_dict()).encode(), _SECRET_NAME.encode()
-        )
-        self.store.put_secret(_SECRET_NAME, base64.b64encode(nonce + sealed).decode())
+        sealed = seal(self._secret_key, json.dumps(keys.to_dict()).encode(), _SECRET_NAME.encode())
+        self.store.put_secret(_SECRET_NAME, base64.b64encode(sealed).decode())
         self._private = keys
 
     @staticmethod
@@ -153,11 +125,11 @@ class IdentityManager(EngineComponent):
 
     def process_keys_query(self, resp: Any) -> None:
         """Keep device JSON and cross-signing keys from a /keys/query answer; pin and compare."""
-        now = time.time()
+        now = self._clock()
         for user_id, devices in (resp.device_keys or {}).items():
             if not isinstance(devices, dict):
                 continue
-            known = self.engine.client.olm.device_store[user_id] if self.engine.client.olm else {}
+            known = self.olm.device_store[user_id]
             for device_id, obj in devices.items():
                 # nio has already checked each device's self-signature; keep only the ones it took.
                 if isinstance(obj, dict) and (device_id in known or (user_id == self.user_id and device_id == self.device_id)):
@@ -215,18 +187,18 @@ class IdentityManager(EngineComponent):
     def identity_info(self, user_id: str) -> IdentityInfo:
         stored = self.store.get_identity(user_id)
         if stored is None:
-            return IdentityInfo(user_id, "unknown")
+            return IdentityInfo(user_id, IdentityState.UNKNOWN)
         if stored.previous_master_key and stored.master_key != stored.pinned_master_key:
-            state = "changed"
+            state = IdentityState.CHANGED
         else:
             theirs = self._identity_from_stored(stored)
             ours = self._own_identity
             if user_id == self.user_id:
-                state = "own"
+                state = IdentityState.OWN
             elif theirs and ours and master_key_signed_by_us(theirs, ours):
-                state = "verified"
+                state = IdentityState.VERIFIED
             else:
-                state = "pinned"
+                state = IdentityState.PINNED
         return IdentityInfo(user_id, state, stored.master_key, stored.previous_master_key, stored.changed_at)
 
     def accept_change(self, user_id: str) -> IdentityInfo:
@@ -234,13 +206,16 @@ class IdentityManager(EngineComponent):
         stored = self.store.get_identity(user_id)
         if stored is None:
             raise IdentityError(f"no identity is known for {user_id}")
-        from dataclasses import replace
-
         self.store.put_identity(
             replace(stored, pinned_master_key=stored.master_key, previous_master_key=None, changed_at=None)
         )
         logger.info("accepted the new identity of %s (master key %s…)", user_id, stored.master_key[:10])
         return self.identity_info(user_id)
+
+    def changed_identities(self) -> list[str]:
+        """Users whose identity changed since we pinned it and who the user has not accepted yet."""
+        return [i.user_id for i in self.store.list_identities()
+                if i.previous_master_key and i.master_key != i.pinned_master_key]
 
     def identity_changed(self, user_id: str) -> bool:
         return self.identity_info(user_id).state == "changed"
@@ -256,7 +231,7 @@ class IdentityManager(EngineComponent):
         if info.state == "changed":
             return SenderTrust.IDENTITY_CHANGED
         identity = self.identity_of(user_id)
-        device = self.engine.client.olm.device_store.device_from_sender_key(user_id, sender_key)
+        device = self.olm.device_store.device_from_sender_key(user_id, sender_key)
         candidates = []
         if device is not None and (stored := self.store.get_device_json(user_id, device.id)) is not None:
             candidates.append(stored)
@@ -275,8 +250,9 @@ class IdentityManager(EngineComponent):
         identity = self.identity_of(user_id)
         out = []
         for device_id, obj in sorted(self.store.list_device_json(user_id).items()):
-            keys = obj.get("keys", {}) if isinstance(obj.get("keys"), dict) else {}
-            unsigned = obj.get("unsigned") if isinstance(obj.get("unsigned"), dict) else {}
+            found_keys, found_unsigned = obj.get("keys"), obj.get("unsigned")
+            keys: dict[str, Any] = found_keys if isinstance(found_keys, dict) else {}
+            unsigned: dict[str, Any] = found_unsigned if isinstance(found_unsigned, dict) else {}
             out.append(
                 DeviceInfo(
                     user_id, device_id, str(unsigned.get("device_display_name") or ""),
@@ -302,7 +278,7 @@ class IdentityManager(EngineComponent):
 
     def own_device_keys(self) -> dict[str, Any] | None:
         """Our signed device keys for MSC4147 `sender_device_keys` (with the SSK signature)."""
-        device = self.store.get_device_json(self.user_id, self.device_id) if self.engine.client else None
+        device = self.store.get_device_json(self.user_id, self.device_id)
         if device is None:
             return None
         device = {k: v for k, v in device.items() if k != "unsigned"}
@@ -316,7 +292,7 @@ class IdentityManager(EngineComponent):
     # -- our own identity ---------------------------------------------------------------------
 
     async def query_own(self) -> None:
-        await self.engine._query_keys({self.user_id})
+        await self._query_keys({self.user_id})
 
     async def ensure(self, password: str | None = None) -> OwnTrust:
         """Make sure our account has an identity and that our device is signed by it.
@@ -339,7 +315,7 @@ class IdentityManager(EngineComponent):
         return self.own_trust()
 
     def _device_signer(self, obj: dict[str, Any]) -> dict[str, Any]:
-        olm = self.client.olm
+        olm = self.olm
         signature = olm.account.sign(canonical_json({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}).decode())
         signed = json.loads(json.dumps(obj))
         signed.setdefault("signatures", {}).setdefault(self.user_id, {})[f"ed25519:{self.device_id}"] = signature

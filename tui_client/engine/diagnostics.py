@@ -1,4 +1,5 @@
-"""Read-only views of the crypto state for QA: the crypto inspector, event details, doctor.
+"""Read-only views of the crypto state for QA: the crypto inspector, event details, doctor's
+store and device-key checks, versions and paths.
 
 Everything here is derived from the store and nio's in-memory state; nothing is changed.
 """
@@ -9,11 +10,15 @@ import datetime as dt
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__, paths
+from .history_sharing.records import AcceptState
 from .models import (
+    SyncState,
     DeviceReport,
     EventDetails,
     MemberReport,
@@ -23,29 +28,58 @@ from .models import (
 )
 
 
+if TYPE_CHECKING:
+    from .history_sharing.service import HistorySharing
+    from .keys.identity import IdentityManager
+    from .nio.client import EngineClient
+    from .nio.olm import AppOlm
+    from .nio.store import AppStore
+    from .timeline.timelines import Timelines
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the views read: the logged-in client and the parts that know about it."""
+
+    client: EngineClient
+    identity: IdentityManager
+    sharing: HistorySharing
+    timelines: Timelines
+
+    @property
+    def olm(self) -> AppOlm:
+        assert self.client.olm is not None
+        return self.client.olm
+
+    @property
+    def store(self) -> AppStore:
+        assert self.client.store is not None
+        return self.client.store
+
+
 def _when(ts: float | None) -> str:
     if not ts:
         return "an unknown time"
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _creator(engine: Any, curve_key: str) -> tuple[str | None, str | None]:
+def _creator(engine: Context, curve_key: str) -> tuple[str | None, str | None]:
     """Who owns a curve25519 key, as far as our device lists know."""
-    olm = engine.client.olm
+    olm = engine.olm
     if curve_key == olm.account.identity_keys["curve25519"]:
-        return engine.user_id, engine.device_id
+        return engine.client.user_id, engine.client.device_id
     for device in olm.device_store:
         if device.curve25519 == curve_key:
             return device.user_id, device.id
     return None, None
 
 
-def inspect_room(engine: Any, room_id: str) -> RoomInspection:
+def inspect_room(engine: Context, room_id: str) -> RoomInspection:
     client = engine.client
-    olm = client.olm
+    olm = engine.olm
     room = client.rooms.get(room_id) or client.invited_rooms.get(room_id)
     sessions = []
-    for per_sender in olm.inbound_group_store[room_id].values():
+    for per_sender in olm.inbound_group_store._entries.get(room_id, {}).values():
         for session in per_sender.values():
             sid = session.id
             meta = olm.meta_for(room_id, sid)
@@ -113,8 +147,8 @@ def inspect_room(engine: Any, room_id: str) -> RoomInspection:
     )
 
 
-def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | None:
-    timeline = engine._timelines.get(room_id)
+def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails | None:
+    timeline = engine.timelines.get(room_id)
     if timeline is None:
         return None
     index = timeline.index_of(event_id)
@@ -122,7 +156,7 @@ def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | No
         return None
     item = timeline.items[index]
     raw = timeline.raw.get(event_id)
-    olm = engine.client.olm
+    olm = engine.olm
     encrypted = olm.encrypted_sources.get(event_id)
     decrypted = getattr(raw, "source", None) if item.decrypted else None
     if encrypted is None and not item.decrypted:
@@ -136,24 +170,21 @@ def event_details(engine: Any, room_id: str, event_id: str) -> EventDetails | No
         session_id=item.session_id,
         sender_key=item.sender_key,
         trust=_trust_sentence(engine, item, sender_device),
-        provenance=item.provenance.sentence() if item.provenance else None,
+        provenance=item.provenance.sentence(item.sender) if item.provenance else None,
         failure_reason=item.failure_reason,
         decrypted_json=decrypted if isinstance(decrypted, dict) else None,
         encrypted_json=encrypted if isinstance(encrypted, dict) else None,
     )
 
 
-def _trust_sentence(engine: Any, item: Any, device_id: str | None) -> str:
+def _trust_sentence(engine: Context, item: Any, device_id: str | None) -> str:
     if item.decryption.value == "plaintext":
         return "not encrypted: anyone on the servers could read or change it"
     if item.failed:
         return "not decrypted, so nothing can be said about it"
     if item.provenance is not None:
-        return (
-            f"authenticity not guaranteed: the key came from {item.provenance.shared_by}, "
-            "not from the sender"
-        )
-    if item.sender == engine.user_id and device_id == engine.device_id:
+        return str(item.provenance.trust(item.sender))
+    if item.sender == engine.client.user_id and device_id == engine.client.device_id:
         return "sent by this device"
     identity = engine.identity.identity_info(item.sender)
     if identity.state == "changed":
@@ -187,14 +218,14 @@ def versions() -> dict[str, str]:
     }
 
 
-def store_health(engine: Any) -> dict[str, Any]:
-    store = engine.client.store
+def store_health(engine: Context) -> dict[str, Any]:
+    store = engine.store
     path = store.database_path
     size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
     rows = store.conn.execute("PRAGMA quick_check").fetchall()
     integrity = "; ".join(str(row[0]) for row in rows[:5]) if rows else "unknown"
     counts = store.count_inbound_sessions_by_room()
-    account = engine.client.olm.account.identity_keys
+    account = engine.olm.account.identity_keys
     return {
         "path": path,
         "usable": True,
@@ -204,8 +235,8 @@ def store_health(engine: Any) -> dict[str, Any]:
         "integrity": integrity,
         "sessions_total": sum(counts.values()),
         "sessions_by_room": counts,
-        "in_memory_sessions": sum(1 for _ in engine.client.olm.inbound_group_store),
-        "olm_sessions": sum(len(v) for v in engine.client.olm.session_store._entries.values()),
+        "in_memory_sessions": len(list(engine.olm.inbound_group_store)),
+        "olm_sessions": sum(len(v) for v in engine.olm.session_store._entries.values()),
     }
 
 
@@ -213,12 +244,11 @@ def all_paths() -> dict[str, str]:
     return {k: str(v) for k, v in paths.all_paths().items()}
 
 
-async def device_keys_check(engine: Any) -> tuple[dict[str, Any], str | None]:
+async def device_keys_check(client: EngineClient) -> tuple[dict[str, Any], str | None]:
     """What the server publishes for our device, compared with the account in our store.
 
     Returns (report, problem): a problem when the server has no keys for this device, or keys of
     another Olm account (the store was replaced or reset: nobody can encrypt to this one)."""
-    client = engine.client
     user_id, device_id = client.user_id, client.device_id
     local = client.olm.account.identity_keys if client.olm is not None else None
     try:
@@ -254,3 +284,68 @@ async def device_keys_check(engine: Any) -> tuple[dict[str, Any], str | None]:
             "others encrypt to keys this device does not have. Log in again as a new device."
         )
     return report, None
+
+
+async def doctor(
+    *,
+    profile: str,
+    profile_dir: Path,
+    client: EngineClient | None,
+    context: Context | None,
+    store_problem: str | None,
+    sync_state: SyncState,
+) -> dict[str, Any]:
+    """Versions, paths, the homeserver, the store's health, cross-signing, pending key bundles:
+    everything a tester or a bug report needs, without secrets. `client` is None when logged
+    out; `context` when the store could not be opened."""
+    report: dict[str, Any] = {
+        "versions": versions(),
+        "paths": {**all_paths(), "profile_dir": str(profile_dir), "log_file": str(paths.log_dir() / "tui-client.log")},
+        "profile": profile,
+        "logged_in": client is not None,
+    }
+    if client is None:
+        return report
+    report["account"] = {"user_id": client.user_id, "device_id": client.device_id, "homeserver": client.homeserver}
+    try:
+        status, body = await client.raw_json("GET", "/_matrix/client/versions", timeout=10)
+        report["homeserver"] = {"reachable": status == 200, "versions": body.get("versions", [])}
+        status, body = await client.raw_json("GET", "/_matrix/federation/v1/version", timeout=10)
+        if status == 200:
+            report["homeserver"]["server"] = body.get("server")
+    except Exception as exc:
+        report["homeserver"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+    problems: list[str] = []
+    report["problems"] = problems
+    if store_problem or context is None:
+        problem = store_problem or "the crypto store is not open"
+        report["store"] = {"path": str(profile_dir / "crypto.db"), "usable": False, "problem": problem}
+        problems.append(problem)
+        report["device_keys"], _ = await device_keys_check(client)
+        return report
+    trust = context.identity.own_trust()
+    report["cross_signing"] = {
+        "identity": "published" if trust.identity_exists else "none",
+        "master_key": trust.master_key,
+        "device_verified": trust.device_verified,
+        "can_sign": trust.have_private_keys,
+        "detail": trust.detail,
+    }
+    report["store"] = store_health(context)
+    if report["store"]["integrity"] != "ok":
+        problems.append(f"the crypto store is damaged: {report['store']['integrity']}")
+    report["device_keys"], key_problem = await device_keys_check(client)
+    if key_problem:
+        problems.append(key_problem)
+    records = context.sharing.records
+    report["pending_bundles"] = [
+        {"room_id": p.room_id, "inviter": p.inviter, "accepted_at": p.accepted_at, "state": p.state.value}
+        for p in records.acceptances(AcceptState.JOINING, AcceptState.JOINED)
+    ]
+    report["received_bundles"] = [
+        {"room_id": b.room_id, "sender": b.sender_user, "state": b.state.value, "detail": b.detail,
+         "key_count": b.key_count, "imported": b.imported_count}
+        for b in records.bundles()
+    ]
+    report["sync"] = {"state": sync_state.state.value, "detail": sync_state.detail}
+    return report

@@ -19,8 +19,8 @@ from nio.api import Api
 from nio.events import RoomEncryptionEvent, RoomMemberEvent
 from nio.responses import KeysQueryError, KeysQueryResponse, SyncError, SyncResponse
 
-from .crypto.olm import AppOlm
-from .errors import DownloadError
+from .olm import AppOlm, OlmHooks
+from ..errors import DownloadError
 from .store import AppStore
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,8 @@ class AppSyncResponse(SyncResponse):
     @classmethod
     def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
         # nio's parsers pop fields out of the dicts they are given: copy what we read first.
-        rooms = parsed_dict.get("rooms") if isinstance(parsed_dict.get("rooms"), dict) else {}
+        found = parsed_dict.get("rooms")
+        rooms: dict[str, Any] = found if isinstance(found, dict) else {}
         raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
@@ -87,7 +88,11 @@ class EngineClient(AsyncClient):
     olm: AppOlm | None
     store: AppStore | None
 
-    def __init__(self, homeserver: str, user: str, device_id: str | None, store_path: str, store_key: str) -> None:
+    def __init__(
+        self, homeserver: str, user: str, device_id: str | None, store_path: str, store_key: str,
+        hooks: OlmHooks | None = None,
+    ) -> None:
+        self.hooks = hooks or OlmHooks()
         config = AsyncClientConfig(
             store=AppStore,
             store_name="crypto.db",
@@ -114,7 +119,7 @@ class EngineClient(AsyncClient):
         self.store = AppStore(
             self.user_id, self.device_id, self.store_path, self.config.pickle_key, self.config.store_name
         )
-        self.olm = AppOlm(self.user_id, self.device_id, self.store)
+        self.olm = AppOlm(self.user_id, self.device_id, self.store, self.hooks)
         self.encrypted_rooms = self.store.load_encrypted_rooms()
         self.loaded_sync_token = self.store.load_sync_token()
 
@@ -122,9 +127,6 @@ class EngineClient(AsyncClient):
         """Remember where the next sync starts, once everything before it is stored."""
         if token and self.store is not None:
             self.store.save_sync_token(token)
-
-    def on_sync_response(self, response: SyncResponse) -> None:
-        """Set by the engine: store what a sync response brought (inside the transaction)."""
 
     async def _handle_sync(self, response: SyncResponse) -> None:
         """nio's handling of a sync response, the engine's, then the next sync token, in one
@@ -138,12 +140,12 @@ class EngineClient(AsyncClient):
         with self.store.transaction():
             await super()._handle_sync(response)
             try:
-                self.on_sync_response(response)
+                self.hooks.on_sync_response(response)
             except Exception:
                 logger.exception("processing a sync response failed")
             self.save_sync_token(response.next_batch)
 
-    async def sync(  # type: ignore[override]
+    async def sync(
         self, timeout: int | None = 0, sync_filter: Any = None, since: str | None = None,
         full_state: bool | None = None, set_presence: str | None = None,
     ) -> AppSyncResponse | SyncError:
@@ -162,7 +164,7 @@ class EngineClient(AsyncClient):
 
     # -- a bad event never aborts a sync -------------------------------------------------------
 
-    def _handle_timeline_event(self, event, room_id, room, encrypted_rooms):  # type: ignore[override]
+    def _handle_timeline_event(self, event, room_id, room, encrypted_rooms):
         try:
             return super()._handle_timeline_event(event, room_id, room, encrypted_rooms)
         except Exception as exc:
@@ -171,7 +173,7 @@ class EngineClient(AsyncClient):
             )
             return None
 
-    def _handle_joined_state(self, room_id, join_info, encrypted_rooms):  # type: ignore[override]
+    def _handle_joined_state(self, room_id, join_info, encrypted_rooms):
         # nio's version stops at the first state event that trips it; go event by event.
         if room_id in self.invited_rooms:
             del self.invited_rooms[room_id]
@@ -198,7 +200,7 @@ class EngineClient(AsyncClient):
         if join_info.unread_notifications:
             room.update_unread_notifications(join_info.unread_notifications)
 
-    async def _handle_invited_rooms(self, response) -> None:  # type: ignore[override]
+    async def _handle_invited_rooms(self, response) -> None:
         for room_id, info in response.rooms.invite.items():
             room = self._get_invited_room(room_id)
             for event in info.invite_state:
@@ -219,17 +221,14 @@ class EngineClient(AsyncClient):
         resp = await self._send(FullKeysQueryResponse, method, path, data)
         if isinstance(resp, FullKeysQueryResponse):
             try:
-                self.on_keys_query(resp)
+                self.hooks.on_keys_query(resp)
             except Exception:
                 logger.exception("processing cross-signing keys failed")
         return resp
 
-    async def keys_query(self) -> Any:  # type: ignore[override]
+    async def keys_query(self) -> Any:
         """nio calls this itself (e.g. from room_send); route it through the full query."""
         return await self.keys_query_full()
-
-    def on_keys_query(self, resp: FullKeysQueryResponse) -> None:
-        """Set by the engine: see every key query answer, cross-signing keys included."""
 
     # -- raw JSON calls for endpoints nio does not wrap ------------------------------------
 
@@ -283,7 +282,7 @@ class EngineClient(AsyncClient):
         headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=stall_timeout)
         try:
-            resp = await self.send("GET", path, None, headers, timeout=timeout)  # type: ignore[arg-type]
+            resp = await self.send("GET", path, None, headers, timeout=timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise DownloadError(None, _network_error(exc)) from None
         try:

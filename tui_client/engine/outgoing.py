@@ -13,10 +13,18 @@ from markdown_it import MarkdownIt
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).disable("image")
 
 
+def _plain_html(text: str) -> tuple[str, str]:
+    escaped = html.escape(text, quote=False)
+    return f"<p>{escaped.replace(chr(10), '<br />' + chr(10))}</p>", f"<p>{escaped}</p>"
+
+
 def markdown_to_html(text: str) -> str | None:
     rendered = _md.render(text).strip()
-    plain = f"<p>{html.escape(text, quote=False).replace(chr(10), '<br />' + chr(10))}</p>"
-    if rendered in (plain, f"<p>{html.escape(text, quote=False)}</p>"):
+    if rendered in _plain_html(text):
+        return None
+    # Markdown drops the spaces a line starts with; when that is all it did, the text is plain
+    # and is sent as typed (indentation kept).
+    if rendered in _plain_html("\n".join(line.lstrip(" ") for line in text.split("\n")).strip("\n")):
         return None
     # A single paragraph needs no wrapper (keeps one-line messages compact in other clients).
     if rendered.startswith("<p>") and rendered.endswith("</p>") and rendered.count("<p>") == 1:

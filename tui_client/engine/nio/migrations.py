@@ -10,17 +10,24 @@ version) is refused rather than guessed at.
    leave nio's table (keyed by session id alone) for ``tc_inbound_session``; session metadata and
    withheld records are re-keyed and lose the raw JSON they kept; "I accepted an invite" records
    get their own typed table (``tc_accepted_invite``); received bundles gain download progress.
+3. Bundle blobs are sealed with the one key derivation every secret at rest uses
+   (`crypto.symmetric.store_subkey`), instead of a SHA-256 of their own: re-sealed in place.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from .errors import StoreError
+from cryptography.exceptions import InvalidTag
+
+from ..crypto.symmetric import seal, store_subkey, unseal
+from ..errors import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +120,16 @@ CREATE TABLE IF NOT EXISTS tc_kv (
 """
 
 
+@dataclass(frozen=True)
+class Context:
+    """What a migration may need besides the connection."""
+
+    store_key: str | None = None  # the profile's store key, for data sealed with it
+
+
+BUNDLE_BLOB_PURPOSE = "bundle sessions"
+
+
 def _script(conn: sqlite3.Connection, sql: str) -> None:
     """Run `;`-separated statements one by one (executescript would commit the transaction)."""
     for statement in sql.split(";"):
@@ -120,7 +137,7 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
             conn.execute(statement)
 
 
-def _v1(conn: sqlite3.Connection) -> None:
+def _v1(conn: sqlite3.Connection, ctx: Context) -> None:
     _script(conn, _V1)
     # Stores from early builds lack columns added since; add them (as NULL).
     for table, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(([^;]*?)\)\s*(?:WITHOUT ROWID)?;", _V1):
@@ -134,7 +151,7 @@ def _v1(conn: sqlite3.Connection) -> None:
                 logger.info("store: added column %s.%s", table, parts[0])
 
 
-def _v2(conn: sqlite3.Connection) -> None:
+def _v2(conn: sqlite3.Connection, ctx: Context) -> None:
     _script(
         conn,
         """
@@ -234,12 +251,30 @@ def _v2(conn: sqlite3.Connection) -> None:
         logger.info("store: moved %d Megolm sessions to the room-keyed table", len(rows))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection, ctx: Context) -> None:
+    rows = conn.execute("SELECT id, room_id, blob FROM tc_bundle_sessions").fetchall()
+    if not rows:
+        return
+    if ctx.store_key is None:
+        raise StoreError("the store holds sealed data and cannot be migrated without its key")
+    old_key = hashlib.sha256(b"tui-client bundle sessions\0" + ctx.store_key.encode()).digest()
+    new_key = store_subkey(ctx.store_key, BUNDLE_BLOB_PURPOSE)
+    for row_id, room_id, blob in rows:
+        try:
+            plain = unseal(old_key, bytes(blob), room_id.encode())
+        except InvalidTag:
+            logger.error("a stored key bundle of %s cannot be read with this store's key; left as it is", room_id)
+            continue
+        conn.execute("UPDATE tc_bundle_sessions SET blob=? WHERE id=?", (seal(new_key, plain, room_id.encode()), row_id))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> int:
+def migrate(conn: sqlite3.Connection, upto: int = LATEST, ctx: Context | None = None) -> int:
     """Bring the store to version `upto`; returns the version it was at."""
+    ctx = ctx or Context()
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > LATEST:
         raise StoreVersionError(
@@ -250,7 +285,7 @@ def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> int:
         step = MIGRATIONS[version]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            step(conn)
+            step(conn, ctx)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tui_client.engine.render import text_content
+from tui_client.engine.outgoing import text_content
 
 
 def test_plain_text_has_no_formatted_body():

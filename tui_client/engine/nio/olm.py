@@ -36,15 +36,23 @@ from unpaddedbase64 import encode_base64
 
 from ..history_sharing.bundle import BUNDLE_EVENT_TYPES
 from ..history_sharing.rules import SHAREABLE_VISIBILITIES
-from ..room_keys import NEW_SESSION, CopyFacts, MergeAction, MergeDecision, Origin, SessionMeta, decide_merge
-from ..store import AppStore
+from ..room_keys import (
+    NEW_SESSION,
+    SHARED_HISTORY_SEND_KEY,
+    CopyFacts,
+    MergeAction,
+    MergeDecision,
+    Origin,
+    SessionMeta,
+    decide_merge,
+    shared_history_flag,
+)
+from .store import AppStore
 
 logger = logging.getLogger(__name__)
 
-# The spelling Element's Rust crypto reads today (it also reads "m.shared_history"); it must be
-# the only one we write: rust-sdk rejects an m.room_key carrying two aliases of the flag.
-SHARED_HISTORY_SEND_KEY = "org.matrix.msc3061.shared_history"
-SHARED_HISTORY_READ_KEYS = ("shared_history", "m.shared_history", "org.matrix.msc3061.shared_history")
+def _no_visibility(room_id: str) -> str | None:
+    return None
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -56,11 +64,29 @@ def _storable(*texts: Any) -> bool:
     return not any(isinstance(t, str) and _SURROGATES.search(t) for t in texts)
 
 
-def shared_history_flag(content: Any) -> bool:
-    """True if any accepted spelling of the flag is literally `true` (missing or odd = false)."""
-    if not isinstance(content, dict):
-        return False
-    return any(content.get(k) is True for k in SHARED_HISTORY_READ_KEYS)
+def _no_device_keys() -> dict[str, Any] | None:
+    return None
+
+
+def _ignore(*args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class OlmHooks:
+    """How the Olm machine (and the client around it) learns from and tells the engine."""
+
+    history_visibility_of: Callable[[str], str | None] = _no_visibility  # a room's, now
+    own_device_keys: Callable[[], dict[str, Any] | None] = _no_device_keys  # signed, for MSC4147
+    on_keys_added: Callable[[list[tuple[str, str]]], None] = _ignore  # (room, session) pairs
+    on_keys_query: Callable[[Any], None] = _ignore  # every /keys/query answer, cross-signing included
+    # Every sync response, inside the transaction that stores what nio made of it and the next
+    # sync token (see EngineClient._handle_sync).
+    on_sync_response: Callable[[Any], None] = _ignore
+    clock: Callable[[], float] = time.time
+    # A "legacy client" (for tests and the demo): never marks its sessions shareable and does
+    # not send the flag at all, like clients from before MSC4268.
+    legacy_no_shared_history: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,13 @@ class MergeOutcome:
     @property
     def stored(self) -> bool:
         return self.session is not None
+
+
+def inbound_session(
+    inner: vodozemac.InboundGroupSession, room_id: str, sender_key: str, ed25519: str, chain: list[str]
+) -> InboundGroupSession:
+    """nio's wrapper around a vodozemac session imported from an export."""
+    return InboundGroupSession("", ed25519, sender_key, room_id, chain, session=inner)
 
 
 def changed(outcomes: Iterable[MergeOutcome]) -> tuple[list[InboundGroupSession], list[SessionMeta]]:
@@ -99,17 +132,15 @@ class DecryptedOlmEvent:
 class AppOlm(Olm):
     # Olm event types that our engine handles (nio's own are dispatched by nio).
     custom_olm_types: frozenset[str] = BUNDLE_EVENT_TYPES
-    # A "legacy client" (for tests and the demo): never marks its sessions shareable and does
-    # not send the flag at all, like clients from before MSC4268.
-    legacy_no_shared_history = False
-
-    def __init__(self, user_id: str, device_id: str, store: AppStore) -> None:
+    def __init__(self, user_id: str, device_id: str, store: AppStore, hooks: OlmHooks | None = None) -> None:
         self.app_store = store
+        self.hooks = hooks = hooks or OlmHooks()
         self.session_meta: dict[tuple[str, str], SessionMeta] = store.load_session_meta()
-        # Filled in by the engine:
-        self.history_visibility_of: Callable[[str], str | None] = lambda room_id: None
-        self.own_device_keys: Callable[[], dict[str, Any] | None] = lambda: None
-        self.on_keys_added: Callable[[list[tuple[str, str]]], None] = lambda keys: None
+        self.history_visibility_of = hooks.history_visibility_of
+        self.own_device_keys = hooks.own_device_keys
+        self.on_keys_added = hooks.on_keys_added
+        self.legacy_no_shared_history = hooks.legacy_no_shared_history
+        self.clock = hooks.clock
         # Why the last few Megolm decryptions failed, by event id (for UTD reasons).
         self.decryption_errors: OrderedDict[str, str] = OrderedDict()
         # The encrypted form of recently decrypted events, for the event-details view.
@@ -228,7 +259,7 @@ class AppOlm(Olm):
         if self._creating_outbound:
             visibility = self.history_visibility_of(room_id)
             shareable = visibility in SHAREABLE_VISIBILITIES and not self.legacy_no_shared_history
-            meta = SessionMeta(room_id, session_id, sender_key, shareable, Origin.OWN, received_at=time.time())
+            meta = SessionMeta(room_id, session_id, sender_key, shareable, Origin.OWN, received_at=self.clock())
             logger.info(
                 "new outbound Megolm session %s… for %s (history visibility %s, shareable=%s)",
                 session_id[:8], room_id, visibility, meta.shared_history,
@@ -239,7 +270,7 @@ class AppOlm(Olm):
             content = getattr(self, "_incoming_room_key", None)
             meta = SessionMeta(
                 room_id, session_id, sender_key, shared_history_flag(content), Origin.DIRECT,
-                received_at=time.time(),
+                received_at=self.clock(),
             )
         self.persist(*changed(self.merge_sessions([(session, meta)])))
 
@@ -262,7 +293,7 @@ class AppOlm(Olm):
             return None
         meta = SessionMeta(
             event.room_id, session.id, session.sender_key, shared_history_flag(content), Origin.FORWARDED,
-            forwarder_user=sender, received_at=time.time(),
+            forwarder_user=sender, received_at=self.clock(),
         )
         self.persist(*changed(self.merge_sessions([(session, meta)])))
         key_request = self.outgoing_key_requests.pop(event.session_id, None)

@@ -19,26 +19,23 @@ module (`history_sharing.store`) on the same connection.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import vodozemac
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nio.crypto import GroupSessionStore, InboundGroupSession
 from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 from peewee import SqliteDatabase
 
-from .migrations import migrate
-from .room_keys import Origin, SessionMeta
+from ..crypto.megolm import MegolmKeyError, import_exported
+from ..crypto.symmetric import seal, store_subkey, unseal
+from .migrations import BUNDLE_BLOB_PURPOSE, Context, migrate
+from ..room_keys import Origin, SessionMeta
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +59,8 @@ class AppStore(SqliteStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._account_id: int | None = None
-        migrate(self.database.connection())
+        self._blob_key = store_subkey(self.pickle_key, BUNDLE_BLOB_PURPOSE)
+        migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
     def _create_database(self) -> SqliteDatabase:
         # WAL + synchronous=NORMAL: durable across crashes of the process, and a save is a
@@ -124,10 +122,10 @@ class AppStore(SqliteStore):
                 if (room_id, session_id) in loaded:
                     continue  # the table holds a newer copy
                 try:
-                    inner = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(exported))
-                except Exception as exc:
+                    inner = import_exported(exported, session_id)
+                except MegolmKeyError as exc:
                     bad += 1
-                    logger.error("cannot load shared Megolm session %s: %s", session_id, exc)
+                    logger.error("cannot load shared Megolm session of %s: %s", room_id, exc)
                     continue
                 entries[room_id][sender_key][session_id] = InboundGroupSession(
                     "", ed25519, sender_key, room_id, [forwarder_key], session=inner
@@ -137,21 +135,16 @@ class AppStore(SqliteStore):
             logger.error("%d stored Megolm sessions could not be loaded", bad)
         return store
 
-    def _blob_key(self) -> bytes:
-        return hashlib.sha256(b"tui-client bundle sessions\0" + self.pickle_key.encode()).digest()
-
     def save_bundle_sessions(
-        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]]
+        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]], created_at: float
     ) -> None:
         """Store (session_id, sender_key, ed25519, exported_key) entries as one encrypted row.
         Call inside the import's transaction."""
         lines = "\n".join(" ".join(e) for e in entries).encode()
-        nonce = os.urandom(12)
-        sealed = AESGCM(self._blob_key()).encrypt(nonce, lines, room_id.encode())
         self.conn.execute(
             "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
             "VALUES (?,?,?,?,?)",
-            (room_id, forwarder_key, len(entries), time.time(), nonce + sealed),
+            (room_id, forwarder_key, len(entries), created_at, seal(self._blob_key, lines, room_id.encode())),
         )
 
     def _bundle_session_entries(self) -> Iterator[tuple[str, str, list[list[str]]]]:
@@ -160,7 +153,7 @@ class AppStore(SqliteStore):
         ).fetchall():
             blob = bytes(blob)
             try:
-                lines = AESGCM(self._blob_key()).decrypt(blob[:12], blob[12:], room_id.encode()).decode()
+                lines = unseal(self._blob_key, blob, room_id.encode()).decode()
             except Exception as exc:
                 logger.error("a stored key bundle of %s cannot be read: %s", room_id, exc)
                 continue

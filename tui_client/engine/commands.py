@@ -1,0 +1,257 @@
+"""What a user does to rooms: create, send, invite (sharing the history first), join (accepting
+an invite), leave, change who can read the history, mark as read."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from nio import responses as r
+from nio.api import RoomPreset, RoomVisibility
+
+from ..config import HISTORY_VISIBILITIES, Settings
+from .errors import EngineError, SharingFailed
+from .history_sharing.service import ImportResult, SharePreview, SharingError, ShareResult
+from .outgoing import text_content
+from .timeline.timelines import error_text
+
+if TYPE_CHECKING:
+    from .history_sharing.service import HistorySharing
+    from .nio.client import EngineClient
+    from .rooms import Rooms
+    from .sync import SyncLoop
+    from .timeline.timelines import Timelines
+
+logger = logging.getLogger(__name__)
+
+
+class RoomCommands:
+    def __init__(
+        self,
+        client: EngineClient,
+        sync: SyncLoop,
+        rooms: Rooms,
+        timelines: Timelines,
+        sharing: HistorySharing,
+        settings: Settings,
+    ) -> None:
+        self._client = client
+        self._sync = sync
+        self._rooms = rooms
+        self._timelines = timelines
+        self._sharing = sharing
+        self._settings = settings
+
+    async def resolve(self, room: str, *, invited_ok: bool = False) -> str:
+        """A room id from an id, an alias or an exact room name."""
+        if room.startswith("!"):
+            return room
+        if room.startswith("#"):
+            resp = await self._client.room_resolve_alias(room)
+            room_id = getattr(resp, "room_id", None)
+            if not room_id:
+                raise EngineError(f"no room has the alias {room}")
+            return str(room_id)
+        candidates = [s.room_id for s in self._rooms.summaries() if s.name == room]
+        if invited_ok:
+            candidates += [i.room_id for i in self._rooms.invites() if i.name == room]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise EngineError(f"no room called {room!r} (use a room id, an alias or an exact name)")
+        raise EngineError(f"{len(candidates)} rooms are called {room!r}; use the room id")
+
+    async def create_room(
+        self,
+        name: str,
+        *,
+        encrypted: bool = True,
+        history_visibility: str | None = None,
+        topic: str | None = None,
+        invite: tuple[str, ...] = (),
+    ) -> str:
+        visibility = history_visibility or self._settings.default_history_visibility
+        if visibility not in HISTORY_VISIBILITIES:
+            raise EngineError(
+                f"unknown history visibility {visibility!r}; use one of {', '.join(HISTORY_VISIBILITIES)}"
+            )
+        initial_state = [
+            {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": visibility}}
+        ]
+        if encrypted:
+            initial_state.append(
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+            )
+        resp = await self._client.room_create(
+            visibility=RoomVisibility.private,
+            name=name,
+            topic=topic,
+            preset=RoomPreset.private_chat,
+            initial_state=initial_state,
+        )
+        if not isinstance(resp, r.RoomCreateResponse):
+            raise EngineError(f"could not create the room: {error_text(resp)}")
+        room_id = resp.room_id
+        logger.info("created room %s (%s, encrypted=%s, history=%s)", room_id, name, encrypted, visibility)
+        await self._sync.wait_until(lambda: self._room_ready(room_id, encrypted), 30)
+        for user_id in invite:
+            await self.invite(room_id, user_id)
+        return room_id
+
+    def _room_ready(self, room_id: str, encrypted: bool) -> bool:
+        room = self._client.rooms.get(room_id)
+        return room is not None and (room.encrypted or not encrypted)
+
+    async def joined_room(self, room_id: str) -> Any:
+        client = self._client
+        if room_id not in client.rooms:
+            await self._sync.wait_until(lambda: room_id in client.rooms, 10)
+        room = client.rooms.get(room_id)
+        if room is None:
+            raise EngineError(f"you are not in room {room_id}")
+        return room
+
+    async def send_text(self, room_id: str, text: str, *, emote: bool = False, notice: bool = False) -> str:
+        if not text.strip():
+            raise EngineError("nothing to send")
+        room = await self.joined_room(room_id)
+        msgtype = "m.emote" if emote else "m.notice" if notice else "m.text"
+        content = text_content(text, msgtype=msgtype)
+        if room.encrypted:
+            await self._prepare_encrypted_send(room_id)
+        try:
+            resp = await self._client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        except Exception as exc:
+            raise EngineError(f"could not send: {exc or type(exc).__name__}") from exc
+        if not isinstance(resp, r.RoomSendResponse):
+            raise EngineError(f"could not send: {error_text(resp)}")
+        return resp.event_id
+
+    async def _prepare_encrypted_send(self, room_id: str) -> None:
+        """Make sure we know every member's devices before a new Megolm session goes out."""
+        room = self._client.rooms[room_id]
+        if not room.members_synced:
+            await self._client.joined_members(room_id)
+        if self._client.should_query_keys:
+            await self._sync.query_keys()
+
+    # -- inviting, with the history -----------------------------------------------------------------
+
+    def share_preview(self, room_id: str) -> SharePreview:
+        return self._sharing.preview(room_id)
+
+    async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
+        facts = await self._sharing.invitee_facts(user_id)
+        return self._sharing.preview(room_id, facts)
+
+    async def invite(
+        self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
+    ) -> ShareResult | None:
+        """Invite `user_id`, first sharing the room's history keys with them (MSC4268).
+
+        If sharing fails (rather than simply not applying), the invite is not sent and
+        SharingFailed is raised, unless `invite_if_sharing_fails`."""
+        client = self._client
+        await self.joined_room(room_id)
+        result: ShareResult | None = None
+        if share_history:
+            try:
+                result = await self._sharing.share(room_id, user_id)
+            except SharingError as exc:
+                if not invite_if_sharing_fails:
+                    raise SharingFailed(f"{exc}; the invite was not sent") from exc
+                logger.warning("inviting %s without sharing history: %s", user_id, exc)
+                result = ShareResult(False, str(exc))
+        resp = await client.room_invite(room_id, user_id)
+        if not isinstance(resp, r.RoomInviteResponse):
+            raise EngineError(f"could not invite {user_id}: {error_text(resp)}")
+        logger.info("invited %s to %s", user_id, room_id)
+        # Count the invitee as a member right away (as the next sync would): our next message
+        # then goes out in a new Megolm session that their devices receive.
+        room = client.rooms.get(room_id)
+        if room is not None and room.add_member(user_id, None, None, invited=True):
+            client.invalidate_outbound_session(room_id)
+            assert client.olm is not None
+            client.olm.users_for_key_query.add(user_id)
+        return result
+
+    async def share_history(self, room_id: str, user_id: str) -> ShareResult:
+        """Send `user_id` a key bundle for the room now (what invite() does first)."""
+        try:
+            return await self._sharing.share(room_id, user_id)
+        except SharingError as exc:
+            raise SharingFailed(str(exc)) from exc
+
+    # -- joining, leaving -------------------------------------------------------------------------------
+
+    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+        """Join a room or accept an invite.
+
+        Accepting an invite is recorded before `/join` goes out, so neither a lost answer nor a
+        crash loses who invited us. The inviter's key bundle is then imported in the background;
+        this waits up to `wait_for_keys` seconds for it and returns either way."""
+        client = self._client
+        invited = client.invited_rooms.get(room)
+        inviter = invited.inviter if invited is not None else None
+        if inviter:
+            self._sharing.before_join(room, inviter)
+        try:
+            resp = await client.join(room)
+        except Exception as exc:
+            raise EngineError(
+                f"the server did not answer the join ({exc or type(exc).__name__}); if it went through, "
+                "the room appears with the next sync and the keys shared with you are imported then"
+            ) from exc
+        if not isinstance(resp, r.JoinResponse):
+            status = getattr(getattr(resp, "transport_response", None), "status", None)
+            if inviter and isinstance(status, int) and 400 <= status < 500:
+                self._sharing.join_refused(room)  # a definite no; after a 5xx the join may have happened
+            raise EngineError(f"could not join {room}: {error_text(resp)}")
+        room_id = resp.room_id
+        await self._sync.wait_until(lambda: room_id in client.rooms, 15)
+        if inviter and room_id in client.rooms:
+            self._sharing.joined(room_id)
+            result: ImportResult | None = await self._sharing.wait(room_id, wait_for_keys)
+            if result is None:
+                logger.info("key bundle for %s: still being imported in the background", room_id)
+            else:
+                logger.info("key bundle for %s after joining: %s (%s)", room_id, result.state, result.detail)
+        return room_id
+
+    async def leave(self, room_id: str) -> None:
+        self._sharing.left(room_id)
+        resp = await self._client.room_leave(room_id)
+        if not isinstance(resp, r.RoomLeaveResponse):
+            raise EngineError(f"could not leave {room_id}: {error_text(resp)}")
+        self._rooms.on_left(room_id)
+        self._rooms.emit_rooms()
+
+    async def set_history_visibility(self, room_id: str, visibility: str) -> None:
+        if visibility not in HISTORY_VISIBILITIES:
+            raise EngineError(
+                f"unknown history visibility {visibility!r}; use one of {', '.join(HISTORY_VISIBILITIES)}"
+            )
+        await self.joined_room(room_id)
+        resp = await self._client.room_put_state(
+            room_id, "m.room.history_visibility", {"history_visibility": visibility}
+        )
+        if not isinstance(resp, r.RoomPutStateResponse):
+            raise EngineError(f"could not change the history visibility: {error_text(resp)}")
+        assert self._client.olm
+        self._client.olm.discard_outbound_session(room_id, "history visibility changed")
+        await self._sync.wait_until(lambda: self._rooms.history_visibility(room_id) == visibility, 10)
+
+    async def mark_read(self, room_id: str) -> None:
+        items = self._timelines.items(room_id)
+        if not items:
+            return
+        room = self._client.rooms.get(room_id)
+        if room is not None:
+            room.unread_notifications = 0
+            room.unread_highlights = 0
+        last = items[-1].event_id
+        try:
+            await self._client.room_read_markers(room_id, fully_read_event=last, read_event=last)
+        except Exception as exc:
+            logger.info("could not send a read marker: %s", exc)
+        self._rooms.emit_rooms()
