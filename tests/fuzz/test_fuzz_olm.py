@@ -186,3 +186,40 @@ def test_a_hostile_megolm_plaintext_is_an_event_or_a_decryption_error(plaintext)
     if item is not None:
         for text in shown(item):
             assert_terminal_safe(text)
+
+
+def _plain_seeds(ch: Channel) -> list[dict]:
+    return [
+        {"type": "m.room_key_request", "sender": ALICE, "content": {
+            "action": "request", "requesting_device_id": ALICE_DEVICE, "request_id": "r1",
+            "body": {"algorithm": MEGOLM, "room_id": ROOM, "sender_key": ch.alice_curve,
+                     "session_id": ch.group.session_id}}},
+        {"type": "m.room_key_request", "sender": ALICE, "content": {
+            "action": "request_cancellation", "requesting_device_id": ALICE_DEVICE, "request_id": "r1"}},
+        {"type": "m.key.verification.start", "sender": ALICE, "content": {
+            "from_device": ALICE_DEVICE, "method": "m.sas.v1", "transaction_id": "t1",
+            "key_agreement_protocols": ["curve25519"], "hashes": ["sha256"],
+            "message_authentication_codes": ["hkdf-hmac-sha256"], "short_authentication_string": ["emoji"]}},
+        {"type": "m.room_key.withheld", "sender": ALICE, "content": {
+            "algorithm": MEGOLM, "room_id": ROOM, "session_id": ch.group.session_id, "code": "m.unverified"}},
+        {"type": "m.room.encrypted", "sender": ALICE, "content": {
+            "algorithm": OLM, "sender_key": ch.alice_curve,
+            "ciphertext": {ch.bob_curve: {"type": 0, "body": "AwoghAE"}}}},
+    ]
+
+
+@examples(200)
+@given(st.data())
+@counted
+def test_a_hostile_plaintext_to_device_event_changes_no_key(data):
+    ch = channel()
+    source = data.draw(st.sampled_from(_plain_seeds(ch)).flatmap(lambda seed: mutated(seed, max_mutations=3)))
+    before = _keys(ch.bob)
+    try:
+        parsed = ToDeviceEvent.parse_event(source if isinstance(source, dict) else {"content": source})
+    except Exception as exc:  # nio's parser; the engine's sync contains it
+        event(f"nio raised {type(exc).__name__}")
+        return
+    result = ch.bob.handle_to_device_event(parsed)
+    event(f"{type(parsed).__name__} -> {type(result).__name__}")
+    assert _keys(ch.bob) == before and _keys(ch.bob) == _stored_keys(ch.bob)
