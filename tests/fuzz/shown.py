@@ -8,10 +8,10 @@ import re
 from datetime import timezone
 from typing import Any
 
-from tui_client import cli
+from tui_client.cli.output import item_json, name_text
 from tui_client.engine.models import KeyProvenance, TimelineItem
-from tui_client.safe_text import json_text
-from tui_client.ui.clock import TimeFormatter
+from tui_client.safe_text import clean, json_text
+from tui_client.ui.timefmt import TimeFormatter
 from tui_client.ui.widgets.message import MessageView, item_details, make_view
 
 # C0 controls but tab and newline, DEL, C1 controls, lone surrogates.
@@ -35,11 +35,12 @@ def shown(item: TimelineItem) -> list[str]:
     else:
         texts += [view._time().plain, view._line().plain]  # type: ignore[attr-defined]
     texts.append(item_details(item, UTC).plain)
-    body = cli.clean(item.body) if item.body is not None else f"⚠ {cli._name(item.failure_reason)}"
-    badge = f"  [{cli._name(item.provenance.badge)}]" if item.provenance else ""
-    texts.append(cli.clean(f"{cli._name(item.sender_name)}: {body}{badge}"))
-    as_json = json_text([cli.item_json(item)])
-    assert json.loads(as_json) == json.loads(json.dumps([cli.item_json(item)])), "--json changed a value"
+    # `tui-client history` (cli/rooms.py), line by line and as --json
+    body = clean(item.body) if item.body is not None else f"⚠ {name_text(item.failure_reason)}"
+    badge = f"  [{name_text(item.provenance.badge)}]" if item.provenance else ""
+    texts.append(clean(f"{name_text(item.sender_name)}: {body}{badge}"))
+    as_json = json_text([item_json(item)])
+    assert json.loads(as_json) == json.loads(json.dumps([item_json(item)])), "--json changed a value"
     texts.append(as_json)
     return texts
 

@@ -29,6 +29,8 @@ from tui_client.engine.events import (
 from tui_client.engine.models import IdentityInfo, IdentityState, OwnTrust
 from tui_client.engine.models import (
     DeviceInfo,
+    EventPrediction,
+    SharePrediction,
     SharePreview,
     ShareResult,
     BundleSummary,
@@ -508,6 +510,21 @@ class FakeEngine(FakeCrypto):
         while not self.timeline_at_start(room_id):
             await self.paginate_back(room_id, page)
         return self.timeline(room_id)
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        preview = await self.preview_invite(room_id, user_id)
+        events = []
+        for item in self._timelines.get(room_id, []):
+            if not item.is_message:
+                continue
+            if not preview.shareable:
+                events.append(EventPrediction(item.event_id, False, f"no keys are shared: {preview.reason}",
+                                              "nothing_shared"))
+            elif item.failed:
+                events.append(EventPrediction(item.event_id, False, "we never had its key", "never_had"))
+            else:
+                events.append(EventPrediction(item.event_id, True, None, "readable"))
+        return SharePrediction(preview, tuple(events))
 
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False

@@ -15,7 +15,7 @@ from tui_client.engine.crypto.attachments import AttachmentError, parse_mxc
 from tui_client.engine.timeline.convert import MAX_TIMESTAMP_MS, item_from_event
 from tui_client.logs import SafeFormatter
 from tui_client.safe_text import clean, clean_id, clean_log, clean_name, json_text, one_line
-from tui_client.ui.clock import TimeFormatter
+from tui_client.ui.timefmt import TimeFormatter
 
 
 class _Ctx:

@@ -17,6 +17,7 @@ from .models import (
     OwnTrust,
     RoomInspection,
     RoomSummary,
+    SharePrediction,
     SharePreview,
     ShareResult,
     SyncState,
@@ -129,6 +130,8 @@ class EngineAPI(Protocol):
     def share_preview(self, room_id: str) -> SharePreview: ...
 
     async def preview_invite(self, room_id: str, user_id: str) -> SharePreview: ...
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction: ...
 
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False

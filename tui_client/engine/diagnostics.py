@@ -22,6 +22,7 @@ from .models import (
     DeviceReport,
     EventDetails,
     MemberReport,
+    PredictionCheck,
     RoomInspection,
     SessionReport,
     WithheldReport,
@@ -134,6 +135,7 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
             )
         )
     return RoomInspection(
+        prediction=_prediction_check(engine, room_id),
         room_id=room_id,
         name=(room.display_name if room else room_id) or room_id,
         history_visibility=room.history_visibility if room else "unknown",
@@ -144,6 +146,30 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
         pending_inviter=pending.inviter if pending else None,
         pending_since=pending.accepted_at if pending else None,
         members=tuple(members),
+    )
+
+
+def _prediction_check(engine: Context, room_id: str) -> PredictionCheck | None:
+    """Our inviter's prediction of what we would read, beside what we did read (of what we
+    have loaded of the messages sent before we accepted)."""
+    acceptance = engine.sharing.acceptance(room_id)
+    if acceptance is None:
+        return None
+    bundle = engine.sharing.bundle(room_id, acceptance.inviter)
+    if bundle is None or bundle.predicted is None:
+        return None
+    predicted = set(bundle.predicted)
+    before = [i for i in engine.timelines.items(room_id)
+              if i.is_message and i.timestamp < acceptance.accepted_at * 1000]
+    read = {i.event_id for i in before if i.decrypted}
+    loaded = {i.event_id for i in before}
+    return PredictionCheck(
+        inviter=acceptance.inviter,
+        predicted_total=bundle.predicted_total if bundle.predicted_total is not None else len(predicted),
+        predicted_readable=len(predicted),
+        read_as_predicted=len(read & predicted),
+        missed=tuple(sorted((predicted - read) & loaded)),
+        surprises=tuple(sorted(read - predicted)),
     )
 
 

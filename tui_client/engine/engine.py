@@ -51,6 +51,7 @@ from .models import (
     OwnTrust,
     RoomInspection,
     RoomSummary,
+    SharePrediction,
     SharePreview,
     ShareResult,
     SyncState,
@@ -536,6 +537,11 @@ class Engine:
         """What inviting `user_id` into `room_id` would do to its history, having asked the
         server about them first (their devices and cross-signing; whether they exist)."""
         return await self._require().commands.preview_invite(room_id, user_id)
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        """Message by message, what `user_id` would read of the loaded history if invited now
+        (and why not); asks the server about them first."""
+        return await self._require().commands.share_prediction(room_id, user_id)
 
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False

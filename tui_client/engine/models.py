@@ -273,6 +273,32 @@ class RoomInspection:
     pending_inviter: str | None
     pending_since: float | None
     members: tuple[MemberReport, ...]
+    prediction: PredictionCheck | None = None
+
+
+@dataclass(frozen=True)
+class PredictionCheck:
+    """Our inviter predicted what we would read of the room's earlier messages: how it went."""
+
+    inviter: str
+    predicted_total: int  # messages the inviter had loaded
+    predicted_readable: int
+    read_as_predicted: int  # predicted readable and read
+    missed: tuple[str, ...]  # predicted readable, not read (event ids we have loaded)
+    surprises: tuple[str, ...]  # read, not predicted readable
+
+    def describe(self, inviter_name: str) -> str:
+        total = self.predicted_total
+        line = (
+            f"{inviter_name} predicted you would read {self.predicted_readable} of {total} earlier "
+            f"message{'s' if total != 1 else ''}; "
+        )
+        if not self.missed:
+            line += f"you read all {self.read_as_predicted} of them"
+        else:
+            line += f"you read {self.read_as_predicted} of them ({len(self.missed)} not)"
+        line += f", and {len(self.surprises)} others" if self.surprises else ", and nothing else"
+        return line
 
 
 @dataclass(frozen=True)
@@ -357,3 +383,58 @@ class ImportResult:
     imported: int = 0
     key_count: int = 0
     withheld_count: int = 0
+
+
+@dataclass(frozen=True)
+class EventPrediction:
+    """Whether an invitee will be able to read one earlier message, and why not."""
+
+    event_id: str
+    readable: bool
+    reason: str | None  # None when readable
+    code: str  # history_sharing.prediction.Why
+
+
+@dataclass(frozen=True)
+class SharePrediction:
+    """What an invitee will read of the messages we have loaded, message by message."""
+
+    preview: SharePreview  # the room-level answer: is anything shared at all, why not, warnings
+    events: tuple[EventPrediction, ...]
+
+    @property
+    def shareable(self) -> bool:
+        return self.preview.shareable
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing is shared, when nothing is."""
+        return None if self.preview.shareable else self.preview.reason
+
+    @property
+    def readable(self) -> int:
+        return sum(1 for e in self.events if e.readable)
+
+    def summary(self, who: str = "they") -> str:
+        """'they will read 41 of 47 earlier messages; 6 were never shareable'."""
+        total = len(self.events)
+        if not total:
+            return f"{who} will find no earlier messages here"
+        line = f"{who} will read {self.readable} of {total} earlier message{'s' if total != 1 else ''}"
+        reasons: dict[str, int] = {}
+        for e in self.events:
+            if not e.readable:
+                reasons[e.code] = reasons.get(e.code, 0) + 1
+        words = {  # (one, several)
+            "not_shareable": ("was never shareable", "were never shareable"),
+            "withheld": ("was withheld from us", "were withheld from us"),
+            "late_index": ("predates the keys we hold", "predate the keys we hold"),
+            "never_had": ("has a key we never had", "have keys we never had"),
+            "hidden": ("is hidden from new members", "are hidden from new members"),
+            "nothing_shared": ("cannot be shared", "cannot be shared"),
+        }
+        parts = [
+            f"{n} {words.get(code, (code, code))[0 if n == 1 else 1]}"
+            for code, n in sorted(reasons.items(), key=lambda kv: -kv[1])
+        ]
+        return line + ("; " + ", ".join(parts) if parts else "")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..crypto.attachments import encrypt_attachment
 from .bundle import BUNDLE_EVENT_TYPE, HistoricKey, build_bundle, bundle_content, serialize_bundle
-from ..models import ShareResult
+from ..models import SharePrediction, ShareResult
 from .host import SharingHost
 from .rules import (
     BundlePlan,
@@ -88,15 +88,20 @@ class BundleSender:
 
     # -- sharing ---------------------------------------------------------------------------------
 
-    async def share(self, room_id: str, invitee: str) -> ShareResult:
+    async def share(
+        self, room_id: str, invitee: str, *, facts: InviteeFacts | None = None,
+        predicted: SharePrediction | None = None,
+    ) -> ShareResult:
         """Build, upload and send the room's key bundle to `invitee`'s cross-signed devices.
 
         Returns `shared=False` with a reason when there is nothing to do (not shareable, no
-        eligible device); raises SharingError when sharing should have happened but failed."""
-        try:
-            facts = await self.invitee_facts(invitee)
-        except Exception as exc:  # without the answer, "no eligible device" would be a guess
-            raise SharingError(f"could not ask the server about the devices of {invitee}: {exc}") from exc
+        eligible device); raises SharingError when sharing should have happened but failed.
+        `predicted` (what we expect them to read) travels along as a hint for their inspector."""
+        if facts is None:
+            try:
+                facts = await self.invitee_facts(invitee)
+            except Exception as exc:  # without the answer, "no eligible device" would be a guess
+                raise SharingError(f"could not ask the server about the devices of {invitee}: {exc}") from exc
         decision = self.preview(room_id, facts)
         if not decision.shareable:
             if facts.identity == "changed":
@@ -118,7 +123,12 @@ class BundleSender:
             file["url"] = await self._client.upload_bytes(ciphertext)
         except Exception as exc:
             raise SharingError(f"could not upload the key bundle: {exc}") from exc
-        content = bundle_content(room_id, file, len(keys), len(plan.withheld), self._message_count(room_id, keys))
+        hint = None
+        if predicted is not None:
+            hint = ([e.event_id for e in predicted.events if e.readable], len(predicted.events))
+        content = bundle_content(
+            room_id, file, len(keys), len(plan.withheld), self._message_count(room_id, keys), hint
+        )
         sent = await self.send_to_devices(invitee, [d.id for d in devices], content)
         result = ShareResult(
             True,

@@ -12,6 +12,8 @@ version) is refused rather than guessed at.
    get their own typed table (``tc_accepted_invite``); received bundles gain download progress.
 3. Bundle blobs are sealed with the one key derivation every secret at rest uses
    (`crypto.symmetric.store_subkey`), instead of a SHA-256 of their own: re-sealed in place.
+4. Received bundles keep the inviter's prediction of what we would read (a hint the inspector
+   compares with what we did read).
 """
 
 from __future__ import annotations
@@ -268,7 +270,12 @@ def _v3(conn: sqlite3.Connection, ctx: Context) -> None:
         conn.execute("UPDATE tc_bundle_sessions SET blob=? WHERE id=?", (seal(new_key, plain, room_id.encode()), row_id))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection, ctx: Context) -> None:
+    conn.execute("ALTER TABLE tc_received_bundle ADD COLUMN predicted TEXT")
+    conn.execute("ALTER TABLE tc_received_bundle ADD COLUMN predicted_total INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)
 
 

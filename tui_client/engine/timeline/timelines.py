@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from nio import responses as r
 from nio.api import MessageDirection
-from nio.events import MegolmEvent, RoomCreateEvent
+from nio.events import MegolmEvent, RoomCreateEvent, RoomHistoryVisibilityEvent
 
 from ...safe_text import clean_id
 from ..errors import EngineError
 from ..events import EngineEvent, TimelineItemsAdded, TimelineItemUpdated, TimelineReset
 from ..history_sharing.bundle import HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
+from ..history_sharing.prediction import EventFacts
 from ..models import Decryption, KeyProvenance, TimelineItem
 from ..room_keys import Origin
 from .convert import item_from_event
@@ -66,6 +67,27 @@ class Timelines:
 
     def get(self, room_id: str) -> RoomTimeline | None:
         return self._rooms.get(room_id)
+
+    def message_facts(self, room_id: str) -> list[EventFacts]:
+        """The loaded messages (what `history --json` lists) as a share prediction needs them,
+        each with the history visibility in effect when it was sent (None before the first
+        visibility change we have loaded)."""
+        tl = self._rooms.get(room_id)
+        if tl is None:
+            return []
+        out = []
+        visibility: str | None = None
+        for item in tl.items:
+            raw = tl.raw.get(item.event_id)
+            if isinstance(raw, RoomHistoryVisibilityEvent):
+                visibility = raw.history_visibility
+            if not item.is_message:
+                continue
+            encrypted = item.decryption is not Decryption.PLAINTEXT or item.event_type == "m.room.encrypted"
+            out.append(EventFacts(
+                item.event_id, encrypted, item.decrypted, item.session_id, item.failure_code, visibility,
+            ))
+        return out
 
     # -- fed by sync -------------------------------------------------------------------------------
 

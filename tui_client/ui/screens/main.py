@@ -23,8 +23,8 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
-from ...engine.models import RoomSummary, SharePreview, TimelineItem
-from .. import commands
+from ...engine.models import RoomSummary, TimelineItem
+from .. import slash_commands
 from ..describe import identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
@@ -34,22 +34,13 @@ from ..widgets.room_list import INVITE_PREFIX, RoomList
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
 from .confirm import ConfirmScreen
+from .share_preview import SharePreviewScreen
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from ..app import TuiApp
 
 logger = logging.getLogger(__name__)
-
-
-def _history_sentence(room: RoomSummary, user_id: str, preview: SharePreview) -> str:
-    """What inviting `user_id` does to the room's earlier messages (from the engine's preview)."""
-    if preview.shareable:
-        return (
-            f"This room's history is {room.history_visibility}: {preview.reason}, so {user_id} "
-            "can read messages sent before they joined."
-        )
-    return f"Earlier messages will not be shared with {user_id}: {preview.reason}."
 
 
 def _setter(target: object, name: str) -> Callable[[object], None]:
@@ -335,15 +326,15 @@ class MainScreen(ReportsWorkerErrors, Screen):
     def _submitted(self, message: Composer.Submitted) -> None:
         composer = self.query_one(Composer)
         try:
-            action = commands.parse(message.text)
-        except commands.CommandError as exc:
+            action = slash_commands.parse(message.text)
+        except slash_commands.CommandError as exc:
             self.notify(str(exc), title="Command", severity="error")
             composer.restore(message.text)
             return
-        if isinstance(action, commands.CommandHelp):
-            self.app.action_help()  # type: ignore[attr-defined]
+        if isinstance(action, slash_commands.CommandHelp):
+            self.app.action_help()
             return
-        if isinstance(action, commands.JoinRoom):
+        if isinstance(action, slash_commands.JoinRoom):
             self.join_room(action.room)
             return
         room = self.room(self.current_room)
@@ -351,13 +342,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
             self.notify("Open a room first (or /join one).", severity="warning")
             composer.restore(message.text)
             return
-        if isinstance(action, commands.SendText):
+        if isinstance(action, slash_commands.SendText):
             self.send_text(room.room_id, action.text, action.emote)
-        elif isinstance(action, commands.InviteUser):
+        elif isinstance(action, slash_commands.InviteUser):
             self.invite_user(room, action.user_id)
-        elif isinstance(action, commands.LeaveRoom):
+        elif isinstance(action, slash_commands.LeaveRoom):
             self._confirm_leave(room)
-        elif isinstance(action, commands.SetVisibility):
+        elif isinstance(action, slash_commands.SetVisibility):
             self.set_visibility(room.room_id, action.visibility)
 
     @work(group="send", name="Sending", exit_on_error=False)
@@ -373,14 +364,14 @@ class MainScreen(ReportsWorkerErrors, Screen):
     async def invite_user(self, room: RoomSummary, user_id: str) -> None:
         """Invite, first saying what happens to the room's history when it could be shared."""
 
-        preview = await self.tui.bridge.call(lambda e: e.preview_invite(room.room_id, user_id))
+        prediction = await self.tui.bridge.call(lambda e: e.share_prediction(room.room_id, user_id))
+        preview = prediction.preview
         share = True
         if room.history_shareable or preview.shareable or preview.warning:
-            question = f"Invite {user_id} to {room.name}?\n\n" + _history_sentence(room, user_id, preview)
-            if preview.warning:
-                question += f"\n\n⚠ {preview.warning}."
-            other = "Invite without history" if preview.shareable else None
-            answer = await self.app.push_screen_wait(ConfirmScreen(question, confirm="Invite", other=other))
+            # The timeline as the invitee will see it, message by message (what we have loaded).
+            items = await self.tui.bridge.read(lambda e: e.timeline(room.room_id))
+            screen = SharePreviewScreen(room.name, user_id, prediction, {i.event_id: i for i in items})
+            answer = await self.app.push_screen_wait(screen)
             if answer is None:
                 return
             share = answer == "yes"

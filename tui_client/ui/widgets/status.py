@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...engine.models import SyncState
+from ...engine.models import SyncPhase, SyncState
 from ..describe import sync_line
 from ..formatting import clean
 
@@ -36,7 +36,7 @@ def _trust_style(text: str) -> str:
 
 
 class StatusBar(Horizontal):
-    sync_state: reactive[SyncState] = reactive(SyncState("stopped"), init=False)
+    sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)
