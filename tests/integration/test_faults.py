@@ -193,6 +193,8 @@ async def test_an_invite_whose_key_query_fails_is_not_sent_without_the_keys(engi
                 proxy.add(rule)
                 with pytest.raises(SharingFailed, match="the invite was not sent"):
                     await alice.invite(room_id, bob.user_id)
+                with pytest.raises(EngineError, match="could not ask the server"):  # said, not a traceback
+                    await alice.preview_invite(room_id, bob.user_id)
             await bob.sync_once()
             assert not bob.invites(), "an invite went out without the keys, and nobody was asked"
 

@@ -383,7 +383,10 @@ class Engine:
         """Ask the server for `users`' devices and cross-signing keys. Raises EngineError if it
         did not answer: what we knew before may be stale, and the caller must not act on it as
         if it were the server's answer."""
-        resp = await self._sync.query_keys(users)
+        try:
+            resp = await self._sync.query_keys(users)
+        except Exception as exc:
+            raise EngineError(f"the server did not answer a key query ({exc or type(exc).__name__})") from exc
         if not isinstance(resp, r.KeysQueryResponse):
             raise EngineError(f"the server did not answer a key query ({error_text(resp)})")
 

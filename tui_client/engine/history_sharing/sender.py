@@ -14,6 +14,7 @@ import urllib.parse
 from typing import Any
 
 from ..crypto.attachments import encrypt_attachment
+from ..errors import EngineError
 from .bundle import BUNDLE_EVENT_TYPE, HistoricKey, build_bundle, bundle_content, serialize_bundle
 from ..models import SharePrediction, ShareResult
 from .host import SharingHost
@@ -33,7 +34,7 @@ from .store import SharingStore
 logger = logging.getLogger(__name__)
 
 
-class SharingError(Exception):
+class SharingError(EngineError):
     """Sharing history with an invitee failed for a reason the user should decide about."""
 
 
@@ -71,8 +72,13 @@ class BundleSender:
 
     async def invitee_facts(self, user_id: str) -> InviteeFacts:
         """Who the invitee is as far as the server and cross-signing tell (a key query and a
-        profile lookup; Element warns the same way before inviting someone unknown)."""
-        await self.host.query_keys({user_id})
+        profile lookup; Element warns the same way before inviting someone unknown). Raises
+        SharingError if the server did not answer the key query: "no eligible device" would
+        then be a guess, and an invite would go out without the keys and without asking."""
+        try:
+            await self.host.query_keys({user_id})
+        except Exception as exc:
+            raise SharingError(f"could not ask the server about the devices of {user_id}: {exc}") from exc
         exists: bool | None = None
         try:
             status, _ = await self._client.raw_json(
@@ -97,11 +103,7 @@ class BundleSender:
         Returns `shared=False` with a reason when there is nothing to do (not shareable, no
         eligible device); raises SharingError when sharing should have happened but failed.
         `predicted` (what we expect them to read) travels along as a hint for their inspector."""
-        if facts is None:
-            try:
-                facts = await self.invitee_facts(invitee)
-            except Exception as exc:  # without the answer, "no eligible device" would be a guess
-                raise SharingError(f"could not ask the server about the devices of {invitee}: {exc}") from exc
+        facts = facts or await self.invitee_facts(invitee)
         decision = self.preview(room_id, facts)
         if not decision.shareable:
             if facts.identity == "changed":
