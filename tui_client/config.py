@@ -73,6 +73,8 @@ def parse_settings(text: str) -> tuple[Settings, list[str]]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [f"not valid TOML ({exc}); using defaults"]
+    except RecursionError:
+        return Settings(), ["nested deeper than any settings file; using defaults"]
     known = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     for key, value in raw.items():

@@ -131,7 +131,7 @@ class Engine:
         self._parts: _Parts | None = None
         self._identity_checked = False
         self._startup_done = False
-        self._sync = SyncLoop(self._require_client, self._on_sync, self._after_sync, self.emit, clock, self.settings)
+        self._sync = SyncLoop(self._require_client, self._after_sync, self.emit, clock, self.settings)
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -220,6 +220,7 @@ class Engine:
             on_keys_query=lambda resp: self._parts.identity.process_keys_query(resp) if self._parts else None,
             forward_refusal=lambda *a: self._parts.gossip.forward_refusal(*a) if self._parts else "not ready",
             key_request_refusal=lambda *a: self._parts.gossip.key_request_refusal(*a) if self._parts else "not ready",
+            on_sync_response=lambda resp: self._on_sync(resp) if self._parts else None,
             legacy_no_shared_history=self.legacy_no_shared_history,
             clock=self.clock,
         )
@@ -444,7 +445,15 @@ class Engine:
             await self._parts.backup.flush()
 
     async def query_keys(self, users: set[str]) -> None:
-        await self._sync.query_keys(users)
+        """Ask the server for `users`' devices and cross-signing keys. Raises EngineError if it
+        did not answer: what we knew before may be stale, and the caller must not act on it as
+        if it were the server's answer."""
+        try:
+            resp = await self._sync.query_keys(users)
+        except Exception as exc:
+            raise EngineError(f"the server did not answer a key query ({exc or type(exc).__name__})") from exc
+        if not isinstance(resp, r.KeysQueryResponse):
+            raise EngineError(f"the server did not answer a key query ({error_text(resp)})")
 
     def _on_sync(self, resp: r.SyncResponse) -> None:
         parts = self._require()

@@ -114,7 +114,10 @@ class EngineClient(AsyncClient):
         config = AsyncClientConfig(
             store=AppStore,
             store_name="crypto.db",
-            store_sync_tokens=True,
+            # nio saves the token before it handles the response: a crash in between lost the
+            # room keys it brought for good (the server deletes to-device messages once the next
+            # token is used). The engine saves it once the response is processed.
+            store_sync_tokens=False,
             encryption_enabled=True,
             pickle_key=store_key,
             # One quick retry inside nio; the engine's sync loop owns backoff and reports it.
@@ -137,6 +140,28 @@ class EngineClient(AsyncClient):
         self.olm = AppOlm(self.user_id, self.device_id, self.store, self.hooks)
         self.encrypted_rooms = self.store.load_encrypted_rooms()
         self.loaded_sync_token = self.store.load_sync_token()
+
+    def save_sync_token(self, token: str | None) -> None:
+        """Remember where the next sync starts, once everything before it is stored."""
+        if token and self.store is not None:
+            self.store.save_sync_token(token)
+
+    async def _handle_sync(self, response: SyncResponse) -> None:
+        """nio's handling of a sync response, the engine's, then the next sync token, in one
+        transaction. nio saves an Olm session as soon as it decrypts a to-device message; a
+        crash before the room key (or key bundle) in it was stored lost the key for good, as
+        the message cannot be decrypted twice. Now a crash anywhere in between leaves the store
+        as it was before the response, and the server sends it again."""
+        if self.store is None or self.next_batch == response.next_batch:
+            await super()._handle_sync(response)
+            return
+        with self.store.transaction():
+            await super()._handle_sync(response)
+            try:
+                self.hooks.on_sync_response(response)
+            except Exception:
+                logger.exception("processing a sync response failed")
+            self.save_sync_token(response.next_batch)
 
     async def sync(
         self, timeout: int | None = 0, sync_filter: Any = None, since: str | None = None,

@@ -26,6 +26,7 @@ What it adds to nio 0.26:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -63,6 +64,15 @@ def _no_visibility(room_id: str) -> str | None:
     return None
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _storable(*texts: Any) -> bool:
+    """False if a text holds a lone surrogate (a legal JSON escape that SQLite cannot store:
+    the key would live in memory only and be gone after a restart)."""
+    return not any(isinstance(t, str) and _SURROGATES.search(t) for t in texts)
+
+
 def _no_device_keys() -> dict[str, Any] | None:
     return None
 
@@ -91,6 +101,9 @@ class OlmHooks:
     # algorithm), or None to take it; why not to answer a key request (requester, device).
     forward_refusal: Callable[[str, str, str, str, Any], str | None] = _refuse_forward
     key_request_refusal: Callable[[str, str], str | None] = _refuse_key_request
+    # Every sync response, inside the transaction that stores what nio made of it and the next
+    # sync token (see EngineClient._handle_sync).
+    on_sync_response: Callable[[Any], None] = _ignore
     clock: Callable[[], float] = time.time
     # A "legacy client" (for tests and the demo): never marks its sessions shareable and does
     # not send the flag at all, like clients from before MSC4268.
@@ -349,6 +362,9 @@ class AppOlm(Olm):
     def create_group_session(
         self, sender_key: str, sender_fp_key: str, room_id: str, session_id: str, session_key: str
     ) -> None:
+        if not _storable(sender_key, sender_fp_key, room_id):
+            logger.warning("ignored a room key whose room id or keys are not valid text")
+            return
         try:
             session = InboundGroupSession(session_key, sender_fp_key, sender_key, room_id)
         except Exception as exc:
@@ -384,6 +400,9 @@ class AppOlm(Olm):
             return None
         content = payload["content"]
         chain = list(content["forwarding_curve25519_key_chain"]) + [content["sender_key"]]
+        if not _storable(event.room_id, content["sender_claimed_ed25519_key"], *chain):
+            logger.warning("ignored a forwarded room key whose room id or keys are not valid text")
+            return None
         session = Olm._import_group_session(
             content["session_key"], content["sender_claimed_ed25519_key"], content["sender_key"], event.room_id, chain
         )
