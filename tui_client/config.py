@@ -21,6 +21,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 from . import paths
 
 HISTORY_VISIBILITIES = ("shared", "invited", "joined", "world_readable")
+NOTIFY_CHOICES = ("mentions", "all", "off")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Settings:
     sync_timeout_ms: int = 30_000
     default_history_visibility: str = "shared"
     demo_hints: bool = True
+    # Tell others when we are typing.
+    send_typing: bool = True
+    # Ring the terminal bell (tmux and screen flag the window) for new messages in a room not in
+    # view: "mentions" (a mention, a keyword or a direct message), "all" (whatever notifies), "off".
+    notify_bell: str = "mentions"
+    # A desktop notification (notify-send, where the desktop offers one) for the same: same values.
+    notify_desktop: str = "mentions"
     # action id -> key, e.g. {"send_screenshot" = "f12"}
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -54,6 +62,9 @@ _VALIDATORS: dict[str, Any] = {
     "sync_timeout_ms": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 300_000,
     "default_history_visibility": lambda v: v in HISTORY_VISIBILITIES,
     "demo_hints": lambda v: isinstance(v, bool),
+    "send_typing": lambda v: isinstance(v, bool),
+    "notify_bell": lambda v: v in NOTIFY_CHOICES,
+    "notify_desktop": lambda v: v in NOTIFY_CHOICES,
     "keys": lambda v: isinstance(v, dict)
     and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
 }

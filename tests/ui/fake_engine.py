@@ -363,6 +363,9 @@ class FakeEngine(FakeCrypto):
         self.identity = FakeIdentity(self)
         self.recovery_key = RECOVERY_KEY
         self.verify_delay = 0.0
+        self._typing: dict[str, tuple[str, ...]] = {}
+        self._receipts: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._markers: dict[str, str] = {}
 
     # -- subscription and lifecycle ----------------------------------------------------------
 
@@ -531,7 +534,7 @@ class FakeEngine(FakeCrypto):
     ) -> None:
         self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
         self.calls.append(("join", (room,)))
         invite = next((i for i in self._invites if i.room_id == room), None)
         if invite is None and not room.startswith("!"):
@@ -574,6 +577,37 @@ class FakeEngine(FakeCrypto):
         self._timelines[room_id] = []
         self.emit_rooms()
         return room_id
+
+    # -- direct chats, spaces, typing, receipts ------------------------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        self.calls.append(("open_dm", (user_id,)))
+        found = next((r for r in self._rooms if r.is_direct and r.dm_user == user_id), None)
+        if found is not None:
+            return found.room_id
+        room_id = f"!dm-{user_id[1:].split(':')[0]}:example.org"
+        name = user_id[1:].split(":")[0].capitalize()
+        self._rooms.insert(0, RoomSummary(room_id, name, None, True, "shared",
+                                          members((ME, "Bob"), (user_id, name)), unread=0,
+                                          is_direct=True, dm_user=user_id))
+        self._timelines[room_id] = []
+        self.emit_rooms()
+        return room_id
+
+    async def refresh_space(self, space_id: str) -> None:
+        self.calls.append(("refresh_space", (space_id,)))
+
+    def typing(self, room_id: str) -> tuple[str, ...]:
+        return tuple(self._typing.get(room_id, ()))
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        self.calls.append(("set_typing", (room_id, typing)))
+
+    def receipts(self, room_id: str) -> dict[str, tuple[str, ...]]:
+        return dict(self._receipts.get(room_id, {}))
+
+    def read_marker(self, room_id: str) -> str | None:
+        return self._markers.get(room_id)
 
     # -- test helpers ------------------------------------------------------------------------
 

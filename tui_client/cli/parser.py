@@ -22,6 +22,7 @@ from .qa import cmd_doctor, cmd_export_keys, cmd_import_keys, cmd_inspect
 from .rooms import (
     cmd_create_room,
     cmd_decline,
+    cmd_dm,
     cmd_history,
     cmd_invite,
     cmd_invites,
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--emote", action="store_true", help="send as /me")
     p.add_argument("--notice", action="store_true", help="send as a notice")
+
+    p = add("dm", cmd_dm, "open the direct chat with a user (an encrypted one is created if there is none); "
+            "prints its room id")
+    p.add_argument("user", help="@name:server")
+    p.add_argument("text", nargs="?", help="a message to send in it ('-' reads stdin)")
 
     p = add("invite", cmd_invite, "invite a user, sharing the keys to earlier messages when the room allows it")
     p.add_argument("room")

@@ -36,7 +36,9 @@ from nio import responses as r
 from .. import paths
 from ..config import Settings
 from . import diagnostics
+from .activity import Activity
 from .commands import RoomCommands
+from .directs import DirectChats
 from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
 from .events import EngineEvent, IdentityChanged, Notice, OwnTrustChanged
 from .history_sharing.service import HistorySharing
@@ -59,8 +61,10 @@ from .models import (
     Whoami,
 )
 from .nio.client import EngineClient, OlmHooks
+from .notifications.notifier import Notifier
 from .rooms import Rooms
 from .session import SessionInfo, delete_session, load_session, save_session
+from .spaces import Spaces
 from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .sync import SyncLoop
 from .timeline.timelines import Timelines, error_text
@@ -83,6 +87,10 @@ class _Parts:
     rooms: Rooms
     commands: RoomCommands
     keyfiles: KeyFiles
+    directs: DirectChats
+    spaces: Spaces
+    notifier: Notifier
+    activity: Activity
 
 
 class Engine:
@@ -201,7 +209,23 @@ class Engine:
         timelines = Timelines(client, sharing, lambda: identity.own_trust().device_verified, self.emit)
         rooms = Rooms(client, sharing, timelines, self.emit)
         commands = RoomCommands(client, self._sync, rooms, timelines, sharing, self.settings)
-        self._parts = _Parts(client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock))
+        directs = DirectChats(client)
+        spaces = Spaces(client)
+
+        def room_name(room_id: str) -> str:
+            summary = rooms.summary(room_id)
+            return summary.name if summary is not None else room_id
+
+        notifier = Notifier(client, self.emit, directs.is_direct, room_name)
+        activity = Activity(client, timelines.items, timelines.display_name, self.emit, self._own_receipt)
+        timelines.notifier = notifier
+        rooms.directs, rooms.spaces, rooms.notifier, rooms.activity = directs, spaces, notifier, activity
+        rooms.refresh_space = lambda space_id: self.spawn(self._refresh_space(space_id), f"space-{space_id}")
+        commands.directs, commands.notifier, commands.spaces = directs, notifier, spaces
+        self._parts = _Parts(
+            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock),
+            directs, spaces, notifier, activity,
+        )
         identity.load()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -385,6 +409,10 @@ class Engine:
         self._require().rooms.on_sync(resp)
 
     async def _after_sync(self) -> None:
+        if self._parts is not None:
+            # From now on new messages are news: notify about them (not about the backlog the
+            # first sync of a run brings).
+            self._parts.notifier.live = True
         if not self._identity_checked:
             await self._check_identity()
         if not self._startup_done:
@@ -550,9 +578,55 @@ class Engine:
         """Send `user_id` a key bundle for the room now (what invite() does first)."""
         return await self._require().commands.share_history(room_id, user_id)
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
-        """Join a room or accept an invite; see `commands.RoomCommands.join`."""
-        return await self._require().commands.join(room, wait_for_keys=wait_for_keys)
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
+        """Join a room or accept an invite; see `commands.RoomCommands.join`. `via`: servers to
+        join through (a space's child names them; found by itself when a known space lists it)."""
+        return await self._require().commands.join(room, wait_for_keys=wait_for_keys, via=via)
+
+    # -- direct chats, spaces, typing, receipts ----------------------------------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        """The direct chat with `user_id`: the existing one, their pending DM invite (accepted),
+        or a new encrypted room listed in m.direct."""
+        return await self._require().commands.open_dm(user_id)
+
+    async def refresh_space(self, space_id: str) -> None:
+        """Ask the server about the rooms a space lists (names of those we have not joined)."""
+        await self._refresh_space(space_id)
+
+    async def _refresh_space(self, space_id: str) -> None:
+        parts = self._require()
+        room = parts.client.rooms.get(space_id)
+        if room is None:
+            return
+        if await parts.spaces.refresh(space_id, room.children):
+            parts.rooms.emit_rooms()
+
+    def typing(self, room_id: str) -> tuple[str, ...]:
+        return self._parts.activity.typing(room_id) if self._parts else ()
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        """Tell the room we are typing (or stopped); never fails (a notice is not worth an error)."""
+        if self._parts is not None and self.settings.send_typing:
+            await self._parts.activity.set_typing(room_id, typing)
+
+    def receipts(self, room_id: str) -> dict[str, tuple[str, ...]]:
+        """event id -> who (display names) read up to that message."""
+        return self._parts.activity.receipts(room_id) if self._parts else {}
+
+    def read_marker(self, room_id: str) -> str | None:
+        """The event our read marker (m.fully_read) is on: "new messages" start after it."""
+        return self._parts.activity.read_marker(room_id) if self._parts else None
+
+    def _own_receipt(self, room_id: str, event_id: str) -> None:
+        """Another of our devices read the room up to `event_id`."""
+        parts = self._parts
+        if parts is None:
+            return
+        order = [i.event_id for i in parts.timelines.items(room_id)]
+        if event_id in order:
+            if parts.notifier.read_up_to(room_id, order[: order.index(event_id) + 1]):
+                parts.rooms.emit_rooms()
 
     async def decline(self, room_id: str) -> None:
         await self.leave(room_id)

@@ -51,6 +51,11 @@ class FullKeysQueryResponse(KeysQueryResponse):
         return resp
 
 
+# Global account data we read ourselves (nio keeps no m.direct, and parses push rules into a
+# model that drops what it does not know).
+RAW_ACCOUNT_DATA = ("m.direct", "m.push_rules")
+
+
 class AppSyncResponse(SyncResponse):
     """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
     events and account data it does not model, which we need."""
@@ -62,7 +67,16 @@ class AppSyncResponse(SyncResponse):
         # nio's parsers pop fields out of the dicts they are given: copy what we read first.
         found = parsed_dict.get("rooms")
         rooms: dict[str, Any] = found if isinstance(found, dict) else {}
-        raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
+        account_data = parsed_dict.get("account_data")
+        events = account_data.get("events") if isinstance(account_data, dict) else None
+        raw = {
+            "rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))},
+            "account_data": {
+                e["type"]: copy.deepcopy(e.get("content"))
+                for e in (events if isinstance(events, list) else [])
+                if isinstance(e, dict) and e.get("type") in RAW_ACCOUNT_DATA
+            },
+        }
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
             resp.raw = raw
