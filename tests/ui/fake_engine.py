@@ -20,6 +20,9 @@ from tui_client.engine.events import (
     EngineEvent,
     IdentityChanged,
     Notice,
+    Notification,
+    ReceiptsChanged,
+    TypingChanged,
     OwnTrustChanged,
     RoomsChanged,
     SyncStateChanged,
@@ -621,10 +624,23 @@ class FakeEngine(FakeCrypto):
         self.emit(TimelineItemUpdated(room_id, fixed))
         return fixed
 
-    def receive(self, room_id: str, sender: str, name: str, body: str) -> TimelineItem:
+    def receive(self, room_id: str, sender: str, name: str, body: str, *, highlight: bool = False,
+                notify: bool = False, direct: bool = False) -> TimelineItem:
+        """A message arrives; with `notify`, the engine's push rules said to notify about it."""
         self._counter += 1
         item = _item(self._counter, room_id, sender, name, ts(4, 12, 30), "message", body,
-                     decryption=Decryption.DECRYPTED)
+                     decryption=Decryption.DECRYPTED, highlight=highlight)
         self._timelines.setdefault(room_id, []).append(item)
+        if notify:
+            room = self.room(room_id)
+            self.emit(Notification(room_id, room.name if room else room_id, item, highlight, direct))
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item
+
+    def someone_types(self, room_id: str, names: tuple[str, ...]) -> None:
+        self._typing[room_id] = names
+        self.emit(TypingChanged(room_id, names))
+
+    def someone_reads(self, room_id: str, receipts: dict[str, tuple[str, ...]]) -> None:
+        self._receipts[room_id] = receipts
+        self.emit(ReceiptsChanged(room_id, tuple(receipts.items())))

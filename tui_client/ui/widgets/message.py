@@ -60,14 +60,28 @@ class MessageView(ItemView):
         self.show_header = show_header
         self._meta: Static | None = None
         self._text: Static | None = None
+        self._seen: Static | None = None
+        self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
         self.add_class("message")
         self._apply_classes()
 
     def compose(self) -> ComposeResult:
         self._meta = Static(self._header(), classes="meta", markup=False)
         self._text = Static(self._body(), classes="body", markup=False)
+        self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
+        self._seen.display = bool(self.readers)
         yield self._meta
         yield self._text
+        yield self._seen
+
+    def set_readers(self, readers: tuple[str, ...]) -> None:
+        """Show "seen by Alice, Bob" under the message (nothing when nobody's receipt is here)."""
+        if readers == self.readers:
+            return
+        self.readers = readers
+        if self._seen is not None:
+            self._seen.update(seen_line(readers))
+            self._seen.display = bool(readers)
 
     def set_header(self, show: bool) -> None:
         if show != self.show_header:
@@ -90,6 +104,7 @@ class MessageView(ItemView):
         self.set_class(item.kind == "notice", "-notice")
         self.set_class(item.kind == "emote", "-emote")
         self.set_class(item.own, "-own")
+        self.set_class(item.highlight, "-highlight")
 
     def _header(self) -> Content:
         item = self.item
@@ -142,6 +157,35 @@ class EventLine(ItemView):
 
     def _line(self) -> Content:
         return Content.styled(clean(self.item.body or self.item.event_type), "$foreground-muted")
+
+
+def seen_line(readers: tuple[str, ...], most: int = 4) -> Content:
+    """"seen by Alice, Bob and 3 others" (names cleaned; the first readers first)."""
+    if not readers:
+        return Content("")
+    names = [clean(n) for n in readers[:most]]
+    rest = len(readers) - len(names)
+    if rest:
+        text = f"{', '.join(names)} and {rest} other{'s' if rest != 1 else ''}"
+    elif len(names) > 1:
+        text = f"{', '.join(names[:-1])} and {names[-1]}"
+    else:
+        text = names[0]
+    return Content.styled(f"seen by {text}", "italic $foreground-muted")
+
+
+class NewMessagesLine(Widget):
+    """"──── new messages ────" after the last message read before the room was opened."""
+
+    def __init__(self) -> None:
+        super().__init__(classes="new-messages")
+
+    def render(self) -> Content:
+        label = " new messages "
+        width = max(self.size.width, len(label))
+        left = (width - len(label)) // 2
+        return Content.assemble(("─" * left, "$text-error"), (label, "bold $text-error"), (
+            "─" * (width - left - len(label)), "$text-error"))
 
 
 class DaySeparator(Widget):

@@ -23,7 +23,7 @@ from textual.widgets import Static
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
-from .message import DaySeparator, ItemView, MessageView, make_view, starts_group
+from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
 
 class Timeline(VerticalScroll, can_focus=True):
@@ -72,6 +72,9 @@ class Timeline(VerticalScroll, can_focus=True):
         self._items: list[TimelineItem] = []
         self._views: dict[str, ItemView] = {}
         self._separators: dict[str, DaySeparator] = {}  # event id of the item it precedes
+        self._readers: dict[str, tuple[str, ...]] = {}  # event id -> who read up to it
+        self.read_marker: str | None = None  # "new messages" start after this event
+        self._marker_line: NewMessagesLine | None = None
         self._lock = asyncio.Lock()
         self._banner = Static("", id="timeline-start", markup=False)
 
@@ -92,18 +95,45 @@ class Timeline(VerticalScroll, can_focus=True):
     def view_of(self, event_id: str) -> ItemView | None:
         return self._views.get(event_id)
 
-    async def show(self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool) -> None:
-        """Replace everything with the items of `room_id`."""
+    async def show(
+        self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool, *,
+        read_marker: str | None = None, readers: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        """Replace everything with the items of `room_id`; a "new messages" line follows
+        `read_marker` when newer messages come after it; `readers`: read receipts by event."""
         async with self._lock:
             await self.remove_children([w for w in self.children if w is not self._banner])
             self._items, self._views, self._separators = [], {}, {}
+            self._readers = dict(readers or {})
+            self._marker_line = None
             self.set_reactive(Timeline.selected, None)
             self.room_id = room_id
             self.at_start = at_start
             self.loading_older = False
-            await self._append(list(items))
+            items = list(items)
+            await self._append(items)
+            self.read_marker = read_marker
+            marked = self._views.get(read_marker or "")
+            if marked is not None and items and items[-1].event_id != read_marker:
+                self._marker_line = NewMessagesLine()
+                await self.mount(self._marker_line, after=marked)
             self.anchor()
         self.call_after_refresh(self._check_need_older)
+
+    @property
+    def has_new_messages_line(self) -> bool:
+        return self._marker_line is not None
+
+    def set_readers(self, readers: dict[str, tuple[str, ...]]) -> None:
+        """Move the "seen by" lines to where each member's read receipt now is."""
+        old, self._readers = self._readers, dict(readers)
+        for event_id in set(old) | set(readers):
+            view = self._views.get(event_id)
+            if isinstance(view, MessageView):
+                view.set_readers(self._readers.get(event_id, ()))
+
+    def readers_of(self, event_id: str) -> tuple[str, ...]:
+        return self._readers.get(event_id, ())
 
     async def add_items(self, items: Iterable[TimelineItem], *, at_start: bool = False) -> None:
         """New items at the end (live) or at the start (back-pagination); duplicates are ignored."""
@@ -148,6 +178,8 @@ class Timeline(VerticalScroll, can_focus=True):
                 self._separators[item.event_id] = separator
                 widgets.append(separator)
             view = make_view(item, self.time_format, show_header=starts_group(previous, item, self.time_format))
+            if isinstance(view, MessageView):
+                view.readers = self._readers.get(item.event_id, ())
             self._views[item.event_id] = view
             widgets.append(view)
             previous = item
