@@ -42,6 +42,11 @@ class Settings:
     notify_bell: str = "mentions"
     # A desktop notification (notify-send, where the desktop offers one) for the same: same values.
     notify_desktop: str = "mentions"
+    # Files: the largest one downloaded, the largest one uploaded (the server's own limit applies
+    # too), and where downloads go (empty: the platform's downloads directory).
+    download_max_bytes: int = 100 * 1024 * 1024
+    upload_max_bytes: int = 100 * 1024 * 1024
+    downloads_dir: str = ""
     # action id -> key, e.g. {"send_screenshot" = "f12"}
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +70,9 @@ _VALIDATORS: dict[str, Any] = {
     "send_typing": lambda v: isinstance(v, bool),
     "notify_bell": lambda v: v in NOTIFY_CHOICES,
     "notify_desktop": lambda v: v in NOTIFY_CHOICES,
+    "download_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
+    "upload_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
+    "downloads_dir": lambda v: isinstance(v, str) and "\x00" not in v,
     "keys": lambda v: isinstance(v, dict)
     and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
 }

@@ -369,6 +369,7 @@ class FakeEngine(FakeCrypto):
         self._typing: dict[str, tuple[str, ...]] = {}
         self._receipts: dict[str, dict[str, tuple[str, ...]]] = {}
         self._markers: dict[str, str] = {}
+        self._files: dict[str, bytes] = {}
 
     # -- subscription and lifecycle ----------------------------------------------------------
 
@@ -611,6 +612,28 @@ class FakeEngine(FakeCrypto):
 
     def read_marker(self, room_id: str) -> str | None:
         return self._markers.get(room_id)
+
+    # -- files -------------------------------------------------------------------------------
+
+    async def save_attachment(self, room_id: str, event_id: str, path: Path | None = None) -> Path:
+        self.calls.append(("save_attachment", (room_id, event_id)))
+        target = (path or Path("/nonexistent/downloads")) / "file.bin"
+        return target
+
+    async def attachment_bytes(self, room_id: str, event_id: str, *, thumbnail: bool = False) -> bytes:
+        self.calls.append(("attachment_bytes", (room_id, event_id, thumbnail)))
+        return self._files.get(event_id, b"")
+
+    async def send_file(self, room_id: str, path: Path, *, transfer_id: str | None = None) -> str:
+        self.calls.append(("send_file", (room_id, str(path))))
+        if not Path(path).is_file():
+            raise EngineError(f"{path} is not a file")
+        self._counter += 1
+        return f"$file{self._counter}"
+
+    def cancel_transfer(self, transfer_id: str) -> bool:
+        self.calls.append(("cancel_transfer", (transfer_id,)))
+        return True
 
     # -- test helpers ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .rooms import (
     cmd_create_room,
     cmd_decline,
     cmd_dm,
+    cmd_download,
     cmd_history,
     cmd_invite,
     cmd_invites,
@@ -33,6 +34,7 @@ from .rooms import (
     cmd_set_visibility,
     cmd_share_preview,
     cmd_sync,
+    cmd_upload,
 )
 from .tui import cmd_demo
 
@@ -91,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
             "prints its room id")
     p.add_argument("user", help="@name:server")
     p.add_argument("text", nargs="?", help="a message to send in it ('-' reads stdin)")
+
+    p = add("upload", cmd_upload, "send a file (an image as m.image, else m.file; encrypted in an encrypted "
+            "room); prints the event id")
+    p.add_argument("room")
+    p.add_argument("path")
+
+    p = add("download", cmd_download, "save the file of a message (decrypted, its hash checked); prints where")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("path", nargs="?", help="a file or a directory (default: the downloads directory)")
 
     p = add("invite", cmd_invite, "invite a user, sharing the keys to earlier messages when the room allows it")
     p.add_argument("room")

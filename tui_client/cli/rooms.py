@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from ..engine.errors_text import LAST_MEMBER, is_last_member
@@ -261,6 +262,32 @@ async def cmd_dm(args: argparse.Namespace) -> int:
         if args.text:
             await engine.send_text(room_id, args.text if args.text != "-" else sys.stdin.read())
         out(id_text(room_id))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_upload(args: argparse.Namespace) -> int:
+    """Send a file (m.image for images, else m.file; encrypted in an encrypted room); prints the
+    event id."""
+    path = Path(args.path)
+
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        out(id_text(await engine.send_file(room_id, path)))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_download(args: argparse.Namespace) -> int:
+    """Download the file of a message (decrypted, its hash checked) to PATH (a file or a
+    directory; default: the downloads directory); prints where it went."""
+
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        target = await engine.save_attachment(room_id, args.event_id, Path(args.path) if args.path else None)
+        out(name_text(str(target)))
         return 0
 
     return await with_engine(args, body)

@@ -141,6 +141,19 @@ class RoomCommands:
             raise EngineError(f"could not send: {error_text(resp)}")
         return resp.event_id
 
+    async def send_content(self, room_id: str, content: dict[str, Any], what: str = "send") -> str:
+        """Send an m.room.message with `content` as it is (encrypted in an encrypted room)."""
+        room = await self.joined_room(room_id)
+        if room.encrypted:
+            await self._prepare_encrypted_send(room_id)
+        try:
+            resp = await self._client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        except Exception as exc:
+            raise EngineError(f"could not {what}: {exc or type(exc).__name__}") from exc
+        if not isinstance(resp, r.RoomSendResponse):
+            raise EngineError(f"could not {what}: {error_text(resp)}")
+        return str(resp.event_id)
+
     async def _prepare_encrypted_send(self, room_id: str) -> None:
         """Make sure we know every member's devices before a new Megolm session goes out."""
         room = self._client.rooms[room_id]

@@ -65,6 +65,7 @@ from .notifications.notifier import Notifier
 from .rooms import Rooms
 from .session import SessionInfo, delete_session, load_session, save_session
 from .spaces import Spaces
+from .transfers import Transfers
 from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .sync import SyncLoop
 from .timeline.timelines import Timelines, error_text
@@ -91,6 +92,7 @@ class _Parts:
     spaces: Spaces
     notifier: Notifier
     activity: Activity
+    transfers: Transfers
 
 
 class Engine:
@@ -224,7 +226,7 @@ class Engine:
         commands.directs, commands.notifier, commands.spaces = directs, notifier, spaces
         self._parts = _Parts(
             client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock),
-            directs, spaces, notifier, activity,
+            directs, spaces, notifier, activity, Transfers(client, timelines, commands, self.settings, self.emit),
         )
         identity.load()
 
@@ -601,6 +603,26 @@ class Engine:
             return
         if await parts.spaces.refresh(space_id, room.children):
             parts.rooms.emit_rooms()
+
+    # -- files -------------------------------------------------------------------------------------------
+
+    async def save_attachment(self, room_id: str, event_id: str, path: Path | None = None) -> Path:
+        """Download a message's file (decrypted, its hash checked, at most download_max_bytes)
+        to `path` (a file or a directory) or the downloads directory; returns where it went."""
+        return await self._require().transfers.save(room_id, event_id, path)
+
+    async def attachment_bytes(self, room_id: str, event_id: str, *, thumbnail: bool = False) -> bytes:
+        """A message's file (or its thumbnail, if it has one) in memory, checked and decrypted."""
+        _, data = await self._require().transfers.download(room_id, event_id, thumbnail=thumbnail)
+        return data
+
+    async def send_file(self, room_id: str, path: Path, *, transfer_id: str | None = None) -> str:
+        """Upload a file and send it (m.image for images, else m.file); TransferProgress events
+        carry `transfer_id`; `cancel_transfer(transfer_id)` stops it. Returns the event id."""
+        return await self._require().transfers.send_file(room_id, path, transfer_id=transfer_id)
+
+    def cancel_transfer(self, transfer_id: str) -> bool:
+        return bool(self._parts and self._parts.transfers.cancel(transfer_id))
 
     def typing(self, room_id: str) -> tuple[str, ...]:
         return self._parts.activity.typing(room_id) if self._parts else ()

@@ -76,6 +76,18 @@ class Notification(EngineEvent):
 
 
 @dataclass(frozen=True)
+class TransferProgress(EngineEvent):
+    """A file going up or coming down: `done` of `total` bytes (total None when unknown)."""
+
+    transfer_id: str
+    room_id: str
+    name: str
+    done: int
+    total: int | None
+    upload: bool
+
+
+@dataclass(frozen=True)
 class SyncStateChanged(EngineEvent):
     state: SyncState
 

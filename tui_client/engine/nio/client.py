@@ -255,6 +255,47 @@ class EngineClient(AsyncClient):
             raise RuntimeError(error or f"HTTP {resp.status}")
         return body["content_uri"]
 
+    async def upload_media(
+        self,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        filename: str | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        chunk: int = 256 * 1024,
+    ) -> str:
+        """POST /media/v3/upload in chunks, calling `on_progress(sent, total)` after each (the
+        caller cancels the task to stop it); returns the mxc:// URL. Raises RuntimeError."""
+        total = len(data)
+
+        async def body() -> Any:
+            sent = 0
+            while sent < total:
+                piece = data[sent:sent + chunk]
+                yield piece
+                sent += len(piece)
+                if on_progress is not None:
+                    on_progress(sent, total)
+
+        headers = {"Content-Type": content_type, "Content-Length": str(total)}
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        path = "/_matrix/media/v3/upload"
+        if filename:
+            path += "?filename=" + urllib.parse.quote(filename, safe="")
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=120)
+        resp = await self.send("POST", path, body() if total else b"", headers, timeout=timeout)
+        try:
+            answer = await resp.json(content_type=None)
+        except Exception:
+            answer = {}
+        finally:
+            resp.release()
+        if resp.status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("content_uri"), str):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise RuntimeError(error or f"HTTP {resp.status}")
+        return str(answer["content_uri"])
+
     async def download_media(
         self,
         server: str,
