@@ -341,6 +341,21 @@ class JsPeer:
     async def mark_direct(self, room_id: str, user_id: str) -> None:
         await self.call("markDirect", room_id=room_id, user_id=user_id)
 
+    async def send_file(self, room_id: str, data: bytes, name: str, mimetype: str, *, msgtype: str = "m.file",
+                        info: dict | None = None) -> str:
+        import base64
+
+        return (await self.call("sendFile", room_id=room_id, data_b64=base64.b64encode(data).decode(), name=name,
+                                mimetype=mimetype, msgtype=msgtype, info=info))["eventId"]
+
+    async def download_file(self, room_id: str, event_id: str) -> dict:
+        """-> {data (bytes), name, mimetype, msgtype, info, encrypted}"""
+        import base64
+
+        result = await self.call("downloadFile", room_id=room_id, event_id=event_id)
+        result["data"] = base64.b64decode(result.pop("dataB64"))
+        return result
+
     async def push_actions(self, room_id: str, event_id: str) -> dict:
         """-> {notify, highlight}: what js-sdk's push processor says of the (decrypted) event."""
         return await self.call("pushActions", room_id=room_id, event_id=event_id)

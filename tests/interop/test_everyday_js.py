@@ -127,3 +127,55 @@ async def test_typing_and_receipts_both_ways(engines, js_peer_factory):
     assert await ours.wait_until(lambda: any(i.event_id == theirs for i in ours.timeline(room_id)))
     await ours.mark_read(room_id)
     assert ours.user_id in await js.read_up_to(room_id, theirs, wait_for=ours.user_id)
+
+
+# -- files and images -------------------------------------------------------------------------------------
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_an_image_and_a_file_from_element_download_identical(engines, js_peer_factory, tmp_path):
+    import os
+
+    js = await js_peer_factory("element")
+    ours = await engines("tui")
+    room_id = await _shared_room(js, ours)
+    image = _png(120, 80)
+    document = os.urandom(300_000)
+    image_id = await js.send_file(room_id, image, "blue.png", "image/png", msgtype="m.image",
+                                  info={"w": 120, "h": 80})
+    file_id = await js.send_file(room_id, document, "notes.bin", "application/octet-stream")
+    assert await ours.wait_until(lambda: {image_id, file_id} <= {i.event_id for i in ours.timeline(room_id)})
+
+    assert await ours.attachment_bytes(room_id, image_id) == image
+    saved = await ours.save_attachment(room_id, file_id, tmp_path)
+    assert saved == tmp_path / "notes.bin" and saved.read_bytes() == document
+
+
+async def test_our_upload_downloads_identical_in_element(engines, js_peer_factory, tmp_path):
+    import os
+
+    js = await js_peer_factory("element")
+    ours = await engines("tui")
+    room_id = await _shared_room(js, ours)
+    picture = tmp_path / "big picture.png"
+    picture.write_bytes(_png(1200, 900))
+    report = tmp_path / "report.pdf"
+    report.write_bytes(os.urandom(250_000))
+
+    image_id = await ours.send_file(room_id, picture)
+    file_id = await ours.send_file(room_id, report)
+    got = await js.download_file(room_id, image_id)
+    assert got["data"] == picture.read_bytes() and got["encrypted"]
+    assert (got["msgtype"], got["name"], got["info"]["w"], got["info"]["h"]) == ("m.image", "big picture.png", 1200, 900)
+    assert got["info"]["thumbnail_info"]["w"] == 800
+    got = await js.download_file(room_id, file_id)
+    assert got["data"] == report.read_bytes() and got["msgtype"] == "m.file" and got["mimetype"] == "application/pdf"

@@ -39,6 +39,9 @@
 //   directRooms {waitForRoom?, timeoutMs?} -> {direct}   this client's m.direct
 //   dmInviter {roomId} -> {inviter|null}   whom js-sdk reads the invite as a DM with (is_direct)
 //   markDirect {roomId, userId} -> {}   list the room in m.direct (Element does after joining a DM)
+//   sendFile {roomId, dataB64, name, mimetype, msgtype="m.file", info?} -> {eventId}   a file as Element
+//       sends it (encrypted in an encrypted room: AES-CTR + SHA-256 by node:crypto)
+//   downloadFile {roomId, eventId} -> {dataB64, name, mimetype, msgtype, info, encrypted}   hash checked
 //   pushActions {roomId, eventId} -> {notify, highlight}   js-sdk's push rules on the (decrypted) event
 //   typing {roomId, typing} -> {}   typingUsers {roomId, waitFor?, waitForNone?} -> {users}
 //   sendReceipt {roomId, eventId} -> {}   read receipt + read marker on the event
@@ -84,6 +87,7 @@
 //       the uploaded file's mxc URL in the announcement (e.g. one on another server).
 //   quit -> {} then exit(0)
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 import readline from "node:readline";
 import util from "node:util";
@@ -550,6 +554,68 @@ const commands = {
         direct[args.userId] = [...(direct[args.userId] ?? []), args.roomId];
         await c.setAccountData(EventType.Direct, direct);
         return {};
+    },
+
+    async sendFile(args) {
+        // A file as Element sends it: in an encrypted room AES-256-CTR with a random key and IV
+        // (EncryptedFile v2, SHA-256 of the ciphertext), uploaded as application/octet-stream;
+        // in a plain room uploaded as it is. Written here with node:crypto, independently of ours.
+        need(args, "roomId", "dataB64", "name", "mimetype");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const data = Buffer.from(args.dataB64, "base64");
+        const encrypted = room.hasEncryptionStateEvent();
+        const info = { mimetype: args.mimetype, size: data.length, ...(args.info ?? {}) };
+        const content = { msgtype: args.msgtype ?? "m.file", body: args.name, info };
+        if (encrypted) {
+            const key = crypto.randomBytes(32);
+            const iv = Buffer.concat([crypto.randomBytes(8), Buffer.alloc(8)]);
+            const cipher = crypto.createCipheriv("aes-256-ctr", key, iv);
+            const ciphertext = Buffer.concat([cipher.update(data), cipher.final()]);
+            const { content_uri: url } = await c.uploadContent(ciphertext, { type: "application/octet-stream", includeFilename: false });
+            content.file = {
+                v: "v2", url,
+                key: { kty: "oct", alg: "A256CTR", ext: true, key_ops: ["encrypt", "decrypt"],
+                       k: key.toString("base64url") },
+                iv: iv.toString("base64").replace(/=+$/, ""),
+                hashes: { sha256: crypto.createHash("sha256").update(ciphertext).digest("base64").replace(/=+$/, "") },
+            };
+            await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(args.roomId), 10000, "crypto to know the room is encrypted");
+        } else {
+            const { content_uri: url } = await c.uploadContent(data, { type: args.mimetype, name: args.name });
+            content.url = url;
+        }
+        const { event_id: eventId } = await c.sendEvent(args.roomId, EventType.RoomMessage, content);
+        return { eventId };
+    },
+
+    async downloadFile(args) {
+        // The file of a message, fetched through authenticated media, its hash checked and
+        // decrypted when it is encrypted -> {dataB64, name, mimetype, msgtype, info}.
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), args.timeoutMs ?? 20000, `event ${args.eventId}`);
+        await c.decryptEventIfNeeded(event);
+        const content = event.getContent();
+        const file = content.file;
+        const url = file?.url ?? content.url;
+        if (!url?.startsWith("mxc://")) throw new Error("the message has no mxc URL");
+        const [server, mediaId] = url.slice(6).split("/");
+        const resp = await fetch(`${c.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(server)}/${encodeURIComponent(mediaId)}`,
+            { headers: { Authorization: `Bearer ${c.getAccessToken()}` } });
+        if (!resp.ok) throw new Error(`download failed: HTTP ${resp.status}`);
+        let data = Buffer.from(await resp.arrayBuffer());
+        if (file) {
+            const digest = crypto.createHash("sha256").update(data).digest("base64").replace(/=+$/, "");
+            if (digest !== file.hashes.sha256.replace(/=+$/, "")) throw new Error("SHA-256 mismatch");
+            const key = Buffer.from(file.key.k, "base64url");
+            const iv = Buffer.from(file.iv, "base64");
+            const decipher = crypto.createDecipheriv("aes-256-ctr", key, iv);
+            data = Buffer.concat([decipher.update(data), decipher.final()]);
+        }
+        return { dataB64: data.toString("base64"), name: content.body, mimetype: content.info?.mimetype ?? null,
+                 msgtype: content.msgtype, info: content.info ?? null, encrypted: !!file };
     },
 
     async pushActions(args) {
