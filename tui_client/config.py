@@ -47,6 +47,7 @@ class Settings:
     download_max_bytes: int = 100 * 1024 * 1024
     upload_max_bytes: int = 100 * 1024 * 1024
     downloads_dir: str = ""
+    image_previews: bool = True  # show images in the timeline
     # action id -> key, e.g. {"send_screenshot" = "f12"}
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +74,7 @@ _VALIDATORS: dict[str, Any] = {
     "download_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
     "upload_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
     "downloads_dir": lambda v: isinstance(v, str) and "\x00" not in v,
+    "image_previews": lambda v: isinstance(v, bool),
     "keys": lambda v: isinstance(v, dict)
     and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
 }

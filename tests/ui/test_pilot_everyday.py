@@ -282,3 +282,91 @@ async def test_typing_notices_can_be_turned_off(make_app):
         await pilot.press(*"hello")
         await pilot.pause(0.2)
         assert not [c for c in app.fake.calls if c[0] == "set_typing"]
+
+
+# -- files and images ---------------------------------------------------------------------------------------
+
+
+def _png_bytes(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (220, 40, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_an_image_previews_in_the_timeline_and_files_save(make_app, tmp_path):
+    from tui_client.engine.models import Decryption
+    from tui_client.ui.screens.send_file import SendFileScreen
+
+    from .fake_engine import _item, general_timeline, project_timeline
+
+    image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
+                  decryption=Decryption.DECRYPTED)
+    document = _item(51, PROJECT, ALICE, "Alice", ts(4, 9, 11), "message", "[file] report.pdf",
+                     decryption=Decryption.DECRYPTED)
+    engine = FakeEngine(rooms=everyday_rooms(), timelines={
+        PROJECT: project_timeline() + [image, document], GENERAL: general_timeline()})
+    engine._files["$e50"] = _png_bytes(64, 32)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_ready(pilot)
+        screen.query_one(RoomList).select_id(PROJECT)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.view_of("$e50") is not None
+                       and timeline.view_of("$e50").query(".preview"), what="the image preview")
+        assert ("attachment_bytes", (PROJECT, "$e50", True)) in engine.calls  # the thumbnail is enough
+        assert not timeline.view_of("$e51").query(".preview")  # a file is not an image
+
+        # Save the selected file with "s".
+        timeline.focus()
+        timeline.selected = "$e51"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: ("save_attachment", (PROJECT, "$e51")) in engine.calls, what="the save")
+        # A message without a file offers neither.
+        timeline.selected = "$e9"
+        await pilot.pause()
+        assert timeline.check_action("file", (False,)) is False
+
+        # Send a file: /upload, and the dialog from the palette's entry.
+        picture = tmp_path / "cat.png"
+        picture.write_bytes(_png_bytes(10, 10))
+        composer = screen.query_one(Composer)
+        composer.focus()
+        composer.insert(f"/upload {picture}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ("send_file", (PROJECT, str(picture))) in engine.calls, what="the upload")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Send a file")
+        await wait_for(pilot, lambda: any("Send a file" in str(o.prompt)
+                                          for o in app.screen.query_one("CommandList").options), what="the entry")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SendFileScreen), what="the dialog")
+        app.screen.query_one(Input).value = str(tmp_path / "missing.png")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "is not a file" in str(app.screen.query_one("#file-error", Static).render()),
+                       what="the dialog's error")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="back")
+
+
+async def test_image_previews_can_be_turned_off(make_app):
+    from tui_client.engine.models import Decryption
+
+    from .fake_engine import _item, project_timeline
+
+    image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
+                  decryption=Decryption.DECRYPTED)
+    engine = FakeEngine(rooms=everyday_rooms(), timelines={PROJECT: project_timeline() + [image]})
+    app = make_app(engine, settings=Settings(image_previews=False))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_ready(pilot)
+        screen.query_one(RoomList).select_id(PROJECT)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.view_of("$e50") is not None, what="the image message")
+        await pilot.pause(0.2)
+        assert not timeline.view_of("$e50").query(".preview")
+        assert not [c for c in engine.calls if c[0] == "attachment_bytes"]

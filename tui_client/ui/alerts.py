@@ -55,3 +55,21 @@ def send_desktop(args: list[str]) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as exc:
         logger.info("desktop notification failed: %s", exc)
+
+
+def open_with_system(path: object) -> bool:
+    """Open a file with the system's viewer (xdg-open, open); False when there is none. The path
+    is ours (a file we saved), passed as an argument, never through a shell."""
+    import sys
+
+    tool = "open" if sys.platform == "darwin" else "xdg-open"
+    found = shutil.which(tool)
+    if found is None:
+        return False
+    try:
+        subprocess.Popen([found, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        logger.info("could not open %s: %s", path, exc)
+        return False
+    return True

@@ -33,6 +33,7 @@ from .formatting import clean
 from .palette import ActionsProvider
 from .screens.login import LoginScreen
 from .workers import ReportsWorkerErrors
+from .widgets import image_preview  # noqa: F401  (asks the terminal its cell size before the app starts)
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         from .alerts import send_desktop
 
         send_desktop(args)
+
+    @on(Bridge.TransferProgress)
+    def _transfer_progress(self, message: Bridge.TransferProgress) -> None:
+        if self._main is not None:
+            self._main.transfer_progress(message.event)
 
     @on(Bridge.TypingChanged)
     def _typing_changed(self, message: Bridge.TypingChanged) -> None:
@@ -469,7 +475,8 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         if main is None:
             return []
         return [("Direct chat", "Open or start the direct chat with someone (or type: dm @user:server)",
-                 main.ask_direct_chat)]
+                 main.ask_direct_chat),
+                ("Send a file", "Send a file or an image to this room (or type /upload path)", main.ask_send_file)]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, minus those our actions replace (quit, screenshot)."""

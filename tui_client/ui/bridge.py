@@ -111,6 +111,14 @@ class Bridge:
             super().__init__()
             self.event = event
 
+    class TransferProgress(Message):
+        def __init__(self, event: ev.TransferProgress) -> None:
+            super().__init__()
+            self.event = event
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.TransferProgress) and message.event.transfer_id == self.event.transfer_id
+
     class SyncStateChanged(Message):
         def __init__(self, state: SyncState) -> None:
             super().__init__()
@@ -175,6 +183,8 @@ class Bridge:
             return Bridge.ReceiptsChanged(event.room_id, event.receipts)
         if isinstance(event, ev.Notification):
             return Bridge.Notification(event)
+        if isinstance(event, ev.TransferProgress):
+            return Bridge.TransferProgress(event)
         if isinstance(event, ev.SyncStateChanged):
             return Bridge.SyncStateChanged(event.state)
         if isinstance(event, ev.EngineErrorEvent):

@@ -31,7 +31,7 @@ from ..describe import identity_warning, person, room_line, trust_line, typing_l
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.invite_card import InviteCard
-from ..widgets.message import item_details
+from ..widgets.message import MessageView, item_details
 from ..widgets.room_list import INVITE_PREFIX, RoomList
 from ..widgets.space_card import ChildCard, SpaceCard
 from ..widgets.status import StatusBar
@@ -60,6 +60,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
         Binding("ctrl+k", "switch_room", "Find room", id="switch_room", priority=True,
                 tooltip="Go to a room, direct chat or invite by typing part of its name"),
         Binding("ctrl+n", "create_room", "New room", id="create_room"),
+        Binding("f12", "cancel_upload", "Cancel upload", id="cancel_upload", priority=True,
+                tooltip="Stop sending the file that is going up"),
         Binding("ctrl+o", "invites", "Invites", id="invites"),
         Binding("ctrl+r", "retry_sync", "Reconnect", id="retry_sync"),
         Binding("alt+down,ctrl+down", "next_room", "Next room", id="next_room", show=False),
@@ -95,6 +97,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self._typing_room: str | None = None  # where we last said we are typing
         self._typing_at = 0.0
         self._typing_idle: Timer | None = None
+        self._uploads: dict[str, str] = {}  # transfer id -> file name, while it goes up
 
     @property
     def tui(self) -> TuiApp:
@@ -111,6 +114,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
                         yield Timeline(self.tui.time_format, id="timeline")
                         yield Static(id="detail", markup=False)
                         yield Static(id="typing", markup=False)
+                        yield Static(id="transfer", markup=False)
                         yield Composer(id="composer")
                     yield Vertical(id="invite-pane")
                     yield Vertical(id="space-pane")
@@ -128,6 +132,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
         self.query_one("#typing").display = False
+        self.query_one("#transfer").display = False
         self.query_one("#identity-warning").display = False
         self.query_one(Composer).focus()
 
@@ -465,6 +470,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if isinstance(action, slash_commands.DirectChat):
             self.open_dm(action.user_id)
             return
+        if isinstance(action, slash_commands.SendFile):
+            if self.current_room is None:
+                self.notify("Open a room first.", severity="warning")
+                composer.restore(message.text)
+                return
+            self.send_file(self.current_room, action.path)
+            return
         room = self.room(self.current_room)
         if room is None:
             self.notify("Open a room first (or /join one).", severity="warning")
@@ -539,6 +551,89 @@ class MainScreen(ReportsWorkerErrors, Screen):
         room_id = await self.tui.bridge.call(lambda e: e.join(target))
         self.notify(f"Joined {target}", title="Joined")
         self.select_when_listed(room_id)
+
+    # -- files -----------------------------------------------------------------------------------
+
+    @work(group="upload", name="Sending the file", exit_on_error=False)
+    async def send_file(self, room_id: str, path_text: str) -> None:
+        path = Path(path_text).expanduser()
+        transfer_id = f"upload-{len(self._uploads)}-{time.monotonic_ns()}"
+        self._uploads[transfer_id] = path.name
+        self._show_transfer(f"Sending {path.name}…")
+        try:
+            await self.tui.bridge.call(lambda e: e.send_file(room_id, path, transfer_id=transfer_id))
+        finally:
+            self._uploads.pop(transfer_id, None)
+            self._show_transfer(None)
+            self.refresh_bindings()
+
+    def transfer_progress(self, event: Any) -> None:
+        if event.upload and event.transfer_id in self._uploads:
+            percent = f"{100 * event.done // event.total}%" if event.total else f"{event.done:,} bytes"
+            self._show_transfer(f"Sending {event.name}… {percent} ({self._key('cancel_upload')} cancels)")
+            self.refresh_bindings()
+
+    def _show_transfer(self, text: str | None) -> None:
+        line = self.query_one("#transfer", Static)
+        line.update(Content.styled(clean(text or ""), "$text-accent"))
+        line.display = bool(text)
+
+    def action_cancel_upload(self) -> None:
+        transfers = list(self._uploads)
+
+        def cancel(engine: Any) -> None:
+            for transfer_id in transfers:
+                engine.cancel_transfer(transfer_id)
+
+        self.run_worker(self.tui.bridge.read(cancel), name="Cancelling the upload", exit_on_error=False)
+        self.notify("Upload cancelled.")
+
+    def ask_send_file(self) -> None:
+        from .send_file import SendFileScreen
+
+        def chosen(path: str | None) -> None:
+            if path and self.current_room:
+                self.send_file(self.current_room, path)
+
+        if self.current_room is None:
+            self.notify("Open a room first.", severity="warning")
+            return
+        self.app.push_screen(SendFileScreen(), chosen)
+
+    @on(Timeline.FileWanted)
+    def _file_wanted(self, message: Timeline.FileWanted) -> None:
+        self.save_file(message.item.room_id, message.item.event_id, message.open)
+
+    @work(group="download", name="Downloading the file", exit_on_error=False)
+    async def save_file(self, room_id: str, event_id: str, open_it: bool) -> None:
+        self.notify("Downloading…")
+        path = await self.tui.bridge.call(lambda e: e.save_attachment(room_id, event_id))
+        if open_it:
+            from ..alerts import open_with_system
+
+            if not await asyncio.to_thread(open_with_system, path):
+                self.notify(f"Saved to {path}; nothing here can open it.", title="Saved", severity="warning")
+                return
+        self.notify(str(path), title="Opened" if open_it else "Saved")
+
+    @on(MessageView.PreviewWanted)
+    def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
+        if self.tui.settings.image_previews:
+            self.load_preview(message.view)
+
+    @work(group="previews", name="Loading an image", exit_on_error=False)
+    async def load_preview(self, view: MessageView) -> None:
+        from ..widgets.image_preview import decode
+
+        item = view.item
+        try:
+            data = await self.tui.bridge.call(lambda e: e.attachment_bytes(item.room_id, item.event_id, thumbnail=True))
+        except Exception as exc:  # a preview that cannot load is only a missing picture
+            logger.info("no preview for %s: %s", item.event_id, exc)
+            return
+        image = await asyncio.to_thread(decode, data)
+        if image is not None and view.is_mounted:
+            await view.show_preview(image)
 
     @work(group="join", name="Opening the direct chat", exit_on_error=False)
     async def open_dm(self, user_id: str) -> None:
@@ -717,6 +812,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.app.push_screen(ImportKeysScreen(), done)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_upload":
+            return bool(self._uploads)
         if action == "retry_sync":
             return self.tui.sync_state.state == "retrying"
         if action == "verify_device":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widget import Widget
@@ -19,6 +20,7 @@ from ...engine.models import Decryption, TimelineItem
 from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
+from . import image_preview
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
 SENDER_STYLES = (
@@ -53,7 +55,13 @@ class ItemView(Vertical):
 
 class MessageView(ItemView):
     """A message: header (sender, time, 🔑 badge) unless it continues a group (a message with
-    a badge never does), then its body."""
+    a badge never does), then its body (and for an image, the image once it has arrived:
+    `PreviewWanted` asks the screen for it)."""
+
+    class PreviewWanted(Message):
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True) -> None:
         super().__init__(item, time_format)
@@ -73,6 +81,17 @@ class MessageView(ItemView):
         yield self._meta
         yield self._text
         yield self._seen
+
+    def on_mount(self) -> None:
+        if image_preview.is_image(self.item):
+            self.post_message(self.PreviewWanted(self))
+
+    async def show_preview(self, image: object) -> None:
+        """Show the image under the text (once; a newer one replaces it)."""
+        for old in self.query(".preview"):
+            await old.remove()
+        if self._text is not None and self.is_mounted:
+            await self.mount(image_preview.preview(image), after=self._text)
 
     def set_readers(self, readers: tuple[str, ...]) -> None:
         """Show "seen by Alice, Bob" under the message (nothing when nobody's receipt is here)."""

@@ -23,6 +23,7 @@ from textual.widgets import Static
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
+from .image_preview import has_file
 from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
 
@@ -36,6 +37,10 @@ class Timeline(VerticalScroll, can_focus=True):
         Binding("end,G", "cursor_last", "Last message", id="cursor_last", show=False),
         Binding("i,enter", "details", "Details", id="event_details",
                 tooltip="Ids, trust, key provenance and raw JSON of the selected message"),
+        Binding("o", "file(True)", "Open file", id="open_file",
+                tooltip="Download the selected message's file and open it with the system's viewer"),
+        Binding("s", "file(False)", "Save file", id="save_file",
+                tooltip="Download the selected message's file into the downloads directory"),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
@@ -58,6 +63,14 @@ class Timeline(VerticalScroll, can_focus=True):
         def __init__(self, item: TimelineItem | None) -> None:
             super().__init__()
             self.item = item
+
+    class FileWanted(Message):
+        """The user wants the selected message's file saved (and opened, with `open`)."""
+
+        def __init__(self, item: TimelineItem, open: bool) -> None:
+            super().__init__()
+            self.item = item
+            self.open = open
 
     class DetailsWanted(Message):
         """The user asked for the details of an item (`i` / Enter)."""
@@ -273,6 +286,7 @@ class Timeline(VerticalScroll, can_focus=True):
         return None
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
+        self.refresh_bindings()
         if old and (view := self._views.get(old)):
             view.remove_class("-selected")
         item = None
@@ -317,7 +331,15 @@ class Timeline(VerticalScroll, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details":
             return bool(self._items)
+        if action == "file":
+            index = self._index_of_selected()
+            return index is not None and has_file(self._items[index])
         return True
+
+    def action_file(self, open: bool) -> None:
+        index = self._index_of_selected()
+        if index is not None and has_file(self._items[index]):
+            self.post_message(self.FileWanted(self._items[index], open))
 
     def action_details(self) -> None:
         """Details of the selected item; with nothing selected (e.g. from the command palette),
