@@ -12,7 +12,14 @@ import io
 from typing import Any
 
 from textual.widget import Widget
+from textual_image.renderable import Image as AutoRenderable
+from textual_image.renderable.unicode import Image as UnicodeRenderable
+from textual_image.widget import HalfcellImage
 from textual_image.widget import Image as TerminalImage
+
+# Without a terminal (headless: tests, screenshots) textual-image falls back to grey shades;
+# coloured half-cells (what a terminal without a graphics protocol gets) show the picture better.
+_WIDGET: Any = HalfcellImage if AutoRenderable is UnicodeRenderable else TerminalImage
 
 MAX_PIXELS = 40_000_000  # a decompression bomb is refused, not decoded
 
@@ -31,7 +38,8 @@ def decode(data: bytes) -> Any:
 
 
 def preview(image: Any) -> Widget:
-    return TerminalImage(image, classes="preview")
+    widget: Widget = _WIDGET(image, classes="preview")
+    return widget
 
 
 def is_image(item: Any) -> bool:
