@@ -4,6 +4,7 @@ typing, read receipts and the "new messages" line."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -370,3 +371,28 @@ async def test_image_previews_can_be_turned_off(make_app):
         await pilot.pause(0.2)
         assert not timeline.view_of("$e50").query(".preview")
         assert not [c for c in engine.calls if c[0] == "attachment_bytes"]
+
+
+async def test_typing_and_receipts_that_arrive_while_a_room_opens_are_not_lost(make_app, monkeypatch):
+    engine = FakeEngine(rooms=everyday_rooms())
+    original = Timeline.show
+
+    async def show_while_news_arrive(self, room_id, items, at_start, **kwargs):
+        if room_id == PROJECT:
+            # The engine's state moved on after the screen read it, before the timeline is up.
+            engine.someone_types(PROJECT, ("Alice",))
+            engine.someone_reads(PROJECT, {"$e9": ("Carol",)})
+            await asyncio.sleep(0.2)
+        return await original(self, room_id, items, at_start, **kwargs)
+
+    monkeypatch.setattr(Timeline, "show", show_while_news_arrive)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_ready(pilot)
+        screen.query_one(RoomList).select_id(PROJECT)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.room_id == PROJECT and timeline.view_of("$e9") is not None
+                       and screen._loading_room is None, what="Project X loaded")
+        await pilot.pause(0.1)
+        assert "Alice is typing…" in str(screen.query_one("#typing", Static).render())
+        assert timeline.readers_of("$e9") == ("Carol",)

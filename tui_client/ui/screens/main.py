@@ -98,6 +98,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self._typing_at = 0.0
         self._typing_idle: Timer | None = None
         self._uploads: dict[str, str] = {}  # transfer id -> file name, while it goes up
+        self._held_typing: tuple[str, ...] | None = None
+        self._held_readers: dict[str, tuple[str, ...]] | None = None
 
     @property
     def tui(self) -> TuiApp:
@@ -321,6 +323,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
         # (Each carries the item as it was when emitted, so replaying them in order ends on the
         # newest state whether or not the snapshot already had it.)
         self._loading_room, self._held = room_id, []
+        # Typing and receipts that change while we read the room's state: the newest wins over
+        # what the read returned (it may be older than they are).
+        self._held_typing, self._held_readers = None, None
         try:
             items, at_start, marker, readers, typing = await self.tui.bridge.read(
                 lambda e: (e.timeline(room_id), e.timeline_at_start(room_id), e.read_marker(room_id),
@@ -330,11 +335,15 @@ class MainScreen(ReportsWorkerErrors, Screen):
                 return
             timeline = self.query_one(Timeline)
             await timeline.show(room_id, items, at_start, read_marker=marker, readers=readers)
-            self._set_typing(typing)
         finally:
             held, self._held = self._held, []
+            held_typing, held_readers = self._held_typing, self._held_readers
+            self._held_typing = self._held_readers = None
             if self._loading_room == room_id:
                 self._loading_room = None
+        self._set_typing(held_typing if held_typing is not None else typing)
+        if held_readers is not None:
+            timeline.set_readers(held_readers)
         for item_or_items, at_start_flag in held:
             if isinstance(item_or_items, tuple):
                 await timeline.add_items(item_or_items, at_start=at_start_flag)
@@ -360,10 +369,15 @@ class MainScreen(ReportsWorkerErrors, Screen):
             self.query_one(Timeline).update_item(item)
 
     def typing_changed(self, room_id: str, names: tuple[str, ...]) -> None:
-        if room_id == self.current_room:
+        if room_id == self._loading_room:
+            self._held_typing = names
+        elif room_id == self.current_room:
             self._set_typing(names)
 
     def receipts_changed(self, room_id: str, readers: dict[str, tuple[str, ...]]) -> None:
+        if room_id == self._loading_room:
+            self._held_readers = readers
+            return
         timeline = self.query_one(Timeline)
         if room_id == self.current_room and timeline.room_id == room_id:
             timeline.set_readers(readers)
