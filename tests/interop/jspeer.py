@@ -335,6 +335,56 @@ class JsPeer:
     async def send(self, room_id: str, body: str) -> str:
         return (await self.call("send", room_id=room_id, body=body))["eventId"]
 
+    async def send_content(self, room_id: str, content: dict, event_type: str = "m.room.message") -> str:
+        return (await self.call("sendContent", room_id=room_id, content=content, type=event_type))["eventId"]
+
+    async def create_dm(self, user_id: str) -> str:
+        return (await self.call("createDm", user_id=user_id))["roomId"]
+
+    async def direct_rooms(self, *, wait_for_room: str | None = None, timeout_ms: int = 20000) -> dict:
+        return (await self.call("directRooms", wait_for_room=wait_for_room, timeout_ms=timeout_ms))["direct"]
+
+    async def dm_inviter(self, room_id: str) -> str | None:
+        return (await self.call("dmInviter", room_id=room_id))["inviter"]
+
+    async def mark_direct(self, room_id: str, user_id: str) -> None:
+        await self.call("markDirect", room_id=room_id, user_id=user_id)
+
+    async def send_file(self, room_id: str, data: bytes, name: str, mimetype: str, *, msgtype: str = "m.file",
+                        info: dict | None = None) -> str:
+        import base64
+
+        return (await self.call("sendFile", room_id=room_id, data_b64=base64.b64encode(data).decode(), name=name,
+                                mimetype=mimetype, msgtype=msgtype, info=info))["eventId"]
+
+    async def download_file(self, room_id: str, event_id: str) -> dict:
+        """-> {data (bytes), name, mimetype, msgtype, info, encrypted}"""
+        import base64
+
+        result = await self.call("downloadFile", room_id=room_id, event_id=event_id)
+        result["data"] = base64.b64decode(result.pop("dataB64"))
+        return result
+
+    async def push_actions(self, room_id: str, event_id: str) -> dict:
+        """-> {notify, highlight}: what js-sdk's push processor says of the (decrypted) event."""
+        return await self.call("pushActions", room_id=room_id, event_id=event_id)
+
+    async def typing(self, room_id: str, typing: bool) -> None:
+        await self.call("typing", room_id=room_id, typing=typing)
+
+    async def typing_users(self, room_id: str, *, wait_for: str | None = None, wait_for_none: bool = False,
+                           timeout_ms: int = 20000) -> list[str]:
+        return (await self.call("typingUsers", room_id=room_id, wait_for=wait_for,
+                                wait_for_none=wait_for_none or None, timeout_ms=timeout_ms))["users"]
+
+    async def send_receipt(self, room_id: str, event_id: str) -> None:
+        await self.call("sendReceipt", room_id=room_id, event_id=event_id)
+
+    async def read_up_to(self, room_id: str, event_id: str, *, wait_for: str | None = None,
+                         timeout_ms: int = 20000) -> list[str]:
+        return (await self.call("readUpTo", room_id=room_id, event_id=event_id, wait_for=wait_for,
+                                timeout_ms=timeout_ms))["users"]
+
     async def invite(self, room_id: str, user_id: str, *, share_history: bool = True) -> None:
         """client.invite (shares history per js-sdk rules); share_history=False = bare /invite."""
         await self.call("invite", room_id=room_id, user_id=user_id, share_history=share_history)

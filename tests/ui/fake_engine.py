@@ -21,6 +21,9 @@ from tui_client.engine.events import (
     EngineEvent,
     IdentityChanged,
     Notice,
+    Notification,
+    ReceiptsChanged,
+    TypingChanged,
     OwnTrustChanged,
     RoomsChanged,
     SyncStateChanged,
@@ -493,6 +496,10 @@ class FakeEngine(FakeVerifications, FakeCrypto):
         self.verifications_by_id = {}
         self.other_devices = True
         self.confirm_gate: Any = None
+        self._typing: dict[str, tuple[str, ...]] = {}
+        self._receipts: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._markers: dict[str, str] = {}
+        self._files: dict[str, bytes] = {}
 
     # -- subscription and lifecycle ----------------------------------------------------------
 
@@ -661,7 +668,7 @@ class FakeEngine(FakeVerifications, FakeCrypto):
     ) -> None:
         self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
         self.calls.append(("join", (room,)))
         invite = next((i for i in self._invites if i.room_id == room), None)
         if invite is None and not room.startswith("!"):
@@ -705,6 +712,59 @@ class FakeEngine(FakeVerifications, FakeCrypto):
         self.emit_rooms()
         return room_id
 
+    # -- direct chats, spaces, typing, receipts ------------------------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        self.calls.append(("open_dm", (user_id,)))
+        found = next((r for r in self._rooms if r.is_direct and r.dm_user == user_id), None)
+        if found is not None:
+            return found.room_id
+        room_id = f"!dm-{user_id[1:].split(':')[0]}:example.org"
+        name = user_id[1:].split(":")[0].capitalize()
+        self._rooms.insert(0, RoomSummary(room_id, name, None, True, "shared",
+                                          members((ME, "Bob"), (user_id, name)), unread=0,
+                                          is_direct=True, dm_user=user_id))
+        self._timelines[room_id] = []
+        self.emit_rooms()
+        return room_id
+
+    async def refresh_space(self, space_id: str) -> None:
+        self.calls.append(("refresh_space", (space_id,)))
+
+    def typing(self, room_id: str) -> tuple[str, ...]:
+        return tuple(self._typing.get(room_id, ()))
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        self.calls.append(("set_typing", (room_id, typing)))
+
+    def receipts(self, room_id: str) -> dict[str, tuple[str, ...]]:
+        return dict(self._receipts.get(room_id, {}))
+
+    def read_marker(self, room_id: str) -> str | None:
+        return self._markers.get(room_id)
+
+    # -- files -------------------------------------------------------------------------------
+
+    async def save_attachment(self, room_id: str, event_id: str, path: Path | None = None) -> Path:
+        self.calls.append(("save_attachment", (room_id, event_id)))
+        target = (path or Path("/nonexistent/downloads")) / "file.bin"
+        return target
+
+    async def attachment_bytes(self, room_id: str, event_id: str, *, thumbnail: bool = False) -> bytes:
+        self.calls.append(("attachment_bytes", (room_id, event_id, thumbnail)))
+        return self._files.get(event_id, b"")
+
+    async def send_file(self, room_id: str, path: Path, *, transfer_id: str | None = None) -> str:
+        self.calls.append(("send_file", (room_id, str(path))))
+        if not Path(path).is_file():
+            raise EngineError(f"{path} is not a file")
+        self._counter += 1
+        return f"$file{self._counter}"
+
+    def cancel_transfer(self, transfer_id: str) -> bool:
+        self.calls.append(("cancel_transfer", (transfer_id,)))
+        return True
+
     # -- test helpers ------------------------------------------------------------------------
 
     def deliver_keys(self, room_id: str, event_id: str, body: str) -> TimelineItem:
@@ -717,10 +777,23 @@ class FakeEngine(FakeVerifications, FakeCrypto):
         self.emit(TimelineItemUpdated(room_id, fixed))
         return fixed
 
-    def receive(self, room_id: str, sender: str, name: str, body: str) -> TimelineItem:
+    def receive(self, room_id: str, sender: str, name: str, body: str, *, highlight: bool = False,
+                notify: bool = False, direct: bool = False) -> TimelineItem:
+        """A message arrives; with `notify`, the engine's push rules said to notify about it."""
         self._counter += 1
         item = _item(self._counter, room_id, sender, name, ts(4, 12, 30), "message", body,
-                     decryption=Decryption.DECRYPTED)
+                     decryption=Decryption.DECRYPTED, highlight=highlight)
         self._timelines.setdefault(room_id, []).append(item)
+        if notify:
+            room = self.room(room_id)
+            self.emit(Notification(room_id, room.name if room else room_id, item, highlight, direct))
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item
+
+    def someone_types(self, room_id: str, names: tuple[str, ...]) -> None:
+        self._typing[room_id] = names
+        self.emit(TypingChanged(room_id, names))
+
+    def someone_reads(self, room_id: str, receipts: dict[str, tuple[str, ...]]) -> None:
+        self._receipts[room_id] = receipts
+        self.emit(ReceiptsChanged(room_id, tuple(receipts.items())))

@@ -23,6 +23,8 @@ from .qa import cmd_doctor, cmd_export_keys, cmd_import_keys, cmd_inspect
 from .rooms import (
     cmd_create_room,
     cmd_decline,
+    cmd_dm,
+    cmd_download,
     cmd_history,
     cmd_invite,
     cmd_invites,
@@ -33,6 +35,7 @@ from .rooms import (
     cmd_set_visibility,
     cmd_share_preview,
     cmd_sync,
+    cmd_upload,
 )
 from .tui import cmd_demo
 from .verification import add_parsers as add_verification_parsers
@@ -87,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--emote", action="store_true", help="send as /me")
     p.add_argument("--notice", action="store_true", help="send as a notice")
+
+    p = add("dm", cmd_dm, "open the direct chat with a user (an encrypted one is created if there is none); "
+            "prints its room id")
+    p.add_argument("user", help="@name:server")
+    p.add_argument("text", nargs="?", help="a message to send in it ('-' reads stdin)")
+
+    p = add("upload", cmd_upload, "send a file (an image as m.image, else m.file; encrypted in an encrypted "
+            "room); prints the event id")
+    p.add_argument("room")
+    p.add_argument("path")
+
+    p = add("download", cmd_download, "save the file of a message (decrypted, its hash checked); prints where")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("path", nargs="?", help="a file or a directory (default: the downloads directory)")
 
     p = add("invite", cmd_invite, "invite a user, sharing the keys to earlier messages when the room allows it")
     p.add_argument("room")

@@ -4,6 +4,7 @@ an invite), leave, change who can read the history, mark as read."""
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -15,17 +16,22 @@ from .errors import EngineError, SharingFailed
 from .history_sharing.rules import InviteeFacts
 from .history_sharing.service import ImportResult, SharePreview, SharingError, ShareResult
 from .models import SharePrediction
-from .outgoing import text_content
+from .outgoing import text_content, with_mentions
 from .timeline.timelines import error_text
 
 if TYPE_CHECKING:
+    from .directs import DirectChats
     from .history_sharing.service import HistorySharing
+    from .notifications.notifier import Notifier
+    from .spaces import Spaces
     from .nio.client import EngineClient
     from .rooms import Rooms
     from .sync import SyncLoop
     from .timeline.timelines import Timelines
 
 logger = logging.getLogger(__name__)
+
+USER_ID = re.compile(r"^@[^:\s]+:\S+$")
 
 
 class RoomCommands:
@@ -44,6 +50,10 @@ class RoomCommands:
         self._timelines = timelines
         self._sharing = sharing
         self._settings = settings
+        # Set by the engine once they exist.
+        self.directs: DirectChats | None = None
+        self.notifier: Notifier | None = None
+        self.spaces: Spaces | None = None
 
     async def resolve(self, room: str, *, invited_ok: bool = False) -> str:
         """A room id from an id, an alias or an exact room name."""
@@ -119,7 +129,8 @@ class RoomCommands:
             raise EngineError("nothing to send")
         room = await self.joined_room(room_id)
         msgtype = "m.emote" if emote else "m.notice" if notice else "m.text"
-        content = text_content(text, msgtype=msgtype)
+        members = {uid: u.display_name for uid, u in room.users.items()}
+        content = with_mentions(text_content(text, msgtype=msgtype), members, self._client.user_id)
         if room.encrypted:
             await self._prepare_encrypted_send(room_id)
         try:
@@ -130,22 +141,29 @@ class RoomCommands:
             raise EngineError(f"could not send: {error_text(resp)}")
         return resp.event_id
 
-    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
-        """Send any room event (encrypted if the room is); returns its event id."""
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any], what: str = "send") -> str:
+        """Send any room event as it is (encrypted if the room is); returns its event id."""
         room = await self.joined_room(room_id)
         if room.encrypted:
             await self._prepare_encrypted_send(room_id)
-        resp = await self._client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
+        try:
+            resp = await self._client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
+        except Exception as exc:
+            raise EngineError(f"could not {what}: {exc or type(exc).__name__}") from exc
         if not isinstance(resp, r.RoomSendResponse):
-            raise EngineError(f"could not send: {error_text(resp)}")
+            raise EngineError(f"could not {what}: {error_text(resp)}")
         return str(resp.event_id)
+
+    async def send_content(self, room_id: str, content: dict[str, Any], what: str = "send") -> str:
+        """Send an m.room.message with `content` as it is (encrypted in an encrypted room)."""
+        return await self.send_event(room_id, "m.room.message", content, what)
 
     def display_name_in(self, room_id: str | None, user_id: str) -> str | None:
         room = self._client.rooms.get(room_id) if room_id else None
         name = room.user_name(user_id) if room is not None else None
         return str(name) if name else None
 
-    # -- direct chats ---------------------------------------------------------------------------------
+    # -- direct chats, for verification ----------------------------------------------------------------
 
     def _direct_rooms(self, user_id: str) -> list[tuple[bool, str]]:
         """(they joined, room id) of encrypted rooms holding exactly us and `user_id`."""
@@ -158,28 +176,12 @@ class RoomCommands:
         return sorted(found, reverse=True)
 
     async def direct_room(self, user_id: str, timeout: float = 120.0) -> str:
-        """An encrypted direct chat with `user_id` that they have joined: an existing one, or a new
-        one (they are invited and we wait up to `timeout` seconds for them to join)."""
+        """An encrypted direct chat with `user_id` that they have joined: an existing one, or the
+        one `open_dm` makes (they are invited and we wait up to `timeout` seconds for them)."""
         found = self._direct_rooms(user_id)
         if found and found[0][0]:
             return found[0][1]
-        if found:
-            room_id = found[0][1]
-        else:
-            resp = await self._client.room_create(
-                visibility=RoomVisibility.private,
-                is_direct=True,
-                preset=RoomPreset.trusted_private_chat,
-                invite=[user_id],
-                initial_state=[
-                    {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
-                ],
-            )
-            if not isinstance(resp, r.RoomCreateResponse):
-                raise EngineError(f"could not create a direct chat with {user_id}: {error_text(resp)}")
-            room_id = resp.room_id
-            logger.info("created the direct chat %s with %s", room_id, user_id)
-            await self._mark_direct(user_id, room_id)
+        room_id = found[0][1] if found else await self.open_dm(user_id)
         client = self._client
 
         def joined() -> bool:
@@ -190,18 +192,6 @@ class RoomCommands:
         if not await self._sync.wait_until(joined, timeout):
             raise EngineError(f"{user_id} has not joined the direct chat yet; try again once they have")
         return room_id
-
-    async def _mark_direct(self, user_id: str, room_id: str) -> None:
-        """Add the room to our m.direct account data (how other clients know it is a direct chat)."""
-        path = f"/_matrix/client/v3/user/{urllib.parse.quote(self._client.user_id)}/account_data/m.direct"
-        try:
-            status, current = await self._client.raw_json("GET", path)
-            direct = current if status == 200 else {}
-            rooms = direct.get(user_id)
-            direct[user_id] = [*(rooms if isinstance(rooms, list) else []), room_id]
-            await self._client.raw_json("PUT", path, direct)
-        except Exception as exc:
-            logger.info("could not record the direct chat with %s: %s", user_id, exc)
 
     async def _prepare_encrypted_send(self, room_id: str) -> None:
         """Make sure we know every member's devices before a new Megolm session goes out."""
@@ -277,7 +267,7 @@ class RoomCommands:
 
     # -- joining, leaving -------------------------------------------------------------------------------
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
         """Join a room or accept an invite.
 
         Accepting an invite is recorded before `/join` goes out, so neither a lost answer nor a
@@ -286,10 +276,13 @@ class RoomCommands:
         client = self._client
         invited = client.invited_rooms.get(room)
         inviter = invited.inviter if invited is not None else None
+        direct = inviter is not None and self._rooms.invite_is_direct(room)
         if inviter:
             self._sharing.before_join(room, inviter)
+        if not via and invited is None and self.spaces is not None:
+            via = self.spaces.via(room)  # a space's child: join through the servers it names
         try:
-            resp = await client.join(room)
+            resp = await (self._join_via(room, via) if via else client.join(room))
         except Exception as exc:
             raise EngineError(
                 f"the server did not answer the join ({exc or type(exc).__name__}); if it went through, "
@@ -302,6 +295,13 @@ class RoomCommands:
             raise EngineError(f"could not join {room}: {error_text(resp)}")
         room_id = resp.room_id
         await self._sync.wait_until(lambda: room_id in client.rooms, 15)
+        if direct and inviter and self.directs is not None:
+            # The inviter said this is a direct chat: list it as one (Element does the same).
+            try:
+                await self.directs.add(inviter, room_id)
+                self._rooms.emit_rooms()
+            except EngineError as exc:
+                logger.warning("joined the direct chat %s but %s", room_id, exc)
         if inviter and room_id in client.rooms:
             self._sharing.joined(room_id)
             result: ImportResult | None = await self._sharing.wait(room_id, wait_for_keys)
@@ -309,6 +309,62 @@ class RoomCommands:
                 logger.info("key bundle for %s: still being imported in the background", room_id)
             else:
                 logger.info("key bundle for %s after joining: %s (%s)", room_id, result.state, result.detail)
+        return room_id
+
+    async def _join_via(self, room: str, via: tuple[str, ...]) -> Any:
+        """POST /join with `server_name`s (nio's join cannot give them)."""
+        query = "&".join(f"server_name={urllib.parse.quote(server, safe='')}" for server in via[:10])
+        path = f"/_matrix/client/v3/join/{urllib.parse.quote(room, safe='')}?{query}"
+        status, body = await self._client.raw_json("POST", path, {})
+        if status == 200 and isinstance(body.get("room_id"), str):
+            return r.JoinResponse(body["room_id"])
+        return r.JoinError(body.get("error") or f"HTTP {status}", body.get("errcode"))
+
+    # -- direct chats ---------------------------------------------------------------------------
+
+    def existing_dm(self, user_id: str) -> str | None:
+        """A direct chat with `user_id` we are in and they are in (or invited to), newest first."""
+        if self.directs is None:
+            return None
+        for room_id in reversed(self.directs.rooms_with(user_id)):
+            room = self._client.rooms.get(room_id)
+            if room is not None and user_id in room.users:
+                return room_id
+        return None
+
+    async def open_dm(self, user_id: str) -> str:
+        """The direct chat with `user_id`: the one we have, a pending invite to one from them
+        (accepted), or a new encrypted room that invites them and is listed in m.direct."""
+        if not USER_ID.match(user_id):
+            raise EngineError(f"{user_id!r} is not a user id; use the full form @name:server")
+        if user_id == self._client.user_id:
+            raise EngineError("a direct chat needs someone else")
+        found = self.existing_dm(user_id)
+        if found is not None:
+            return found
+        for room_id, room in list(self._client.invited_rooms.items()):
+            if room.inviter == user_id and self._rooms.invite_is_direct(room_id):
+                return await self.join(room_id)
+        visibility = self._settings.default_history_visibility
+        resp = await self._client.room_create(
+            visibility=RoomVisibility.private,
+            is_direct=True,
+            preset=RoomPreset.trusted_private_chat,
+            invite=[user_id],
+            initial_state=[
+                {"type": "m.room.history_visibility", "state_key": "",
+                 "content": {"history_visibility": visibility}},
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
+            ],
+        )
+        if not isinstance(resp, r.RoomCreateResponse):
+            raise EngineError(f"could not create the direct chat: {error_text(resp)}")
+        room_id = resp.room_id
+        logger.info("created a direct chat %s with %s", room_id, user_id)
+        if self.directs is not None:
+            await self.directs.add(user_id, room_id)
+        await self._sync.wait_until(lambda: self._room_ready(room_id, True), 30)
+        self._rooms.emit_rooms()
         return room_id
 
     async def leave(self, room_id: str) -> None:
@@ -342,6 +398,8 @@ class RoomCommands:
         if room is not None:
             room.unread_notifications = 0
             room.unread_highlights = 0
+        if self.notifier is not None:
+            self.notifier.read_up_to(room_id, None)
         last = items[-1].event_id
         try:
             await self._client.room_read_markers(room_id, fully_read_event=last, read_event=last)

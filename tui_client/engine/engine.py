@@ -40,7 +40,9 @@ from nio import responses as r
 from .. import paths
 from ..config import Settings
 from . import diagnostics
+from .activity import Activity
 from .commands import RoomCommands
+from .directs import DirectChats
 from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
 from .events import EngineEvent, IdentityChanged, Notice, OwnTrustChanged
 from .history_sharing.service import HistorySharing
@@ -71,8 +73,11 @@ from .models import (
     Whoami,
 )
 from .nio.client import EngineClient, OlmHooks
+from .notifications.notifier import Notifier
 from .rooms import Rooms
 from .session import SessionInfo, delete_session, load_session, save_session
+from .spaces import Spaces
+from .transfers import Transfers
 from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .sync import SyncLoop
 from .timeline.timelines import Timelines, error_text
@@ -99,6 +104,11 @@ class _Parts:
     gossip: Gossip
     verifications: Verifications
     keys: KeyEvents
+    directs: DirectChats
+    spaces: Spaces
+    notifier: Notifier
+    activity: Activity
+    transfers: Transfers
 
     def keys_added(self, keys: list[tuple[str, str]]) -> None:
         """New or better Megolm sessions are stored: re-decrypt, and queue them for the backup."""
@@ -259,9 +269,23 @@ class Engine:
             client, identity, commands, self.emit, self.clock, self.spawn, self._sync.query_keys,
             gossip.trust_device, gossip.after_own_identity_proved,
         )
+        directs = DirectChats(client)
+        spaces = Spaces(client)
+
+        def room_name(room_id: str) -> str:
+            summary = rooms.summary(room_id)
+            return summary.name if summary is not None else room_id
+
+        notifier = Notifier(client, self.emit, directs.is_direct, room_name)
+        activity = Activity(client, timelines.items, timelines.display_name, self.emit, self._own_receipt)
+        timelines.notifier = notifier
+        rooms.directs, rooms.spaces, rooms.notifier, rooms.activity = directs, spaces, notifier, activity
+        rooms.refresh_space = lambda space_id: self.spawn(self._refresh_space(space_id), f"space-{space_id}")
+        commands.directs, commands.notifier, commands.spaces = directs, notifier, spaces
         self._parts = _Parts(
             client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock), backup,
             gossip, verifications, KeyEvents(verifications, gossip),
+            directs, spaces, notifier, activity, Transfers(client, timelines, commands, self.settings, self.emit),
         )
         identity.load()
 
@@ -461,7 +485,11 @@ class Engine:
         parts.keys.on_sync(resp)
 
     async def _after_sync(self) -> None:
-        await self._require().keys.after_sync()
+        parts = self._require()
+        await parts.keys.after_sync()
+        # From now on new messages are news: notify about them (not about the backlog the first
+        # sync of a run brings).
+        parts.notifier.live = True
         if not self._identity_checked:
             await self._check_identity()
         if not self._startup_done:
@@ -705,9 +733,75 @@ class Engine:
         """Send `user_id` a key bundle for the room now (what invite() does first)."""
         return await self._require().commands.share_history(room_id, user_id)
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
-        """Join a room or accept an invite; see `commands.RoomCommands.join`."""
-        return await self._require().commands.join(room, wait_for_keys=wait_for_keys)
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
+        """Join a room or accept an invite; see `commands.RoomCommands.join`. `via`: servers to
+        join through (a space's child names them; found by itself when a known space lists it)."""
+        return await self._require().commands.join(room, wait_for_keys=wait_for_keys, via=via)
+
+    # -- direct chats, spaces, typing, receipts ----------------------------------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        """The direct chat with `user_id`: the existing one, their pending DM invite (accepted),
+        or a new encrypted room listed in m.direct."""
+        return await self._require().commands.open_dm(user_id)
+
+    async def refresh_space(self, space_id: str) -> None:
+        """Ask the server about the rooms a space lists (names of those we have not joined)."""
+        await self._refresh_space(space_id)
+
+    async def _refresh_space(self, space_id: str) -> None:
+        parts = self._require()
+        room = parts.client.rooms.get(space_id)
+        if room is None:
+            return
+        if await parts.spaces.refresh(space_id, room.children):
+            parts.rooms.emit_rooms()
+
+    # -- files -------------------------------------------------------------------------------------------
+
+    async def save_attachment(self, room_id: str, event_id: str, path: Path | None = None) -> Path:
+        """Download a message's file (decrypted, its hash checked, at most download_max_bytes)
+        to `path` (a file or a directory) or the downloads directory; returns where it went."""
+        return await self._require().transfers.save(room_id, event_id, path)
+
+    async def attachment_bytes(self, room_id: str, event_id: str, *, thumbnail: bool = False) -> bytes:
+        """A message's file (or its thumbnail, if it has one) in memory, checked and decrypted."""
+        _, data = await self._require().transfers.download(room_id, event_id, thumbnail=thumbnail)
+        return data
+
+    async def send_file(self, room_id: str, path: Path, *, transfer_id: str | None = None) -> str:
+        """Upload a file and send it (m.image for images, else m.file); TransferProgress events
+        carry `transfer_id`; `cancel_transfer(transfer_id)` stops it. Returns the event id."""
+        return await self._require().transfers.send_file(room_id, path, transfer_id=transfer_id)
+
+    def cancel_transfer(self, transfer_id: str) -> bool:
+        return bool(self._parts and self._parts.transfers.cancel(transfer_id))
+
+    def typing(self, room_id: str) -> tuple[str, ...]:
+        return self._parts.activity.typing(room_id) if self._parts else ()
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        """Tell the room we are typing (or stopped); never fails (a notice is not worth an error)."""
+        if self._parts is not None and self.settings.send_typing:
+            await self._parts.activity.set_typing(room_id, typing)
+
+    def receipts(self, room_id: str) -> dict[str, tuple[str, ...]]:
+        """event id -> who (display names) read up to that message."""
+        return self._parts.activity.receipts(room_id) if self._parts else {}
+
+    def read_marker(self, room_id: str) -> str | None:
+        """The event our read marker (m.fully_read) is on: "new messages" start after it."""
+        return self._parts.activity.read_marker(room_id) if self._parts else None
+
+    def _own_receipt(self, room_id: str, event_id: str) -> None:
+        """Another of our devices read the room up to `event_id`."""
+        parts = self._parts
+        if parts is None:
+            return
+        order = [i.event_id for i in parts.timelines.items(room_id)]
+        if event_id in order:
+            if parts.notifier.read_up_to(room_id, order[: order.index(event_id) + 1]):
+                parts.rooms.emit_rooms()
 
     async def decline(self, room_id: str) -> None:
         await self.leave(room_id)

@@ -46,6 +46,48 @@ class TimelineItemUpdated(EngineEvent):
 
 
 @dataclass(frozen=True)
+class TypingChanged(EngineEvent):
+    """Who is typing in a room now (display names, without us)."""
+
+    room_id: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReceiptsChanged(EngineEvent):
+    """Read receipts of others moved: for each shown event, who read up to it (display names)."""
+
+    room_id: str
+    receipts: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class Notification(EngineEvent):
+    """A new message the user's push rules say to notify about (in a live sync, not ours).
+
+    `highlight`: it mentions the user (or a keyword); `direct`: it is in a direct chat."""
+
+    room_id: str
+    room_name: str
+    item: TimelineItem
+    highlight: bool
+    direct: bool
+    sound: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferProgress(EngineEvent):
+    """A file going up or coming down: `done` of `total` bytes (total None when unknown)."""
+
+    transfer_id: str
+    room_id: str
+    name: str
+    done: int
+    total: int | None
+    upload: bool
+
+
+@dataclass(frozen=True)
 class SyncStateChanged(EngineEvent):
     state: SyncState
 

@@ -86,6 +86,9 @@ class TimelineItem:
     sender_key: str | None = None
     sender_device: str | None = None
     own: bool = False
+    # The user's push rules, evaluated on the decrypted event, say it mentions them (or one of
+    # their keywords): shown highlighted.
+    highlight: bool = False
 
     @property
     def decrypted(self) -> bool:
@@ -151,6 +154,19 @@ class BundleSummary:
 
 
 @dataclass(frozen=True)
+class SpaceChild:
+    """A room a space lists, joined or not (what the server's hierarchy told us of it)."""
+
+    room_id: str
+    name: str | None
+    topic: str | None
+    joined: bool
+    is_space: bool = False
+    member_count: int | None = None
+    via: tuple[str, ...] = ()  # servers to join it through
+
+
+@dataclass(frozen=True)
 class RoomSummary:
     room_id: str
     name: str
@@ -164,6 +180,13 @@ class RoomSummary:
     # The keys the inviter shared, while they are still on their way (downloading, retrying,
     # on hold); None once imported or refused, or when we did not join from an invite.
     incoming_keys: BundleSummary | None = None
+    # A direct chat (m.direct lists it) and with whom.
+    is_direct: bool = False
+    dm_user: str | None = None
+    # A space: no chat of its own, a list of rooms (`children`).
+    is_space: bool = False
+    children: tuple[SpaceChild, ...] = ()
+    last_active: int = 0  # ms since the epoch of the newest event we hold (0: none)
 
     @property
     def joined_count(self) -> int:
@@ -182,6 +205,8 @@ class Invite:
     inviter_name: str | None
     encrypted: bool
     bundle: BundleSummary | None = None
+    is_direct: bool = False  # the inviter marked it as a direct chat with us
+    is_space: bool = False
 
     @property
     def inviter_label(self) -> str:

@@ -86,6 +86,39 @@ class Bridge:
                 and message.item.event_id == self.item.event_id
             )
 
+    class TypingChanged(Message):
+        def __init__(self, room_id: str, names: tuple[str, ...]) -> None:
+            super().__init__()
+            self.room_id = room_id
+            self.names = names
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.TypingChanged) and message.room_id == self.room_id
+
+    class ReceiptsChanged(Message):
+        def __init__(self, room_id: str, receipts: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+            super().__init__()
+            self.room_id = room_id
+            self.receipts = receipts
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.ReceiptsChanged) and message.room_id == self.room_id
+
+    class Notification(Message):
+        """A new message the user's push rules say to notify about."""
+
+        def __init__(self, event: ev.Notification) -> None:
+            super().__init__()
+            self.event = event
+
+    class TransferProgress(Message):
+        def __init__(self, event: ev.TransferProgress) -> None:
+            super().__init__()
+            self.event = event
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.TransferProgress) and message.event.transfer_id == self.event.transfer_id
+
     class SyncStateChanged(Message):
         def __init__(self, state: SyncState) -> None:
             super().__init__()
@@ -161,6 +194,14 @@ class Bridge:
             return Bridge.TimelineItemsAdded(event.room_id, event.items, event.at_start)
         if isinstance(event, ev.TimelineItemUpdated):
             return Bridge.TimelineItemUpdated(event.room_id, event.item)
+        if isinstance(event, ev.TypingChanged):
+            return Bridge.TypingChanged(event.room_id, event.names)
+        if isinstance(event, ev.ReceiptsChanged):
+            return Bridge.ReceiptsChanged(event.room_id, event.receipts)
+        if isinstance(event, ev.Notification):
+            return Bridge.Notification(event)
+        if isinstance(event, ev.TransferProgress):
+            return Bridge.TransferProgress(event)
         if isinstance(event, ev.SyncStateChanged):
             return Bridge.SyncStateChanged(event.state)
         if isinstance(event, ev.EngineErrorEvent):

@@ -40,6 +40,19 @@
 //        through createRoom and shares NO history; use the `invite` command for MSC4268.)
 //   setHistoryVisibility {roomId, visibility} -> {eventId}   (waits until the local state shows it)
 //   send {roomId, body, msgtype="m.text"} -> {eventId}        (resolves once the server accepted it)
+//   sendContent {roomId, content, type="m.room.message"} -> {eventId}   any content (m.mentions, files…)
+//   createDm {userId} -> {roomId}   as Element's "Start chat": encrypted trusted_private_chat with
+//       is_direct, the room listed in m.direct
+//   directRooms {waitForRoom?, timeoutMs?} -> {direct}   this client's m.direct
+//   dmInviter {roomId} -> {inviter|null}   whom js-sdk reads the invite as a DM with (is_direct)
+//   markDirect {roomId, userId} -> {}   list the room in m.direct (Element does after joining a DM)
+//   sendFile {roomId, dataB64, name, mimetype, msgtype="m.file", info?} -> {eventId}   a file as Element
+//       sends it (encrypted in an encrypted room: AES-CTR + SHA-256 by node:crypto)
+//   downloadFile {roomId, eventId} -> {dataB64, name, mimetype, msgtype, info, encrypted}   hash checked
+//   pushActions {roomId, eventId} -> {notify, highlight}   js-sdk's push rules on the (decrypted) event
+//   typing {roomId, typing} -> {}   typingUsers {roomId, waitFor?, waitForNone?} -> {users}
+//   sendReceipt {roomId, eventId} -> {}   read receipt + read marker on the event
+//   readUpTo {roomId, eventId, waitFor?} -> {users}   who has read up to the event
 //   invite {roomId, userId, reason?, shareHistory=true} -> {}   client.invite: builds/uploads/sends the
 //       key bundle first when the room's current history visibility is shared/world_readable (and our
 //       device is cross-signed). shareHistory=false sends a bare POST /invite (no bundle at all).
@@ -106,6 +119,7 @@
 //       verifier.verify() resolved.
 //   quit -> {} then exit(0)
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 import readline from "node:readline";
 import util from "node:util";
@@ -576,6 +590,191 @@ const commands = {
             body: args.body,
         });
         return { eventId };
+    },
+
+    async sendContent(args) {
+        need(args, "roomId", "content");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        if (room.hasEncryptionStateEvent()) {
+            await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(args.roomId), 10000, "crypto to know the room is encrypted");
+        }
+        const { event_id: eventId } = await c.sendEvent(args.roomId, args.type ?? EventType.RoomMessage, args.content);
+        return { eventId };
+    },
+
+    async createDm(args) {
+        // What Element does for "Start chat": an encrypted trusted_private_chat room created with
+        // is_direct (the invitee's member event says so), then the room listed in m.direct.
+        need(args, "userId");
+        const c = requireClient();
+        const { room_id: roomId } = await c.createRoom({
+            preset: "trusted_private_chat",
+            is_direct: true,
+            invite: [args.userId],
+            initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+        });
+        const direct = { ...(c.getAccountData(EventType.Direct)?.getContent() ?? {}) };
+        direct[args.userId] = [...(direct[args.userId] ?? []), roomId];
+        await c.setAccountData(EventType.Direct, direct);
+        await pollUntil(
+            async () =>
+                c.getRoom(roomId)?.getMyMembership() === KnownMembership.Join &&
+                (await c.getCrypto().isEncryptionEnabledInRoom(roomId)),
+            30000,
+            `room ${roomId} to be synced`,
+        );
+        return { roomId };
+    },
+
+    async directRooms(args) {
+        // m.direct as this client has it (waiting for a room to appear in it, if asked).
+        const c = requireClient();
+        const read = () => c.getAccountData(EventType.Direct)?.getContent() ?? {};
+        if (args.waitForRoom) {
+            await pollUntil(
+                () => Object.values(read()).some((rooms) => Array.isArray(rooms) && rooms.includes(args.waitForRoom)),
+                args.timeoutMs ?? 20000,
+                `${args.waitForRoom} in m.direct`,
+            );
+        }
+        return { direct: read() };
+    },
+
+    async dmInviter(args) {
+        // Who the invite says this is a direct chat with (js-sdk reads is_direct on our member event).
+        need(args, "roomId");
+        const c = requireClient();
+        await pollUntil(() => c.getRoom(args.roomId)?.getMyMembership() === KnownMembership.Invite,
+            args.timeoutMs ?? 20000, `an invite to ${args.roomId}`);
+        return { inviter: c.getRoom(args.roomId).getDMInviter() ?? null };
+    },
+
+    async markDirect(args) {
+        // What Element does after joining a DM invite: list the room in m.direct.
+        need(args, "roomId", "userId");
+        const c = requireClient();
+        const direct = { ...(c.getAccountData(EventType.Direct)?.getContent() ?? {}) };
+        direct[args.userId] = [...(direct[args.userId] ?? []), args.roomId];
+        await c.setAccountData(EventType.Direct, direct);
+        return {};
+    },
+
+    async sendFile(args) {
+        // A file as Element sends it: in an encrypted room AES-256-CTR with a random key and IV
+        // (EncryptedFile v2, SHA-256 of the ciphertext), uploaded as application/octet-stream;
+        // in a plain room uploaded as it is. Written here with node:crypto, independently of ours.
+        need(args, "roomId", "dataB64", "name", "mimetype");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const data = Buffer.from(args.dataB64, "base64");
+        const encrypted = room.hasEncryptionStateEvent();
+        const info = { mimetype: args.mimetype, size: data.length, ...(args.info ?? {}) };
+        const content = { msgtype: args.msgtype ?? "m.file", body: args.name, info };
+        if (encrypted) {
+            const key = crypto.randomBytes(32);
+            const iv = Buffer.concat([crypto.randomBytes(8), Buffer.alloc(8)]);
+            const cipher = crypto.createCipheriv("aes-256-ctr", key, iv);
+            const ciphertext = Buffer.concat([cipher.update(data), cipher.final()]);
+            const { content_uri: url } = await c.uploadContent(ciphertext, { type: "application/octet-stream", includeFilename: false });
+            content.file = {
+                v: "v2", url,
+                key: { kty: "oct", alg: "A256CTR", ext: true, key_ops: ["encrypt", "decrypt"],
+                       k: key.toString("base64url") },
+                iv: iv.toString("base64").replace(/=+$/, ""),
+                hashes: { sha256: crypto.createHash("sha256").update(ciphertext).digest("base64").replace(/=+$/, "") },
+            };
+            await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(args.roomId), 10000, "crypto to know the room is encrypted");
+        } else {
+            const { content_uri: url } = await c.uploadContent(data, { type: args.mimetype, name: args.name });
+            content.url = url;
+        }
+        const { event_id: eventId } = await c.sendEvent(args.roomId, EventType.RoomMessage, content);
+        return { eventId };
+    },
+
+    async downloadFile(args) {
+        // The file of a message, fetched through authenticated media, its hash checked and
+        // decrypted when it is encrypted -> {dataB64, name, mimetype, msgtype, info}.
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), args.timeoutMs ?? 20000, `event ${args.eventId}`);
+        await c.decryptEventIfNeeded(event);
+        const content = event.getContent();
+        const file = content.file;
+        const url = file?.url ?? content.url;
+        if (!url?.startsWith("mxc://")) throw new Error("the message has no mxc URL");
+        const [server, mediaId] = url.slice(6).split("/");
+        const resp = await fetch(`${c.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(server)}/${encodeURIComponent(mediaId)}`,
+            { headers: { Authorization: `Bearer ${c.getAccessToken()}` } });
+        if (!resp.ok) throw new Error(`download failed: HTTP ${resp.status}`);
+        let data = Buffer.from(await resp.arrayBuffer());
+        if (file) {
+            const digest = crypto.createHash("sha256").update(data).digest("base64").replace(/=+$/, "");
+            if (digest !== file.hashes.sha256.replace(/=+$/, "")) throw new Error("SHA-256 mismatch");
+            const key = Buffer.from(file.key.k, "base64url");
+            const iv = Buffer.from(file.iv, "base64");
+            const decipher = crypto.createDecipheriv("aes-256-ctr", key, iv);
+            data = Buffer.concat([decipher.update(data), decipher.final()]);
+        }
+        return { dataB64: data.toString("base64"), name: content.body, mimetype: content.info?.mimetype ?? null,
+                 msgtype: content.msgtype, info: content.info ?? null, encrypted: !!file };
+    },
+
+    async pushActions(args) {
+        // What js-sdk's push processor says of an event (decrypted first): notify? highlight?
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), args.timeoutMs ?? 20000, `event ${args.eventId}`);
+        await c.decryptEventIfNeeded(event);
+        const actions = c.getPushActionsForEvent(event, true);
+        return { notify: !!actions?.notify, highlight: !!actions?.tweaks?.highlight };
+    },
+
+    async typing(args) {
+        need(args, "roomId", "typing");
+        await requireClient().sendTyping(args.roomId, !!args.typing, args.timeoutMs ?? 30000);
+        return {};
+    },
+
+    async typingUsers(args) {
+        // Members this client sees typing in the room (waiting until `waitFor` is among them, or
+        // until nobody types when waitFor is null and waitForNone is set).
+        need(args, "roomId");
+        const c = requireClient();
+        const read = () => getRoomOrThrow(args.roomId).getMembers().filter((m) => m.typing).map((m) => m.userId);
+        if (args.waitFor) {
+            await pollUntil(() => read().includes(args.waitFor), args.timeoutMs ?? 20000, `${args.waitFor} typing`);
+        } else if (args.waitForNone) {
+            await pollUntil(() => read().length === 0, args.timeoutMs ?? 20000, "nobody typing");
+        }
+        return { users: read() };
+    },
+
+    async sendReceipt(args) {
+        // A read receipt (and the read marker) on one event, as Element sends when you read a room.
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), 20000, `event ${args.eventId}`);
+        await c.setRoomReadMarkers(args.roomId, args.eventId, event);
+        return {};
+    },
+
+    async readUpTo(args) {
+        // Who this client sees as having read up to (at least) the event.
+        need(args, "roomId", "eventId");
+        const room = getRoomOrThrow(args.roomId);
+        const read = () => {
+            const event = room.findEventById(args.eventId);
+            return event ? room.getUsersReadUpTo(event) : [];
+        };
+        if (args.waitFor) {
+            await pollUntil(() => read().includes(args.waitFor), args.timeoutMs ?? 20000, `${args.waitFor} to read ${args.eventId}`);
+        }
+        return { users: read() };
     },
 
     async invite(args) {

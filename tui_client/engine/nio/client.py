@@ -54,6 +54,10 @@ class FullKeysQueryResponse(KeysQueryResponse):
 
 RAW_TO_DEVICE_PREFIXES = ("m.key.verification.", "m.secret.request")
 
+# Global account data we read ourselves (nio keeps no m.direct, and parses push rules into a
+# model that drops what it does not know).
+RAW_ACCOUNT_DATA = ("m.direct", "m.push_rules")
+
 
 class AppSyncResponse(SyncResponse):
     """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
@@ -79,6 +83,13 @@ class AppSyncResponse(SyncResponse):
             copy.deepcopy(e) for e in (events if isinstance(events, list) else [])
             if isinstance(e, dict) and isinstance(e.get("type"), str) and e["type"].startswith(RAW_TO_DEVICE_PREFIXES)
         ]
+        account_data = parsed_dict.get("account_data")
+        events = account_data.get("events") if isinstance(account_data, dict) else None
+        raw["account_data"] = {
+            e["type"]: copy.deepcopy(e.get("content"))
+            for e in (events if isinstance(events, list) else [])
+            if isinstance(e, dict) and e.get("type") in RAW_ACCOUNT_DATA
+        }
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
             resp.raw = raw
@@ -354,6 +365,47 @@ class EngineClient(AsyncClient):
             error = body.get("error") if isinstance(body, dict) else None
             raise RuntimeError(error or f"HTTP {resp.status}")
         return body["content_uri"]
+
+    async def upload_media(
+        self,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        filename: str | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        chunk: int = 256 * 1024,
+    ) -> str:
+        """POST /media/v3/upload in chunks, calling `on_progress(sent, total)` after each (the
+        caller cancels the task to stop it); returns the mxc:// URL. Raises RuntimeError."""
+        total = len(data)
+
+        async def body() -> Any:
+            sent = 0
+            while sent < total:
+                piece = data[sent:sent + chunk]
+                yield piece
+                sent += len(piece)
+                if on_progress is not None:
+                    on_progress(sent, total)
+
+        headers = {"Content-Type": content_type, "Content-Length": str(total)}
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        path = "/_matrix/media/v3/upload"
+        if filename:
+            path += "?filename=" + urllib.parse.quote(filename, safe="")
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=120)
+        resp = await self.send("POST", path, body() if total else b"", headers, timeout=timeout)
+        try:
+            answer = await resp.json(content_type=None)
+        except Exception:
+            answer = {}
+        finally:
+            resp.release()
+        if resp.status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("content_uri"), str):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise RuntimeError(error or f"HTTP {resp.status}")
+        return str(answer["content_uri"])
 
     async def download_media(
         self,

@@ -25,6 +25,7 @@ from .room import RoomTimeline
 if TYPE_CHECKING:
     from ..history_sharing.service import HistorySharing
     from ..nio.client import EngineClient
+    from ..notifications.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Timelines:
         # (room, sender key, session): we hold no key for a message (our other devices may).
         self._on_missing_key = on_missing_key
         self._rooms: dict[str, RoomTimeline] = {}
+        self.notifier: Notifier | None = None  # set by the engine: push rules on each item
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -111,6 +113,9 @@ class Timelines:
                 timeline.at_start = True  # nothing earlier to paginate to
         added = timeline.append(pairs)
         if added:
+            if self.notifier is not None:
+                fresh = {i.event_id for i in added}
+                self.notifier.on_items(room_id, [(i, e) for i, e in pairs if i.event_id in fresh], live=True)
             self._emit(TimelineItemsAdded(room_id, tuple(added)))
 
     def forget(self, room_id: str) -> None:
@@ -139,6 +144,8 @@ class Timelines:
         tl.prev_batch = resp.end
         added = tl.prepend(pairs)
         if added:
+            if self.notifier is not None:
+                self.notifier.on_items(room_id, [(i, tl.raw[i.event_id]) for i in added], live=False)
             self._emit(TimelineItemsAdded(room_id, tuple(added), at_start=True))
         return added
 
@@ -156,10 +163,13 @@ class Timelines:
 
     def item(self, room_id: str, event: Any) -> TimelineItem | None:
         try:
-            return item_from_event(self, room_id, event)
+            item = item_from_event(self, room_id, event)
         except Exception:
             logger.exception("could not show event %s", getattr(event, "event_id", "?"))
             return None
+        if item is not None and self.notifier is not None:
+            item = self.notifier.annotate(room_id, item, event)
+        return item
 
     def display_name(self, room_id: str, user_id: str) -> str:
         room = self._client.rooms.get(room_id) or self._client.invited_rooms.get(room_id)
@@ -248,6 +258,8 @@ class Timelines:
             new_item = self.item(room_id, new_raw)
             if new_item is not None and new_item != item:
                 timeline.replace(new_item, new_raw)
+                if decrypted is not None and self.notifier is not None:
+                    self.notifier.on_decrypted(room_id, new_item, new_raw)
                 self._emit(TimelineItemUpdated(room_id, new_item))
                 fixed += decrypted is not None
         return fixed
