@@ -353,8 +353,9 @@ class AppOlm(Olm):
             if found is not None:
                 return found
         for per_sender in room.values():  # rare: a copy naming another creator, without metadata
-            if session_id in per_sender:
-                return per_sender[session_id]
+            found = per_sender.get(session_id)
+            if found is not None:
+                return found
         return None
 
     def persist(self, sessions: list[InboundGroupSession], metas: list[SessionMeta]) -> None:
