@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +63,10 @@ class AppStore(SqliteStore):
         self._account_id: int | None = None
         self._blob_key = store_subkey(self.pickle_key, BUNDLE_BLOB_PURPOSE)
         self._megolm_key = derive_pickle_key(self.pickle_key)  # once, not once per session
+        # nio's device trust (verified / blacklisted / ignored), asked for every decrypted event
+        # and every device a room key goes to: kept in memory, forgotten on any change to trust or
+        # to device keys (a key query).
+        self._trust: dict[tuple[str, str, str, str, str], bool] = {}
         migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
     def _create_database(self) -> SqliteDatabase:
@@ -99,6 +103,55 @@ class AppStore(SqliteStore):
             ).fetchone()
             self._account_id = row[0] if row else None
         return self._account_id
+
+    # -- device trust, cached ------------------------------------------------------------------
+
+    def _cached_trust(self, kind: str, device: Any, ask: Callable[[Any], bool]) -> bool:
+        key = (kind, device.user_id, device.id, device.ed25519, device.curve25519)
+        found = self._trust.get(key)
+        if found is None:
+            found = self._trust[key] = bool(ask(device))
+        return found
+
+    def is_device_verified(self, device: Any) -> bool:
+        return self._cached_trust("verified", device, super().is_device_verified)
+
+    def is_device_blacklisted(self, device: Any) -> bool:
+        return self._cached_trust("blacklisted", device, super().is_device_blacklisted)
+
+    def is_device_ignored(self, device: Any) -> bool:
+        return self._cached_trust("ignored", device, super().is_device_ignored)
+
+    def _changing_trust(self, change: Callable[[Any], Any], arg: Any) -> Any:
+        try:
+            return change(arg)
+        finally:
+            self._trust.clear()
+
+    def verify_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().verify_device, device))
+
+    def unverify_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().unverify_device, device))
+
+    def blacklist_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().blacklist_device, device))
+
+    def unblacklist_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().unblacklist_device, device))
+
+    def ignore_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().ignore_device, device))
+
+    def unignore_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().unignore_device, device))
+
+    def ignore_devices(self, devices: Any) -> None:
+        self._changing_trust(super().ignore_devices, devices)
+
+    def save_device_keys(self, device_keys: Any) -> None:
+        """What a key query stores: every cached trust answer is asked again afterwards."""
+        self._changing_trust(super().save_device_keys, device_keys)
 
     # -- Megolm inbound sessions (replacing nio's slow, session-id-keyed versions) ---------
 
