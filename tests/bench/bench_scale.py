@@ -459,6 +459,9 @@ async def add_peer(world: World) -> None:
     await peer.start()
     await peer.login(world.server.url, peer_user, "pw-peer")
     await peer.bootstrap_cross_signing("pw-peer")
+    # Rust crypto accepts a key bundle only from a sender whose cross-signed device it knows
+    # when the bundle arrives (as it would, sharing a room with her).
+    await peer.user_identity(world.alice.user_id)
     world.peer, world.peer_user = peer, peer_user
 
 

@@ -718,6 +718,7 @@ const commands = {
         const olm = requireCrypto().olmMachine;
         const timeoutMs = args.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         await commands.waitForRoomKeyBundle({ roomId: args.roomId, sender: args.inviter, timeoutMs });
+        await refreshKeys(args.inviter); // Rust crypto takes a bundle only from a sender it can trust
         const roomId = new wasm.RoomId(args.roomId);
         const data = await pollUntil(
             () => olm.getReceivedRoomKeyBundleData(roomId, new wasm.UserId(args.inviter)),
@@ -733,6 +734,7 @@ const commands = {
         await olm.receiveRoomKeyBundle(data, bytes);
         const receiveMs = performance.now() - t0;
         const imported = (await olm.roomKeyCounts()).total - before;
+        if (!imported) throw new Error("Rust crypto imported none of the bundle's keys (see the peer's log)");
         // Rust crypto does not mark keys it took from a bundle as shareable (and an import never
         // changes a key it holds), so the build runs on the same keys imported, marked shareable,
         // under another room id (not timed).
@@ -740,6 +742,7 @@ const commands = {
         const buildRoom = `!bench-build-${Date.now()}:localhost`;
         for (const key of exported) {
             key.room_id = buildRoom;
+            for (const name of ["shared_history", "m.shared_history", "org.matrix.msc3061.shared_history"]) delete key[name];
             key["org.matrix.msc3061.shared_history"] = true;
         }
         await olm.importExportedRoomKeys(JSON.stringify(exported), () => {});
