@@ -4,10 +4,13 @@ nio's Olm machine loads every inbound Megolm session into a `GroupSessionStore` 
 with 20,000 sessions that is 20,000 unpickled vodozemac sessions, each pickle key derived
 again, before the first frame. Here the store is opened with nothing loaded:
 
-- a room's sessions are read (one indexed query) the first time anything asks for that room,
-  and each session is unpickled (or imported, for keys kept in a key bundle's blob) the first
-  time it is read, so decrypting one message of a room costs one session, not the room's;
-- a room's metadata (`SessionMeta`) is read the same way, room by room;
+- decrypting a message asks for one session (`GroupSessionStore.get`): that session alone is
+  read (one indexed query) and unpickled, not its room;
+- anything that asks for a room (`_entries[room]`: merging a key, building a bundle, the
+  inspector) reads all of the room's sessions (one query), each unpickled (or imported, for keys
+  kept in a key bundle's blob) the first time it is read; sessions already read one by one are
+  kept, so there is one object per session;
+- metadata (`SessionMeta`) is read one session at a time, the same way;
 - anything that asks for everything (iterating, counting) reads every room first, so every
   consumer still sees every session, whatever it holds.
 
@@ -45,6 +48,10 @@ class SessionSource(Protocol):
     """What the store offers the lazy maps."""
 
     def room_sessions(self, room_id: str) -> list[Pending]: ...
+
+    def one_session(self, room_id: str, session_id: str) -> Pending | None: ...
+
+    def one_session_meta(self, room_id: str, session_id: str) -> SessionMeta | None: ...
 
     def rooms_with_sessions(self) -> set[str]: ...
 
@@ -132,13 +139,40 @@ class RoomMap(dict):
         super().__init__()
         self._source = source
         self._all_loaded = False
+        # Sessions of rooms not read whole yet, read one by one (None: we hold no such session).
+        self._single: dict[str, dict[str, InboundGroupSession | None]] = {}
 
     def _load(self, room_id: str) -> SenderMap:
         senders = SenderMap()
         for pending in self._source.room_sessions(room_id):
             dict.__setitem__(senders[pending.sender_key], pending.session_id, pending)
+        for session_id, session in self._single.pop(room_id, {}).items():
+            if session is not None:
+                held = dict.get(senders, session.sender_key)
+                if held is not None and dict.__contains__(held, session_id):
+                    dict.__setitem__(held, session_id, session)
         dict.__setitem__(self, room_id, senders)
         return senders
+
+    def one(self, room_id: str, sender_key: str, session_id: str) -> InboundGroupSession | None:
+        """The session, reading only it if its room has not been read whole."""
+        if dict.__contains__(self, room_id):
+            senders = dict.__getitem__(self, room_id)
+            sessions = dict.get(senders, sender_key)
+            return sessions.get(session_id) if sessions is not None else None
+        known = self._single.setdefault(room_id, {})
+        if session_id in known:
+            session = known[session_id]
+        else:
+            session = None
+            pending = self._source.one_session(room_id, session_id)
+            if pending is not None:
+                try:
+                    session = pending.opener(pending)
+                except Exception as exc:
+                    logger.error("cannot load Megolm session %s of %s: %s", session_id, room_id, exc)
+            known[session_id] = session
+        return session if session is not None and session.sender_key == sender_key else None
 
     def __missing__(self, room_id: str) -> SenderMap:
         return self._load(room_id)
@@ -208,9 +242,7 @@ class LazyGroupSessionStore(GroupSessionStore):
         return True
 
     def get(self, room_id: str, sender_key: str, session_id: str) -> InboundGroupSession | None:
-        senders = self._entries[room_id]
-        sessions = senders.get(sender_key) if dict.__contains__(senders, sender_key) else None
-        return sessions.get(session_id) if sessions is not None else None
+        return self._entries.one(room_id, sender_key, session_id)
 
 
 class MetaMap(dict):
@@ -219,12 +251,25 @@ class MetaMap(dict):
     def __init__(self, source: SessionSource) -> None:
         super().__init__()
         self._source = source
-        self._rooms: set[str] = set()
+        self._rooms: set[str] = set()  # read whole
+        self._asked: set[tuple[str, str]] = set()  # read one by one
         self._all_loaded = False
 
     def _room(self, key: object) -> None:
-        if isinstance(key, tuple) and key and isinstance(key[0], str) and key[0] not in self._rooms:
-            room_id = key[0]
+        """Read the metadata of `key`'s session from the store, once (a stored value never
+        replaces one set here since)."""
+        if (
+            not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str)
+            or key[0] in self._rooms or key in self._asked
+        ):
+            return
+        self._asked.add(key)
+        meta = self._source.one_session_meta(key[0], key[1])
+        if meta is not None:
+            dict.setdefault(self, key, meta)
+
+    def _whole_room(self, room_id: str) -> None:
+        if room_id not in self._rooms:
             self._rooms.add(room_id)
             for meta in self._source.room_session_meta(room_id):
                 dict.setdefault(self, (meta.room_id, meta.session_id), meta)
@@ -257,7 +302,7 @@ class MetaMap(dict):
         if self._all_loaded:
             return
         for room_id in self._source.rooms_with_meta():
-            self._room((room_id, ""))
+            self._whole_room(room_id)
         self._all_loaded = True
 
     def __iter__(self) -> Iterator[tuple[str, str]]:

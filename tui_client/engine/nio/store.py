@@ -67,6 +67,8 @@ class AppStore(SqliteStore):
         # and every device a room key goes to: kept in memory, forgotten on any change to trust or
         # to device keys (a key query).
         self._trust: dict[tuple[str, str, str, str, str], bool] = {}
+        # Sessions in key bundle blobs by room and session id, for rooms read one session at a time.
+        self._blob_index: dict[str, dict[str, Pending]] = {}
         migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
     def _create_database(self) -> SqliteDatabase:
@@ -163,6 +165,7 @@ class AppStore(SqliteStore):
         """A room's stored sessions, not unpickled yet: rows of the sessions table, then those
         only in key bundle blobs (a row holds a newer copy; of two blobs, the first wins)."""
         found: dict[str, Pending] = {}
+        self._blob_index.pop(room_id, None)  # the room's sessions are held from now on
         for session_id, sender_key, fp_key, pickle, chain in self.conn.execute(
             "SELECT session_id, sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session "
             "WHERE room_id=?",
@@ -183,6 +186,28 @@ class AppStore(SqliteStore):
                         self._open_exported, room_id, session_id, sender_key, ed25519, exported, (forwarder_key,)
                     )
         return list(found.values())
+
+    def one_session(self, room_id: str, session_id: str) -> Pending | None:
+        """One stored session, not unpickled yet (from the sessions table, or a key bundle's
+        blob: the room's blobs are read once and indexed)."""
+        row = self.conn.execute(
+            "SELECT sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session "
+            "WHERE room_id=? AND session_id=?",
+            (room_id, session_id),
+        ).fetchone()
+        if row is not None:
+            sender_key, fp_key, pickle, chain = row
+            return Pending(self._open_pickled, room_id, session_id, sender_key, fp_key, bytes(pickle),
+                           tuple(chain.split()) if chain else ())
+        index = self._blob_index.get(room_id)
+        if index is None:
+            index = self._blob_index[room_id] = {}
+            for _, forwarder_key, entries in self._bundle_session_entries(room_id):
+                for entry in entries:
+                    if len(entry) == 4 and entry[0] not in index:
+                        index[entry[0]] = Pending(self._open_exported, room_id, entry[0], entry[1], entry[2],
+                                                  entry[3], (forwarder_key,))
+        return index.get(session_id)
 
     def rooms_with_sessions(self) -> set[str]:
         return {row[0] for row in self.conn.execute(
@@ -209,6 +234,7 @@ class AppStore(SqliteStore):
     ) -> None:
         """Store (session_id, sender_key, ed25519, exported_key) entries as one encrypted row.
         Call inside the import's transaction."""
+        self._blob_index.pop(room_id, None)
         lines = "\n".join(" ".join(e) for e in entries).encode()
         self.conn.execute(
             "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
@@ -272,18 +298,20 @@ class AppStore(SqliteStore):
         return MetaMap(self)
 
     def room_session_meta(self, room_id: str) -> list[SessionMeta]:
-        out = []
-        for row in self.conn.execute(
+        return [_meta_from_row(row) for row in self.conn.execute(
             "SELECT room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
             "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta WHERE room_id=?",
             (room_id,),
-        ):
-            try:
-                origin = Origin(row[4])
-            except ValueError:
-                origin = Origin.IMPORT  # unknown: treat as the least trusted
-            out.append(SessionMeta(row[0], row[1], row[2], bool(row[3]), origin, *row[5:]))
-        return out
+        )]
+
+    def one_session_meta(self, room_id: str, session_id: str) -> SessionMeta | None:
+        row = self.conn.execute(
+            "SELECT room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
+            "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta "
+            "WHERE room_id=? AND session_id=?",
+            (room_id, session_id),
+        ).fetchone()
+        return _meta_from_row(row) if row is not None else None
 
     def rooms_with_meta(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT DISTINCT room_id FROM tc_session_meta")}
@@ -378,3 +406,11 @@ class AppStore(SqliteStore):
     def get_kv(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM tc_kv WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def _meta_from_row(row: tuple[Any, ...]) -> SessionMeta:
+    try:
+        origin = Origin(row[4])
+    except ValueError:
+        origin = Origin.IMPORT  # unknown: treat as the least trusted
+    return SessionMeta(row[0], row[1], row[2], bool(row[3]), origin, *row[5:])
