@@ -160,9 +160,15 @@ def _open_app(profile_dir: Path) -> tuple[Any, Any]:
     from tui_client.ui.app import TuiApp
 
     settings = Settings(sync_timeout_ms=5_000)
+    if os.environ.get("BENCH_RUNTIME", "1") == "1":  # what run_app does (ui/runtime.py)
+        from tui_client.ui import runtime
+
+        runtime.tune()
     host, restored = open_backend("bench", settings, profile_dir=profile_dir)
     assert restored, "the benchmark profile did not restore"
-    return host, TuiApp(host, restored=True, settings=settings, profile="bench")
+    app = TuiApp(host, restored=True, settings=settings, profile="bench")
+    app.freeze_after_start = os.environ.get("BENCH_RUNTIME", "1") == "1"
+    return host, app
 
 
 def _synced(host: Any) -> bool:
@@ -185,6 +191,8 @@ async def child_initial_sync(profile_dir: Path) -> dict[str, Any]:
             decrypts.append(time.perf_counter() - t)
 
     AppOlm.decrypt_megolm_event = timed  # type: ignore[method-assign]
+    if os.environ.get("BENCH_TRACE") == "1":
+        trace_stalls()
     host, app = _open_app(profile_dir)
     probe = LoopProbe()
     out: dict[str, Any] = {}
@@ -192,7 +200,8 @@ async def child_initial_sync(profile_dir: Path) -> dict[str, Any]:
         async with app.run_test(size=SIZE) as pilot:
             probe.start()
             t0 = time.perf_counter()
-            await wait_until(lambda: _synced(host), 120, "the initial sync")
+            with ui_profile():
+                await wait_until(lambda: _synced(host), 120, "the initial sync")
             synced = time.perf_counter()
             await wait_until(lambda: app.screen.query(RoomList) and len(app.screen.query_one(RoomList).rooms) >= ROOMS,
                              30, "the rooms in the list")
@@ -235,6 +244,8 @@ async def child_bundle(profile_dir: Path) -> dict[str, Any]:
     BundleImporter.run = run  # type: ignore[method-assign]
     BundleImporter._download = download  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
+    if os.environ.get("BENCH_TRACE") == "1":
+        trace_stalls()
     host, app = _open_app(profile_dir)
     probe = LoopProbe()
     out: dict[str, Any] = {}
@@ -251,10 +262,11 @@ async def child_bundle(profile_dir: Path) -> dict[str, Any]:
                 60, "the invite with its key bundle",
             )
             start = probe.mark()
-            app.accept_invite(invite)
-            await wait_until(done.is_set, 120, "the import")
-            # The import's aftermath (re-decryption, the room list) lands on the UI loop too.
-            await pilot.pause(0.5)
+            with ui_profile():
+                app.accept_invite(invite)
+                await wait_until(done.is_set, 120, "the import")
+                # The import's aftermath (re-decryption, the room list) lands on the UI loop too.
+                await pilot.pause(0.5)
             out = {**probe.stats(start), **timing}
             probe.stop()
             await app.action_quit()
@@ -271,6 +283,8 @@ async def child_timeline(profile_dir: Path, long_room: str) -> dict[str, Any]:
     from tui_client.ui.widgets.room_list import RoomList
     from tui_client.ui.widgets.timeline import Timeline
 
+    if os.environ.get("BENCH_TRACE") == "1":
+        trace_stalls()
     host, app = _open_app(profile_dir)
     probe = LoopProbe()
     out: dict[str, Any] = {}
@@ -338,6 +352,52 @@ async def child_timeline(profile_dir: Path, long_room: str) -> dict[str, Any]:
     finally:
         host.stop()
     return out
+
+
+@contextlib.contextmanager
+def ui_profile() -> Any:
+    """BENCH_PROFILE=1: cProfile the app's thread (the UI's work) over the block, to stderr."""
+    if os.environ.get("BENCH_PROFILE") != "1":
+        yield
+        return
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        print(out.getvalue(), file=sys.stderr)
+
+
+def trace_stalls() -> None:
+    """BENCH_TRACE=1: log what holds the app's loop (asyncio's slow-callback warnings) and every
+    collection of the older generations, on the child's stderr (the parent prints it)."""
+    import logging
+    import threading
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(relativeCreated)d %(message)s")
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.02
+    started: dict[str, float] = {}
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] == 0:
+            return
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        else:
+            took = (time.perf_counter() - started.get("t", time.perf_counter())) * 1000
+            print(f"{(time.perf_counter() - PROCESS_START) * 1000:.0f} gc gen{info['generation']} {took:.1f} ms "
+                  f"collected={info['collected']} thread={threading.current_thread().name}", file=sys.stderr)
+
+    gc.callbacks.append(on_gc)
 
 
 def run_child(args: argparse.Namespace) -> int:
@@ -716,6 +776,8 @@ def run_child_process(scenario: str, profile: Path, extra: list[str] | None = No
     if result is None:
         err = proc.stderr.read() if proc.stderr else ""
         raise RuntimeError(f"child {scenario} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    if "1" in (os.environ.get("BENCH_TRACE"), os.environ.get("BENCH_PROFILE")) and proc.stderr is not None:
+        print(f"--- {scenario}: what held the app's loop ---\n" + proc.stderr.read()[-12000:], flush=True)
     return result
 
 

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
+from . import runtime
 from .bridge import Backend, Bridge
 from .timefmt import TimeFormatter
 from .formatting import clean
@@ -90,6 +91,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             logger.warning("config: %s", problem)
         self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
+        self.freeze_after_start = False  # run_app: see ui/runtime.py
         self._main: Any = None  # the MainScreen once logged in
         self._quitting = False
         self.theme = "textual-dark"
@@ -139,6 +141,8 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         await self.bridge.call(start)
         self.refresh_trust()
         self.refresh_identities(announce=True)
+        if self.freeze_after_start:
+            self.call_after_refresh(runtime.freeze_start_up)
 
     @on(LoginScreen.LoggedIn)
     def _logged_in(self) -> None:
@@ -488,6 +492,8 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
 
 def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str) -> int:
     """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
+    runtime.tune()
     app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
+    app.freeze_after_start = True
     app.run()
     return app.return_code or 0
