@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Static
 
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
 from ...engine.models import RoomSummary, TimelineItem
@@ -28,6 +28,7 @@ from .. import slash_commands
 from ..describe import identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
+from ..widgets.footer import Footer
 from ..widgets.invite_card import InviteCard
 from ..widgets.message import item_details
 from ..widgets.room_list import INVITE_PREFIX, RoomList

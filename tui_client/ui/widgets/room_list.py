@@ -105,7 +105,10 @@ class RoomList(OptionList):
     def set_data(
         self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...], changed: frozenset[str] = frozenset()
     ) -> None:
-        self.rooms, self.invites, self.changed = tuple(rooms), tuple(invites), frozenset(changed)
+        rooms, invites, changed = tuple(rooms), tuple(invites), frozenset(changed)
+        if (rooms, invites, changed) == (self.rooms, self.invites, self.changed) and self._deferred is None and self.options:
+            return  # the same list again (a sync that changed nothing here): nothing to redraw
+        self.rooms, self.invites, self.changed = rooms, invites, changed
         keep = self._current
         if self._auto_selected and self.rooms and self.current_invite is not None:
             keep = self.rooms[0].room_id  # rooms arrived after the invites: open one
