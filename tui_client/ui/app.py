@@ -92,6 +92,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self.freeze_after_start = False  # run_app: see ui/runtime.py
+        self.rooms_known = False  # whether `rooms` is the engine's answer yet
         self._main: Any = None  # the MainScreen once logged in
         self._quitting = False
         self.theme = "textual-dark"
@@ -106,6 +107,15 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     @work(name="Starting", exit_on_error=False)
     async def start_up(self) -> None:
         try:
+            if self.restored:
+                # The main screen first (the room list fills in as the engine answers), then
+                # the engine: opening it imports nio and reads the store, behind this frame.
+                from .screens.main import MainScreen
+
+                self.sync_state = SyncState(SyncPhase.CONNECTING)
+                self._main = MainScreen()
+                await self.push_screen(self._main)
+            self.call_after_refresh(self._begin_backend)
             await self.bridge.attach()
             if self.restored:
                 await self.show_main()
@@ -124,6 +134,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         state = await self.bridge.read(
             lambda e: (tuple(e.rooms()), tuple(e.invites()), e.sync_state, e.user_id, e.device_id)
         )
+        self.rooms_known = True
         self.rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
         if isinstance(self.screen, LoginScreen):
             if self._main is None:
@@ -131,7 +142,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
                 await self.switch_screen(self._main)
             else:  # logged in again after the server ended the session
                 await self.pop_screen()
-        else:
+        elif self._main is None or self._main not in self.screen_stack:
             self._main = MainScreen()
             await self.push_screen(self._main)
 
@@ -143,6 +154,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.refresh_identities(announce=True)
         if self.freeze_after_start:
             self.call_after_refresh(runtime.freeze_start_up)
+
+    def _begin_backend(self) -> None:
+        begin = getattr(self.backend, "begin", None)  # (a host opening its engine late)
+        if begin is not None:
+            begin()
 
     @on(LoginScreen.LoggedIn)
     def _logged_in(self) -> None:

@@ -123,7 +123,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def _lists_changed(self) -> None:
         rooms, invites = self.tui.rooms, self.tui.invites
-        self.query_one(RoomList).set_data(rooms, invites, frozenset(self.tui.changed_identities))
+        self.query_one(RoomList).set_data(rooms, invites, frozenset(self.tui.changed_identities),
+                                          known=getattr(self.tui, "rooms_known", True))
         if self._pending_select and any(r.room_id == self._pending_select for r in rooms):
             room_id, self._pending_select = self._pending_select, None
             self.query_one(RoomList).select_id(room_id)

@@ -95,6 +95,7 @@ class RoomList(OptionList):
         self.rooms: tuple[RoomSummary, ...] = ()
         self.invites: tuple[Invite, ...] = ()
         self.changed: frozenset[str] = frozenset()  # users whose identity changed
+        self.known = True  # False: the engine has not said yet which rooms there are
         self._current: str | None = None
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
@@ -103,12 +104,17 @@ class RoomList(OptionList):
     # -- data --------------------------------------------------------------------------------
 
     def set_data(
-        self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...], changed: frozenset[str] = frozenset()
+        self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...], changed: frozenset[str] = frozenset(),
+        *, known: bool = True,
     ) -> None:
+        """`known`: False while the engine has not answered yet (the list says it is loading)."""
         rooms, invites, changed = tuple(rooms), tuple(invites), frozenset(changed)
-        if (rooms, invites, changed) == (self.rooms, self.invites, self.changed) and self._deferred is None and self.options:
+        if (
+            (rooms, invites, changed, known) == (self.rooms, self.invites, self.changed, self.known)
+            and self._deferred is None and self.options
+        ):
             return  # the same list again (a sync that changed nothing here): nothing to redraw
-        self.rooms, self.invites, self.changed = rooms, invites, changed
+        self.rooms, self.invites, self.changed, self.known = rooms, invites, changed, known
         keep = self._current
         if self._auto_selected and self.rooms and self.current_invite is not None:
             keep = self.rooms[0].room_id  # rooms arrived after the invites: open one
@@ -143,7 +149,8 @@ class RoomList(OptionList):
             options.append(Option(Content.styled("ROOMS", "bold $foreground-muted"), disabled=True))
         options += [Option(room_prompt(r, width, self.warns(r)), id=r.room_id) for r in self.rooms]
         if not self.rooms:
-            options.append(Option(Content.styled("no rooms yet — ctrl+n creates one", "italic $foreground-muted"), disabled=True))
+            empty = "no rooms yet — ctrl+n creates one" if self.known else "loading your rooms…"
+            options.append(Option(Content.styled(empty, "italic $foreground-muted"), disabled=True))
         with self.prevent(OptionList.OptionHighlighted):
             self.set_options(options)
         self._restore_highlight(keep)
