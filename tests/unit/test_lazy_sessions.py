@@ -126,3 +126,27 @@ def test_keys_from_a_bundle_blob_load_lazily_with_their_forwarder(tmp_path):
     one = held.get(ROOMS[0], "creator-curve", entries[5][0])
     assert one is not None and one.forwarding_chain == ["inviter-curve"] and one.ed25519 == "creator-ed"
     assert {s.id for s in held} == {e[0] for e in entries}
+
+
+def test_a_bundle_sized_merge_into_a_room_not_read_yet_keeps_every_old_and_new_key(tmp_path):
+    """A merge asks about each of its sessions; past a few dozen the room is read whole at once,
+    half-way through the merge: nothing merged before or after may be lost."""
+    messages = _fill(tmp_path, ROOMS[:1], senders=2, per_sender=25)
+    room = ROOMS[0]
+    olm = _machine(tmp_path)
+    sender = random_key()
+    new = [InboundGroupSession(vodozemac.GroupSession().session_key.to_base64(), "ed", sender, room)
+           for _ in range(100)]
+    olm.persist(*changed(olm.merge_sessions(
+        [(s, SessionMeta(room, s.id, sender, True, Origin.BUNDLE, "@inviter:x")) for s in new]
+    )))
+    expected = set(messages) | {(room, sender, s.id) for s in new}
+
+    def check(held: AppOlm) -> None:
+        assert {(s.room_id, s.sender_key, s.id) for s in held.inbound_group_store} == expected
+        assert set(held.session_meta) == {(r, sid) for r, _, sid in expected}
+        assert held.meta_for(room, new[-1].id).forwarder_user == "@inviter:x"
+
+    check(olm)
+    olm.app_store.database.close()
+    check(_machine(tmp_path))

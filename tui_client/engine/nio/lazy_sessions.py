@@ -253,18 +253,28 @@ class MetaMap(dict):
         self._source = source
         self._rooms: set[str] = set()  # read whole
         self._asked: set[tuple[str, str]] = set()  # read one by one
+        self._asked_in: dict[str, int] = {}  # how many, per room
         self._all_loaded = False
+
+    # A room asked about this many times one by one is read whole (a key bundle's merge asks
+    # about each of its thousands of sessions: one query, not thousands).
+    WHOLE_ROOM_AFTER = 32
 
     def _room(self, key: object) -> None:
         """Read the metadata of `key`'s session from the store, once (a stored value never
         replaces one set here since)."""
-        if (
-            not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str)
-            or key[0] in self._rooms or key in self._asked
-        ):
+        try:
+            room_id = key[0]  # type: ignore[index]
+            if room_id in self._rooms or key in self._asked or len(key) != 2 or not isinstance(room_id, str):  # type: ignore[arg-type]
+                return
+        except (TypeError, IndexError, KeyError):
             return
-        self._asked.add(key)
-        meta = self._source.one_session_meta(key[0], key[1])
+        count = self._asked_in[room_id] = self._asked_in.get(room_id, 0) + 1
+        if count > self.WHOLE_ROOM_AFTER:
+            self._whole_room(room_id)
+            return
+        self._asked.add(key)  # type: ignore[arg-type]
+        meta = self._source.one_session_meta(room_id, key[1])  # type: ignore[index]
         if meta is not None:
             dict.setdefault(self, key, meta)
 
