@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import paths
 from ..config import LoadedSettings, Settings
@@ -45,16 +45,44 @@ def open_backend(profile: str, settings: Settings, profile_dir: Path | None = No
     return host, bool(restored)
 
 
+def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[EngineHost, bool]:
+    """An `EngineHost` on a claimed profile (locked, session read, store checked: nothing heavy)
+    whose engine is built and opened on its thread when the UI calls `begin()` after its first
+    frame, so that importing nio and opening the store never delay it. Whether a session exists.
+
+    Raises as `open_backend` does, before anything is started."""
+    from ..engine.claim import claim_profile
+    from ..engine.host import EngineHost
+
+    claimed = claim_profile(profile, profile_dir)
+
+    async def open_engine() -> Any:
+        from ..engine.engine import Engine  # (nio is imported here, on the engine thread)
+
+        engine = Engine(profile, settings=settings, profile_dir=claimed.directory, claimed=claimed)
+        try:
+            await engine.open()
+        except BaseException:
+            await engine.close()
+            raise
+        return engine
+
+    host = EngineHost(opener=open_engine, on_unopened=claimed.lock.release)
+    host.start()
+    return host, claimed.session is not None
+
+
 def run_tui(profile: str, loaded: LoadedSettings) -> int:
-    """`tui-client` without a command: open the profile *before* the terminal is taken over (so
-    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it."""
+    """`tui-client` without a command: claim the profile *before* the terminal is taken over (so
+    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it;
+    the engine opens behind the UI's first frame."""
     from ..engine.errors import ProfileLockedError, SessionFileError, StoreError
     from ..ui.app import run_app
 
     directory = paths.profile_dir(profile)
     existed = directory.exists()
     try:
-        host, restored = open_backend(profile, loaded.settings)
+        host, restored = deferred_backend(profile, loaded.settings)
     except ProfileLockedError as exc:
         err(f"error: {exc}")
         return EXIT_LOCKED

@@ -41,6 +41,7 @@ from .. import paths
 from ..config import Settings
 from . import diagnostics
 from .activity import Activity
+from .claim import ClaimedProfile
 from .commands import RoomCommands
 from .directs import DirectChats
 from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
@@ -125,16 +126,18 @@ class Engine:
         profile_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         legacy_no_shared_history: bool = False,
+        claimed: ClaimedProfile | None = None,
     ) -> None:
         self.profile = paths.validate_profile_name(profile)
         self.dir = profile_dir or paths.profile_dir(profile)
+        self._claimed = claimed  # the profile's lock and session, taken before the engine (claim.py)
         self.settings = settings or Settings()
         self.clock = clock
         self.legacy_no_shared_history = legacy_no_shared_history
         self.session: SessionInfo | None = None
         # Why the saved session's crypto store cannot be used (open(broken_store_ok=True) only).
         self.store_problem: str | None = None
-        self._lock = ProfileLock(paths.ensure_private_dir(self.dir), self.profile)
+        self._lock = claimed.lock if claimed else ProfileLock(paths.ensure_private_dir(self.dir), self.profile)
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._client: EngineClient | None = None
@@ -311,12 +314,14 @@ class Engine:
         the old device id would lose the device. With `broken_store_ok` the session is restored
         without a store instead (`store_problem` says why): enough to log out or run doctor."""
         self._lock.acquire()
-        info = load_session(self.dir)
+        claimed, self._claimed = self._claimed, None
+        info = claimed.session if claimed else load_session(self.dir)
         if info is None:
             return False
         self.session = info
         try:
-            check_store(self.dir, self.profile, info)
+            if claimed is None:  # (a claim has checked it)
+                check_store(self.dir, self.profile, info)
         except StoreError as exc:
             logger.warning("%s", exc)
             if not broken_store_ok:

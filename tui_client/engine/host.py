@@ -4,6 +4,10 @@ The TUI calls `host.submit(engine.send_text(...))` (or `host.run(lambda e: e.sen
 and gets a `concurrent.futures.Future`; engine events are delivered to the listener on the
 engine thread, so a UI forwards them with its own thread-safe call (Textual's post_message).
 Nothing nio does (a slow store load, a big sync, a bundle import) can freeze the UI thread.
+
+A host can also be made with an `opener` instead of an engine: the engine is then built and
+opened on the engine thread when `begin()` is called (or when first asked for), which is how the
+TUI draws its first screen before nio is even imported. Calls made before it is open wait for it.
 """
 
 from __future__ import annotations
@@ -13,21 +17,72 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .engine import Engine
 from .events import EngineEvent
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class EngineHost:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        opener: Callable[[], Awaitable[Engine]] | None = None,
+        on_unopened: Callable[[], None] | None = None,
+    ) -> None:
+        """Host `engine`, or the engine `opener` makes on the engine thread when `begin()` is
+        called; `on_unopened` runs at `stop()` if no engine was ever made (e.g. to release a
+        claimed profile)."""
+        if (engine is None) == (opener is None):
+            raise ValueError("give an engine or an opener")
+        self._engine = engine
+        self._opener = opener
+        self._on_unopened = on_unopened
+        self._ready: concurrent.futures.Future[Engine] = concurrent.futures.Future()
+        if engine is not None:
+            self._ready.set_result(engine)
+        self._begun = engine is not None
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="tui-client-engine", daemon=True)
         self._started = threading.Event()
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the engine is not open yet")
+        return self._engine
+
+    def begin(self) -> None:
+        """Build and open the engine now, on its thread (a host made with an opener)."""
+        if self._begun:
+            return
+        self._begun = True
+        self.start()
+        opener = self._opener
+        assert opener is not None
+
+        async def open_engine() -> None:
+            try:
+                engine = await opener()
+            except Exception as exc:
+                self._ready.set_exception(exc)
+                return
+            self._engine = engine
+            self._ready.set_result(engine)
+
+        self.submit(open_engine())
+
+    async def _opened(self) -> Engine:
+        if self._engine is not None:
+            return self._engine
+        self.begin()
+        return await asyncio.wrap_future(self._ready)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -54,7 +109,7 @@ class EngineHost:
         """Schedule `func(engine)` on the engine loop (the coroutine is created there)."""
 
         async def call() -> T:
-            return await func(self.engine)
+            return await func(await self._opened())
 
         return self.submit(call())
 
@@ -62,7 +117,7 @@ class EngineHost:
         """Run a quick synchronous read of engine state on its thread and wait for it."""
 
         async def call() -> T:
-            return func(self.engine)
+            return func(await self._opened())
 
         return self.submit(call()).result(timeout=10)
 
@@ -71,14 +126,23 @@ class EngineHost:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the engine (stops syncing, releases the profile lock) and end the thread."""
-        if not self._thread.is_alive():
-            return
-        try:
-            self.submit(self.engine.close()).result(timeout=timeout)
-        except Exception as exc:
-            logger.warning("engine did not close cleanly: %s", exc)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            engine = None
+            if self._begun:
+                try:
+                    engine = self._ready.result(timeout=timeout)
+                except Exception as exc:  # it never opened: nothing to close
+                    logger.info("the engine did not open: %s", exc)
+            try:
+                if engine is not None:
+                    self.submit(engine.close()).result(timeout=timeout)
+            except Exception as exc:
+                logger.warning("engine did not close cleanly: %s", exc)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout)
+        if self._engine is None and self._on_unopened is not None:
+            on_unopened, self._on_unopened = self._on_unopened, None
+            on_unopened()
 
     def __enter__(self) -> EngineHost:
         self.start()

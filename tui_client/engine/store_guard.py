@@ -92,10 +92,8 @@ def check_store(profile_dir: Path, profile: str, info: SessionInfo) -> None:
         raise _refuse(profile, info, f"{held} ({path})")
     _, pickle, shared = mine[0]
     try:
-        from nio.crypto import OlmAccount
-
         data = pickle.encode() if isinstance(pickle, str) else bytes(pickle)
-        OlmAccount.from_pickle(data, info.store_key, bool(shared))
+        _unpickle_account(data, info.store_key, bool(shared))
     except Exception as exc:  # vodozemac/libolm pickle errors, bad UTF-8, a NULL column
         logger.warning("the Olm account in %s does not unpickle: %s: %s", path, type(exc).__name__, exc)
         raise StoreError(
@@ -105,6 +103,29 @@ def check_store(profile_dir: Path, profile: str, info: SessionInfo) -> None:
             f"{info.device_id}. Restore the matching files from a backup, or run "
             f"`tui-client --profile {profile} logout` and log in again as a new device."
         ) from None
+
+
+def _unpickle_account(data: bytes, store_key: str, shared: bool) -> None:
+    """What nio's `OlmAccount.from_pickle` does to read the account, with vodozemac directly
+    (importing nio takes longer than the whole first frame); a pickle only nio's last resort
+    reads (a libolm pickle older than version 4, with python-olm installed) goes to nio."""
+    import hashlib
+
+    import vodozemac
+
+    text = data.decode()
+    try:
+        vodozemac.Account.from_pickle(text, hashlib.sha256(store_key.encode()).digest())
+        return
+    except vodozemac.PickleException:
+        pass
+    try:
+        vodozemac.Account.from_libolm_pickle(text, store_key.encode())
+        return
+    except vodozemac.LibolmPickleException:
+        from nio.crypto import OlmAccount
+
+        OlmAccount.from_pickle(data, store_key, shared)
 
 
 def check_readable(profile_dir: Path, profile: str) -> None:

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
+from . import runtime
 from .bridge import Backend, Bridge
 from .timefmt import TimeFormatter
 from .formatting import clean
@@ -92,6 +93,8 @@ class TuiApp(ReportsWorkerErrors, App[int]):
             logger.warning("config: %s", problem)
         self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
+        self.freeze_after_start = False  # run_app: see ui/runtime.py
+        self.rooms_known = False  # whether `rooms` is the engine's answer yet
         self._main: Any = None  # the MainScreen once logged in
         self._verification_dialogs: dict[str, Any] = {}  # flow id -> open VerificationScreen
         self._quitting = False
@@ -107,6 +110,15 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     @work(name="Starting", exit_on_error=False)
     async def start_up(self) -> None:
         try:
+            if self.restored:
+                # The main screen first (the room list fills in as the engine answers), then
+                # the engine: opening it imports nio and reads the store, behind this frame.
+                from .screens.main import MainScreen
+
+                self.sync_state = SyncState(SyncPhase.CONNECTING)
+                self._main = MainScreen()
+                await self.push_screen(self._main)
+            self.call_after_refresh(self._begin_backend)
             await self.bridge.attach()
             if self.restored:
                 await self.show_main()
@@ -125,6 +137,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         state = await self.bridge.read(
             lambda e: (tuple(e.rooms()), tuple(e.invites()), e.sync_state, e.user_id, e.device_id)
         )
+        self.rooms_known = True
         self.rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
         if isinstance(self.screen, LoginScreen):
             if self._main is None:
@@ -132,7 +145,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
                 await self.switch_screen(self._main)
             else:  # logged in again after the server ended the session
                 await self.pop_screen()
-        else:
+        elif self._main is None or self._main not in self.screen_stack:
             self._main = MainScreen()
             await self.push_screen(self._main)
 
@@ -142,6 +155,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         await self.bridge.call(start)
         self.refresh_trust()
         self.refresh_identities(announce=True)
+        if self.freeze_after_start:
+            self.call_after_refresh(runtime.freeze_start_up)
+
+    def _begin_backend(self) -> None:
+        begin = getattr(self.backend, "begin", None)  # (a host opening its engine late)
+        if begin is not None:
+            begin()
 
     @on(LoginScreen.LoggedIn)
     def _logged_in(self) -> None:
@@ -581,6 +601,8 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
 
 def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str) -> int:
     """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
+    runtime.tune()
     app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
+    app.freeze_after_start = True
     app.run()
     return app.return_code or 0

@@ -117,6 +117,11 @@
 //       -> {phase, done, cancellationCode, cancellingUserId, verifyError, otherDeviceId, initiatedByMe}
 //       phase is the VerificationPhase name (Requested, Ready, Started, Cancelled, Done); done is true once
 //       verifier.verify() resolved.
+//   timeRoomKeyBundle {roomId, inviter, timeoutMs?} -> {receiveMs, buildMs|null, bytes, imported}
+//       for the benchmark (tests/bench/bench_scale.py): waits for inviter's m.room_key_bundle, downloads
+//       the encrypted file, then times Rust crypto's own receiveRoomKeyBundle (decrypt, hash check,
+//       parse, import into the store) and buildRoomKeyBundle on the same keys (imported again under
+//       another room id, marked shareable). The room is not joined. imported: room keys added.
 //   quit -> {} then exit(0)
 
 import crypto from "node:crypto";
@@ -1136,6 +1141,46 @@ const commands = {
             otherDeviceId: r.otherDeviceId ?? null,
             initiatedByMe: r.initiatedByMe,
         };
+    },
+
+    async timeRoomKeyBundle(args) {
+        need(args, "roomId", "inviter");
+        const c = requireClient();
+        const olm = requireCrypto().olmMachine;
+        const timeoutMs = args.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        await commands.waitForRoomKeyBundle({ roomId: args.roomId, sender: args.inviter, timeoutMs });
+        await refreshKeys(args.inviter); // Rust crypto takes a bundle only from a sender it can trust
+        const roomId = new wasm.RoomId(args.roomId);
+        const data = await pollUntil(
+            () => olm.getReceivedRoomKeyBundleData(roomId, new wasm.UserId(args.inviter)),
+            timeoutMs,
+            `the stored bundle data of ${args.roomId}`,
+        );
+        const url = c.mxcUrlToHttp(data.url, undefined, undefined, undefined, false, true, true);
+        const resp = await fetch(url, { headers: { Authorization: `Bearer ${c.getAccessToken()}` } });
+        if (!resp.ok) throw new Error(`bundle download failed: HTTP ${resp.status}`);
+        const bytes = new Uint8Array(await resp.arrayBuffer());
+        const before = (await olm.roomKeyCounts()).total;
+        const t0 = performance.now();
+        await olm.receiveRoomKeyBundle(data, bytes);
+        const receiveMs = performance.now() - t0;
+        const imported = (await olm.roomKeyCounts()).total - before;
+        if (!imported) throw new Error("Rust crypto imported none of the bundle's keys (see the peer's log)");
+        // Rust crypto does not mark keys it took from a bundle as shareable (and an import never
+        // changes a key it holds), so the build runs on the same keys imported, marked shareable,
+        // under another room id (not timed).
+        const exported = JSON.parse(await olm.exportRoomKeys((s) => s.roomId.toString() === args.roomId));
+        const buildRoom = `!bench-build-${Date.now()}:localhost`;
+        for (const key of exported) {
+            key.room_id = buildRoom;
+            for (const name of ["shared_history", "m.shared_history", "org.matrix.msc3061.shared_history"]) delete key[name];
+            key["org.matrix.msc3061.shared_history"] = true;
+        }
+        await olm.importExportedRoomKeys(JSON.stringify(exported), () => {});
+        const t1 = performance.now();
+        const built = await olm.buildRoomKeyBundle(new wasm.RoomId(buildRoom));
+        const buildMs = built ? performance.now() - t1 : null;
+        return { receiveMs, buildMs, bytes: bytes.length, imported, shareable: exported.length };
     },
 
     async quit() {

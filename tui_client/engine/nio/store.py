@@ -22,18 +22,20 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import vodozemac
 from nio.crypto import GroupSessionStore, InboundGroupSession
 from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 from peewee import SqliteDatabase
 
-from ..crypto.megolm import MegolmKeyError, import_exported
+from ..crypto.megolm import import_exported
 from ..crypto.symmetric import seal, store_subkey, unseal
+from .lazy_sessions import LazyGroupSessionStore, MetaMap, Pending
 from .migrations import BUNDLE_BLOB_PURPOSE, Context, migrate
 from ..room_keys import Origin, SessionMeta
 
@@ -60,6 +62,13 @@ class AppStore(SqliteStore):
         super().__post_init__()
         self._account_id: int | None = None
         self._blob_key = store_subkey(self.pickle_key, BUNDLE_BLOB_PURPOSE)
+        self._megolm_key = derive_pickle_key(self.pickle_key)  # once, not once per session
+        # nio's device trust (verified / blacklisted / ignored), asked for every decrypted event
+        # and every device a room key goes to: kept in memory, forgotten on any change to trust or
+        # to device keys (a key query).
+        self._trust: dict[tuple[str, str, str, str, str], bool] = {}
+        # Sessions in key bundle blobs by room and session id, for rooms read one session at a time.
+        self._blob_index: dict[str, dict[str, Pending]] = {}
         migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
     def _create_database(self) -> SqliteDatabase:
@@ -97,49 +106,135 @@ class AppStore(SqliteStore):
             self._account_id = row[0] if row else None
         return self._account_id
 
+    # -- device trust, cached ------------------------------------------------------------------
+
+    def _cached_trust(self, kind: str, device: Any, ask: Callable[[Any], bool]) -> bool:
+        key = (kind, device.user_id, device.id, device.ed25519, device.curve25519)
+        found = self._trust.get(key)
+        if found is None:
+            found = self._trust[key] = bool(ask(device))
+        return found
+
+    def is_device_verified(self, device: Any) -> bool:
+        return self._cached_trust("verified", device, super().is_device_verified)
+
+    def is_device_blacklisted(self, device: Any) -> bool:
+        return self._cached_trust("blacklisted", device, super().is_device_blacklisted)
+
+    def is_device_ignored(self, device: Any) -> bool:
+        return self._cached_trust("ignored", device, super().is_device_ignored)
+
+    def _changing_trust(self, change: Callable[[Any], Any], arg: Any) -> Any:
+        try:
+            return change(arg)
+        finally:
+            self._trust.clear()
+
+    def verify_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().verify_device, device))
+
+    def unverify_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().unverify_device, device))
+
+    def blacklist_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().blacklist_device, device))
+
+    def unblacklist_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().unblacklist_device, device))
+
+    def ignore_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().ignore_device, device))
+
+    def unignore_device(self, device: Any) -> bool:
+        return bool(self._changing_trust(super().unignore_device, device))
+
+    def ignore_devices(self, devices: Any) -> None:
+        self._changing_trust(super().ignore_devices, devices)
+
+    def save_device_keys(self, device_keys: Any) -> None:
+        """What a key query stores: every cached trust answer is asked again afterwards."""
+        self._changing_trust(super().save_device_keys, device_keys)
+
     # -- Megolm inbound sessions (replacing nio's slow, session-id-keyed versions) ---------
 
     def load_inbound_group_sessions(self) -> GroupSessionStore:
-        store = GroupSessionStore()
-        entries = store._entries
-        bad = 0
-        loaded: set[tuple[str, str]] = set()
-        for room_id, session_id, sender_key, fp_key, pickle, chain in self.conn.execute(
-            "SELECT room_id, session_id, sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session"
-        ).fetchall():
-            try:
-                session = InboundGroupSession.from_pickle(
-                    bytes(pickle), fp_key, sender_key, room_id, self.pickle_key, chain.split() if chain else [],
-                )
-            except Exception as exc:  # one damaged row must not lose the others
-                bad += 1
-                logger.error("cannot load Megolm session %s of %s: %s", session_id, room_id, exc)
-                continue
-            entries[room_id][sender_key][session_id] = session
-            loaded.add((room_id, session_id))
-        for room_id, forwarder_key, sessions in self._bundle_session_entries():
-            for session_id, sender_key, ed25519, exported in sessions:
-                if (room_id, session_id) in loaded:
-                    continue  # the table holds a newer copy
-                try:
-                    inner = import_exported(exported, session_id)
-                except MegolmKeyError as exc:
-                    bad += 1
-                    logger.error("cannot load shared Megolm session of %s: %s", room_id, exc)
+        """Every stored session, each room read when first used (see `lazy_sessions`)."""
+        return LazyGroupSessionStore(self)
+
+    def room_sessions(self, room_id: str) -> list[Pending]:
+        """A room's stored sessions, not unpickled yet: rows of the sessions table, then those
+        only in key bundle blobs (a row holds a newer copy; of two blobs, the first wins)."""
+        found: dict[str, Pending] = {}
+        self._blob_index.pop(room_id, None)  # the room's sessions are held from now on
+        for session_id, sender_key, fp_key, pickle, chain in self.conn.execute(
+            "SELECT session_id, sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session "
+            "WHERE room_id=?",
+            (room_id,),
+        ):
+            found[session_id] = Pending(
+                self._open_pickled, room_id, session_id, sender_key, fp_key, bytes(pickle),
+                tuple(chain.split()) if chain else (),
+            )
+        for _, forwarder_key, entries in self._bundle_session_entries(room_id):
+            for entry in entries:
+                if len(entry) != 4:
+                    logger.error("a stored key bundle of %s has a damaged entry; skipped", room_id)
                     continue
-                entries[room_id][sender_key][session_id] = InboundGroupSession(
-                    "", ed25519, sender_key, room_id, [forwarder_key], session=inner
-                )
-                loaded.add((room_id, session_id))
-        if bad:
-            logger.error("%d stored Megolm sessions could not be loaded", bad)
-        return store
+                session_id, sender_key, ed25519, exported = entry
+                if session_id not in found:
+                    found[session_id] = Pending(
+                        self._open_exported, room_id, session_id, sender_key, ed25519, exported, (forwarder_key,)
+                    )
+        return list(found.values())
+
+    def one_session(self, room_id: str, session_id: str) -> Pending | None:
+        """One stored session, not unpickled yet (from the sessions table, or a key bundle's
+        blob: the room's blobs are read once and indexed)."""
+        row = self.conn.execute(
+            "SELECT sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session "
+            "WHERE room_id=? AND session_id=?",
+            (room_id, session_id),
+        ).fetchone()
+        if row is not None:
+            sender_key, fp_key, pickle, chain = row
+            return Pending(self._open_pickled, room_id, session_id, sender_key, fp_key, bytes(pickle),
+                           tuple(chain.split()) if chain else ())
+        index = self._blob_index.get(room_id)
+        if index is None:
+            index = self._blob_index[room_id] = {}
+            for _, forwarder_key, entries in self._bundle_session_entries(room_id):
+                for entry in entries:
+                    if len(entry) == 4 and entry[0] not in index:
+                        index[entry[0]] = Pending(self._open_exported, room_id, entry[0], entry[1], entry[2],
+                                                  entry[3], (forwarder_key,))
+        return index.get(session_id)
+
+    def rooms_with_sessions(self) -> set[str]:
+        return {row[0] for row in self.conn.execute(
+            "SELECT DISTINCT room_id FROM tc_inbound_session UNION SELECT DISTINCT room_id FROM tc_bundle_sessions"
+        )}
+
+    def _open_pickled(self, p: Pending) -> InboundGroupSession:
+        try:
+            data = p.data if isinstance(p.data, bytes) else p.data.encode()
+            inner = vodozemac.InboundGroupSession.from_pickle(data.decode(), self._megolm_key)
+        except vodozemac.PickleException:  # a libolm pickle (nio's fallback, with its key)
+            return InboundGroupSession.from_pickle(
+                data, p.ed25519, p.sender_key, p.room_id, self.pickle_key, list(p.chain)
+            )
+        return InboundGroupSession("", p.ed25519, p.sender_key, p.room_id, list(p.chain), session=inner)
+
+    @staticmethod
+    def _open_exported(p: Pending) -> InboundGroupSession:
+        inner = import_exported(str(p.data), p.session_id)
+        return InboundGroupSession("", p.ed25519, p.sender_key, p.room_id, list(p.chain), session=inner)
 
     def save_bundle_sessions(
         self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]], created_at: float
     ) -> None:
         """Store (session_id, sender_key, ed25519, exported_key) entries as one encrypted row.
         Call inside the import's transaction."""
+        self._blob_index.pop(room_id, None)
         lines = "\n".join(" ".join(e) for e in entries).encode()
         self.conn.execute(
             "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
@@ -147,10 +242,16 @@ class AppStore(SqliteStore):
             (room_id, forwarder_key, len(entries), created_at, seal(self._blob_key, lines, room_id.encode())),
         )
 
-    def _bundle_session_entries(self) -> Iterator[tuple[str, str, list[list[str]]]]:
-        for room_id, forwarder_key, blob in self.conn.execute(
-            "SELECT room_id, forwarder_key, blob FROM tc_bundle_sessions ORDER BY id"
-        ).fetchall():
+    def _bundle_session_entries(self, room_id: str | None = None) -> Iterator[tuple[str, str, list[list[str]]]]:
+        """(room, forwarder key, [session id, sender key, ed25519, exported key]) per stored blob,
+        oldest first; of one room only, or of every room."""
+        if room_id is None:
+            rows = self.conn.execute("SELECT room_id, forwarder_key, blob FROM tc_bundle_sessions ORDER BY id")
+        else:
+            rows = self.conn.execute(
+                "SELECT room_id, forwarder_key, blob FROM tc_bundle_sessions WHERE room_id=? ORDER BY id", (room_id,)
+            )
+        for room_id, forwarder_key, blob in rows.fetchall():
             blob = bytes(blob)
             try:
                 lines = unseal(self._blob_key, blob, room_id.encode()).decode()
@@ -164,7 +265,7 @@ class AppStore(SqliteStore):
 
     def save_inbound_group_sessions(self, sessions: Iterable[InboundGroupSession]) -> int:
         """Upsert sessions in bulk, keyed by (room, session id). Returns the count."""
-        key = derive_pickle_key(self.pickle_key)
+        key = self._megolm_key
         rows = []
         for s in sessions:
             sid = s.id  # computed by vodozemac on every access: read it once
@@ -193,18 +294,27 @@ class AppStore(SqliteStore):
     # -- session metadata ------------------------------------------------------------------
 
     def load_session_meta(self) -> dict[tuple[str, str], SessionMeta]:
-        out = {}
-        for row in self.conn.execute(
+        """Every session's metadata, each room read when first used (see `lazy_sessions`)."""
+        return MetaMap(self)
+
+    def room_session_meta(self, room_id: str) -> list[SessionMeta]:
+        return [_meta_from_row(row) for row in self.conn.execute(
             "SELECT room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
-            "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta"
-        ):
-            try:
-                origin = Origin(row[4])
-            except ValueError:
-                origin = Origin.IMPORT  # unknown: treat as the least trusted
-            meta = SessionMeta(row[0], row[1], row[2], bool(row[3]), origin, *row[5:])
-            out[meta.key] = meta
-        return out
+            "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta WHERE room_id=?",
+            (room_id,),
+        )]
+
+    def one_session_meta(self, room_id: str, session_id: str) -> SessionMeta | None:
+        row = self.conn.execute(
+            "SELECT room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
+            "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta "
+            "WHERE room_id=? AND session_id=?",
+            (room_id, session_id),
+        ).fetchone()
+        return _meta_from_row(row) if row is not None else None
+
+    def rooms_with_meta(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT DISTINCT room_id FROM tc_session_meta")}
 
     def save_session_meta(self, metas: Iterable[SessionMeta]) -> None:
         rows = sorted(
@@ -319,3 +429,11 @@ class AppStore(SqliteStore):
     def get_kv(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM tc_kv WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def _meta_from_row(row: tuple[Any, ...]) -> SessionMeta:
+    try:
+        origin = Origin(row[4])
+    except ValueError:
+        origin = Origin.IMPORT  # unknown: treat as the least trusted
+    return SessionMeta(row[0], row[1], row[2], bool(row[3]), origin, *row[5:])

@@ -22,7 +22,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, Static, TextArea
+from textual.widgets import ContentSwitcher, Static, TextArea
 
 from ...engine.api import EngineAPI
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
@@ -31,6 +31,7 @@ from .. import slash_commands
 from ..describe import backup_line, identity_warning, person, room_line, trust_line, typing_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
+from ..widgets.footer import Footer
 from ..widgets.invite_card import InviteCard
 from ..widgets.message import MessageView, item_details
 from ..widgets.room_list import INVITE_PREFIX, RoomList
@@ -146,7 +147,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def _lists_changed(self) -> None:
         rooms, invites = self.tui.rooms, self.tui.invites
-        self.query_one(RoomList).set_data(rooms, invites, frozenset(self.tui.changed_identities))
+        self.query_one(RoomList).set_data(rooms, invites, frozenset(self.tui.changed_identities),
+                                          known=getattr(self.tui, "rooms_known", True))
         if self._pending_select and any(r.room_id == self._pending_select for r in rooms):
             room_id, self._pending_select = self._pending_select, None
             self.query_one(RoomList).select_id(room_id)

@@ -164,6 +164,7 @@ class RoomList(OptionList):
         self.entries: list[Entry] = []
         self._by_key: dict[str, Entry] = {}
         self._prompts: dict[str, tuple[object, int, bool, Content]] = {}  # key -> (what, width, warn, prompt)
+        self.known = True  # False: the engine has not said yet which rooms there are
         self._current: str | None = None
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
@@ -172,9 +173,17 @@ class RoomList(OptionList):
     # -- data --------------------------------------------------------------------------------
 
     def set_data(
-        self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...], changed: frozenset[str] = frozenset()
+        self, rooms: tuple[RoomSummary, ...], invites: tuple[Invite, ...], changed: frozenset[str] = frozenset(),
+        *, known: bool = True,
     ) -> None:
-        self.rooms, self.invites, self.changed = tuple(rooms), tuple(invites), frozenset(changed)
+        """`known`: False while the engine has not answered yet (the list says it is loading)."""
+        rooms, invites, changed = tuple(rooms), tuple(invites), frozenset(changed)
+        if (
+            (rooms, invites, changed, known) == (self.rooms, self.invites, self.changed, self.known)
+            and self._deferred is None and self.options
+        ):
+            return  # the same list again (a sync that changed nothing here): nothing to redraw
+        self.rooms, self.invites, self.changed, self.known = rooms, invites, changed, known
         keep = self._current
         if self._auto_selected and self.rooms and self.current_invite is not None:
             keep = self.rooms[0].room_id  # rooms arrived after the invites: open one
@@ -208,7 +217,8 @@ class RoomList(OptionList):
         self._by_key = {e.key: e for e in self.entries}
         options: list[Option | None] = [self._option(entry, width) for entry in self.entries]
         if not any(e.kind == "room" or e.kind == "space" for e in self.entries):
-            options.append(Option(Content.styled("no rooms yet — ctrl+n creates one", "italic $foreground-muted"), disabled=True))
+            empty = "no rooms yet — ctrl+n creates one" if self.known else "loading your rooms…"
+            options.append(Option(Content.styled(empty, "italic $foreground-muted"), disabled=True))
         prompts = {e.key for e in self.entries}
         for key in [k for k in self._prompts if k not in prompts]:
             del self._prompts[key]

@@ -1,0 +1,85 @@
+"""`tui-client` draws its main screen before the engine exists: the engine (nio, the store) is
+opened on its thread after the first frame. Until it answers, the screen says it is loading and
+keys work; then the rooms appear. Claiming the profile (lock, session, store check) still
+happens before the terminal is taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from tui_client.engine.host import EngineHost
+from tui_client.ui.app import TuiApp
+from tui_client.ui.screens.main import MainScreen
+from tui_client.ui.timefmt import TimeFormatter
+from tui_client.ui.widgets.room_list import RoomList
+
+from .conftest import FIXED_NOW, wait_for
+from .fake_engine import GENERAL, FakeEngine
+
+SIZE = (100, 30)
+
+
+def _host(gate: threading.Event, opened: list[FakeEngine]) -> EngineHost:
+    async def opener() -> FakeEngine:
+        while not gate.is_set():  # (the engine thread waits; the UI thread must not)
+            await asyncio.sleep(0.01)
+        engine = FakeEngine()
+        opened.append(engine)
+        return engine
+
+    return EngineHost(opener=opener)  # type: ignore[arg-type]
+
+
+async def test_the_main_screen_answers_keys_before_the_engine_is_open(tmp_path: Path) -> None:
+    gate = threading.Event()
+    opened: list[FakeEngine] = []
+    host = _host(gate, opened)
+    app = TuiApp(host, restored=True, time_format=TimeFormatter(timezone.utc), now=lambda: FIXED_NOW,
+                 screenshot_dir=tmp_path, profile="test")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(RoomList),
+                           what="the main screen")
+            room_list = app.screen.query_one(RoomList)
+            await wait_for(pilot, lambda: any("loading your rooms" in str(o.prompt) for o in room_list.options),
+                           what="the list saying it is loading")
+            assert app.sync_state.state == "connecting"
+            await pilot.press("f1")  # keys work meanwhile
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="the help screen")
+            await pilot.press("escape")
+            assert not opened
+
+            gate.set()
+            await wait_for(pilot, lambda: any(r.room_id == GENERAL for r in room_list.rooms), what="the rooms")
+            assert not any("loading" in str(o.prompt) for o in room_list.options)
+            assert len(opened) == 1
+    finally:
+        gate.set()
+        host.stop()
+
+
+def test_a_host_never_opened_releases_what_it_was_given_and_a_failed_open_reaches_the_caller() -> None:
+    released: list[bool] = []
+
+    async def never() -> FakeEngine:
+        raise AssertionError("not called")
+
+    host = EngineHost(opener=never, on_unopened=lambda: released.append(True))  # type: ignore[arg-type]
+    host.start()
+    host.stop()
+    assert released == [True]
+
+    async def broken() -> FakeEngine:
+        raise RuntimeError("the store is damaged")
+
+    failing = EngineHost(opener=broken, on_unopened=lambda: released.append(True))  # type: ignore[arg-type]
+    failing.start()
+    with pytest.raises(RuntimeError, match="damaged"):
+        failing.run(lambda e: e.sync_once()).result(5)
+    failing.stop()
+    assert released == [True, True]

@@ -1,0 +1,59 @@
+"""The main screen skips work that would redraw nothing (issue 15: the UI loop must not stall
+while a sync or an import runs); these check it still redraws what did change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.widgets._footer import FooterKey
+
+from tui_client.ui.widgets.footer import Footer
+from tui_client.ui.widgets.room_list import RoomList
+
+from .conftest import wait_for
+from .fake_engine import DESIGN, GENERAL
+from .test_pilot_fake import SIZE, ready
+
+
+def footer_keys(screen) -> set[str]:
+    return {key.description for key in screen.query_one(Footer).query(FooterKey)}
+
+
+async def test_the_footer_follows_the_keys_that_apply_and_is_not_rebuilt_when_they_do_not_change(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        footer = screen.query_one(Footer)
+        room_list = screen.query_one(RoomList)
+        room_list.focus()
+        await pilot.pause()
+        assert "Accept" not in footer_keys(screen)
+
+        room_list.select_id("invite:" + DESIGN)
+        await wait_for(pilot, lambda: "Accept" in footer_keys(screen), what="the invite's keys in the footer")
+        assert "Decline" in footer_keys(screen)
+
+        keys_before = list(footer.query(FooterKey))
+        screen.refresh_bindings()  # nothing changed: the same key widgets stay
+        await pilot.pause()
+        await pilot.pause()
+        assert list(footer.query(FooterKey)) == keys_before
+
+        room_list.select_id(GENERAL)
+        await wait_for(pilot, lambda: "Accept" not in footer_keys(screen), what="the invite's keys to go")
+
+
+async def test_the_room_list_redraws_a_changed_room_and_not_an_unchanged_list(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        room_list = screen.query_one(RoomList)
+        options_before = list(room_list.options)
+        room_list.set_data(app.rooms, app.invites, frozenset(app.changed_identities))  # the same again
+        assert list(room_list.options) == options_before
+
+        general = next(r for r in app.rooms if r.room_id == GENERAL)
+        renamed = tuple(replace(r, name="General (renamed)") if r is general else r for r in app.rooms)
+        app.rooms = renamed
+        await wait_for(pilot, lambda: any("General (renamed)" in str(o.prompt) for o in room_list.options),
+                       what="the new name in the list")
