@@ -51,8 +51,9 @@ def labels(room_list: RoomList) -> list[str]:
 
 async def main_ready(pilot) -> MainScreen:
     app = pilot.app
+    # The main screen is drawn before the engine answers ("loading your rooms…"): wait for the rooms.
     await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(RoomList)
-                   and app.screen.query_one(RoomList).options, what="the main screen")
+                   and app.rooms_known and app.screen.query_one(RoomList).options, what="the main screen")
     return app.screen
 
 

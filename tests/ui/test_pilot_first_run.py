@@ -136,7 +136,8 @@ async def test_a_long_message_says_it_goes_on_and_details_show_all_of_it(make_ap
     app = make_app(FakeEngine(timelines={PROJECT: items}))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(Timeline)
-                       and app.screen.query_one(Timeline).view_of("$e10") is not None, what="the long message")
+                       and (view := app.screen.query_one(Timeline).view_of("$e10")) is not None
+                       and view.query(".body"), what="the long message")
         screen = app.screen
         timeline = screen.query_one(Timeline)
         body = str(timeline.view_of("$e10").query_one(".body").render())
