@@ -122,7 +122,7 @@ async def test_recovery_key_verifies_a_new_device(engines, make_user):
     """Secret storage written the way Element writes it; a new device unlocks it."""
     user = make_user("erin")
     first = await engines("erin1", user=user)
-    private = first.identity._private
+    private = first.identity._own.private
     key = os.urandom(32)
     key_id = "tui-test-key"
     await _put_account_data(first, f"m.secret_storage.key.{key_id}", make_key_description(key, name="test"))
@@ -146,7 +146,7 @@ async def test_recovery_key_verifies_a_new_device(engines, make_user):
         await second.verify_with_recovery_key(wrong)
     with pytest.raises(EngineError, match="recovery key"):
         await second.verify_with_recovery_key("EsT not a recovery key at all")
-    assert not second.own_trust().device_verified and second.identity._private is None
+    assert not second.own_trust().device_verified and second.identity._own.private is None
     assert second.client.store.get_secret("cross_signing_keys") is None
 
     trust = await second.verify_with_recovery_key(encode_recovery_key(key))

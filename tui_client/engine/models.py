@@ -1,4 +1,10 @@
-"""Immutable models the UI (and the CLI) consume. Nothing here knows about nio."""
+"""Immutable models the UI (and the CLI) consume. Nothing here knows about nio.
+
+One module although it is over ~450 lines: it is the whole vocabulary of data the front ends
+see (with `api`, `events` and `errors`, all the import contract lets the UI import), plain
+frozen data with small describing helpers, grouped by subject below; kept in one file, that
+contract stays one list to read.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,11 @@ look at server-supplied data and fail closed: they raise only
 
 Pinning (TOFU) of master keys and "was verified, identity changed" tracking
 are the caller's job; nothing here remembers anything.
+
+One module (at the ~450-line limit): the producer checks what it makes and
+what it signs with the consumer's parser (``identity``, ``sign_master_key_of``)
+and shares its role names and messages, so split, one side would import the
+other's private parts.
 """
 
 from __future__ import annotations

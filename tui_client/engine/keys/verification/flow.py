@@ -10,6 +10,10 @@ later event points at it with an ``m.reference`` relation).
 
 Who starts: either side may send ``start`` once both are ready. If both do at once, the start of
 the lexicographically smaller user id (then device id) wins, as the spec and rust-sdk say.
+
+One module although it is over ~450 lines: it is one state machine whose transitions (each
+checking and setting the same phase and SAS fields) read best together, with the few types and
+constants it trades in; the I/O around it is in `service`, `transport` and `proved`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ actions, timeouts, and what a finished verification leads to.
   key (their identity becomes "verified"), another device of ours with our self-signing key; and a
   device of ours that just verified a device holding our keys asks it for them (secret gossip).
 
+What leaves is sent by `transport` (to-device or into the room), and what a success leads to is
+in `proved`. Incoming events of both transports stay here with the user's actions: both create
+flows, feed them and queue their answers in the one registry of flows this class keeps.
+
 Anything odd is logged with its reason and otherwise ignored; nothing here raises into a sync.
 """
 
@@ -19,13 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ...events import EngineEvent, VerificationChanged
 from ...models import VerificationInfo, VerificationPhase
-from ..identity import IdentityError
 from .flow import (
     EVENT_TYPES,
     REQUEST,
@@ -38,6 +40,8 @@ from .flow import (
     Verified,
     request_content,
 )
+from .proved import own_device_verified, user_verified
+from .transport import Delivery, RoomIO
 
 if TYPE_CHECKING:
     from ...nio.client import EngineClient
@@ -53,16 +57,6 @@ UNCLAIMED_LIFETIME = 60.0
 
 class VerificationError(Exception):
     """A verification action cannot be done; the message is for the user."""
-
-
-class RoomIO(Protocol):
-    """Room operations the shell needs (implemented by `commands.RoomCommands`)."""
-
-    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str: ...
-
-    async def direct_room(self, user_id: str, timeout: float) -> str: ...
-
-    def display_name_in(self, room_id: str | None, user_id: str) -> str | None: ...
 
 
 class _Keys:
@@ -103,6 +97,7 @@ class Verifications:
         # ... and it vouched for our identity (so it holds our keys): ask it for them.
         self._on_own_identity_proved = on_own_identity_proved
         self._keys = _Keys(identity)
+        self._delivery = Delivery(client, rooms)
         self._flows: dict[str, Verification] = {}
         self._results: dict[str, str] = {}
         self._shown: dict[str, VerificationInfo] = {}
@@ -306,34 +301,8 @@ class Verifications:
             self._changed(flow)
         outbox, self._outbox = self._outbox, []
         for flow, sends in outbox:
-            await self._deliver(flow, sends)
+            await self._delivery.deliver(flow, sends)
         self._forget_old(now)
-
-    async def _deliver(self, flow: Verification, sends: list[Send]) -> None:
-        for send in sends:
-            try:
-                if flow.transport is Transport.ROOM:
-                    assert flow.room_id is not None
-                    await self._rooms.send_event(flow.room_id, send.event_type, send.content)
-                else:
-                    await self._send_to_device(flow.other_user, send)
-            except Exception as exc:
-                logger.warning(
-                    "verification %s: could not send %s to %s: %s", flow.flow_id[:40], send.event_type,
-                    flow.other_user, str(exc) or type(exc).__name__,
-                )
-
-    async def _send_to_device(self, user_id: str, send: Send) -> None:
-        if not send.devices:
-            raise VerificationError("no device to send to")
-        messages = {user_id: {device: send.content for device in send.devices}}
-        status, body = await self._client.raw_json(
-            "PUT",
-            f"/_matrix/client/v3/sendToDevice/{urllib.parse.quote(send.event_type)}/{secrets.token_hex(12)}",
-            {"messages": messages},
-        )
-        if status != 200:
-            raise VerificationError(body.get("error") or f"HTTP {status}")
 
     def _forget_old(self, now: float) -> None:
         """Finished flows stay visible for a while (for `verifications` and the dialog), not forever."""
@@ -352,7 +321,7 @@ class Verifications:
         return flow
 
     async def _act(self, flow: Verification, sends: list[Send]) -> VerificationInfo:
-        await self._deliver(flow, sends)
+        await self._delivery.deliver(flow, sends)
         self._after_change(flow)
         return self.info(flow)
 
@@ -376,7 +345,7 @@ class Verifications:
             flow = Verification(flow_id, Transport.TO_DEVICE, own, user_id, True, now, self._keys,
                                 requested_devices=tuple(devices))
             self._flows[flow_id] = flow
-            await self._deliver(flow, [Send(REQUEST, request_content(own, flow_id=flow_id, now=now), tuple(devices))])
+            await self._delivery.deliver(flow, [Send(REQUEST, request_content(own, flow_id=flow_id, now=now), tuple(devices))])
             logger.info("asked our devices %s to verify (%s)", ", ".join(devices), flow_id)
         else:
             try:
@@ -447,41 +416,12 @@ class Verifications:
         """Sign what the emoji proved, and tell the user what that means."""
         try:
             if verified.user_id == self._client.user_id:
-                result = await self._own_device_verified(verified)
+                result = await own_device_verified(self._identity, verified, self._on_own_identity_proved)
             else:
-                result = await self._user_verified(verified)
+                result = await user_verified(self._identity, verified)
         except Exception as exc:
             logger.warning("after verifying %s: %s", verified.user_id, exc)
             result = f"the emoji matched, but {exc}"
         self._results[flow.flow_id] = result
         logger.info("verification %s with %s: %s", flow.flow_id[:40], verified.user_id, result)
         self._changed(flow)
-
-    async def _own_device_verified(self, verified: Verified) -> str:
-        identity = self._identity
-        own_master = identity.master_key_of(identity.user_id)
-        parts: list[str] = []
-        if identity.can_sign:
-            try:
-                await identity.sign_own_device(verified.device_id)
-                parts.append(f"your device {verified.device_id} is now verified by your identity")
-            except IdentityError as exc:
-                parts.append(f"your device {verified.device_id} could not be signed: {exc}")
-        if verified.master_key is not None and verified.master_key == own_master:
-            # It vouched for our identity: it holds our keys, so ask it for them (and for the key
-            # backup's key) if we lack them.
-            await self._on_own_identity_proved(verified.device_id)
-            if not identity.can_sign:
-                parts.append(f"asked your device {verified.device_id} for your identity's keys")
-        return "; ".join(parts) or f"your device {verified.device_id} matched"
-
-    async def _user_verified(self, verified: Verified) -> str:
-        if verified.master_key is None:
-            return f"{verified.user_id}'s device {verified.device_id} matched, but they did not vouch for their identity"
-        try:
-            info = await self._identity.sign_user(verified.user_id, verified.master_key)
-        except IdentityError as exc:
-            return f"the emoji matched, but {exc}"
-        if info.state == "verified":
-            return f"{verified.user_id} is now verified"
-        return f"signed the identity of {verified.user_id}; the server has not shown the signature yet"
