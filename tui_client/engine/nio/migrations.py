@@ -12,6 +12,9 @@ version) is refused rather than guessed at.
    get their own typed table (``tc_accepted_invite``); received bundles gain download progress.
 3. Bundle blobs are sealed with the one key derivation every secret at rest uses
    (`crypto.symmetric.store_subkey`), instead of a SHA-256 of their own: re-sealed in place.
+4. What a start needs before the server answers, and what a send needs to continue a Megolm
+   session: each joined room's summary and recent timeline (``tc_room_cache``), and our
+   outbound Megolm session per room (``tc_outbound_session``); both sealed with store subkeys.
 """
 
 from __future__ import annotations
@@ -268,7 +271,27 @@ def _v3(conn: sqlite3.Connection, ctx: Context) -> None:
         conn.execute("UPDATE tc_bundle_sessions SET blob=? WHERE id=?", (seal(new_key, plain, room_id.encode()), row_id))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection, ctx: Context) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS tc_room_cache (
+            room_id TEXT PRIMARY KEY,
+            updated_at REAL NOT NULL,
+            summary BLOB,
+            timeline BLOB
+        );
+        CREATE TABLE IF NOT EXISTS tc_outbound_session (
+            room_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            blob BLOB NOT NULL
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)
 
 

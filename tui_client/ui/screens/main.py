@@ -571,7 +571,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry_sync":
-            return self.tui.sync_state.state == "retrying"
+            return self.tui.sync_state.state in ("retrying", "offline")
         if action == "verify_device":
             trust = self.tui.own_trust
             return trust is None or getattr(trust, "device_verified", None) is not True

@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...engine.models import SyncState
+from ...engine.models import SyncPhase, SyncState
 from ..describe import sync_line
 from ..formatting import clean
 
@@ -23,6 +23,7 @@ _STATE_STYLE = {
     "syncing": "$text-success",
     "connecting": "$text-warning",
     "retrying": "$text-error",
+    "offline": "$text-warning",
     "logged_out": "$text-error",
 }
 
@@ -36,7 +37,7 @@ def _trust_style(text: str) -> str:
 
 
 class StatusBar(Horizontal):
-    sync_state: reactive[SyncState] = reactive(SyncState("stopped"), init=False)
+    sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)
@@ -57,9 +58,10 @@ class StatusBar(Horizontal):
     def watch_sync_state(self, state: SyncState) -> None:
         self._render_sync()
         self._render_who()
-        if state.state == "retrying" and self._ticker is None:
+        counting = state.state in ("retrying", "offline")
+        if counting and self._ticker is None:
             self._ticker = self.set_interval(1, self._render_sync)
-        elif state.state != "retrying" and self._ticker is not None:
+        elif not counting and self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
 
@@ -85,7 +87,7 @@ class StatusBar(Horizontal):
     def _render_who(self) -> None:
         if not self.user_id:
             content = Content("")
-        elif self.sync_state.state in ("retrying", "logged_out"):
+        elif self.sync_state.state in ("retrying", "offline", "logged_out"):
             content = Content.styled(clean(self.user_id), "bold")  # room for the reason
         else:
             trust = self.trust
