@@ -89,18 +89,29 @@ EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_PROFILE_UNUSABLE = 1, 2, 3, 4
 
 async def _with_engine(
     args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True,
-    broken_store_ok: bool = False,
+    broken_store_ok: bool = False, offline_ok: bool = False,
 ) -> int:
+    """Run `body` on the profile's engine, after one sync. With `offline_ok`, a homeserver that
+    cannot be reached is said on stderr and `body` reads what the last sync kept
+    (`args.offline` is then True)."""
     from .engine.engine import Engine
+    from .engine.errors import Unreachable
 
     engine = Engine(args.profile, settings=args.settings)
+    args.offline = False
     try:
         if not await engine.open(broken_store_ok=broken_store_ok):
             raise CliError(f"profile {args.profile!r} is not logged in; run `tui-client login` first")
         if sync:
-            await engine.sync_once()
+            try:
+                await engine.sync_once()
+            except Unreachable as exc:
+                if not offline_ok:
+                    raise
+                args.offline = True
+                err(f"offline: {exc}; showing what was kept from the last sync")
         code = await body(engine)
-        if engine.logged_in and not engine.store_problem:
+        if engine.logged_in and not engine.store_problem and not args.offline:
             await engine.flush()
         return code
     finally:
@@ -122,9 +133,15 @@ def remove_unused_profile(directory: Path) -> None:
 
 
 def item_json(item: Any) -> dict[str, Any]:
+    """One timeline item for `history --json`: relations are folded into it (an edited message
+    shows its newest text and `edited`; reactions, votes and edits are not items of their own);
+    a deleted one has `redacted` and no text at all."""
+    attachment = item.attachment
+    poll = item.poll
     return {
         "event_id": item.event_id,
         "type": item.event_type,
+        "msgtype": item.msgtype,
         "sender": item.sender,
         "sender_name": item.sender_name,
         "timestamp": item.timestamp,
@@ -134,6 +151,26 @@ def item_json(item: Any) -> dict[str, Any]:
         "failure_code": item.failure_code,
         "shared_by": item.provenance.shared_by if item.provenance else None,
         "shared_by_device": item.provenance.shared_by_device if item.provenance else None,
+        "edited": item.edited,
+        "reply_to": item.reply_to,
+        "thread_root": item.thread_root,
+        "thread_replies": item.thread.replies if item.thread else 0,
+        "reactions": {r.key: list(r.senders) for r in item.reactions},
+        "redacted": item.redacted,
+        "redacted_by": item.redacted_by,
+        "redaction_reason": item.redaction_reason,
+        "attachment": {
+            "name": attachment.name, "mimetype": attachment.mimetype, "size": attachment.size,
+            "encrypted": attachment.encrypted,
+        } if attachment is not None else None,
+        "poll": {
+            "question": poll.question, "kind": poll.kind, "max_selections": poll.max_selections,
+            "ended": poll.ended,
+            "answers": [{"id": a.id, "text": a.text, "voters": list(a.voters)} for a in poll.answers],
+        } if poll is not None else None,
+        "location": {
+            "description": item.location.description, "geo_uri": item.location.geo_uri,
+        } if item.location is not None else None,
     }
 
 
@@ -232,7 +269,7 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
                     f"({plural(s.joined_count, 'member')}, history {_name(s.history_visibility)})")
         return 0
 
-    return await _with_engine(args, body)
+    return await _with_engine(args, body, offline_ok=True)
 
 
 async def cmd_invites(args: argparse.Namespace) -> int:
@@ -281,6 +318,44 @@ async def cmd_send(args: argparse.Namespace) -> int:
         text = args.text if args.text != "-" else sys.stdin.read()
         event_id = await engine.send_text(room_id, text, emote=args.emote, notice=args.notice)
         out(_id(event_id))
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_reply(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        text = args.text if args.text != "-" else sys.stdin.read()
+        out(_id(await engine.reply(room_id, args.event_id, text, in_thread=args.thread, emote=args.emote)))
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_edit(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        text = args.text if args.text != "-" else sys.stdin.read()
+        out(_id(await engine.edit(room_id, args.event_id, text)))
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_react(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        out(_id(await engine.react(room_id, args.event_id, args.key)))
+        return 0
+
+    return await _with_engine(args, body)
+
+
+async def cmd_redact(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        out(_id(await engine.redact(room_id, args.event_id, args.reason)))
         return 0
 
     return await _with_engine(args, body)
@@ -363,26 +438,62 @@ async def cmd_set_visibility(args: argparse.Namespace) -> int:
 async def cmd_history(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
-        if args.wait:
-            await engine.wait_until(
-                lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait
-            )
-        items = await engine.load_full_history(room_id)
-        if args.wait and any(i.failed for i in items):
-            await engine.wait_until(lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait)
+        if args.offline:
             items = engine.timeline(room_id)
+            if not items:
+                raise CliError(f"offline, and nothing of {args.room} was kept from the last sync")
+        else:
+            if args.wait:
+                await engine.wait_until(
+                    lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait
+                )
+            items = await engine.load_full_history(room_id)
+            if args.wait and any(i.failed for i in items):
+                await engine.wait_until(lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait)
+                items = engine.timeline(room_id)
         if not args.all:
             items = [i for i in items if i.is_message]
         if args.json:
             _print_json([item_json(i) for i in items])
         else:
             for i in items:
-                text = clean(i.body) if i.body is not None else f"⚠ {_name(i.failure_reason)}"
-                badge = f"  [{_name(i.provenance.badge)}]" if i.provenance else ""
-                out(f"{_name(i.sender_name)}: {text}{badge}")
+                out(f"{_name(i.sender_name)}: {history_line(i)}")
         return 0
 
-    return await _with_engine(args, body)
+    return await _with_engine(args, body, offline_ok=True)
+
+
+def history_line(item: Any) -> str:
+    """One item of `history` in words: its text (or why there is none) and what hangs on it."""
+    if item.redacted:
+        by = f" by {_id(item.redacted_by)}" if item.redacted_by and item.redacted_by != item.sender else ""
+        why = f": {clean(item.redaction_reason)}" if item.redaction_reason else ""
+        return f"(message deleted{by}{why})"
+    text = clean(item.body) if item.body is not None else f"⚠ {_name(item.failure_reason)}"
+    if item.kind == "emote":
+        text = f"* {_name(item.sender_name)} {text}"
+    elif item.msgtype == "m.notice":
+        text = f"[notice] {text}"
+    if item.location is not None and item.location.geo_uri and item.location.geo_uri not in text:
+        text += f" ({_name(item.location.geo_uri)})"
+    before = []
+    if item.reply is not None:
+        quoted = clean(item.reply.snippet) if item.reply.snippet else {"deleted": "a deleted message"}.get(
+            item.reply.state, "a message not loaded")
+        before.append(f"[reply to {_name(item.reply.sender_name or item.reply_to)}: {quoted}]")
+    if item.thread_root:
+        before.append("[in a thread]")
+    after = []
+    if item.edited:
+        after.append("(edited)")
+    if item.provenance or item.edit_provenance:
+        after.append(f"[{_name(item.shown_provenance.badge)}]")
+    if item.thread:
+        count = item.thread.replies
+        after.append(f"[thread: {count} repl{'y' if count == 1 else 'ies'}]")
+    if item.reactions:
+        after.append(" ".join(f"{clean(r.key)} {r.count}" for r in item.reactions))
+    return " ".join(before + [text] + after)
 
 
 async def cmd_devices(args: argparse.Namespace) -> int:
@@ -637,6 +748,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--emote", action="store_true", help="send as /me")
     p.add_argument("--notice", action="store_true", help="send as a notice")
+
+    p = add("reply", cmd_reply, "reply to a message (in its thread if it is in one); prints the new event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("text", help="markdown; '-' reads stdin")
+    p.add_argument("--thread", action="store_true",
+                   help="write in the thread of EVENT_ID (starting one from it) instead of replying to it")
+    p.add_argument("--emote", action="store_true", help="send as /me")
+
+    p = add("edit", cmd_edit, "replace the text of one of your messages; prints the edit's event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("text", help="markdown; '-' reads stdin")
+
+    p = add("react", cmd_react, "react to a message (e.g. 👍); prints the reaction's event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("key")
+
+    p = add("redact", cmd_redact, "delete a message (or take back a reaction by its event id); prints the "
+            "redaction's event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("--reason", help="say why (shown to everyone)")
 
     p = add("invite", cmd_invite, "invite a user, sharing the keys to earlier messages when the room allows it")
     p.add_argument("room")
