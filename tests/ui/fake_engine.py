@@ -38,8 +38,11 @@ from tui_client.engine.models import (
     EventDetails,
     Invite,
     KeyProvenance,
+    Location,
     Member,
     MemberReport,
+    Poll,
+    PollAnswer,
     Reaction,
     ReplyPreview,
     RoomInspection,
@@ -109,6 +112,39 @@ def general_timeline() -> list[TimelineItem]:
               decryption=Decryption.DECRYPTED),
         _item(21, GENERAL, DAVE, "Dave", ts(4, 10, 1), "emote", "waves", decryption=Decryption.DECRYPTED),
     ]
+
+
+LAUNCH = "!launch:example.org"
+
+
+def launch_timeline() -> list[TimelineItem]:
+    """What Element sends besides text, as the engine aggregates it: a reply, an edited message,
+    reactions (one of them ours), a deleted message, a thread, a poll and a location."""
+    dec = dict(decryption=Decryption.DECRYPTED, msgtype="m.text")
+    return [
+        _item(40, LAUNCH, ALICE, "Alice", ts(4, 9, 0), "message", "Shall we launch on Friday?", **dec,
+              reactions=(Reaction("👍", (ALICE, CAROL, ME), "$r1"), Reaction("🎉", (CAROL,)))),
+        _item(41, LAUNCH, ME, "Bob", ts(4, 9, 2), "message", "Yes, Friday at 10.", **dec,
+              reply_to="$e40", reply=ReplyPreview("$e40", "ok", ALICE, "Alice", "Shall we launch on Friday?"),
+              edited=True, edits=(EditVersion("$e41", ts(4, 9, 2), "Yes, Friday at 9."),
+                                  EditVersion("$x41", ts(4, 9, 3), "Yes, Friday at 10."))),
+        _item(42, LAUNCH, CAROL, "Carol", ts(4, 9, 4), "message", None, redacted=True, redacted_by=CAROL,
+              redaction_reason="wrong room"),
+        _item(43, LAUNCH, ALICE, "Alice", ts(4, 9, 5), "message", "Release checklist", **dec,
+              thread=ThreadSummary(2, CAROL, "Carol", "docs are done")),
+        _item(44, LAUNCH, ME, "Bob", ts(4, 9, 6), "message", "tests pass", **dec, thread_root="$e43"),
+        _item(45, LAUNCH, CAROL, "Carol", ts(4, 9, 7), "message", "docs are done", **dec, thread_root="$e43"),
+        _item(46, LAUNCH, CAROL, "Carol", ts(4, 9, 8), "poll", "Poll: Lunch after?\n1. Pizza (2 votes)\n2. Salad (1 vote)",
+              decryption=Decryption.DECRYPTED, event_type="org.matrix.msc3381.poll.start",
+              poll=Poll("Lunch after?", (PollAnswer("p", "Pizza", (ALICE, ME)), PollAnswer("s", "Salad", (CAROL,))))),
+        _item(47, LAUNCH, ALICE, "Alice", ts(4, 9, 9), "message", "Meet here", decryption=Decryption.DECRYPTED,
+              msgtype="m.location", location=Location("The office, 3rd floor", "geo:51.5,-0.12")),
+    ]
+
+
+def launch_room() -> RoomSummary:
+    return RoomSummary(LAUNCH, "Launch", None, True, "shared",
+                       members((ALICE, "Alice"), (ME, "Bob"), (CAROL, "Carol")), unread=0)
 
 
 def members(*pairs: tuple[str, str]) -> tuple[Member, ...]:

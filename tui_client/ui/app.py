@@ -27,7 +27,7 @@ from textual.screen import Screen
 
 from .. import paths
 from ..config import LoadedSettings, Settings
-from ..engine.models import Invite, RoomSummary, SyncState
+from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
 from .bridge import Backend, Bridge
 from .clock import TimeFormatter
 from .formatting import clean
@@ -59,7 +59,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
     invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
-    sync_state: reactive[SyncState] = reactive(SyncState("stopped"), init=False)
+    sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)
@@ -182,15 +182,31 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         # The engine's Notice (a toast) says it once; the room list and header keep saying it.
         self.refresh_identities()
 
+    def _thread_screens(self) -> list[Any]:
+        from .screens.thread import ThreadScreen
+
+        return [s for s in self.screen_stack if isinstance(s, ThreadScreen)]
+
     @on(Bridge.TimelineItemsAdded)
     async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
         if self._main is not None:
             await self._main.timeline_items_added(message.room_id, message.items, message.at_start)
+        for thread in self._thread_screens():
+            await thread.items_added(message.room_id, message.items)
 
     @on(Bridge.TimelineItemUpdated)
     def _item_updated(self, message: Bridge.TimelineItemUpdated) -> None:
         if self._main is not None:
             self._main.timeline_item_updated(message.room_id, message.item)
+        for thread in self._thread_screens():
+            thread.item_updated(message.room_id, message.item)
+
+    @on(Bridge.TimelineItemsRemoved)
+    async def _items_removed(self, message: Bridge.TimelineItemsRemoved) -> None:
+        if self._main is not None:
+            await self._main.timeline_items_removed(message.room_id, message.event_ids)
+        for thread in self._thread_screens():
+            await thread.items_removed(message.room_id, message.event_ids)
 
     @on(Bridge.TimelineReset)
     def _timeline_reset(self, message: Bridge.TimelineReset) -> None:
@@ -465,6 +481,8 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     from .screens.invites import InvitesScreen
     from .screens.log import LogScreen
     from .screens.main import MainScreen
+    from .screens.message_actions import DeleteMessageScreen, ReactScreen
+    from .screens.thread import ThreadScreen
     from .widgets.composer import Composer
     from .widgets.invite_card import InviteCard
     from .widgets.room_list import RoomList
@@ -477,6 +495,9 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
         ("timeline", Timeline),
         ("composer", Composer),
         ("invite", InviteCard),
+        ("thread", ThreadScreen),
+        ("react", ReactScreen),
+        ("delete message", DeleteMessageScreen),
         ("invites screen", InvitesScreen),
         ("create room", CreateRoomScreen),
         ("crypto inspector", CryptoInspectorScreen),

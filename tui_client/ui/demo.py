@@ -164,7 +164,7 @@ class DemoApp(TuiApp):
                 m.user_id == charlie and m.membership in ("invite", "join") for m in room.members
             )
             values["charlie_joined"] = any(m.user_id == charlie and m.membership == "join" for m in room.members)
-            if values["charlie_in_room"] and self.demo_user == "bob":
+            if values["charlie_in_room"] and self.demo_user == "bob" and room_id is not None:
                 values["charlie_got_keys"] = charlie in self.demo.shares(room_id)
         values["server_gone"] = self._server_gone
         main = self.main_screen
@@ -295,7 +295,7 @@ class DemoApp(TuiApp):
         if room is None:
             return []
         present = {m.user_id for m in room.members if m.membership in ("join", "invite")}
-        commands = []
+        commands: list[tuple[str, str, Callable[[], Any]]] = []
         for user in ("charlie", *USERS):
             user_id = self.demo.user_id(user)
             title = f"Invite {user.capitalize()}"

@@ -26,11 +26,15 @@ def _keys(text: str) -> frozenset[str]:
 
 # Bindings in these places are live at the same time as those of the main screen.
 _MAIN_SCREEN_PARTS = {"main screen", "room list", "timeline", "composer", "invite"}
+# The thread screen shows a timeline and a composer too.
+_THREAD_SCREEN_PARTS = {"thread", "timeline", "composer"}
 
 
 def _overlap(a: str, b: str) -> bool:
     """Whether bindings declared in places `a` and `b` can be active at once."""
     if a == b or "everywhere" in (a, b):
+        return True
+    if a in _THREAD_SCREEN_PARTS and b in _THREAD_SCREEN_PARTS and "thread" in (a, b):
         return True
     return a in _MAIN_SCREEN_PARTS and b in _MAIN_SCREEN_PARTS and "main screen" in (a, b)
 
@@ -66,10 +70,10 @@ def keymap_problems(keymap: Mapping[str, str], sources: Iterable[tuple[str, type
             if not _overlap(first.where, second.where):
                 continue
             for key in sorted(first.keys & second.keys):
-                pair = tuple(sorted((first.action_id, second.action_id)))
-                if (key, *pair) in reported:
+                low, high = sorted((first.action_id, second.action_id))
+                if (key, low, high) in reported:
                     continue
-                reported.add((key, *pair))
+                reported.add((key, low, high))
                 problems.append(
                     f"[keys] {key!r} is bound to both {first.action_id!r} and {second.action_id!r}; "
                     "only one of them can work: give one of them another key"

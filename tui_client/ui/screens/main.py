@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -34,6 +35,7 @@ from ..widgets.room_list import INVITE_PREFIX, RoomList
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
 from .confirm import ConfirmScreen
+from .message_actions import MessageActions
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ def _setter(target: object, name: str) -> Callable[[object], None]:
     return set_value
 
 
-class MainScreen(ReportsWorkerErrors, Screen):
+class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
     BINDINGS = [
         Binding("ctrl+n", "create_room", "New room", id="create_room"),
         Binding("ctrl+o", "invites", "Invites", id="invites"),
@@ -109,6 +111,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
                     with Vertical(id="conversation"):
                         yield Timeline(self.tui.time_format, id="timeline")
                         yield Static(id="detail", markup=False)
+                        yield Static(id="composer-context", markup=False)
                         yield Composer(id="composer")
                     yield Vertical(id="invite-pane")
         yield StatusBar(now=self.tui.now, id="status")
@@ -124,6 +127,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
         self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
+        self.query_one("#composer-context").display = False
         self.query_one("#identity-warning").display = False
         self.query_one(Composer).focus()
 
@@ -174,6 +178,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.query_one("#invite-pane").remove_children()
         if message.room_id != self.current_room:
             self.current_room = message.room_id
+            composer = self.query_one(Composer)
+            if composer.context is not None:
+                composer.set_context(None)  # a reply or an edit belongs to the room it was started in
             self.load_timeline(message.room_id)
         self._update_header()
 
@@ -286,6 +293,14 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if room_id == self.current_room:
             self.query_one(Timeline).update_item(item)
 
+    async def timeline_items_removed(self, room_id: str, event_ids: tuple[str, ...]) -> None:
+        if room_id == self._loading_room:
+            self.load_timeline(room_id)  # (rare) read the room again once it is loaded
+            return
+        timeline = self.query_one(Timeline)
+        if room_id == self.current_room and timeline.room_id == room_id:
+            await timeline.remove_items(event_ids)
+
     def timeline_reset(self, room_id: str) -> None:
         if room_id == self.current_room:
             self.load_timeline(room_id)
@@ -315,6 +330,34 @@ class MainScreen(ReportsWorkerErrors, Screen):
         room = self.room(message.item.room_id)
         self.app.push_screen(EventDetailsScreen(message.item, room.name if room else message.item.room_id))
 
+    # -- replying, editing, reacting, deleting, threads ---------------------------------------
+
+    def _actions_room(self) -> str | None:
+        return self.current_room
+
+    @on(Timeline.MessageAction)
+    def _message_action(self, message: Timeline.MessageAction) -> None:
+        self.message_action(message.action, message.item)
+
+    def open_thread(self, item: TimelineItem) -> None:
+        from .thread import ThreadScreen
+
+        room = self.room(item.room_id)
+        root = item
+        if item.thread_root is not None:
+            root = next((i for i in self.query_one(Timeline).items if i.event_id == item.thread_root), item)
+            if root.event_id != item.thread_root:  # the root is not loaded: the thread screen loads it
+                root = replace(item, event_id=item.thread_root, body=None, thread_root=None, reply=None)
+        self.app.push_screen(ThreadScreen(item.room_id, room.name if room else item.room_id, root))
+
+    @on(Composer.ContextChanged)
+    def _context_changed(self, message: Composer.ContextChanged) -> None:
+        label = self.query_one("#composer-context", Static)
+        binding = next(b for b in Composer.BINDINGS if isinstance(b, Binding) and b.id == "cancel_context")
+        content = self.context_label(message.context, self.tui.keys_for(binding).split(" / ")[0])
+        label.update(content or "")
+        label.display = content is not None
+
     @on(Timeline.Selected)
     def _selected(self, message: Timeline.Selected) -> None:
         detail = self.query_one("#detail", Static)
@@ -338,10 +381,10 @@ class MainScreen(ReportsWorkerErrors, Screen):
             action = commands.parse(message.text)
         except commands.CommandError as exc:
             self.notify(str(exc), title="Command", severity="error")
-            composer.restore(message.text)
+            composer.restore(message.text, message.context)
             return
         if isinstance(action, commands.CommandHelp):
-            self.app.action_help()  # type: ignore[attr-defined]
+            self.app.action_help()
             return
         if isinstance(action, commands.JoinRoom):
             self.join_room(action.room)
@@ -352,22 +395,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
             composer.restore(message.text)
             return
         if isinstance(action, commands.SendText):
-            self.send_text(room.room_id, action.text, action.emote)
+            self.send_with_context(room.room_id, action.text, action.emote, message.context)
         elif isinstance(action, commands.InviteUser):
             self.invite_user(room, action.user_id)
         elif isinstance(action, commands.LeaveRoom):
             self._confirm_leave(room)
         elif isinstance(action, commands.SetVisibility):
             self.set_visibility(room.room_id, action.visibility)
-
-    @work(group="send", name="Sending", exit_on_error=False)
-    async def send_text(self, room_id: str, text: str, emote: bool) -> None:
-        async with self._send_lock:  # keep messages in the order they were written
-            try:
-                await self.tui.bridge.call(lambda e: e.send_text(room_id, text, emote=emote))
-            except Exception:
-                self.query_one(Composer).restore(f"/me {text}" if emote else text)
-                raise
 
     @work(group="invite", name="Inviting", exit_on_error=False)
     async def invite_user(self, room: RoomSummary, user_id: str) -> None:
