@@ -15,7 +15,7 @@ from tui_client.engine.nio import migrations
 from tui_client.engine.nio.migrations import migrate
 from tui_client.engine.nio.olm import AppOlm, OlmHooks
 from tui_client.engine.nio.store import AppStore
-from tui_client.engine.timeline.cache import WINDOW, TimelineCache
+from tui_client.engine.timeline.cache import WINDOW, CacheRow, TimelineCache
 from tui_client.engine.timeline.relations import Aggregator
 
 ROOM = "!room:x"
@@ -54,15 +54,17 @@ def test_cached_rooms_and_timelines_read_back_and_are_sealed(tmp_path):
     events = Aggregator(BOB)
     events.add([decrypted(ctx, text(ALICE, "the launch code is 0000")), plain(ctx, text(BOB, "noted"))])
     store = _store(tmp_path)
-    TimelineCache(store, "store-key").save({ROOM: (_summary(), events.timeline_facts(), True)}, "s42", 1.0)
+    TimelineCache(store, "store-key").save({ROOM: CacheRow(_summary(), events.timeline_facts(), True, 77)}, "s42", 1.0)
     store.database.close()
 
     store = _store(tmp_path)
     cache = TimelineCache(store, "store-key")
     [room] = cache.load()
-    assert room.summary == _summary() and room.at_start and cache.sync_token() == "s42"
+    assert room.summary == _summary() and room.last_ts == 77 and cache.sync_token() == "s42"
+    kept, at_start = cache.timeline(room)
+    assert at_start
     again = Aggregator(BOB)
-    again.add(room.events)
+    again.add(kept)
     assert again.items() == events.items()
     raw = b"".join(bytes(row[0] or b"") + bytes(row[1] or b"") for row in
                    store.conn.execute("SELECT summary, timeline FROM tc_room_cache"))
@@ -75,15 +77,16 @@ def test_only_the_newest_window_is_kept_and_at_start_only_if_all_of_it_fits(tmp_
     events.add([plain(ctx, text(ALICE, f"m{n}")) for n in range(WINDOW + 10)])
     store = _store(tmp_path)
     cache = TimelineCache(store, "store-key")
-    cache.save({ROOM: (_summary(), events.timeline_facts(), True)}, None, 1.0)
+    cache.save({ROOM: CacheRow(_summary(), events.timeline_facts(), True)}, None, 1.0)
     [room] = cache.load()
-    assert len(room.events) == WINDOW and room.events[-1].content["body"] == f"m{WINDOW + 9}"
-    assert not room.at_start
+    kept, at_start = cache.timeline(room)
+    assert len(kept) == WINDOW and kept[-1].content["body"] == f"m{WINDOW + 9}"
+    assert not at_start
 
 
 def test_a_cache_sealed_with_another_key_is_dropped_not_trusted(tmp_path, caplog):
     store = _store(tmp_path)
-    TimelineCache(store, "other-key").save({ROOM: (_summary(), [], False)}, None, 1.0)
+    TimelineCache(store, "other-key").save({ROOM: CacheRow(_summary(), [], False)}, None, 1.0)
     assert TimelineCache(store, "store-key").load() == []
     assert "dropped the cached timeline" in caplog.text
     assert store.conn.execute("SELECT COUNT(*) FROM tc_room_cache").fetchone()[0] == 0
@@ -96,10 +99,11 @@ def test_a_deleted_message_leaves_no_trace_in_the_cache(tmp_path):
     events.add([decrypted(ctx, secret), plain(ctx, redaction(ALICE, secret["event_id"]))])
     store = _store(tmp_path)
     cache = TimelineCache(store, "store-key")
-    cache.save({ROOM: (None, events.timeline_facts(), False)}, None, 1.0)
+    cache.save({ROOM: CacheRow(None, events.timeline_facts(), False)}, None, 1.0)
     [room] = cache.load()
-    assert "hunter2" not in json.dumps([f.content for f in room.events])
-    assert all(f.item is None or f.item.body is None or "hunter2" not in f.item.body for f in room.events)
+    kept, _ = cache.timeline(room)
+    assert "hunter2" not in json.dumps([f.content for f in kept])
+    assert all(f.item is None or f.item.body is None or "hunter2" not in f.item.body for f in kept)
 
 
 # -- outbound Megolm sessions --------------------------------------------------------------------

@@ -42,12 +42,25 @@ class Database(Protocol):
 
 
 @dataclass(frozen=True)
+class CacheRow:
+    """What to write for one room: its summary, its timeline's events (None: keep the cached
+    ones), whether they reach the room's start, and when its newest event was sent."""
+
+    summary: RoomSummary | None
+    events: list[EventFacts] | None
+    at_start: bool
+    last_ts: int = 0
+
+
+@dataclass(frozen=True)
 class CachedRoom:
+    """A room as the cache has it; its timeline stays sealed until `TimelineCache.timeline`."""
+
     room_id: str
     summary: RoomSummary | None
-    events: list[EventFacts]
-    at_start: bool
+    last_ts: int
     updated_at: float
+    sealed_timeline: bytes | None
 
 
 class TimelineCache:
@@ -63,19 +76,17 @@ class TimelineCache:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def save(
-        self,
-        rooms: dict[str, tuple[RoomSummary | None, list[EventFacts] | None, bool]],
-        sync_token: str | None,
-        now: float,
-    ) -> None:
-        """Write the rows of `rooms` (summary, timeline events or None to keep the cached ones,
-        at_start) and the sync token, in one transaction."""
+    def save(self, rooms: dict[str, CacheRow], sync_token: str | None, now: float) -> None:
+        """Write the rows of `rooms` and the sync token, in one transaction."""
         conn = self._db.conn
         with self._db.transaction():
-            for room_id, (summary, events, at_start) in rooms.items():
-                summary_blob = self._seal(room_id, "summary", encode(summary)) if summary is not None else None
-                if events is None:
+            for room_id, row in rooms.items():
+                summary_blob = None
+                if row.summary is not None:
+                    summary_blob = self._seal(room_id, "summary", {
+                        "format": FORMAT, "summary": encode(row.summary), "last_ts": row.last_ts,
+                    })
+                if row.events is None:
                     conn.execute(
                         "INSERT INTO tc_room_cache(room_id, updated_at, summary) VALUES (?,?,?) "
                         "ON CONFLICT(room_id) DO UPDATE SET updated_at=excluded.updated_at, "
@@ -83,10 +94,10 @@ class TimelineCache:
                         (room_id, now, summary_blob),
                     )
                     continue
-                window = events[-WINDOW:]
+                window = row.events[-WINDOW:]
                 timeline = {
                     "format": FORMAT,
-                    "at_start": at_start and len(window) == len(events),
+                    "at_start": row.at_start and len(window) == len(row.events),
                     "events": [encode(f) for f in window],
                 }
                 conn.execute(
@@ -116,24 +127,42 @@ class TimelineCache:
         return value if isinstance(value, str) else None
 
     def load(self) -> list[CachedRoom]:
+        """Every cached room with its summary; timelines are read by `timeline` when needed."""
         out = []
         rows = self._db.conn.execute(
             "SELECT room_id, updated_at, summary, timeline FROM tc_room_cache ORDER BY room_id"
         ).fetchall()
         for room_id, updated_at, summary_blob, timeline_blob in rows:
+            summary: RoomSummary | None = None
+            last_ts = 0
             try:
-                summary = decode(RoomSummary, self._unseal(room_id, "summary", summary_blob)) if summary_blob else None
-                events: list[EventFacts] = []
-                at_start = False
-                if timeline_blob:
-                    timeline = self._unseal(room_id, "timeline", timeline_blob)
-                    if not isinstance(timeline, dict) or timeline.get("format") != FORMAT:
-                        raise CodecError(f"unknown cache format {timeline.get('format') if isinstance(timeline, dict) else '?'}")
-                    events = [decode(EventFacts, e) for e in timeline.get("events", [])]
-                    at_start = bool(timeline.get("at_start"))
+                if summary_blob:
+                    data = self._unseal(room_id, "summary", summary_blob)
+                    if not isinstance(data, dict) or data.get("format") != FORMAT:
+                        raise CodecError("unknown cache format")
+                    summary = decode(RoomSummary, data["summary"])
+                    last_ts = int(data.get("last_ts") or 0)
             except Exception as exc:
-                logger.warning("dropped the cached timeline of %s: %s: %s", room_id, type(exc).__name__, exc)
-                self.forget(room_id)
+                self._drop(room_id, exc)
                 continue
-            out.append(CachedRoom(room_id, summary, events, at_start, float(updated_at)))
+            sealed = bytes(timeline_blob) if timeline_blob else None
+            out.append(CachedRoom(room_id, summary, last_ts, float(updated_at), sealed))
         return out
+
+    def timeline(self, room: CachedRoom) -> tuple[list[EventFacts], bool] | None:
+        """A cached room's events and whether they reach its start; None if there are none or
+        they cannot be read (then the row is dropped)."""
+        if room.sealed_timeline is None:
+            return None
+        try:
+            timeline = self._unseal(room.room_id, "timeline", room.sealed_timeline)
+            if not isinstance(timeline, dict) or timeline.get("format") != FORMAT:
+                raise CodecError("unknown cache format")
+            return [decode(EventFacts, e) for e in timeline.get("events", [])], bool(timeline.get("at_start"))
+        except Exception as exc:
+            self._drop(room.room_id, exc)
+            return None
+
+    def _drop(self, room_id: str, exc: Exception) -> None:
+        logger.warning("dropped the cached timeline of %s: %s: %s", room_id, type(exc).__name__, exc)
+        self.forget(room_id)

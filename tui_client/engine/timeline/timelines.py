@@ -27,7 +27,7 @@ from ..events import (
 from ..history_sharing.bundle import HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
 from ..models import KeyProvenance, RoomSummary, TimelineItem
 from ..room_keys import Origin
-from .cache import TimelineCache
+from .cache import CachedRoom, CacheRow, TimelineCache
 from .convert import facts_from_event
 from .explain import classify_decryption_error
 from .relations import Aggregator, Changes, EventFacts
@@ -73,6 +73,9 @@ class Timelines:
         self._cache = cache
         self._clock = clock
         self._rooms: dict[str, RoomTimeline] = {}
+        # Cached rooms not read yet: decoded when first needed (a start reads only what it shows).
+        self._lazy: dict[str, tuple[CachedRoom, bool]] = {}
+        self._cached_last_ts: dict[str, int] = {}
         self._fetching: dict[str, set[str]] = {}
         self._dirty: set[str] = set()  # rooms whose cached timeline is out of date
         self._cached_names: dict[str, dict[str, str]] = {}
@@ -80,26 +83,28 @@ class Timelines:
     # -- reading -----------------------------------------------------------------------------------
 
     def items(self, room_id: str) -> list[TimelineItem]:
-        tl = self._rooms.get(room_id)
+        tl = self._get(room_id)
         return tl.items if tl else []
 
     def item(self, room_id: str, event_id: str) -> TimelineItem | None:
-        tl = self._rooms.get(room_id)
+        tl = self._get(room_id)
         return tl.item(event_id) if tl else None
 
     def thread(self, room_id: str, root_id: str) -> list[TimelineItem]:
-        tl = self._rooms.get(room_id)
+        tl = self._get(room_id)
         return tl.events.thread(root_id) if tl else []
 
     def latest_in_thread(self, room_id: str, root_id: str) -> str | None:
-        tl = self._rooms.get(room_id)
+        tl = self._get(room_id)
         return tl.events.latest_in_thread(root_id) if tl else None
 
     def at_start(self, room_id: str) -> bool:
-        tl = self._rooms.get(room_id)
+        tl = self._get(room_id)
         return bool(tl and tl.at_start)
 
     def last_timestamp(self, room_id: str) -> int:
+        if room_id in self._lazy:
+            return self._cached_last_ts.get(room_id, 0)
         tl = self._rooms.get(room_id)
         if tl is None:
             return 0
@@ -107,10 +112,15 @@ class Timelines:
         return items[-1].timestamp if items else 0
 
     def get(self, room_id: str) -> RoomTimeline | None:
+        return self._get(room_id)
+
+    def _get(self, room_id: str) -> RoomTimeline | None:
+        if room_id in self._lazy:
+            self._materialize(room_id)
         return self._rooms.get(room_id)
 
     def _timeline(self, room_id: str, prev_batch: str | None = None) -> RoomTimeline:
-        tl = self._rooms.get(room_id)
+        tl = self._get(room_id)
         if tl is None:
             tl = self._rooms[room_id] = RoomTimeline(
                 room_id, Aggregator(self.own_user_id, may_redact=self._may_redact(room_id)), prev_batch=prev_batch
@@ -138,7 +148,7 @@ class Timelines:
 
     def on_sync(self, room_id: str, info: Any) -> None:
         """A joined room's timeline section of a sync response."""
-        timeline = self._rooms.get(room_id)
+        timeline = self._get(room_id)
         if timeline is None:
             timeline = self._timeline(room_id, info.timeline.prev_batch)
         elif info.timeline.limited or timeline.stale:
@@ -160,6 +170,7 @@ class Timelines:
 
     def forget(self, room_id: str) -> None:
         self._rooms.pop(room_id, None)
+        self._lazy.pop(room_id, None)
         self._dirty.discard(room_id)
         if self._cache is not None:
             self._cache.forget(room_id)
@@ -235,7 +246,7 @@ class Timelines:
     async def _fetch_reply_target(self, room_id: str, event_id: str) -> None:
         try:
             found = await self.fetch(room_id, event_id)
-            timeline = self._rooms.get(room_id)
+            timeline = self._get(room_id)
             if found is None and timeline is not None and event_id not in timeline.events:
                 self._emit_changes(room_id, timeline.events.mark_missing(event_id))
         finally:
@@ -260,7 +271,7 @@ class Timelines:
         bundled = relations.get("m.replace") if isinstance(relations, Mapping) else None
         if not isinstance(bundled, dict) or not isinstance(bundled.get("content"), dict) or "type" not in bundled:
             return []
-        timeline = self._rooms.get(room_id)
+        timeline = self._get(room_id)
         bundled_id = bundled.get("event_id")
         if timeline is not None and isinstance(bundled_id, str) and bundled_id in timeline.events:
             return []
@@ -433,7 +444,7 @@ class Timelines:
     def retry_decryption(self, room_id: str, session_ids: set[str] | None = None) -> int:
         """Re-try undecryptable events of a room (all, or those of `session_ids`) and re-derive
         the provenance of those decrypted with these sessions; emit what changed."""
-        timeline = self._rooms.get(room_id)
+        timeline = self._get(room_id)
         olm = self._client.olm
         if timeline is None or olm is None:
             return 0
@@ -493,46 +504,57 @@ class Timelines:
     # -- the offline cache ------------------------------------------------------------------------------
 
     def restore(self, sync_token: str | None) -> list[RoomSummary]:
-        """Read the cached timelines (no network); returns the cached room summaries. A cache
-        written before the last saved sync token may have a gap: the next sync replaces it."""
+        """Read the cached rooms (no network); returns their summaries. Each room's timeline is
+        decoded when first needed. A cache written before the last saved sync token may have a
+        gap: the next sync replaces those timelines."""
         if self._cache is None:
             return []
-        cached_token = self._cache.sync_token()
-        stale = sync_token is not None and cached_token != sync_token
+        stale = sync_token is not None and self._cache.sync_token() != sync_token
         summaries = []
         for room in self._cache.load():
             if room.summary is not None:
                 summaries.append(room.summary)
                 self._cached_names[room.room_id] = {m.user_id: m.name for m in room.summary.members}
-            timeline = self._timeline(room.room_id)
-            timeline.from_cache = True
-            timeline.stale = stale
-            timeline.at_start = room.at_start
-            timeline.events.add(room.events, at="end")
-            timeline.events.take_scrubbed()
-            for f in room.events:
-                if f.wire is not None:
-                    timeline.undecrypted[f.event_id] = None  # parsed when a retry needs it
-        # Keys that arrived after these were cached (a bundle imported just before quitting).
-        for room_id in list(self._rooms):
-            self.retry_decryption(room_id, None)
+            self._cached_last_ts[room.room_id] = room.last_ts
+            self._lazy[room.room_id] = (room, stale)
         if stale:
             logger.info("the cached timelines may have missed events; the next sync replaces them")
         logger.info("restored %d rooms from the offline cache", len(summaries))
         return summaries
 
+    def _materialize(self, room_id: str) -> None:
+        room, stale = self._lazy.pop(room_id)
+        assert self._cache is not None
+        decoded = self._cache.timeline(room)
+        if decoded is None:
+            return
+        events, at_start = decoded
+        timeline = self._timeline(room_id)
+        timeline.from_cache = True
+        timeline.stale = stale
+        timeline.at_start = at_start
+        timeline.events.add(events, at="end")
+        timeline.events.take_scrubbed()
+        for f in events:
+            if f.wire is not None:
+                timeline.undecrypted[f.event_id] = None  # parsed when a retry needs it
+        # Keys that arrived after these were cached (a bundle imported just before quitting).
+        self.retry_decryption(room_id, None)
+
     def flush_cache(self, summaries: dict[str, RoomSummary], sync_token: str | None) -> None:
         """Write the summaries given and every timeline that changed since the last flush."""
         if self._cache is None:
             return
-        rows: dict[str, tuple[RoomSummary | None, list[EventFacts] | None, bool]] = {}
+        rows: dict[str, CacheRow] = {}
         for room_id, summary in summaries.items():
-            rows[room_id] = (summary, None, False)
+            rows[room_id] = CacheRow(summary, None, False, self.last_timestamp(room_id))
         for room_id in self._dirty:
             tl = self._rooms.get(room_id)
             if tl is None or tl.stale:
                 continue
-            rows[room_id] = (summaries.get(room_id), tl.events.timeline_facts(), tl.at_start)
+            rows[room_id] = CacheRow(
+                summaries.get(room_id), tl.events.timeline_facts(), tl.at_start, self.last_timestamp(room_id)
+            )
         self._dirty.clear()
         if not rows and sync_token is None:
             return
