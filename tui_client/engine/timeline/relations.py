@@ -198,6 +198,7 @@ class Aggregator:
         self._ends: dict[str, set[str]] = {}
         self._thread: dict[str, set[str]] = {}
         self._repliers: dict[str, set[str]] = {}
+        self._links: dict[str, list[tuple[dict[str, set[str]], str]]] = {}  # event -> where it is indexed
         self._redactions: dict[str, str] = {}  # target -> the redaction that applies (or waits)
         self._missing: set[str] = set()  # reply targets that could not be found
         self._pending: OrderedDict[str, str] = OrderedDict()  # relation event -> unknown target
@@ -332,24 +333,24 @@ class Aggregator:
         target: str | None = None
         if role is Role.EDIT and relation is not None:
             target = relation.event_id
-            self._index(self._edits, target, event_id)
+            self._link(self._edits, target, event_id)
         elif role is Role.REACTION and relation is not None and relation.rel_type == ANNOTATION:
             target = relation.event_id
-            self._index(self._reactions, target, event_id)
+            self._link(self._reactions, target, event_id)
         elif role in (Role.POLL_RESPONSE, Role.POLL_END) and relation is not None and relation.rel_type == REFERENCE:
             target = relation.event_id
-            self._index(self._responses if role is Role.POLL_RESPONSE else self._ends, target, event_id)
+            self._link(self._responses if role is Role.POLL_RESPONSE else self._ends, target, event_id)
         elif role is Role.REDACTION and f.redacts:
             target = f.redacts
             if target not in self._redactions and f.redacted is None:
                 self._redactions[target] = event_id
         elif role is Role.ITEM:
             if relation is not None and relation.is_thread and f.redacted is None:
-                self._index(self._thread, relation.event_id, event_id)
+                self._link(self._thread, relation.event_id, event_id)
                 dirty.add(relation.event_id)  # type: ignore[arg-type]
             reply_to = relation.reply_to if relation is not None and f.redacted is None else None
             if reply_to is not None:
-                self._index(self._repliers, reply_to, event_id)
+                self._link(self._repliers, reply_to, event_id)
         if target is not None:
             dirty.add(target)
             if target not in self._facts:
@@ -365,17 +366,17 @@ class Aggregator:
     def _unlink(self, f: EventFacts, dirty: set[str]) -> None:
         """Remove an event from the relation indexes (before it is inserted again)."""
         event_id = f.event_id
-        for index in (self._edits, self._reactions, self._responses, self._ends, self._thread, self._repliers):
-            for target, ids in index.items():
-                if event_id in ids:
-                    ids.discard(event_id)
-                    dirty.add(target)
+        for index, target in self._links.pop(event_id, ()):
+            ids = index.get(target)
+            if ids is not None:
+                ids.discard(event_id)
+            dirty.add(target)
         self._forget_view(event_id)
 
-    @staticmethod
-    def _index(index: dict[str, set[str]], target: str | None, event_id: str) -> None:
+    def _link(self, index: dict[str, set[str]], target: str | None, event_id: str) -> None:
         if target is not None:
             index.setdefault(target, set()).add(event_id)
+            self._links.setdefault(event_id, []).append((index, target))
 
     def _pend(self, event_id: str, target: str) -> None:
         self._pending[event_id] = target
