@@ -204,3 +204,20 @@ async def test_every_message_action_is_in_the_help_and_the_palette_with_its_id(m
         ids = {str(table.get_row_at(i)[-1]) for i in range(table.row_count)}
         assert {"reply", "edit_message", "react", "delete_message", "open_thread", "cancel_context",
                 "close_thread", "quick_reaction_1", "confirm_delete"} <= ids
+
+
+async def test_event_details_list_every_version_of_an_edited_message(make_app):
+    from textual.widgets import TextArea
+
+    from tui_client.ui.screens.event_details import EventDetailsScreen
+
+    app = make_app(engine())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await select(pilot, screen, "$e41")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, EventDetailsScreen), what="the details")
+        await pilot.press("3")
+        text = app.screen.query_one("#text-json", TextArea).text
+        assert text.startswith("Yes, Friday at 10.") and "every version, oldest first (2)" in text
+        assert "Yes, Friday at 9." in text.split("──")[-1]
