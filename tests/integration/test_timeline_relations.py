@@ -109,3 +109,31 @@ async def test_hostile_relations_are_read_with_a_reason_and_survive_a_restart(en
     finally:
         await again.close()
 
+
+
+async def test_an_old_message_a_reply_quotes_is_fetched_with_the_edit_the_server_bundles(engines):
+    """Bob joins after Alice wrote and edited a message and twenty more: his first sync does not
+    reach it. A reply to it makes his engine fetch it (GET /event), and the newest edit comes
+    bundled with it (unsigned.m.relations.m.replace): the quote shows the edited text."""
+    alice = await engines("alice")
+    bob = await engines("bob")
+    room_id = await alice.create_room("Long ago", encrypted=False, history_visibility="shared")
+    old = await alice.send_text(room_id, "the first plan")
+    await alice.wait_until(lambda: any(i.event_id == old for i in alice.timeline(room_id)), 20)
+    await alice.edit(room_id, old, "the second plan")
+    for n in range(20):
+        await alice.send_text(room_id, f"filler {n}")
+    await alice.invite(room_id, bob.user_id)
+    assert await bob.wait_until(lambda: any(i.room_id == room_id for i in bob.invites()), 20)
+    await bob.join(room_id)
+    assert all(i.event_id != old for i in bob.timeline(room_id)), "the first sync does not reach it"
+    answer = await alice.reply(room_id, old, "about that plan")
+
+    def quoted() -> bool:
+        reply = next((i for i in bob.timeline(room_id) if i.event_id == answer), None)
+        return reply is not None and reply.reply is not None and reply.reply.state == "ok"
+
+    assert await bob.wait_until(quoted, 30)
+    reply = next(i for i in bob.timeline(room_id) if i.event_id == answer)
+    assert (reply.reply.sender, reply.reply.snippet) == (alice.user_id, "the second plan")
+    assert all(i.event_id != old for i in bob.timeline(room_id)), "fetched as context, not put in the timeline"
