@@ -21,7 +21,6 @@ class RoomTimeline:
     # Restored from a cache that may have missed events (a crash after a sync and before the
     # cache was written): the next sync replaces it.
     stale: bool = False
-    from_cache: bool = False
 
     @property
     def items(self) -> list[TimelineItem]:
@@ -37,4 +36,3 @@ class RoomTimeline:
         self.at_start = False
         self.paginated_once = False
         self.stale = False
-        self.from_cache = False

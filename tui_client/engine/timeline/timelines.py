@@ -530,7 +530,6 @@ class Timelines:
             return
         events, at_start = decoded
         timeline = self._timeline(room_id)
-        timeline.from_cache = True
         timeline.stale = stale
         timeline.at_start = at_start
         timeline.events.add(events, at="end")
