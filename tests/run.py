@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Set up everything the test suite needs, then run it.
 
-    python3 tests/run.py [pytest arguments]
+    python3 tests/run.py [--checks | --checks-only] [pytest arguments]
 
 Needs only Python >= 3.10 and pip. Creates `.venv` (the project plus its test extras, which
 include a pinned Node.js), installs the pinned Synapse into its cached virtualenv, installs the
 matrix-js-sdk peer's npm packages, then runs pytest. Each step is skipped when already done.
+
+`--checks` first runs the static checks, `lint-imports` (the import contracts in pyproject.toml)
+and `mypy` (over tui_client), then the tests whatever they said, and fails if any of the three
+failed. `--checks-only` runs the two checks and stops.
 """
 
 from __future__ import annotations
@@ -76,15 +80,43 @@ def ensure_peer(node_bin: Path) -> None:
     stamp.write_text(digest)
 
 
+def run_checks(python: Path) -> bool:
+    """lint-imports and mypy, both, each saying what is wrong; True if both passed."""
+    scripts = python.parent
+    checks = [
+        ("import contracts (lint-imports)", [str(scripts / "lint-imports"), "--no-logo"]),
+        ("types (mypy tui_client)", [str(python), "-m", "mypy"]),
+    ]
+    failed = []
+    for title, command in checks:
+        step(f"checking {title}")
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            failed.append(title)
+    if failed:
+        step(f"FAILED: {', '.join(failed)}")
+    return not failed
+
+
 def main(argv: list[str]) -> int:
+    checks = argv[:1] in (["--checks"], ["--checks-only"])
+    only_checks = argv[:1] == ["--checks-only"]
+    if checks:
+        argv = argv[1:]
     python = ensure_venv()
+    checks_passed = run_checks(python) if checks else True
+    if only_checks:
+        return 0 if checks_passed else 1
     ensure_synapse(python)
     node_bin = node_bin_dir(python)
     ensure_peer(node_bin)
     env = dict(os.environ, PATH=f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}")
     env.setdefault("TUI_CLIENT_NODE", str(node_bin / "node"))
     step("running the tests")
-    return subprocess.run([str(python), "-m", "pytest", *argv], cwd=ROOT, env=env).returncode
+    code = subprocess.run([str(python), "-m", "pytest", *argv], cwd=ROOT, env=env).returncode
+    if not checks_passed:
+        step("the tests ran, but the checks above failed")
+        return code or 1
+    return code
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ class Settings:
     bundle_max_bytes: int = 64 * 1024 * 1024
     # How long after accepting an invite a bundle from the inviter is still imported (seconds).
     bundle_accept_window: int = 24 * 60 * 60
+    # Largest whole key backup we download at once (bytes); a larger one is restored room by room.
+    backup_max_bytes: int = 256 * 1024 * 1024
+    # After verifying with the recovery key, restore the whole key backup in the background
+    # (false: only each room's keys, when it is opened or before its history is shared).
+    backup_restore_all: bool = True
     sync_timeout_ms: int = 30_000
     default_history_visibility: str = "shared"
     demo_hints: bool = True
@@ -51,6 +56,8 @@ _VALIDATORS: dict[str, Any] = {
     and v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
     "bundle_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
     "bundle_accept_window": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    "backup_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
+    "backup_restore_all": lambda v: isinstance(v, bool),
     "sync_timeout_ms": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 300_000,
     "default_history_visibility": lambda v: v in HISTORY_VISIBILITIES,
     "demo_hints": lambda v: isinstance(v, bool),

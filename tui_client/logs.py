@@ -13,7 +13,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import TextIOWrapper
 from pathlib import Path
+from types import TracebackType
 
 from . import paths
 from .safe_text import clean_log, one_line
@@ -50,7 +52,9 @@ class SafeFormatter(logging.Formatter):
         record.message = one_line(record.message)
         return super().formatMessage(record)
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+    def formatException(
+        self, ei: tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+    ) -> str:
         return clean_log(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:
@@ -60,7 +64,7 @@ class SafeFormatter(logging.Formatter):
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log whose files are created 0600 (they name rooms and people)."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.fchmod(fd, 0o600)
@@ -108,7 +112,7 @@ class RingBufferHandler(logging.Handler):
     def __init__(self, capacity: int = 2000) -> None:
         super().__init__()
         self.lines: deque[LogLine] = deque(maxlen=capacity)
-        self._listeners: list[Callable[[LogLine], None]] = []
+        self._listeners: list[Callable[[LogLine], object]] = []
         self._lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -129,7 +133,7 @@ class RingBufferHandler(logging.Handler):
         with self._lock:
             return list(self.lines)
 
-    def subscribe(self, listener: Callable[[LogLine], None]) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[LogLine], object]) -> Callable[[], None]:
         with self._lock:
             self._listeners.append(listener)
 

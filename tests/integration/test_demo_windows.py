@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_client.demo.windows import _alive
+from tui_client.procs import process_alive
 
 pytestmark = pytest.mark.integration
 
@@ -94,12 +94,12 @@ def test_the_homeserver_lives_as_long_as_any_demo_window(cli_env, synapse_python
         assert bob.proc.returncode == 0
         assert "The demo homeserver and Alice keep running for the other demo window" in said
         time.sleep(2.5)  # (the bot checks every second whether it is still wanted)
-        assert answers(url) and _alive(bot), "the homeserver and Alice must outlive the first window"
+        assert answers(url) and process_alive(bot), "the homeserver and Alice must outlive the first window"
 
         charlie.quit()
         assert charlie.proc.returncode == 0
         assert eventually(lambda: not answers(url)), "the last window stops the homeserver"
-        assert eventually(lambda: not _alive(bot)), "the last window stops Alice's bot"
+        assert eventually(lambda: not process_alive(bot)), "the last window stops Alice's bot"
         assert not any((base / "windows").iterdir())
     finally:
         for window in (bob, charlie):

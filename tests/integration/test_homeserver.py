@@ -123,8 +123,10 @@ def test_start_makes_a_ready_server_on_loopback(server: SynapseServer) -> None:
 
 
 def test_secret_files_are_private_and_config_is_ours(server: SynapseServer) -> None:
-    config_text = server.config_path.read_text()
-    for name in (server.config_path.name, "localhost.signing.key", "localhost.log.config"):
+    # Synapse's generated config comes first on its command line, ours (JSON) second, and ours wins.
+    config_text = server.overrides_path.read_text()
+    names = (server.config_path.name, server.overrides_path.name, "localhost.signing.key", "localhost.log.config")
+    for name in names:
         mode = stat.S_IMODE((server.data_dir / name).stat().st_mode)
         assert mode == 0o600, f"{name} has mode {oct(mode)}"
     config = json.loads("\n".join(line for line in config_text.splitlines() if not line.startswith("#")))

@@ -302,6 +302,15 @@ class JsPeer:
         """-> {recoveryKey, keyId, keyBackupVersion}"""
         return await self.call("bootstrapSecretStorage", setup_key_backup=setup_key_backup)
 
+    async def key_backup_info(self) -> dict:
+        """-> {version, algorithm, count, publicKey, trusted, matchesDecryptionKey, activeVersion}"""
+        return await self.call("keyBackupInfo")
+
+    async def restore_key_backup(self, recovery_key: str, *, timeout_ms: int | None = None) -> dict:
+        """Unlock secret storage with the recovery key and restore the whole key backup
+        -> {total, imported, ms}"""
+        return await self.call("restoreKeyBackup", recovery_key=recovery_key, timeout_ms=timeout_ms)
+
     async def cross_signing_status(self) -> dict:
         """-> {ready, ownDeviceVerified, masterKey, status}"""
         return await self.call("crossSigningStatus")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_client.cli import item_json
+from tui_client.cli.output import item_json
 from tui_client.engine.engine import Engine
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]

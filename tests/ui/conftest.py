@@ -15,7 +15,7 @@ import pytest
 from tui_client.config import Settings
 from tui_client.engine.host import EngineHost
 from tui_client.ui.app import TuiApp
-from tui_client.ui.clock import TimeFormatter
+from tui_client.ui.timefmt import TimeFormatter
 
 from .fake_engine import FakeEngine
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tui_client.engine.engine import EngineError
 from tui_client.engine.events import (
+    BackupChanged,
     EngineEvent,
     IdentityChanged,
     Notice,
@@ -26,9 +27,12 @@ from tui_client.engine.events import (
     TimelineItemsAdded,
     TimelineItemUpdated,
 )
+from tui_client.engine.models import BackupRestore, BackupState, BackupStatus, RestoreResult
 from tui_client.engine.models import IdentityInfo, IdentityState, OwnTrust
 from tui_client.engine.models import (
     DeviceInfo,
+    EventPrediction,
+    SharePrediction,
     SharePreview,
     ShareResult,
     BundleSummary,
@@ -364,6 +368,34 @@ class FakeCrypto:
             raise EngineError("wrong passphrase, or the file is damaged")
         return 4, 1, 0
 
+    # -- the key backup ------------------------------------------------------------------------------
+
+    backup: BackupStatus = BackupStatus(BackupState.READY, "restoring from and backing up to version 1", "1",
+                                        "m.megolm_backup.v1.curve25519-aes-sha2", 1200, 0, 0)
+
+    def backup_status(self) -> BackupStatus:
+        return self.backup
+
+    async def refresh_backup(self) -> BackupStatus:
+        self.calls.append(("refresh_backup", ()))
+        return self.backup
+
+    async def restore_backup(self, room_id: str | None = None) -> RestoreResult:
+        self.calls.append(("restore_backup", (room_id,)))
+        total = self.backup.keys_on_server or 0
+        self.set_backup_progress(total, total, finished=True)
+        return RestoreResult(total, total, 0, room_id)
+
+    def room_opened(self, room_id: str) -> None:
+        self.calls.append(("room_opened", (room_id,)))
+
+    def set_backup_progress(self, done: int, total: int, *, finished: bool = False, failed: int = 0,
+                            error: str | None = None) -> None:
+        """Test helper: a whole-backup restore got this far (emits what the engine would)."""
+        restore = BackupRestore(None, total, done, done - failed, failed, finished, error)
+        self.backup = replace(self.backup, restore=restore, keys_restored=done - failed)
+        self.emit(BackupChanged(self.backup))
+
 
 class FakeEngine(FakeCrypto):
     """Engine-shaped; records the commands it was given in `calls`."""
@@ -639,6 +671,21 @@ class FakeEngine(FakeCrypto):
         while not self.timeline_at_start(room_id):
             await self.paginate_back(room_id, page)
         return self.timeline(room_id)
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        preview = await self.preview_invite(room_id, user_id)
+        events = []
+        for item in self._timelines.get(room_id, []):
+            if not item.is_message:
+                continue
+            if not preview.shareable:
+                events.append(EventPrediction(item.event_id, False, f"no keys are shared: {preview.reason}",
+                                              "nothing_shared"))
+            elif item.failed:
+                events.append(EventPrediction(item.event_id, False, "we never had its key", "never_had"))
+            else:
+                events.append(EventPrediction(item.event_id, True, None, "readable"))
+        return SharePrediction(preview, tuple(events))
 
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False

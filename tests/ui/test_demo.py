@@ -18,8 +18,8 @@ from textual.command import CommandList
 
 from tui_client.demo.launcher import start_bot, stop_bot
 from tui_client.demo.story import HISTORY, Demo
-from tui_client.ui.app import open_backend
-from tui_client.ui.demo import DemoApp, bot_alive
+from tui_client.cli import open_backend
+from tui_client.ui.demo import DemoApp
 from tui_client.ui.screens.confirm import ConfirmScreen
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.widgets.composer import Composer
@@ -130,7 +130,7 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
         room_id = demo.state.room_id
         assert room_id and demo.state.story_done
         bot = start_bot(demo)
-        assert bot_alive(demo.base) is True
+        assert demo.bot_alive() is True
 
         # -- act one: Bob ------------------------------------------------------------------------
         host, restored = open_backend("bob", demo.settings(), profile_dir=demo.profile_dir("bob"))
@@ -154,7 +154,7 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
                 if not whole_story:
                     # Alice's bot dies: the demo carries on, and the hint line says so.
                     bot.kill()
-                    await wait_for(pilot, lambda: bot_alive(demo.base) is False, what="the bot to be seen dead")
+                    await wait_for(pilot, lambda: demo.bot_alive() is False, what="the bot to be seen dead")
                     await pilot.press("f3")
                     await select_until(pilot, timeline, lambda i: i.failure_code == "not_shared", "Dave's message")
                     await select_until(pilot, timeline, lambda i: i.provenance is not None, "a shared message")
@@ -208,6 +208,13 @@ async def play(tmp_path: Path, whole_story: bool = True) -> None:
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=10,
                                what="the invite confirmation")
                 assert "@charlie:localhost" in app.screen.question
+                # The room as Charlie will see it: Dave's message never shareable, the rest readable.
+                from tui_client.ui.screens.share_preview import SharePreviewScreen
+
+                assert isinstance(app.screen, SharePreviewScreen)
+                shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+                assert "@charlie:localhost will read" in shown and "1 was never shareable" in shown
+                assert "✗ Dave: (encrypted) — not shareable" in shown
                 await wait_for(pilot, lambda: "Press y: Charlie gets the invite" in hint_text(app),
                                what="the confirm hint")
                 await pilot.press("y")

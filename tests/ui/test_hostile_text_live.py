@@ -20,9 +20,10 @@ import pytest
 import textual.drivers.headless_driver as headless_driver
 
 from tests import hostile_world as w
+from tui_client.cli import open_backend
 from tui_client.config import Settings
 from tui_client.safe_text import safe_link
-from tui_client.ui.app import TuiApp, open_backend
+from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.event_details import EventDetailsScreen
 from tui_client.ui.screens.inspector import CryptoInspectorScreen
 from tui_client.ui.screens.main import MainScreen

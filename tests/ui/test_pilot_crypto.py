@@ -299,3 +299,31 @@ async def test_export_then_import_keys_with_errors_in_the_dialogs(make_app, tmp_
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the import")
         await wait_for(pilot, lambda: "Imported 4 room keys; 1 already known" in notifications(app))
+
+
+async def test_a_restore_from_the_key_backup_shows_its_progress_and_opening_a_room_asks_for_its_keys(make_app):
+    from tui_client.engine.events import Notice
+
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: ("room_opened", (PROJECT,)) in engine.calls, what="Project X's keys asked for")
+        assert "key backup" not in status_text(app), "nothing to say while nothing is under way"
+
+        engine.set_backup_progress(500, 2000)
+        await wait_for(pilot, lambda: "🔑 restoring keys from the key backup: 500 of 2,000" in status_text(app))
+        engine.set_backup_progress(1500, 2000)
+        await wait_for(pilot, lambda: "🔑 restoring keys from the key backup: 1,500 of 2,000" in status_text(app))
+        assert "@bob:example.org  device BOBDEVICE" in status_text(app), "the rest of the bar stays"
+
+        engine.set_backup_progress(2000, 2000, finished=True)
+        engine.emit(Notice("Restored 2000 keys from the key backup"))
+        await wait_for(pilot, lambda: "key backup" not in status_text(app), what="the progress to go away")
+        await wait_for(pilot, lambda: "Restored 2000 keys from the key backup" in notifications(app))
+
+        engine.set_backup_progress(10, 2000, finished=True, error="could not download the key backup: HTTP 500")
+        await wait_for(pilot, lambda: "⚠ key backup: the restore failed (see the log)" in status_text(app))
+
+        await pilot.press("alt+down")  # the next room: its keys are asked for too
+        await wait_for(pilot, lambda: ("room_opened", (GENERAL,)) in engine.calls, what="General's keys asked for")

@@ -153,7 +153,9 @@ async def test_invite_into_a_shared_room_says_history_will_be_shared_first(make_
         await ready(pilot)
         await type_and_send(pilot, "/invite @dave:example.org")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        assert "(2 sessions) will be shared with 1 device of @dave:example.org" in texts(app.screen)
+        shown = texts(app.screen)
+        assert "@dave:example.org will read 4 of 5 earlier messages; 1 has a key we never had" in shown
+        assert "✗ Carol: (encrypted) — we never had its key" in shown, "each message, as dave will see it"
         await pilot.press("y")
         await wait_for(pilot, lambda: ("invite", (PROJECT, "@dave:example.org")) in app.fake.calls)
 

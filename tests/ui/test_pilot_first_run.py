@@ -341,14 +341,15 @@ def test_quitting_the_login_screen_leaves_no_empty_profile(tmp_path, monkeypatch
     """`tui-client --profile typo` then ctrl+q at the login screen (or after failed logins)
     must not leave a profile folder behind. The terminal is the one part not run here."""
     from tui_client import paths
+    from tui_client.cli import run_tui
     from tui_client.config import load_settings
-    from tui_client.ui.app import TuiApp, run_app
+    from tui_client.ui.app import TuiApp
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("TUI_CLIENT_CONFIG", str(tmp_path / "none.toml"))
     opened = []
     monkeypatch.setattr(TuiApp, "run", lambda self, *a, **k: opened.append(self.restored))
-    assert run_app("typo", load_settings()) == 0
+    assert run_tui("typo", load_settings()) == 0
     assert opened == [False], "the app ran on a profile without a session"
     assert not paths.profile_dir("typo").exists()
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from tui_client.cli import open_backend
 from tui_client.config import Settings
 from tui_client.engine.models import SyncState
-from tui_client.ui.app import TuiApp, open_backend
+from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.login import LoginScreen
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.widgets.composer import Composer

@@ -19,9 +19,10 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from tests.helpers import bodies
+from tui_client.cli import open_backend
 from tui_client.config import Settings
 from tui_client.engine.crypto.secret_storage import encode_recovery_key
-from tui_client.ui.app import TuiApp, open_backend
+from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.event_details import EventDetailsScreen
 from tui_client.ui.screens.identity import VerifyDeviceScreen
 from tui_client.ui.screens.inspector import CryptoInspectorScreen

@@ -136,3 +136,22 @@ def test_main_screen_wide(snap_compare, make_app) -> None:
         freeze_cursors(pilot.app)
 
     assert snap_compare(make_app(), terminal_size=(200, 50), run_before=run_before)
+
+
+def test_share_preview_before_an_invite(snap_compare, make_app) -> None:
+    """The timeline as the invitee will see it: each message readable or not, and why."""
+    from tui_client.ui.screens.share_preview import SharePreviewScreen
+    from tui_client.ui.widgets.composer import Composer
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        screen = await main_ready(pilot)
+        composer = screen.query_one(Composer)
+        composer.focus()
+        composer.insert("/invite @dave:example.org")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SharePreviewScreen), what="the preview")
+        await pilot.pause()
+        freeze_cursors(app)
+
+    assert snap_compare(make_app(), terminal_size=(120, 32), run_before=run_before)

@@ -7,8 +7,8 @@ import pytest
 
 from tui_client.engine.models import BundleSummary, Invite, SyncState
 from tui_client.engine.outgoing import markdown_to_html
-from tui_client.ui import commands
-from tui_client.ui.clock import TimeFormatter
+from tui_client.ui import slash_commands
+from tui_client.ui.timefmt import TimeFormatter
 from tui_client.ui.describe import bundle_line, invite_line, sync_line, trust_line
 from tui_client.ui.formatting import MAX_CHARS, body_content, html_to_content
 
@@ -106,19 +106,19 @@ def test_time_formatter_is_pinned_by_its_zone() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("hello", commands.SendText("hello")),
-        ("//shrug", commands.SendText("/shrug")),
-        ("/me waves hello", commands.SendText("waves hello", emote=True)),
-        ("/invite @bob:example.org", commands.InviteUser("@bob:example.org")),
-        ("/join #general:example.org", commands.JoinRoom("#general:example.org")),
-        ("/join !abc:example.org", commands.JoinRoom("!abc:example.org")),
-        ("/leave", commands.LeaveRoom()),
-        ("/visibility world_readable", commands.SetVisibility("world_readable")),
-        ("/HELP", commands.CommandHelp()),
+        ("hello", slash_commands.SendText("hello")),
+        ("//shrug", slash_commands.SendText("/shrug")),
+        ("/me waves hello", slash_commands.SendText("waves hello", emote=True)),
+        ("/invite @bob:example.org", slash_commands.InviteUser("@bob:example.org")),
+        ("/join #general:example.org", slash_commands.JoinRoom("#general:example.org")),
+        ("/join !abc:example.org", slash_commands.JoinRoom("!abc:example.org")),
+        ("/leave", slash_commands.LeaveRoom()),
+        ("/visibility world_readable", slash_commands.SetVisibility("world_readable")),
+        ("/HELP", slash_commands.CommandHelp()),
     ],
 )
 def test_commands_parse(text: str, expected: object) -> None:
-    assert commands.parse(text) == expected
+    assert slash_commands.parse(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -135,8 +135,8 @@ def test_commands_parse(text: str, expected: object) -> None:
     ],
 )
 def test_command_mistakes_are_explained(text: str, message: str) -> None:
-    with pytest.raises(commands.CommandError, match=message):
-        commands.parse(text)
+    with pytest.raises(slash_commands.CommandError, match=message):
+        slash_commands.parse(text)
 
 
 # -- sentences ----------------------------------------------------------------------------------

@@ -200,3 +200,24 @@ def test_failed_or_refused_offers_change_nothing_stored(tmp_path):
     forged = forged_copy(group.session_id, ROOM)
     offer(olm, forged, meta(forged, I))
     assert olm.session_meta == before and reopen(olm, tmp_path).session_meta == before
+
+
+def test_a_copy_held_without_metadata_under_another_creator_is_still_found(tmp_path):
+    """Stores from before session metadata hold sessions nobody labelled; a new copy naming its
+    real creator must still meet them (the search is limited to those, so that importing many
+    new sessions stays linear)."""
+    olm = machine(tmp_path)
+    group = vodozemac.GroupSession()
+    impostor = random_key()
+    legacy = InboundGroupSession.import_session(
+        vodozemac.InboundGroupSession(group.session_key).export_at(0).to_base64(), "ed", impostor, ROOM, ["m"]
+    )
+    olm.app_store.save_inbound_group_sessions([legacy])  # no metadata, as an old store has it
+    olm = reopen(olm, tmp_path)
+    assert olm.meta_for(ROOM, group.session_id) is None
+    outcome = offer(olm, copy_of(vodozemac.InboundGroupSession(group.session_key), ROOM),
+                    SessionMeta(ROOM, group.session_id, CREATOR, False, D))
+    # Found: weighed against it (an unlabelled copy counts as its creator's), not stored beside it.
+    assert outcome.decision.action is MergeAction.KEEP and "names another creator" in outcome.decision.reason
+    held = [s for s in olm.inbound_group_store if s.id == group.session_id]
+    assert len(held) == 1 and held[0].sender_key == impostor

@@ -235,3 +235,21 @@ def test_bundle_blobs_sealed_the_old_way_are_resealed_and_still_load(tmp_path):
     assert {s.id for s in store.load_inbound_group_sessions()} == {sid}
     store.database.close()
     assert {s.id for s in _store(tmp_path).load_inbound_group_sessions()} == {sid}, "re-sealed once, for good"
+
+
+def test_a_store_from_before_key_backup_gains_its_record_and_keeps_everything(tmp_path):
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    nio_store.save_account(OlmAccount())
+    conn = nio_store.database.connection()
+    migrate(conn, upto=migrations.MIGRATIONS.index(migrations._v5_key_backup))  # the version before it
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name='tc_backed_up'").fetchone() is None
+    conn.commit()
+    nio_store.database.close()
+    store = _store(tmp_path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
+    assert store.load_backed_up() == {}
+    store.mark_backed_up([(ROOM, "s1", "7", 3), (OTHER, "s1", "7", 0)])
+    store.mark_backed_up([(ROOM, "s1", "8", 0)])  # a new backup version, a better copy
+    store.database.close()
+    assert _store(tmp_path).load_backed_up() == {(ROOM, "s1"): ("8", 0), (OTHER, "s1"): ("7", 0)}, \
+        "keyed by room and session, and it survives a restart"

@@ -1,4 +1,4 @@
-"""Migration 4: the offline cache of rooms and timelines, and our outbound Megolm sessions,
+"""Migration 6: the offline cache of rooms and timelines, and our outbound Megolm sessions,
 kept sealed in the store across restarts (no server)."""
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ def _store(tmp_path, key: str = "store-key") -> AppStore:
     return store
 
 
-def test_migration_4_adds_the_cache_and_outbound_tables_to_a_version_3_store(tmp_path):
+def test_migration_6_adds_the_cache_and_outbound_tables_to_the_store_before_it(tmp_path):
     nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
     conn = nio_store.database.connection()
-    migrate(conn, upto=3)
+    migrate(conn, upto=migrations.MIGRATIONS.index(migrations._v6_room_cache))  # the version before it
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='tc_room_cache'").fetchone() is None
     nio_store.database.close()
     store = _store(tmp_path)

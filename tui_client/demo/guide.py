@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .story import ROOM_NAME
+from .cast import ROOM_NAME
 
 # Where a selected timeline item stands, as far as the story goes.
 SHARED = "shared"  # decrypted with keys someone shared (🔑)

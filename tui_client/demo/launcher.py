@@ -1,28 +1,47 @@
-"""`tui-client demo`: start (or reuse) the demo homeserver and story, Alice's bot, then the TUI.
+"""`tui-client demo`'s world: start (or reuse) the demo homeserver, the story and Alice's bot
+for one demo window, and tidy up after it. The CLI runs the window (the TUI) in between:
 
-Quitting stops everything this process started. `--server-only` prints the URL and the users'
-passwords instead of starting the TUI, for use with Element Web or another terminal.
+    with demo_world(as_user="bob") as demo:    # DemoRefused when it cannot go ahead
+        ...                                    # the TUI on demo.profile_dir("bob"), or `serve`
+    # leaving stops what this window started, unless another demo window still uses it: the
+    # last window to quit stops the homeserver and the bot
+
+`--server-only` (`serve`) prints the URL and the users' passwords instead of starting the TUI, for
+use with Element Web or another terminal.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..logs import set_log_context
-from .story import ROOM_NAME, USERS, Demo
+from ..procs import process_alive
+from .cast import BOT_MODULE, BOT_PID_FILE, ROOM_NAME, SERVER_NAME, USERS
+from .story import Demo
 from .windows import register, unregister, windows_lock
 
 logger = logging.getLogger(__name__)
 
 
-BOT_PID_FILE = "bot.pid"
+class DemoRefused(Exception):
+    """The demo cannot go ahead as asked; the message says why and `code` is the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # visible progress before the TUI
 
 
 def start_bot(demo: Demo) -> subprocess.Popen:
@@ -31,7 +50,7 @@ def start_bot(demo: Demo) -> subprocess.Popen:
     stop_leftover_bot(demo)
     log = open(demo.base / "bot.stdout.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui_client.demo.bot", str(demo.base)],
+        [sys.executable, "-m", BOT_MODULE, str(demo.base)],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()
@@ -51,19 +70,20 @@ def stop_leftover_bot(demo: Demo) -> None:
     path = demo.base / BOT_PID_FILE
     try:
         pid = int(path.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         path.unlink(missing_ok=True)
         return
-    if b"tui_client.demo.bot" in cmdline and str(demo.base).encode() in cmdline:
+    if process_alive(pid, (BOT_MODULE, str(demo.base))):
         logger.info("stopping the bot a previous demo left running (pid %s)", pid)
         try:
             os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                time.sleep(0.1)
-                os.kill(pid, 0)
         except ProcessLookupError:
             pass
+        else:
+            for _ in range(50):
+                time.sleep(0.1)
+                if not process_alive(pid):
+                    break
     path.unlink(missing_ok=True)
 
 
@@ -104,12 +124,17 @@ def _home_relative(path: Path) -> str:
         return str(path)
 
 
-def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = False,
-             hints: bool = True, base: Path | None = None) -> int:
+@contextlib.contextmanager
+def demo_world(*, as_user: str = "bob", fresh: bool = False, base: Path | None = None,
+               say: Callable[[str], None] = _say) -> Iterator[Demo]:
+    """The demo's world, ready for `as_user`'s window: this window registered, the homeserver
+    started (or shared with the window that started it), the story staged, Alice's bot running.
+    On leaving, what this window started is stopped, unless another demo window still uses it.
+
+    Raises `DemoRefused` when the demo cannot go ahead (an unknown user, `fresh` while another
+    window is open, another demo still setting up)."""
     if as_user not in USERS:
-        print(f"error: --as takes one of {', '.join(USERS)}", file=sys.stderr)
-        return 2
-    say = lambda line: print(line, flush=True)  # noqa: E731 - visible progress before the TUI
+        raise DemoRefused(f"--as takes one of {', '.join(USERS)}", code=2)
     demo = Demo(base, progress=say)
     bot = None
     # Closing the terminal or a kill must still reach the `finally` below, which stops the
@@ -120,9 +145,8 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
     with windows_lock(demo.base):
         others = demo.other_windows()
         if fresh and others:
-            print(f"error: another demo window is open (pid {', '.join(map(str, others))}); quit it "
-                  "before starting afresh", file=sys.stderr)
-            return 1
+            raise DemoRefused(f"another demo window is open (pid {', '.join(map(str, others))}); quit it "
+                              "before starting afresh")
         register(demo.base)
     try:
         if fresh:
@@ -135,27 +159,10 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
             asyncio.run(demo.prepare(replay=as_user == "bob"))
             bot = start_bot(demo)
         elif not demo.state.story_done:
-            print("error: another demo is still setting up; try again in a moment", file=sys.stderr)
-            return 1
+            raise DemoRefused("another demo is still setting up; try again in a moment")
         set_log_context(f"demo:{as_user}")
         logger.info("demo ready in %.1f s", time.monotonic() - t0)
-        if server_only:
-            say(f"\nDemo homeserver: {demo.url}   (server name: localhost)")
-            say("Users (user id / user name / password):")
-            for user_id, user, password in demo.credentials():
-                say(f"  {user_id:22} {user:8} {password}")
-            if demo.state.room_id:
-                pending = "  (Bob has a pending invite from Alice)" if as_user == "bob" else ""
-                say(f"Room: {ROOM_NAME} {demo.state.room_id}{pending}")
-            say("Alice's bot answers messages in the room. Press Ctrl-C to stop.")
-            try:
-                signal.pause() if hasattr(signal, "pause") else time.sleep(10**9)
-            except KeyboardInterrupt:
-                pass
-            return 0
-        from ..ui.demo import run_demo_app
-
-        return run_demo_app(demo, as_user, hints=hints, command=demo_command())
+        yield demo
     finally:
         for sig in handled:
             signal.signal(sig, signal.SIG_IGN)  # tidy up undisturbed
@@ -175,3 +182,19 @@ def run_demo(*, as_user: str = "bob", fresh: bool = False, server_only: bool = F
                     demo.stop()
                 else:
                     demo.stop_leftover()
+
+
+def serve(demo: Demo, as_user: str, say: Callable[[str], None] = _say) -> None:
+    """`--server-only`: say where the homeserver is and how to log in, then wait for Ctrl-C."""
+    say(f"\nDemo homeserver: {demo.url}   (server name: {SERVER_NAME})")
+    say("Users (user id / user name / password):")
+    for user_id, user, password in demo.credentials():
+        say(f"  {user_id:22} {user:8} {password}")
+    if demo.state.room_id:
+        pending = "  (Bob has a pending invite from Alice)" if as_user == "bob" else ""
+        say(f"Room: {ROOM_NAME} {demo.state.room_id}{pending}")
+    say("Alice's bot answers messages in the room. Press Ctrl-C to stop.")
+    try:
+        signal.pause() if hasattr(signal, "pause") else time.sleep(10**9)
+    except KeyboardInterrupt:
+        pass

@@ -1,42 +1,26 @@
-"""The demo's world: a private Synapse in the demo directory, four cross-signed users, and the
-story of an encrypted room whose history Alice shares with Bob when she invites him.
+"""The demo's world: a private Synapse in the demo directory, four cross-signed users (the cast,
+see cast.py), and the story of an encrypted room whose history Alice shares with Bob when she
+invites him.
 
 Headless (no UI imports): the launcher, the Alice bot and the tests all use it.
-
-Cast:
-- alice  runs on our engine in the background (the bot) and invites bob;
-- bob    is the person at the keyboard (the TUI);
-- charlie is invited by bob in the second act (`tui-client demo --as charlie`);
-- dave   is a room member on a "legacy" client that never marks its keys shareable, so his
-         message is the one Bob sees as "not shared" and can read why.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import paths
-from ..config import Settings
 from ..engine.engine import Engine
-from ..engine.session import load_session, save_session, write_private_file
+from ..engine.session import load_session, save_session
 from ..homeserver import SynapseServer, ensure_synapse, synapse_python
+from .cast import HISTORY, ROOM_NAME, USERS, password_for
+from .directory import DemoDirectory, DemoState
 
 logger = logging.getLogger(__name__)
 
-USERS = ("alice", "bob", "charlie", "dave")
-ROOM_NAME = "Project Aurora"
-HISTORY = (
-    ("alice", "Welcome to Project Aurora! 🌌 This room is end-to-end encrypted."),
-    ("alice", "The launch checklist is in the **shared drive**; please review it by Friday."),
-    ("dave", "I'll handle the telescope calibration. (Dave's client predates history sharing.)"),
-    ("alice", "Great. When I invite new people, my client hands them the keys to what we said here."),
-)
 Progress = Callable[[str], None]
 
 
@@ -63,54 +47,15 @@ def _pip_step(log: Path) -> str | None:
     return None
 
 
-def password_for(user: str) -> str:
-    return f"demo-{user}-password"
-
-
-@dataclass
-class DemoState:
-    port: int | None = None
-    room_id: str | None = None
-    story_done: bool = False
-    launcher_pid: int | None = None
-
-    @classmethod
-    def load(cls, path: Path) -> DemoState:
-        try:
-            raw = json.loads(path.read_text())
-            return cls(**{k: raw.get(k) for k in cls.__dataclass_fields__})
-        except (OSError, ValueError, TypeError):
-            return cls()
-
-    def save(self, path: Path) -> None:
-        write_private_file(path, json.dumps(asdict(self), indent=2).encode())
-
-
-class Demo:
-    """The demo directory and its homeserver (reused between runs; `fresh` starts over)."""
+class Demo(DemoDirectory):
+    """The demo directory with its homeserver (reused between runs; `fresh` starts over) and the
+    engines that play the story."""
 
     def __init__(self, base: Path | None = None, progress: Progress = print) -> None:
-        self.base = paths.ensure_private_dir(base or paths.demo_dir())
+        super().__init__(base)
         self.progress = progress
-        self.state_path = self.base / "state.json"
-        self.state = DemoState.load(self.state_path)
         self.server: SynapseServer | None = None
         self.owns_server = False
-
-    # -- locations --------------------------------------------------------------------------
-
-    def profile_dir(self, user: str) -> Path:
-        return self.base / "profiles" / user
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.state.port}"
-
-    def user_id(self, user: str) -> str:
-        return f"@{user}:localhost"
-
-    def settings(self) -> Settings:
-        return Settings(demo_hints=True)
 
     # -- the homeserver -------------------------------------------------------------------------
 
@@ -126,17 +71,6 @@ class Demo:
             elif target.exists():
                 target.unlink()
         self.state = DemoState()
-
-    def server_answering(self) -> bool:
-        if not self.state.port:
-            return False
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"{self.url}/_matrix/client/versions", timeout=1) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
 
     def start_server(self) -> None:
         """Start the demo's Synapse (installing it first, with progress, the first time), or
@@ -206,17 +140,6 @@ class Demo:
         if "error" in result:
             raise result["error"]  # type: ignore[misc]
         return result["python"]  # type: ignore[return-value]
-
-    def other_windows(self) -> list[int]:
-        """Pids of the other demo processes using this directory (the registered windows, and
-        the process that started the homeserver if it is still there)."""
-        from .windows import _alive, live_windows
-
-        pids = set(live_windows(self.base, besides=os.getpid()))
-        owner = self.state.launcher_pid
-        if owner is not None and owner != os.getpid() and _alive(owner):
-            pids.add(owner)
-        return sorted(pids)
 
     def _point_profiles_at(self, url: str) -> None:
         """Saved demo sessions remember the homeserver URL; keep it in step with the port."""
@@ -323,12 +246,16 @@ class Demo:
         await alice.invite(room_id, dave.user_id)
         await dave.wait_until(lambda: any(i.room_id == room_id for i in dave.invites()), 30)
         await dave.join(room_id)
-        await alice.wait_until(lambda: alice.room(room_id) is not None and alice.room(room_id).joined_count == 2, 30)
+        def dave_joined() -> bool:
+            room = alice.room(room_id)
+            return room is not None and room.joined_count == 2
+
+        await alice.wait_until(dave_joined, 30)
         for who, text in HISTORY:
             await engines[who].send_text(room_id, text)
             # alice must have seen every message: she lists dave's key as not shared, and
             # counts the messages her keys open for the invite's summary.
-            await alice.wait_until(lambda t=text: any(i.body == t for i in alice.timeline(room_id)), 30)
+            await alice.wait_until(lambda: any(i.body == text for i in alice.timeline(room_id)), 30)
         result = await alice.invite(room_id, self.user_id("bob"))
         logger.info("demo: alice invited bob: %s", result)
         self.shares_path.unlink(missing_ok=True)  # the last story's
@@ -338,26 +265,3 @@ class Demo:
         self.state.room_id = room_id
         self.state.story_done = True
         self.state.save(self.state_path)
-
-    # -- who shared keys with whom (for Alice's bot, which only sees the room) -----------------
-
-    @property
-    def shares_path(self) -> Path:
-        return self.base / "shares.json"
-
-    def shares(self, room_id: str) -> dict[str, dict]:
-        """{invitee: {"by": sharer, "devices": [device ids the key bundle went to]}} for a room."""
-        try:
-            return json.loads(self.shares_path.read_text()).get(room_id, {})
-        except (OSError, ValueError, AttributeError):
-            return {}
-
-    def record_share(self, room_id: str, invitee: str, sharer: str, devices: list[str] | tuple[str, ...]) -> None:
-        """Note that `sharer` sent `invitee`'s `devices` the room's key bundle (only the
-        current story's room is kept)."""
-        current = self.shares(room_id)
-        current[invitee] = {"by": sharer, "devices": list(devices)}
-        write_private_file(self.shares_path, json.dumps({room_id: current}, indent=2).encode())
-
-    def credentials(self) -> list[tuple[str, str, str]]:
-        return [(self.user_id(u), u, password_for(u)) for u in USERS]

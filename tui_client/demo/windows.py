@@ -10,44 +10,19 @@ two windows quitting at once cannot both leave, or both stop, the homeserver.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no locking, best effort
-    fcntl = None  # type: ignore[assignment]
+from ..fsutil import FileLock
+from ..procs import process_alive
 
 WINDOWS_DIR = "windows"
 LOCK_FILE = "windows.lock"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not a window any more
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-@contextlib.contextmanager
-def windows_lock(base: Path) -> Iterator[None]:
-    """Hold the demo directory's window lock (blocking)."""
-    handle = open(base / LOCK_FILE, "a+b")  # noqa: SIM115 - closed below
-    try:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        yield
-    finally:
-        handle.close()  # drops the lock
+def windows_lock(base: Path) -> FileLock:
+    """The demo directory's window lock: `with windows_lock(base):` holds it (waiting for it)."""
+    return FileLock(base / LOCK_FILE)
 
 
 def register(base: Path, pid: int | None = None) -> None:
@@ -75,7 +50,7 @@ def live_windows(base: Path, *, besides: int | None = None) -> list[int]:
             continue
         if pid == besides:
             continue
-        if _alive(pid):
+        if process_alive(pid):  # (a zombie, exited and not yet reaped, is not a window)
             found.append(pid)
         else:
             entry.unlink(missing_ok=True)

@@ -10,13 +10,16 @@ from typing import Any, Protocol
 
 from .events import EngineEvent
 from .models import (
+    BackupStatus,
     DeviceInfo,
     EventDetails,
     IdentityInfo,
     Invite,
     OwnTrust,
+    RestoreResult,
     RoomInspection,
     RoomSummary,
+    SharePrediction,
     SharePreview,
     ShareResult,
     SyncState,
@@ -114,6 +117,16 @@ class EngineAPI(Protocol):
 
     async def reset_identity(self, password: str) -> OwnTrust: ...
 
+    # -- the key backup ------------------------------------------------------------------------------
+
+    def backup_status(self) -> BackupStatus: ...
+
+    async def refresh_backup(self) -> BackupStatus: ...
+
+    async def restore_backup(self, room_id: str | None = None) -> RestoreResult: ...
+
+    def room_opened(self, room_id: str) -> None: ...
+
     # -- rooms ----------------------------------------------------------------------------------------
 
     async def resolve_room(self, room: str, *, invited_ok: bool = False) -> str: ...
@@ -143,6 +156,8 @@ class EngineAPI(Protocol):
     def share_preview(self, room_id: str) -> SharePreview: ...
 
     async def preview_invite(self, room_id: str, user_id: str) -> SharePreview: ...
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction: ...
 
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False

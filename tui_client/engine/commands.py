@@ -11,8 +11,9 @@ from nio.api import RoomPreset, RoomVisibility
 
 from ..config import HISTORY_VISIBILITIES, Settings
 from .errors import EngineError, SharingFailed
+from .history_sharing.rules import InviteeFacts
 from .history_sharing.service import ImportResult, SharePreview, SharingError, ShareResult
-from .models import TimelineItem
+from .models import SharePrediction, TimelineItem
 from .outgoing import (
     MAX_REACTION_KEY,
     edit_content,
@@ -225,8 +226,22 @@ class RoomCommands:
         return self._sharing.preview(room_id)
 
     async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
+        await self._sharing.sender.restore_first(room_id)  # count what the key backup holds too
         facts = await self._sharing.invitee_facts(user_id)
         return self._sharing.preview(room_id, facts)
+
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        """Message by message, what `user_id` would read of the loaded history if invited now."""
+        return self._predict(room_id, await self._sharing.invitee_facts(user_id))
+
+    def _predict(self, room_id: str, facts: InviteeFacts) -> SharePrediction:
+        events = self._timelines.message_facts(room_id)
+        names = {uid: self._timelines.display_name(room_id, uid) for uid in self._member_ids(room_id)}
+        return self._sharing.predict(room_id, events, facts, names)
+
+    def _member_ids(self, room_id: str) -> list[str]:
+        room = self._client.rooms.get(room_id)
+        return list(room.users) if room is not None else []
 
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
@@ -240,7 +255,10 @@ class RoomCommands:
         result: ShareResult | None = None
         if share_history:
             try:
-                result = await self._sharing.share(room_id, user_id)
+                facts = await self._sharing.invitee_facts(user_id)
+                result = await self._sharing.share(
+                    room_id, user_id, facts=facts, predicted=self._predict(room_id, facts)
+                )
             except SharingError as exc:
                 if not invite_if_sharing_fails:
                     raise SharingFailed(f"{exc}; the invite was not sent") from exc

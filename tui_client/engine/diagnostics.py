@@ -22,6 +22,7 @@ from .models import (
     DeviceReport,
     EventDetails,
     MemberReport,
+    PredictionCheck,
     RoomInspection,
     SessionReport,
     WithheldReport,
@@ -30,6 +31,7 @@ from .models import (
 
 if TYPE_CHECKING:
     from .history_sharing.service import HistorySharing
+    from .keys.backup import BackupManager
     from .keys.identity import IdentityManager
     from .nio.client import EngineClient
     from .nio.olm import AppOlm
@@ -45,6 +47,7 @@ class Context:
     identity: IdentityManager
     sharing: HistorySharing
     timelines: Timelines
+    backup: BackupManager | None = None
 
     @property
     def olm(self) -> AppOlm:
@@ -97,6 +100,8 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
                     f"shared by {meta.forwarder_user} ({meta.forwarder_device or 'unknown device'}) "
                     f"in a key bundle on {_when(meta.received_at)}"
                 )
+            elif origin == "backup" and meta is not None:
+                detail = f"restored from the key backup on {_when(meta.received_at)}"
             sessions.append(
                 SessionReport(
                     session_id=sid,
@@ -134,6 +139,7 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
             )
         )
     return RoomInspection(
+        prediction=_prediction_check(engine, room_id),
         room_id=room_id,
         name=(room.display_name if room else room_id) or room_id,
         history_visibility=room.history_visibility if room else "unknown",
@@ -144,6 +150,30 @@ def inspect_room(engine: Context, room_id: str) -> RoomInspection:
         pending_inviter=pending.inviter if pending else None,
         pending_since=pending.accepted_at if pending else None,
         members=tuple(members),
+    )
+
+
+def _prediction_check(engine: Context, room_id: str) -> PredictionCheck | None:
+    """Our inviter's prediction of what we would read, beside what we did read (of what we
+    have loaded of the messages sent before we accepted)."""
+    acceptance = engine.sharing.acceptance(room_id)
+    if acceptance is None:
+        return None
+    bundle = engine.sharing.bundle(room_id, acceptance.inviter)
+    if bundle is None or bundle.predicted is None:
+        return None
+    predicted = set(bundle.predicted)
+    before = [i for i in engine.timelines.items(room_id)
+              if i.is_message and i.timestamp < acceptance.accepted_at * 1000]
+    read = {i.event_id for i in before if i.decrypted}
+    loaded = {i.event_id for i in before}
+    return PredictionCheck(
+        inviter=acceptance.inviter,
+        predicted_total=bundle.predicted_total if bundle.predicted_total is not None else len(predicted),
+        predicted_readable=len(predicted),
+        read_as_predicted=len(read & predicted),
+        missed=tuple(sorted((predicted - read) & loaded)),
+        surprises=tuple(sorted(read - predicted)),
     )
 
 
@@ -166,6 +196,13 @@ def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails 
             "type": facts.type, "content": dict(facts.content),
         }
     sender_device = item.sender_device or (encrypted or {}).get("content", {}).get("device_id")
+    provenance = item.provenance.sentence(item.sender) if item.provenance else None
+    restored = _restored_from_backup(engine, room_id, item)
+    if provenance is None and restored is not None:
+        provenance = (
+            f"The key for this message was restored from your key backup on {_when(restored)}, not received "
+            "from its sender."
+        )
     return EventDetails(
         event_id=event_id,
         room_id=room_id,
@@ -174,13 +211,23 @@ def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails 
         session_id=item.session_id,
         sender_key=item.sender_key,
         trust=_trust_sentence(engine, item, sender_device),
-        provenance=item.provenance.sentence(item.sender) if item.provenance else None,
+        provenance=provenance,
         failure_reason=item.failure_reason,
         decrypted_json=decrypted,
         encrypted_json=encrypted if isinstance(encrypted, dict) else None,
         edits=item.edits,
         body=item.body,
     )
+
+
+def _restored_from_backup(engine: Context, room_id: str, item: Any) -> float | None:
+    """When the key that decrypted `item` was restored from the key backup, if it was."""
+    if not item.decrypted:
+        return None
+    meta = engine.olm.meta_for(room_id, item.session_id)
+    if meta is None or meta.origin.value != "backup":
+        return None
+    return meta.received_at or 0.0
 
 
 def _trust_sentence(engine: Context, item: Any, device_id: str | None) -> str:
@@ -190,6 +237,11 @@ def _trust_sentence(engine: Context, item: Any, device_id: str | None) -> str:
         return "not decrypted, so nothing can be said about it"
     if item.provenance is not None:
         return str(item.provenance.trust(item.sender))
+    if _restored_from_backup(engine, item.room_id, item) is not None:
+        return (
+            "authenticity not guaranteed: the key was restored from the key backup, to which anyone able to "
+            "write to it (your homeserver) could have added keys, not received from the sender"
+        )
     if item.sender == engine.client.user_id and device_id == engine.client.device_id:
         return "sent by this device"
     identity = engine.identity.identity_info(item.sender)
@@ -354,4 +406,9 @@ async def doctor(
         for b in records.bundles()
     ]
     report["sync"] = {"state": sync_state.state.value, "detail": sync_state.detail}
+    if context.backup is not None:
+        backup = context.backup.status()
+        report["key_backup"] = {"state": backup.state.value, "detail": backup.detail, "version": backup.version,
+                                "keys_on_server": backup.keys_on_server, "keys_restored": backup.keys_restored,
+                                "uploading": backup.uploading}
     return report

@@ -11,6 +11,7 @@ facade owns the profile lock, the session and the event listeners; once a client
 - `commands.RoomCommands`: create, send, invite (sharing history first), join, leave, …;
 - `history_sharing.service.HistorySharing`: MSC4268, both sides;
 - `keys.identity.IdentityManager`: cross-signing;
+- `keys.backup.BackupManager`: the server-side key backup (restore, upload);
 - `keyfiles.KeyFiles`, `diagnostics`: key files; the inspector, event details and doctor.
 
 The engine is loop-agnostic: the CLI drives it with `asyncio.run`, the TUI runs it on its own
@@ -41,16 +42,21 @@ from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
 from .events import EngineEvent, IdentityChanged, Notice, OwnTrustChanged
 from .history_sharing.service import HistorySharing
 from .keyfiles import KeyFiles
+from .crypto.backup import BACKUP_SECRET
+from .keys.backup import BackupManager
 from .keys.identity import IdentityError, IdentityManager
 from .lock import ProfileLock
 from .models import (
+    BackupStatus,
     DeviceInfo,
     EventDetails,
     IdentityInfo,
     Invite,
     OwnTrust,
+    RestoreResult,
     RoomInspection,
     RoomSummary,
+    SharePrediction,
     SharePreview,
     ShareResult,
     SyncState,
@@ -83,6 +89,12 @@ class _Parts:
     rooms: Rooms
     commands: RoomCommands
     keyfiles: KeyFiles
+    backup: BackupManager
+
+    def keys_added(self, keys: list[tuple[str, str]]) -> None:
+        """New or better Megolm sessions are stored: re-decrypt, and queue them for the backup."""
+        self.timelines.on_keys_added(keys)
+        self.backup.on_keys_added(keys)
 
 
 class Engine:
@@ -180,11 +192,17 @@ class Engine:
     def sharing(self) -> HistorySharing:
         return self._require().sharing
 
+    @property
+    def backup(self) -> BackupManager:
+        """The key backup: `await engine.backup.use_backup_key(key)` takes a decryption key that
+        arrived another way (secret gossip from a verified device of ours)."""
+        return self._require().backup
+
     def _new_client(self, homeserver: str, user: str, device_id: str | None, store: bool, store_key: str) -> EngineClient:
         hooks = OlmHooks(
             history_visibility_of=lambda room_id: self._parts.rooms.history_visibility(room_id) if self._parts else None,
             own_device_keys=lambda: self._parts.identity.own_device_keys() if self._parts else None,
-            on_keys_added=lambda keys: self._parts.timelines.on_keys_added(keys) if self._parts else None,
+            on_keys_added=lambda keys: self._parts.keys_added(keys) if self._parts else None,
             on_keys_query=lambda resp: self._parts.identity.process_keys_query(resp) if self._parts else None,
             legacy_no_shared_history=self.legacy_no_shared_history,
             clock=self.clock,
@@ -196,15 +214,25 @@ class Engine:
         assert client.store is not None and client.olm is not None
         identity = IdentityManager(client, store_key, self._sync.query_keys, self.clock)
         identity.on_identity_changed = self._on_identity_changed
-        identity.on_own_trust_changed = lambda trust: self.emit(OwnTrustChanged(trust))
-        sharing = HistorySharing(self, client.store)
+        backup = BackupManager(
+            client, store_key, identity, emit=self.emit, spawn=self.spawn, clock=self.clock, settings=self.settings
+        )
+
+        def own_trust_changed(trust: OwnTrust) -> None:
+            self.emit(OwnTrustChanged(trust))
+            backup.trust_changed()
+
+        identity.on_own_trust_changed = own_trust_changed
+        sharing = HistorySharing(self, client.store, before_share=backup.before_sharing)
         timelines = Timelines(
             client, sharing, lambda: identity.own_trust().device_verified, self.emit,
             spawn=self.spawn, cache=TimelineCache(client.store, store_key), clock=self.clock,
         )
         rooms = Rooms(client, sharing, timelines, self.emit)
         commands = RoomCommands(client, self._sync, rooms, timelines, sharing, self.settings)
-        self._parts = _Parts(client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock))
+        self._parts = _Parts(
+            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock), backup
+        )
         identity.load()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -325,6 +353,7 @@ class Engine:
         if self._parts is not None:
             self._parts.timelines.flush_cache({}, None)  # what changed since the last sync
             self._parts.sharing.close()
+            self._parts.backup.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -383,6 +412,7 @@ class Engine:
         """Send what is waiting to go out (keys to upload, to-device messages): before exiting."""
         if self._parts is not None:
             await self._sync.maintain_keys()
+            await self._parts.backup.flush()
 
     async def query_keys(self, users: set[str]) -> None:
         await self._sync.query_keys(users)
@@ -399,9 +429,11 @@ class Engine:
             await self._check_identity()
         if not self._startup_done:
             self._startup_done = True
-            # Bundles whose import a crash or a quit interrupted, and expired records: in the
-            # background, so no start waits for a media server.
+            # Bundles whose import a crash or a quit interrupted, and expired records; the key
+            # backup (a restore to resume, keys to back up): in the background, so no start
+            # waits for a media server.
             self.sharing.start()
+            self._require().backup.start()
 
     # -- identities ------------------------------------------------------------------------------------
 
@@ -445,14 +477,51 @@ class Engine:
             raise EngineError(str(exc)) from None
 
     async def verify_with_recovery_key(self, key_or_passphrase: str) -> OwnTrust:
-        trust: OwnTrust = await self._identity_call(self.identity.verify_with_recovery_key(key_or_passphrase))
+        """Sign this device with the identity's keys from secret storage; then take the key
+        backup's key from there too and restore the backup in the background."""
+        trust, secrets = await self._identity_call(self.identity.verify_and_read(key_or_passphrase, (BACKUP_SECRET,)))
         self.emit(OwnTrustChanged(trust))
+        try:
+            note = await self._require().backup.use_secret_storage(secrets.values, secrets.problems)
+        except Exception as exc:  # the device is verified; the backup can be restored later
+            logger.warning("could not use the key backup after verifying: %s", exc)
+            note = f"the key backup could not be used: {exc}"
+        self.notice(f"Key backup: {note}")
         return trust
 
     async def setup_recovery(self) -> str:
-        """New secret storage for our cross-signing keys; returns the recovery key (show it once)."""
-        key: str = await self._identity_call(self.identity.setup_recovery())
+        """New secret storage for our cross-signing keys and the key backup's key (a backup is
+        created if the account has none); returns the recovery key (show it once)."""
+        try:
+            secret, note = await self._require().backup.secret_for_recovery()
+        except EngineError as exc:  # recovery of the identity is worth having without a backup
+            logger.warning("setting up recovery without a key backup: %s", exc)
+            secret, note = None, f"none was set up ({exc}); run setup-recovery again later to add one"
+        extra = {BACKUP_SECRET: secret} if secret is not None else None
+        key: str = await self._identity_call(self.identity.setup_recovery(extra))
+        self.notice(f"Key backup: {note}")
         return key
+
+    # -- the key backup ----------------------------------------------------------------------------------
+
+    def backup_status(self) -> BackupStatus:
+        return self._require().backup.status()
+
+    async def refresh_backup(self) -> BackupStatus:
+        """Ask the server about the key backup now."""
+        return await self._require().backup.refresh()
+
+    async def restore_backup(self, room_id: str | None = None) -> RestoreResult:
+        """Restore one room's keys, or the whole backup (joining a restore already running)."""
+        parts = self._require()
+        if parts.backup.info is None:
+            await parts.backup.refresh()
+        return await parts.backup.restore(room_id)
+
+    def room_opened(self, room_id: str) -> None:
+        """A front end shows `room_id`: its keys are restored from the backup first."""
+        if self._parts is not None:
+            self._parts.backup.room_opened(room_id)
 
     async def reset_identity(self, password: str) -> OwnTrust:
         trust: OwnTrust = await self._identity_call(self.identity.reset(password))
@@ -567,6 +636,11 @@ class Engine:
         server about them first (their devices and cross-signing; whether they exist)."""
         return await self._require().commands.preview_invite(room_id, user_id)
 
+    async def share_prediction(self, room_id: str, user_id: str) -> SharePrediction:
+        """Message by message, what `user_id` would read of the loaded history if invited now
+        (and why not); asks the server about them first."""
+        return await self._require().commands.share_prediction(room_id, user_id)
+
     async def invite(
         self, room_id: str, user_id: str, *, share_history: bool = True, invite_if_sharing_fails: bool = False
     ) -> ShareResult | None:
@@ -609,7 +683,7 @@ class Engine:
 
     def _diagnostics(self) -> diagnostics.Context:
         parts = self._require()
-        return diagnostics.Context(parts.client, parts.identity, parts.sharing, parts.timelines)
+        return diagnostics.Context(parts.client, parts.identity, parts.sharing, parts.timelines, parts.backup)
 
     def inspect_room(self, room_id: str) -> RoomInspection:
         return diagnostics.inspect_room(self._diagnostics(), room_id)

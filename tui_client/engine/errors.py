@@ -28,6 +28,16 @@ class StoreError(EngineError):
     lose every key the store held and replace the device keys the server and contacts know."""
 
 
+class ProfileLockedError(Exception):
+    """Another process has the profile open (one process per profile: two writers corrupt nio's
+    Olm state, matrix-nio#72). Raised by `Engine.open`; the message names the holder's pid."""
+
+
+class SessionFileError(Exception):
+    """The profile's saved session cannot be read: not a regular file, unreadable, not JSON, or
+    incomplete. The message says what to do; nothing was changed."""
+
+
 class DownloadError(Exception):
     """A media download failed: `status` is the HTTP status (None for a network error), `final`
     says that trying again cannot help."""

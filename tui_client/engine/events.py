@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from .models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,10 @@ class OwnTrustChanged(EngineEvent):
     """Whether this device is verified by our own cross-signing identity changed."""
 
     trust: OwnTrust
+
+
+@dataclass(frozen=True)
+class BackupChanged(EngineEvent):
+    """The key backup's state or a restore's progress changed (at most a few times a second)."""
+
+    status: BackupStatus

@@ -9,10 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..fsutil import FileLock, LockHeld
-
-
-class ProfileLockedError(Exception):
-    pass
+from .errors import ProfileLockedError as ProfileLockedError  # (defined with the other errors, for front ends)
 
 
 class ProfileLock:

@@ -338,7 +338,7 @@ class SessionReport:
     creator_key: str
     first_known_index: int
     shareable: bool
-    origin: str  # "own" | "direct" | "bundle" | "import" | "forwarded" | "unknown"
+    origin: str  # "own" | "direct" | "bundle" | "import" | "forwarded" | "backup" | "unknown"
     origin_detail: str  # e.g. "shared by @alice:x (ALICEDEV) in a key bundle on 2026-11-27 10:02"
     shared_by: str | None = None
     shared_by_device: str | None = None
@@ -387,6 +387,32 @@ class RoomInspection:
     pending_inviter: str | None
     pending_since: float | None
     members: tuple[MemberReport, ...]
+    prediction: PredictionCheck | None = None
+
+
+@dataclass(frozen=True)
+class PredictionCheck:
+    """Our inviter predicted what we would read of the room's earlier messages: how it went."""
+
+    inviter: str
+    predicted_total: int  # messages the inviter had loaded
+    predicted_readable: int
+    read_as_predicted: int  # predicted readable and read
+    missed: tuple[str, ...]  # predicted readable, not read (event ids we have loaded)
+    surprises: tuple[str, ...]  # read, not predicted readable
+
+    def describe(self, inviter_name: str) -> str:
+        total = self.predicted_total
+        line = (
+            f"{inviter_name} predicted you would read {self.predicted_readable} of {total} earlier "
+            f"message{'s' if total != 1 else ''}; "
+        )
+        if not self.missed:
+            line += f"you read all {self.read_as_predicted} of them"
+        else:
+            line += f"you read {self.read_as_predicted} of them ({len(self.missed)} not)"
+        line += f", and {len(self.surprises)} others" if self.surprises else ", and nothing else"
+        return line
 
 
 @dataclass(frozen=True)
@@ -473,3 +499,108 @@ class ImportResult:
     imported: int = 0
     key_count: int = 0
     withheld_count: int = 0
+
+
+@dataclass(frozen=True)
+class EventPrediction:
+    """Whether an invitee will be able to read one earlier message, and why not."""
+
+    event_id: str
+    readable: bool
+    reason: str | None  # None when readable
+    code: str  # history_sharing.prediction.Why
+
+
+@dataclass(frozen=True)
+class SharePrediction:
+    """What an invitee will read of the messages we have loaded, message by message."""
+
+    preview: SharePreview  # the room-level answer: is anything shared at all, why not, warnings
+    events: tuple[EventPrediction, ...]
+
+    @property
+    def shareable(self) -> bool:
+        return self.preview.shareable
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing is shared, when nothing is."""
+        return None if self.preview.shareable else self.preview.reason
+
+    @property
+    def readable(self) -> int:
+        return sum(1 for e in self.events if e.readable)
+
+    def summary(self, who: str = "they") -> str:
+        """'they will read 41 of 47 earlier messages; 6 were never shareable'."""
+        total = len(self.events)
+        if not total:
+            return f"{who} will find no earlier messages here"
+        line = f"{who} will read {self.readable} of {total} earlier message{'s' if total != 1 else ''}"
+        reasons: dict[str, int] = {}
+        for e in self.events:
+            if not e.readable:
+                reasons[e.code] = reasons.get(e.code, 0) + 1
+        words = {  # (one, several)
+            "not_shareable": ("was never shareable", "were never shareable"),
+            "withheld": ("was withheld from us", "were withheld from us"),
+            "late_index": ("predates the keys we hold", "predate the keys we hold"),
+            "never_had": ("has a key we never had", "have keys we never had"),
+            "hidden": ("is hidden from new members", "are hidden from new members"),
+            "nothing_shared": ("cannot be shared", "cannot be shared"),
+        }
+        parts = [
+            f"{n} {words.get(code, (code, code))[0 if n == 1 else 1]}"
+            for code, n in sorted(reasons.items(), key=lambda kv: -kv[1])
+        ]
+        return line + ("; " + ", ".join(parts) if parts else "")
+
+
+class BackupState(str, Enum):
+    UNKNOWN = "unknown"  # not asked the server yet
+    NONE = "none"  # the account has no key backup
+    NO_KEY = "no_key"  # there is one, but this device cannot read it (verify with the recovery key)
+    READY = "ready"  # this device restores from it and backs up new keys to it
+    UPLOAD_ONLY = "upload_only"  # signed by your identity: new keys go up, but we cannot restore
+    UNTRUSTED = "untrusted"  # neither its key nor a signature of ours: left alone
+    UNSUPPORTED = "unsupported"  # an algorithm we do not know
+    ERROR = "error"  # the server's answer was unusable, or it could not be reached
+
+
+@dataclass(frozen=True)
+class BackupRestore:
+    """A restore from the key backup: running, or the last one this run."""
+
+    room_id: str | None  # None: the whole backup
+    total: int  # entries on the server
+    done: int  # entries handled so far
+    imported: int  # keys that were new to us or better than ours
+    failed: int  # entries refused (the log says why)
+    finished: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    """The server-side key backup as this device sees it (`backup status`)."""
+
+    state: BackupState
+    detail: str  # a sentence for the user
+    version: str | None = None
+    algorithm: str | None = None
+    keys_on_server: int | None = None
+    keys_restored: int = 0  # sessions we hold that came from the backup
+    uploading: int = 0  # sessions waiting to go up
+    restore: BackupRestore | None = None
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    total: int
+    imported: int
+    failed: int
+    room_id: str | None = None
+
+    @property
+    def unchanged(self) -> int:
+        return self.total - self.imported - self.failed

@@ -33,6 +33,7 @@ class Origin(str, Enum):
     FORWARDED = "forwarded"  # m.forwarded_room_key
     BUNDLE = "bundle"  # a key bundle (MSC4268)
     IMPORT = "import"  # a key file
+    BACKUP = "backup"  # restored from the server-side key backup (anyone who can write to it could add one)
 
     @property
     def authenticated(self) -> bool:

@@ -11,12 +11,9 @@ from pathlib import Path
 
 from ..fsutil import write_private_file
 from ..paths import read_regular_file
+from .errors import SessionFileError as SessionFileError  # (defined with the other errors, for front ends)
 
 SESSION_FILE = "session.json"
-
-
-class SessionFileError(Exception):
-    pass
 
 
 @dataclass(frozen=True)

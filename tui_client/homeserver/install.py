@@ -3,7 +3,7 @@
 Synapse is far too heavy (and too opinionated about its dependency pins) to live in the
 client's own environment, so it gets a private venv under the user cache directory. The
 install is marked complete by a marker file written only after pip succeeded and Synapse
-imported, and it is serialised between processes with an ``fcntl.flock`` lock file.
+imported, and it is serialised between processes with a lock file (``fsutil.FileLock``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from pathlib import Path
 
 import platformdirs
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX; Synapse does not support Windows anyway
-    fcntl = None  # type: ignore[assignment]
+from ..fsutil import FileLock, LockHeld
 
 SYNAPSE_VERSION = "1.163.2"
 
@@ -84,18 +81,16 @@ def _stderr_progress(line: str) -> None:
 @contextmanager
 def _install_lock(lock_path: Path, progress: Callable[[str], None]) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                progress("Another process is installing Synapse; waiting for it to finish…")
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire()
+    except LockHeld:
+        progress("Another process is installing Synapse; waiting for it to finish…")
+        lock.acquire(wait=True)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _summarise_pip_log(path: Path) -> str:

@@ -1,17 +1,14 @@
-"""Run a private Synapse on loopback for tests and the demo: config, start/stop, readiness, users.
+"""Run a private Synapse on loopback for tests and the demo: start/stop, readiness, users.
 
 Everything lives in one data directory (config, signing key, SQLite database, media, logs), which
-can be reused across runs. The config Synapse generates is replaced wholesale by our own (written
-as JSON, which is valid YAML), keeping only its secrets and file names: a single client listener on
-127.0.0.1, open registration, no federation, cheap bcrypt and every rate limiter opened wide.
+can be reused across runs and is locked while a server runs on it. What Synapse is configured
+with is in `synapse_config`; HTTP (registration, login) in `admin_api`.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -20,67 +17,22 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
+from ..fsutil import FileLock, LockHeld, write_private_file
+from ..procs import process_alive
+from . import admin_api, synapse_config
 from .install import HomeserverError, ensure_synapse
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
-
-CONFIG_NAME = "homeserver.yaml"
 STDOUT_LOG_NAME = "synapse.stdout.log"
-SYNAPSE_LOG_NAME = "homeserver.log"
 PID_FILE_NAME = "synapse.pid"
 LOCK_FILE_NAME = ".synapse.lock"
 ADMIN_FILE_NAME = "admin.json"
 ADMIN_LOCALPART = "tui-admin"
 
-#: Top-level scalars taken over from the config Synapse generates.
-_KEPT_KEYS = (
-    "server_name",
-    "registration_shared_secret",
-    "macaroon_secret_key",
-    "form_secret",
-    "signing_key_path",
-    "log_config",
-    "media_store_path",
-)
-
-# Each of these is parsed by synapse/config/ratelimiting.py; a misspelt key is silently ignored,
-# which is why the tests prove the effect with a burst. per_second 0 would mean division by zero.
-_RATE_LIMITERS: dict[str, tuple[str, ...]] = {
-    "rc_message": (),
-    "rc_registration": (),
-    "rc_registration_token_validity": (),
-    "rc_login": ("address", "account", "failed_attempts"),
-    "rc_joins": ("local", "remote"),
-    "rc_joins_per_room": (),
-    "rc_invites": ("per_room", "per_user", "per_issuer"),
-    "rc_third_party_invite": (),
-    "rc_key_requests": (),
-    "rc_3pid_validation": (),
-    "rc_admin_redaction": (),
-    "rc_media_create": (),
-    "rc_delayed_event_mgmt": (),
-    "rc_room_creation": (),
-    "rc_reports": (),
-    "rc_user_directory": (),
-    "rc_profile": (),
-    "rc_presence": ("per_user",),
-}
-_UNLIMITED = {"per_second": 1_000_000, "burst_count": 1_000_000}
-
 _POLL_INTERVAL = 0.2
-# urllib would otherwise honour http_proxy/HTTPS_PROXY even for 127.0.0.1.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def find_free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0 and read it back)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -97,44 +49,6 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _parse_scalar_lines(text: str) -> dict[str, str]:
-    """Read simple top-level ``key: value`` scalars from YAML text, handling both quote styles."""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line or line[0] in " \t#-" or ":" not in line:
-            continue
-        key, _, raw = line.partition(":")
-        raw = raw.strip()
-        if not raw:
-            continue
-        if raw.startswith('"'):
-            try:
-                # A YAML double-quoted scalar with simple escapes is a JSON string.
-                value = json.JSONDecoder().raw_decode(raw)[0]
-            except ValueError:
-                continue
-        elif raw.startswith("'"):
-            end = raw.rfind("'")
-            if end <= 0:
-                continue
-            value = raw[1:end].replace("''", "'")
-        else:
-            value = raw.split(" #", 1)[0].strip()
-        if isinstance(value, str):
-            found[key.strip()] = value
-    return found
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically to a file that only its owner can read."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def _read_from(path: Path, offset: int = 0) -> str:
@@ -166,24 +80,6 @@ def _summarise_log(text: str) -> str:
     return " | ".join((errors or lines)[-4:])[-1200:] or "(no log output)"
 
 
-def _process_cmdline(pid: int) -> str | None:
-    """The command line of a live process, or None if it is gone (or a zombie)."""
-    proc = Path(f"/proc/{pid}/cmdline")
-    if Path("/proc/self").exists():
-        try:
-            raw = proc.read_bytes()
-        except OSError:
-            return None
-        return raw.replace(b"\0", b" ").decode(errors="replace").strip() or None
-    try:  # pragma: no cover - non-Linux
-        out = subprocess.run(
-            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() or None
-
-
 class SynapseServer:
     """A Synapse child process serving one data directory on 127.0.0.1.
 
@@ -207,7 +103,7 @@ class SynapseServer:
         self._python = Path(python) if python is not None else None
         self._max_upload_size = max_upload_size
         self._proc: subprocess.Popen[bytes] | None = None
-        self._dir_lock: IO[bytes] | None = None
+        self._dir_lock: FileLock | None = None
         self._admin_token: str | None = None
 
     # ----------------------------------------------------------------- properties
@@ -233,7 +129,13 @@ class SynapseServer:
 
     @property
     def config_path(self) -> Path:
-        return self._data_dir / CONFIG_NAME
+        """The config Synapse generated (its secrets); `overrides_path` is read after it."""
+        return self._data_dir / synapse_config.CONFIG_NAME
+
+    @property
+    def overrides_path(self) -> Path:
+        """Our config: every section of it replaces Synapse's own."""
+        return self._data_dir / synapse_config.OVERRIDES_NAME
 
     @property
     def running(self) -> bool:
@@ -261,8 +163,9 @@ class SynapseServer:
         try:
             self._stop_orphan()
             if not self.config_path.exists():
-                self._generate_config(python)
-            kept = self._read_kept_values()
+                synapse_config.generate(python, self._server_name, self._data_dir)
+            synapse_config.check_server_name(self._data_dir, self._server_name)
+            secret = synapse_config.registration_secret(self._data_dir)
             # With a port we chose ourselves another process can grab it before Synapse binds;
             # then simply try again with a fresh one.
             attempts = 1 if self._requested_port is not None else 3
@@ -273,7 +176,9 @@ class SynapseServer:
                         f"cannot start Synapse: port {port} on 127.0.0.1 is already in use"
                     )
                 self._port = port
-                self._write_config(port, kept)
+                synapse_config.write(
+                    self._data_dir, self._server_name, port, secret, max_upload_size=self._max_upload_size
+                )
                 try:
                     self._launch_and_wait(python, timeout)
                     return
@@ -377,22 +282,22 @@ class SynapseServer:
                 saved = {}
         token = saved.get("access_token")
         if isinstance(token, str):
-            status, _ = self._request("GET", "/_matrix/client/v3/account/whoami", token=token)
+            status, _ = admin_api.request(self.url, "GET", "/_matrix/client/v3/account/whoami", token=token)
             if status == 200:
                 self._admin_token = token
                 return token
         localpart, password = saved.get("localpart"), saved.get("password")
         if not isinstance(localpart, str) or not isinstance(password, str):
             localpart, password = ADMIN_LOCALPART, secrets.token_urlsafe(24)
-            _write_private(path, json.dumps({"localpart": localpart, "password": password}))
+            write_private_file(path, json.dumps({"localpart": localpart, "password": password}))
             _, created = self._register(localpart, password, admin=True)
             if not created:
                 # An admin from a lost admin.json still exists; its password is unknown.
                 localpart = f"{ADMIN_LOCALPART}-{secrets.token_hex(4)}"
-                _write_private(path, json.dumps({"localpart": localpart, "password": password}))
+                write_private_file(path, json.dumps({"localpart": localpart, "password": password}))
                 self._register(localpart, password, admin=True)
-        token = self._login(localpart, password)
-        _write_private(
+        token = admin_api.login(self.url, localpart, password)
+        write_private_file(
             path, json.dumps({"localpart": localpart, "password": password, "access_token": token})
         )
         self._admin_token = token
@@ -402,212 +307,28 @@ class SynapseServer:
         self, localpart: str, password: str, *, admin: bool, displayname: str | None = None
     ) -> tuple[str, bool]:
         self._require_running()
-        user_id = f"@{localpart}:{self._server_name}"
-        secret = self._read_kept_values()["registration_shared_secret"]
-        status, body = self._request("GET", "/_synapse/admin/v1/register")
-        nonce = body.get("nonce")
-        if status != 200 or not isinstance(nonce, str):
-            raise HomeserverError(f"could not get a registration nonce: HTTP {status} {body}")
-        mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha1)
-        for part in (nonce, localpart, password):
-            mac.update(part.encode("utf-8"))
-            mac.update(b"\x00")
-        mac.update(b"admin" if admin else b"notadmin")
-        request: dict[str, Any] = {
-            "nonce": nonce,
-            "username": localpart,
-            "password": password,
-            "admin": admin,
-            "mac": mac.hexdigest(),
-        }
-        if displayname is not None:
-            request["displayname"] = displayname
-        status, body = self._request("POST", "/_synapse/admin/v1/register", request)
-        if status == 200:
-            return str(body.get("user_id", user_id)), True
-        if body.get("errcode") == "M_USER_IN_USE":
-            return user_id, False
-        raise HomeserverError(f"registering {user_id} failed: HTTP {status} {body}")
-
-    def _login(self, localpart: str, password: str) -> str:
-        status, body = self._request(
-            "POST",
-            "/_matrix/client/v3/login",
-            {
-                "type": "m.login.password",
-                "identifier": {"type": "m.id.user", "user": localpart},
-                "password": password,
-                "initial_device_display_name": "tui_client homeserver admin",
-            },
+        secret = synapse_config.read_overrides(self._data_dir).get("registration_shared_secret")
+        if not isinstance(secret, str) or not secret:
+            raise HomeserverError(f"{self.overrides_path} has no registration secret; restart the server")
+        return admin_api.register(
+            self.url, secret, self._server_name, localpart, password, admin=admin, displayname=displayname
         )
-        token = body.get("access_token")
-        if status != 200 or not isinstance(token, str):
-            raise HomeserverError(f"login as {localpart} failed: HTTP {status} {body}")
-        return token
 
     def _require_running(self) -> None:
         if not self.running:
             raise HomeserverError("Synapse is not running; call start() first")
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        *,
-        token: str | None = None,
-        timeout: float = 30.0,
-    ) -> tuple[int, dict[str, Any]]:
-        """One JSON request to the server; returns (HTTP status, decoded body) even for errors."""
-        data = json.dumps(body).encode("utf-8") if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with _OPENER.open(request, timeout=timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
-        except OSError as err:
-            raise HomeserverError(f"{method} {self.url}{path} failed: {err}") from err
-        try:
-            decoded = json.loads(raw) if raw else {}
-        except ValueError:
-            decoded = {"body": raw[:200].decode("utf-8", errors="replace")}
-        return status, decoded if isinstance(decoded, dict) else {"body": decoded}
-
-    # ------------------------------------------------------------------ config
-
-    def _generate_config(self, python: Path) -> None:
-        # Run from inside data_dir: the generated log config may name its file relative to cwd.
-        result = subprocess.run(
-            [
-                str(python), "-m", "synapse.app.homeserver",
-                "--server-name", self._server_name,
-                "--config-path", str(self.config_path),
-                "--data-directory", str(self._data_dir),
-                "--generate-config", "--report-stats=no",
-            ],
-            cwd=self._data_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=120, check=False,
-        )
-        if result.returncode != 0 or not self.config_path.exists():
-            output = (result.stderr or result.stdout).strip().splitlines()[-5:]
-            raise HomeserverError(
-                f"Synapse could not generate its config in {self._data_dir} "
-                f"(exit {result.returncode}): {' | '.join(output) or 'no output'}"
-            )
-
-    def _read_kept_values(self) -> dict[str, str]:
-        """Secrets and file names from homeserver.yaml: generated YAML or our own JSON."""
-        try:
-            text = self.config_path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise HomeserverError(f"cannot read {self.config_path}: {err}") from err
-        try:
-            # Our own config is JSON after a leading "#" comment line.
-            loaded = json.loads("\n".join(x for x in text.splitlines() if not x.startswith("#")))
-            values = {k: str(loaded[k]) for k in _KEPT_KEYS if isinstance(loaded, dict) and k in loaded}
-        except ValueError:
-            values = _parse_scalar_lines(text)
-        missing = [k for k in _KEPT_KEYS if not values.get(k)]
-        if missing:
-            raise HomeserverError(f"{self.config_path} lacks {', '.join(missing)}")
-        if values["server_name"] != self._server_name:
-            raise HomeserverError(
-                f"{self._data_dir} belongs to server name {values['server_name']!r}, "
-                f"not {self._server_name!r}"
-            )
-        return values
-
-    def _write_config(self, port: int, kept: dict[str, str]) -> None:
-        data = self._data_dir
-        # Keep the generated file names but re-root them, so a moved data_dir still works.
-        signing_key = data / Path(kept["signing_key_path"]).name
-        log_config = data / Path(kept["log_config"]).name
-        media_store = data / Path(kept["media_store_path"]).name
-        if signing_key.exists():
-            os.chmod(signing_key, 0o600)
-        _write_private(log_config, json.dumps(self._log_config(), indent=2) + "\n")
-
-        config: dict[str, Any] = {
-            "server_name": self._server_name,
-            "public_baseurl": f"http://127.0.0.1:{port}/",
-            "listeners": [
-                {
-                    "port": port,
-                    "bind_addresses": ["127.0.0.1"],
-                    "type": "http",
-                    "tls": False,
-                    "x_forwarded": False,
-                    "resources": [{"names": ["client"], "compress": False}],
-                }
-            ],
-            "database": {"name": "sqlite3", "args": {"database": str(data / "homeserver.db")}},
-            "log_config": str(log_config),
-            "media_store_path": str(media_store),
-            "signing_key_path": str(signing_key),
-            "registration_shared_secret": kept["registration_shared_secret"],
-            "macaroon_secret_key": kept["macaroon_secret_key"],
-            "form_secret": kept["form_secret"],
-            "enable_media_repo": True,
-            "max_upload_size": self._max_upload_size,
-            "url_preview_enabled": False,
-            "enable_registration": True,
-            "enable_registration_without_verification": True,
-            "trusted_key_servers": [],
-            "suppress_key_server_warning": True,
-            "federation_domain_whitelist": [],
-            "use_presence": False,
-            "presence": {"enabled": False},
-            "report_stats": False,
-            "enable_metrics": False,
-            "bcrypt_rounds": 4,
-            "ui_auth": {"session_timeout": "5m"},
-        }
-        for limiter, children in _RATE_LIMITERS.items():
-            if children:
-                config[limiter] = {child: dict(_UNLIMITED) for child in children}
-            else:
-                config[limiter] = dict(_UNLIMITED)
-        header = "# Written by tui_client.homeserver on every start; JSON is valid YAML.\n"
-        _write_private(self.config_path, header + json.dumps(config, indent=2) + "\n")
-
-    def _log_config(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "formatters": {
-                "precise": {
-                    "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - "
-                    "%(request)s - %(message)s"
-                }
-            },
-            "handlers": {
-                "file": {
-                    "class": "logging.FileHandler",
-                    "formatter": "precise",
-                    "filename": str(self._data_dir / SYNAPSE_LOG_NAME),
-                    "encoding": "utf8",
-                }
-            },
-            # A few INFO lines at startup say which port and config were used; requests stay quiet.
-            "loggers": {"synapse.app": {"level": "INFO"}},
-            "root": {"level": "WARNING", "handlers": ["file"]},
-            "disable_existing_loggers": False,
-        }
-
     # ----------------------------------------------------------------- process
 
     def _launch_and_wait(self, python: Path, timeout: float) -> None:
         stdout_path = self._data_dir / STDOUT_LOG_NAME
-        synapse_log = self._data_dir / SYNAPSE_LOG_NAME
+        synapse_log = self._data_dir / synapse_config.SYNAPSE_LOG_NAME
         log_offset = synapse_log.stat().st_size if synapse_log.exists() else 0
         with open(stdout_path, "wb") as stdout:
             # Own session: a Ctrl-C in the client's terminal must not reach Synapse directly.
             self._proc = subprocess.Popen(
-                [str(python), "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
+                [str(python), "-m", "synapse.app.homeserver",
+                 "-c", str(self.config_path), "-c", str(self.overrides_path)],
                 cwd=self._data_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
@@ -631,7 +352,7 @@ class SynapseServer:
                 if "Address already in use" in text:
                     raise _PortTaken()
                 raise HomeserverError(f"Synapse exited with code {code} during startup: {details}")
-            if self._answers_versions():
+            if admin_api.answers_versions(self.url):
                 return
             if time.monotonic() >= deadline:
                 self._terminate()
@@ -641,29 +362,21 @@ class SynapseServer:
                 )
             time.sleep(_POLL_INTERVAL)
 
-    def _answers_versions(self) -> bool:
-        try:
-            with _OPENER.open(self.url + "/_matrix/client/versions", timeout=2.0) as response:
-                return bool(response.status == 200)
-        except (OSError, ValueError):
-            return False
-
     def _acquire_dir_lock(self) -> None:
-        if self._dir_lock is not None or fcntl is None:
+        if self._dir_lock is not None:
             return
-        handle = open(self._data_dir / LOCK_FILE_NAME, "a+b")  # noqa: SIM115 - held while running
+        lock = FileLock(self._data_dir / LOCK_FILE_NAME)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+            lock.acquire()
+        except LockHeld:
             raise HomeserverError(
                 f"another process is already running Synapse in {self._data_dir}"
             ) from None
-        self._dir_lock = handle
+        self._dir_lock = lock
 
     def _release_dir_lock(self) -> None:
         if self._dir_lock is not None:
-            self._dir_lock.close()  # closing the file drops the flock
+            self._dir_lock.release()
             self._dir_lock = None
 
     def _stop_orphan(self) -> None:
@@ -677,11 +390,9 @@ class SynapseServer:
             pid = int(pid_file.read_text(encoding="utf-8").strip())
         except (OSError, ValueError):
             return
-        config = str(self.config_path)
-
         def is_our_synapse() -> bool:
-            # Our command line always ends with "-c <config path>".
-            return (_process_cmdline(pid) or "").endswith(f" -c {config}")
+            # Our command line always names our config file (whole, as one argument).
+            return process_alive(pid, str(self.config_path))
 
         if pid != os.getpid() and is_our_synapse():
             for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):

@@ -1,17 +1,16 @@
 """The Textual app: start-up (restore or log in), the engine bridge, app-wide bindings, and the
 commands several screens share (accept/decline an invite, create a room).
 
-`run_app(profile, loaded)` is what `tui-client` calls. It opens the profile on an `EngineHost`
-*before* the terminal is taken over, so a profile locked by another process is one line on stderr
-and exit code 3. The app itself only needs a backend with the `Backend` surface, which is how the
-tests run it on a fake engine with canned data and a pinned time zone.
+`run_app(backend, ...)` is what `tui-client` calls, once the CLI has opened the profile on an
+engine host (before the terminal is taken over, so a profile locked by another process is one line
+on stderr and exit code 3). The app only needs a backend with the `Backend` surface, which is how
+the tests run it on a fake engine with canned data and a pinned time zone.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,17 +28,13 @@ from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
 from .bridge import Backend, Bridge
-from .clock import TimeFormatter
+from .timefmt import TimeFormatter
 from .formatting import clean
 from .palette import ActionsProvider
 from .screens.login import LoginScreen
 from .workers import ReportsWorkerErrors
 
 logger = logging.getLogger(__name__)
-
-EXIT_LOCKED = 3
-EXIT_PROFILE_UNUSABLE = 4  # the saved session or crypto store cannot be used (see cli.py)
-
 
 class TuiApp(ReportsWorkerErrors, App[int]):
     """tui-client's terminal UI."""
@@ -65,6 +60,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     trust: reactive[str] = reactive("verified: —", init=False)
     own_trust: reactive[object | None] = reactive(None, init=False)  # the engine's OwnTrust
     changed_identities: reactive[tuple[str, ...]] = reactive(tuple, init=False)  # not yet accepted
+    backup: reactive[object | None] = reactive(None, init=False)  # the engine's BackupStatus
 
     def __init__(
         self,
@@ -177,6 +173,10 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.own_trust = message.trust
         self.trust = trust_line(message.trust)
 
+    @on(Bridge.BackupChanged)
+    def _backup_changed(self, message: Bridge.BackupChanged) -> None:
+        self.backup = message.status
+
     @on(Bridge.IdentityChanged)
     def _identity_changed(self, message: Bridge.IdentityChanged) -> None:
         # The engine's Notice (a toast) says it once; the room list and header keep saying it.
@@ -256,7 +256,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     def report_error(self, what: str, error: BaseException) -> None:
         """A failed command becomes a notification and a log line; never a crash."""
-        from ..engine.engine import EngineError
+        from ..engine.errors import EngineError
         from ..engine.errors_text import explain
 
         if self._quitting:
@@ -512,54 +512,8 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     ]
 
 
-def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[Any, bool]:
-    """An `EngineHost` with its profile opened (locked, session restored if there is one).
-
-    Raises `ProfileLockedError` when another process has the profile open.
-    """
-    from ..engine.engine import Engine
-    from ..engine.host import EngineHost
-
-    host = EngineHost(Engine(profile, settings=settings, profile_dir=profile_dir))
-    host.start()
-    try:
-        restored = host.run(lambda e: e.open()).result(timeout=120)
-    except BaseException:
-        host.stop()
-        raise
-    return host, bool(restored)
-
-
-def run_app(profile: str, loaded: LoadedSettings) -> int:
-    """Run the terminal UI on `profile`; returns the process exit code."""
-    from ..engine.errors import StoreError
-    from ..engine.lock import ProfileLockedError
-    from ..engine.session import SessionFileError
-    from ..safe_text import clean_name
-
-    directory = paths.profile_dir(profile)
-    existed = directory.exists()
-    try:
-        host, restored = open_backend(profile, loaded.settings)
-    except ProfileLockedError as exc:
-        print(clean_name(f"error: {exc}"), file=sys.stderr)
-        return EXIT_LOCKED
-    except (StoreError, SessionFileError) as exc:
-        # Said before the terminal is taken over: the same sentence as the CLI's.
-        print(clean_name(f"error: {exc}"), file=sys.stderr)
-        return EXIT_PROFILE_UNUSABLE
-    except Exception as exc:
-        logger.exception("could not open profile %s", profile)
-        print(clean_name(f"error: could not open profile {profile!r}: {exc}"), file=sys.stderr)
-        return 1
-    app = TuiApp(host, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
-    try:
-        app.run()
-    finally:
-        host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
-        if not existed and not (directory / "session.json").exists():
-            # Nobody logged in (or every attempt failed): leave no empty profile behind.
-            import shutil
-
-            shutil.rmtree(directory, ignore_errors=True)
+def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str) -> int:
+    """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
+    app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
+    app.run()
     return app.return_code or 0

@@ -28,7 +28,7 @@ from textual.message_pump import MessagePump
 
 from ..engine import events as ev
 from ..engine.api import EngineAPI
-from ..engine.models import Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from ..engine.models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,6 +113,16 @@ class Bridge:
             super().__init__()
             self.trust = trust
 
+    class BackupChanged(Message):
+        """The key backup's state or a restore's progress changed."""
+
+        def __init__(self, status: BackupStatus) -> None:
+            super().__init__()
+            self.status = status
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.BackupChanged)  # only the newest progress matters
+
     class IdentityChanged(Message):
         """Someone's cryptographic identity is not the one we pinned (the app re-reads the list
         of changed identities from the engine)."""
@@ -160,6 +170,8 @@ class Bridge:
             return Bridge.Notice(event.message, event.room_id, event.level)
         if isinstance(event, ev.OwnTrustChanged):
             return Bridge.OwnTrustChanged(event.trust)
+        if isinstance(event, ev.BackupChanged):
+            return Bridge.BackupChanged(event.status)
         if isinstance(event, ev.IdentityChanged):
             return Bridge.IdentityChanged(event.user_id, event.old_master_key, event.new_master_key)
         return None

@@ -1,8 +1,11 @@
 """The TUI of `tui-client demo`: the ordinary app on a demo user's profile, plus a guided hint
 line and palette commands for the story's next steps (inviting Charlie).
 
-`run_demo_app(demo, user)` is what the launcher calls once the homeserver, the story and Alice's
-bot are up. `DemoApp` is `TuiApp` with three additions and no changes to what the app does:
+`run_demo_app(backend, ...)` is what the CLI calls once the demo launcher has the homeserver, the
+story and Alice's bot up, and the CLI has opened the user's demo profile. It knows the demo by
+its directory (`tui_client.demo.directory`: state, shares, the bot's pid), never by the engines
+that play the story. `DemoApp` is `TuiApp` with three additions and no changes to what the app
+does:
 
 - a `HintLine` mounted above the main screen's footer, fed by `tui_client.demo.guide.Guide` with
   `Facts` read off the screen a few times a second (f9 hides and shows it; `--no-hints` starts
@@ -21,49 +24,20 @@ import signal
 import sys
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from textual.binding import Binding
 from textual.widgets import Footer
 
+from ..config import Settings
+from ..demo.cast import ROOM_NAME, USERS
+from ..demo.directory import DemoDirectory
 from ..demo.guide import NOT_SHARED, OTHER, SHARED, Facts, Guide, Hint
-from ..demo.launcher import BOT_PID_FILE
-from ..demo.story import ROOM_NAME, USERS, Demo
-from .app import TuiApp, open_backend
+from .app import TuiApp
+from .bridge import Backend
 from .widgets.hints import HintLine
 
 logger = logging.getLogger(__name__)
-
-EXIT_LOCKED = 3
-
-
-def bot_alive(base: Path) -> bool | None:
-    """Whether Alice's bot (whose pid the launcher wrote to `base/bot.pid`) still runs; None
-    when no bot was started for this demo directory."""
-    try:
-        pid = int((base / BOT_PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc (macOS): ask the kernel whether the pid exists
-        import os
-
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    if stat.rpartition(")")[2].split()[:1] == ["Z"]:
-        return False  # it died; the launcher has not reaped it yet
-    # (Right after the exec the command line can read empty for a moment.)
-    return not cmdline or b"tui_client.demo.bot" in cmdline
 
 
 class DemoApp(TuiApp):
@@ -75,9 +49,9 @@ class DemoApp(TuiApp):
 
     def __init__(
         self,
-        backend: Any,
+        backend: Backend,
         *,
-        demo: Demo,
+        demo: DemoDirectory,
         user: str,
         hints: bool = True,
         bot_check: Callable[[], bool | None] | None = None,
@@ -95,7 +69,7 @@ class DemoApp(TuiApp):
         self._landed: set[str] = set()  # invites the app has put the focus on, once each
         self._server_gone = False
         self._server_checked = 0.0
-        self._bot_alive = bot_check or partial(bot_alive, demo.base)
+        self._bot_alive = bot_check or demo.bot_alive
         self._poll_interval = poll_interval
         self._signals: list[tuple[int, Any]] = []
         self.sub_title = f"demo: you are {user.capitalize()}"
@@ -164,8 +138,8 @@ class DemoApp(TuiApp):
                 m.user_id == charlie and m.membership in ("invite", "join") for m in room.members
             )
             values["charlie_joined"] = any(m.user_id == charlie and m.membership == "join" for m in room.members)
-            if values["charlie_in_room"] and self.demo_user == "bob" and room_id is not None:
-                values["charlie_got_keys"] = charlie in self.demo.shares(room_id)
+            if values["charlie_in_room"] and self.demo_user == "bob":
+                values["charlie_got_keys"] = charlie in self.demo.shares(room.room_id)
         values["server_gone"] = self._server_gone
         main = self.main_screen
         if main is not None and main.is_mounted and room is not None and main.current_room == room_id:
@@ -219,7 +193,7 @@ class DemoApp(TuiApp):
         else:
             line = lines.first()
         main.set_class(self.hints_on, "-hints")  # (toasts keep clear of the hint line)
-        line.show_hint(self.hint, self.keys_for(self._toggle_binding()))
+        line.show_hint(self.hint.text, self.hint.tone, self.keys_for(self._toggle_binding()))
 
     def _land_on_invite(self, main: Any) -> None:
         """Put this run's invite on screen with the focus on it, once, whatever else the profile
@@ -314,25 +288,12 @@ class DemoApp(TuiApp):
         return [(label, DemoApp if cls is TuiApp else cls) for label, cls in super().binding_sources()]
 
 
-def run_demo_app(demo: Demo, as_user: str, *, hints: bool = True, command: str = "tui-client") -> int:
-    """Run the demo's TUI as `as_user` on their demo profile; returns the exit code."""
-    from ..engine.lock import ProfileLockedError
-
-    settings = demo.settings()
-    try:
-        host, restored = open_backend(as_user, settings, profile_dir=demo.profile_dir(as_user))
-    except ProfileLockedError:
-        who = "Alice's bot" if as_user == "alice" else "another terminal"
-        print(f"error: {as_user.capitalize()}'s demo profile is open in {who}; "
-              "use another user (--as bob or --as charlie) or quit that one first", file=sys.stderr)
-        return EXIT_LOCKED
-    except Exception as exc:
-        logger.exception("could not open the demo profile of %s", as_user)
-        print(f"error: could not open {as_user}'s demo profile: {exc}", file=sys.stderr)
-        return 1
-    app = DemoApp(host, demo=demo, user=as_user, hints=hints, restored=restored, settings=settings, command=command)
-    try:
-        app.run()
-    finally:
-        host.stop()
+def run_demo_app(
+    backend: Backend, *, restored: bool, demo: DemoDirectory, as_user: str, settings: Settings,
+    hints: bool = True, command: str = "tui-client",
+) -> int:
+    """Run the demo's TUI as `as_user` on an opened backend (their demo profile); returns the
+    exit code."""
+    app = DemoApp(backend, demo=demo, user=as_user, hints=hints, restored=restored, settings=settings, command=command)
+    app.run()
     return app.return_code or 0

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from ..config import HISTORY_VISIBILITIES
 from ..engine.models import (
+    BackupStatus,
     BundleSummary,
     Invite,
     MemberReport,
@@ -25,6 +26,7 @@ __all__ = [
     "HISTORY_VISIBILITIES",
     "VISIBILITY_HELP",
     "accept_identity_question",
+    "backup_line",
     "bundle_line",
     "bundle_row",
     "failure_line",
@@ -141,6 +143,24 @@ def trust_line(value: object) -> str:
     return f"verified: {label if label else value}"
 
 
+def backup_line(status: BackupStatus | None) -> str:
+    """The status bar's key backup slot: empty unless something is under way or wrong."""
+    if status is None:
+        return ""
+    restore = status.restore
+    if restore is not None and not restore.finished:
+        if restore.total:
+            return f"🔑 restoring keys from the key backup: {restore.done:,} of {restore.total:,}"
+        return "🔑 restoring keys from the key backup…"
+    if restore is not None and restore.error:
+        return "⚠ key backup: the restore failed (see the log)"
+    if status.state == "ready" and "failing" in status.detail:
+        return f"⚠ key backup: {status.uploading:,} keys waiting, uploads failing"
+    if status.state == "error":
+        return "⚠ key backup: unreachable"
+    return ""
+
+
 # -- other people's identities -----------------------------------------------------------------
 
 
@@ -207,6 +227,7 @@ ORIGIN_LABELS = {
     "direct": "directly from its creator",
     "import": "a key file",
     "forwarded": "one of your devices",
+    "backup": "the key backup",
 }
 
 

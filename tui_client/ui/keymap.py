@@ -70,10 +70,10 @@ def keymap_problems(keymap: Mapping[str, str], sources: Iterable[tuple[str, type
             if not _overlap(first.where, second.where):
                 continue
             for key in sorted(first.keys & second.keys):
-                low, high = sorted((first.action_id, second.action_id))
-                if (key, low, high) in reported:
+                one, other = sorted((first.action_id, second.action_id))
+                if (key, one, other) in reported:
                     continue
-                reported.add((key, low, high))
+                reported.add((key, one, other))
                 problems.append(
                     f"[keys] {key!r} is bound to both {first.action_id!r} and {second.action_id!r}; "
                     "only one of them can work: give one of them another key"

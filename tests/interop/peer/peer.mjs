@@ -24,6 +24,13 @@
 //          cross-signing private keys stored in it; if setupKeyBackup, also a new key backup version
 //          (resetKeyBackup) whose key is stored in 4S.
 //   crossSigningStatus -> {ready, ownDeviceVerified, masterKey, status: getCrossSigningStatus()}
+//   keyBackupInfo -> {version, algorithm, count, publicKey, trusted, matchesDecryptionKey, activeVersion}
+//       the server's current key backup (checkKeyBackupAndEnable, which also starts uploading to it
+//       when it is trusted) and what Rust crypto thinks of it; all null when the account has none.
+//   restoreKeyBackup {recoveryKey} -> {total, imported, ms}   what a new Element device does with the
+//       recovery key: unlock secret storage with it, take the backup key (m.megolm_backup.v1) from there
+//       (loadSessionBackupPrivateKeyFromSecretStorage, which checks it against the backup), enable the
+//       backup and restore it whole (restoreKeyBackup); ms is the time the restore took.
 //   deviceInfo {userId, deviceId?, refresh=true}
 //       -> {exists, signedByOwner, crossSigningVerified, localVerified, devices:[ids]}
 //   userIdentity {userId, refresh=true}
@@ -370,6 +377,39 @@ const commands = {
             keyBackupVersion = (await c.getActiveSessionBackupVersion()) ?? null;
         }
         return { recoveryKey: generated.encodedPrivateKey, keyId, keyBackupVersion };
+    },
+
+    async keyBackupInfo() {
+        const c = requireCrypto();
+        const check = await c.checkKeyBackupAndEnable();
+        const info = check?.backupInfo ?? null;
+        if (!info) {
+            return { version: null, algorithm: null, count: null, publicKey: null, trusted: null,
+                     matchesDecryptionKey: null, activeVersion: await c.getActiveSessionBackupVersion() };
+        }
+        const trust = await c.isKeyBackupTrusted(info);
+        return {
+            version: info.version ?? null,
+            algorithm: info.algorithm,
+            count: info.count ?? null,
+            publicKey: info.auth_data?.public_key ?? null,
+            trusted: trust.trusted,
+            matchesDecryptionKey: trust.matchesDecryptionKey,
+            activeVersion: await c.getActiveSessionBackupVersion(),
+        };
+    },
+
+    async restoreKeyBackup(args) {
+        need(args, "recoveryKey");
+        const c = requireCrypto();
+        const keyId = await client.secretStorage.getDefaultKeyId();
+        if (!keyId) throw new Error("the account has no default secret storage key");
+        secretStorageKeys.set(keyId, cryptoApi.decodeRecoveryKey(args.recoveryKey));
+        await c.loadSessionBackupPrivateKeyFromSecretStorage();
+        await c.checkKeyBackupAndEnable();
+        const t0 = Date.now();
+        const result = await c.restoreKeyBackup();
+        return { total: result.total, imported: result.imported, ms: Date.now() - t0 };
     },
 
     async crossSigningStatus() {

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .canonical import b64decode, b64encode
@@ -44,6 +44,7 @@ __all__ = [
     "UnlockedCrossSigningSeeds",
     "unlock_cross_signing",
     "unlock_cross_signing_with_input",
+    "decrypt_stored_secret",
 ]
 
 AES_HMAC_SHA2 = "m.secret_storage.v1.aes-hmac-sha2"
@@ -360,6 +361,10 @@ class UnlockedCrossSigningSeeds:
     master: bytes | None
     self_signing: bytes
     user_signing: bytes
+    # The secret storage key that unlocked them and its id, to read other secrets stored under
+    # it (the key backup's, `decrypt_stored_secret`).
+    storage_key: bytes | None = field(default=None, compare=False)
+    key_id: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return "UnlockedCrossSigningSeeds(<secret>)"
@@ -469,7 +474,20 @@ def unlock_cross_signing(
         raise SecretStorageError(
             "Your cross-signing keys are not in secret storage", "missing_secret"
         )
-    return UnlockedCrossSigningSeeds(master, self_signing, user_signing)
+    return UnlockedCrossSigningSeeds(master, self_signing, user_signing, bytes(key), key_id)
+
+
+def decrypt_stored_secret(key: bytes, key_id: str, account_data: Mapping[str, Any], name: str) -> str | None:
+    """Secret ``name`` (its account-data content in ``account_data``) decrypted with the secret
+    storage key ``key``/``key_id``; None when it is not stored under that key.
+
+    Raises ``SecretStorageError`` (``bad_secret``, ``bad_mac``) when it is there but unusable."""
+    content = account_data.get(name) if isinstance(account_data, Mapping) else None
+    encrypted = content.get("encrypted") if isinstance(content, Mapping) else None
+    entry = encrypted.get(key_id) if isinstance(encrypted, Mapping) else None
+    if entry is None:
+        return None
+    return decrypt_secret(key, name, entry)
 
 
 def _passphrase_params(description: Mapping[str, Any]) -> tuple[str, int, int] | None:

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 BUNDLE_EVENT_TYPE = "m.room_key_bundle"
 BUNDLE_EVENT_TYPES = frozenset({BUNDLE_EVENT_TYPE, "io.element.msc4268.room_key_bundle"})
@@ -32,6 +32,11 @@ MEGOLM = "m.megolm.v1.aes-sha2"
 KEY_COUNT_HINT = "io.github.tui_client.key_count"
 WITHHELD_COUNT_HINT = "io.github.tui_client.withheld_count"
 MESSAGE_COUNT_HINT = "io.github.tui_client.message_count"
+# The inviter's prediction of what the invitee will read (event ids), so the invitee's inspector
+# can compare it with what it actually read. Capped; only shown, never trusted.
+PREDICTED_HINT = "io.github.tui_client.predicted_readable"
+PREDICTED_TOTAL_HINT = "io.github.tui_client.predicted_total"
+MAX_PREDICTED = 500
 
 # Caps, for the bundles we accept and the ones we build. A room with more Megolm sessions than
 # this has rotated keys over years of heavy use; a bundle beyond them is refused, not truncated.
@@ -48,9 +53,8 @@ class BundleError(Exception):
     """A bundle (or its announcement) is unusable; the message says why, for logs and the UI."""
 
 
-@dataclass(frozen=True)
-class HistoricKey:
-    """One ``room_keys`` entry."""
+class HistoricKey(NamedTuple):
+    """One ``room_keys`` entry. (Tuples, not dataclasses: a bundle holds tens of thousands.)"""
 
     room_id: str
     sender_key: str
@@ -69,8 +73,7 @@ class HistoricKey:
         }
 
 
-@dataclass(frozen=True)
-class WithheldEntry:
+class WithheldEntry(NamedTuple):
     """One ``withheld`` entry (the shape of an ``m.room_key.withheld`` content)."""
 
     room_id: str
@@ -263,9 +266,10 @@ def _parse_withheld(entry: Any, where: str) -> WithheldEntry:
 
 
 def bundle_content(
-    room_id: str, file: Mapping[str, Any], key_count: int, withheld_count: int, message_count: int | None = None
+    room_id: str, file: Mapping[str, Any], key_count: int, withheld_count: int, message_count: int | None = None,
+    predicted: tuple[list[str], int] | None = None,
 ) -> dict[str, Any]:
-    content = {
+    content: dict[str, Any] = {
         "room_id": room_id,
         "file": dict(file),
         KEY_COUNT_HINT: key_count,
@@ -273,7 +277,19 @@ def bundle_content(
     }
     if message_count is not None:
         content[MESSAGE_COUNT_HINT] = message_count
+    if predicted is not None and len(predicted[0]) <= MAX_PREDICTED:
+        content[PREDICTED_HINT], content[PREDICTED_TOTAL_HINT] = list(predicted[0]), predicted[1]
     return content
+
+
+def predicted_hint(content: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The inviter's predicted-readable event ids, if present and plausible."""
+    value = content.get(PREDICTED_HINT)
+    if not isinstance(value, list) or len(value) > MAX_PREDICTED:
+        return None
+    if not all(isinstance(v, str) and 0 < len(v) <= 255 and v.isprintable() for v in value):
+        return None
+    return tuple(value)
 
 
 def count_hint(content: Mapping[str, Any], key: str) -> int | None:

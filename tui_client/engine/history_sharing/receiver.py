@@ -21,7 +21,9 @@ from .bundle import (
     KEY_COUNT_HINT,
     MESSAGE_COUNT_HINT,
     WITHHELD_COUNT_HINT,
+    PREDICTED_TOTAL_HINT,
     count_hint,
+    predicted_hint,
 )
 from .host import SharingHost
 from .records import (
@@ -86,6 +88,8 @@ class BundleReceiver:
             key_count=count_hint(content, KEY_COUNT_HINT),
             withheld_count=count_hint(content, WITHHELD_COUNT_HINT),
             message_count=count_hint(content, MESSAGE_COUNT_HINT),
+            predicted=predicted_hint(content),
+            predicted_total=count_hint(content, PREDICTED_TOTAL_HINT),
         )
         old = self.records.bundle(record.room_id, sender)
         if old is not None and old.state.in_progress and self.busy(record.room_id):

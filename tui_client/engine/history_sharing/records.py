@@ -54,6 +54,9 @@ class ReceivedBundle:
     next_attempt_at: float | None = None
     bytes_done: int | None = None
     bytes_total: int | None = None
+    # The inviter's prediction: the event ids it expected us to read, out of how many (a hint).
+    predicted: tuple[str, ...] | None = None
+    predicted_total: int | None = None
 
     def summary(self) -> BundleSummary:
         """As the UI and the CLI see it."""

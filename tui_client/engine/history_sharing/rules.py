@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..crypto.attachments import check_file_info
 from ..crypto.cross_signing import check_sender_device_keys
@@ -38,8 +38,7 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 # -- what we share -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SessionFacts:
+class SessionFacts(NamedTuple):
     """A Megolm session we hold, as the bundle plan needs it."""
 
     room_id: str

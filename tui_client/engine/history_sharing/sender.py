@@ -11,11 +11,12 @@ import asyncio
 import logging
 import secrets
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..crypto.attachments import encrypt_attachment
 from .bundle import BUNDLE_EVENT_TYPE, HistoricKey, build_bundle, bundle_content, serialize_bundle
-from ..models import ShareResult
+from ..models import SharePrediction, ShareResult
 from .host import SharingHost
 from .rules import (
     BundlePlan,
@@ -37,10 +38,20 @@ class SharingError(Exception):
     """Sharing history with an invitee failed for a reason the user should decide about."""
 
 
+async def _nothing_first(room_id: str) -> None:
+    return None
+
+
 class BundleSender:
-    def __init__(self, host: SharingHost, records: SharingStore) -> None:
+    def __init__(
+        self, host: SharingHost, records: SharingStore,
+        before_share: Callable[[str], Awaitable[None]] = _nothing_first,
+    ) -> None:
         self.host = host
         self.records = records
+        # Called with the room before its bundle is built: the key backup restores the room's
+        # keys, so a device that holds them only in the backup still passes them on.
+        self.before_share = before_share
 
     @property
     def _client(self) -> Any:
@@ -86,14 +97,26 @@ class BundleSender:
         signed = [d for d in devices if identity.device_cross_signed(user_id, d.id)]
         return InviteeFacts(user_id, exists, identity.identity_info(user_id).state, len(devices), len(signed))
 
+    async def restore_first(self, room_id: str) -> None:
+        """Fetch the room's keys from the key backup before counting or sharing them."""
+        try:
+            await self.before_share(room_id)
+        except Exception as exc:  # share what we hold
+            logger.warning("could not fetch the keys of %s from the key backup first: %s", room_id, exc)
+
     # -- sharing ---------------------------------------------------------------------------------
 
-    async def share(self, room_id: str, invitee: str) -> ShareResult:
+    async def share(
+        self, room_id: str, invitee: str, *, facts: InviteeFacts | None = None,
+        predicted: SharePrediction | None = None,
+    ) -> ShareResult:
         """Build, upload and send the room's key bundle to `invitee`'s cross-signed devices.
 
         Returns `shared=False` with a reason when there is nothing to do (not shareable, no
-        eligible device); raises SharingError when sharing should have happened but failed."""
-        facts = await self.invitee_facts(invitee)
+        eligible device); raises SharingError when sharing should have happened but failed.
+        `predicted` (what we expect them to read) travels along as a hint for their inspector."""
+        await self.restore_first(room_id)
+        facts = facts or await self.invitee_facts(invitee)
         decision = self.preview(room_id, facts)
         if not decision.shareable:
             if facts.identity == "changed":
@@ -115,7 +138,12 @@ class BundleSender:
             file["url"] = await self._client.upload_bytes(ciphertext)
         except Exception as exc:
             raise SharingError(f"could not upload the key bundle: {exc}") from exc
-        content = bundle_content(room_id, file, len(keys), len(plan.withheld), self._message_count(room_id, keys))
+        hint = None
+        if predicted is not None:
+            hint = ([e.event_id for e in predicted.events if e.readable], len(predicted.events))
+        content = bundle_content(
+            room_id, file, len(keys), len(plan.withheld), self._message_count(room_id, keys), hint
+        )
         sent = await self.send_to_devices(invitee, [d.id for d in devices], content)
         result = ShareResult(
             True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..models import BundleSummary
+from ..models import BundleSummary, SharePrediction
 from .explain import explain_before_join
 from .host import SharingHost
+from .prediction import EventFacts, predict
 from .receiver import BundleReceiver, ImportResult
 from .records import AcceptedInvite, AcceptState, BundleState, ReceivedBundle, WithheldRecord
 from .rules import InviteeFacts, SharePreview
@@ -29,9 +31,13 @@ __all__ = [
 
 
 class HistorySharing:
-    def __init__(self, host: SharingHost, db: Database) -> None:
+    def __init__(
+        self, host: SharingHost, db: Database, before_share: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.records = SharingStore(db)
-        self.sender = BundleSender(host, self.records)
+        self.sender = BundleSender(host, self.records) if before_share is None else BundleSender(
+            host, self.records, before_share
+        )
         self.receiver = BundleReceiver(host, self.records)
         self._host = host
 
@@ -42,8 +48,20 @@ class HistorySharing:
     async def invitee_facts(self, user_id: str) -> InviteeFacts:
         return await self.sender.invitee_facts(user_id)
 
-    async def share(self, room_id: str, invitee: str) -> ShareResult:
-        return await self.sender.share(room_id, invitee)
+    async def share(
+        self, room_id: str, invitee: str, *, facts: InviteeFacts | None = None,
+        predicted: SharePrediction | None = None,
+    ) -> ShareResult:
+        return await self.sender.share(room_id, invitee, facts=facts, predicted=predicted)
+
+    def predict(
+        self, room_id: str, events: list[EventFacts], invitee: InviteeFacts, names: Mapping[str, str]
+    ) -> SharePrediction:
+        """What `invitee` will read of `events` (prediction.predict over what we hold)."""
+        room = self.preview(room_id, invitee)
+        shared = {k.session_id for k in self.sender.plan(room_id).keys}
+        withheld = {r.session_id: r for r in self.records.withheld_in(room_id)}
+        return predict(events, room, shared, withheld, names)
 
     # The invitee's side.
     def acceptance(self, room_id: str) -> AcceptedInvite | None:

@@ -29,7 +29,7 @@ class Database(Protocol):
 _BUNDLE_COLUMNS = (
     "room_id, sender_user, sender_device, sender_key, sender_device_keys, file, received_at, state, detail, "
     "key_count, withheld_count, imported_count, finished_at, message_count, attempts, next_attempt_at, "
-    "bytes_done, bytes_total"
+    "bytes_done, bytes_total, predicted, predicted_total"
 )
 
 
@@ -46,13 +46,14 @@ class SharingStore:
     def put_bundle(self, b: ReceivedBundle) -> None:
         """Newest per (room, sender) wins."""
         self.db.conn.execute(
-            f"INSERT OR REPLACE INTO tc_received_bundle({_BUNDLE_COLUMNS}) VALUES ({','.join('?' * 18)})",
+            f"INSERT OR REPLACE INTO tc_received_bundle({_BUNDLE_COLUMNS}) VALUES ({','.join('?' * 20)})",
             (
                 b.room_id, b.sender_user, b.sender_device, b.sender_key,
                 json.dumps(b.sender_device_keys) if b.sender_device_keys is not None else None,
                 json.dumps(b.file), b.received_at, b.state.value, b.detail, b.key_count, b.withheld_count,
                 b.imported_count, b.finished_at, b.message_count, b.attempts, b.next_attempt_at,
-                b.bytes_done, b.bytes_total,
+                b.bytes_done, b.bytes_total, json.dumps(list(b.predicted)) if b.predicted is not None else None,
+                b.predicted_total,
             ),
         )
 
@@ -87,6 +88,7 @@ class SharingStore:
                 received_at=row[6], state=state, detail=row[8], key_count=row[9], withheld_count=row[10],
                 imported_count=row[11], finished_at=row[12], message_count=row[13], attempts=row[14] or 0,
                 next_attempt_at=row[15], bytes_done=row[16], bytes_total=row[17],
+                predicted=tuple(json.loads(row[18])) if row[18] else None, predicted_total=row[19],
             ))
         return out
 

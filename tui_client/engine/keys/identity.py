@@ -14,8 +14,8 @@ import json
 import logging
 import os
 import urllib.parse
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..crypto.canonical import canonical_json
@@ -35,12 +35,13 @@ from ..crypto.secret_storage import (
     SELF_SIGNING_SECRET,
     USER_SIGNING_SECRET,
     SecretStorageError,
+    decrypt_stored_secret,
     encode_recovery_key,
     encrypt_secret,
     make_key_description,
     unlock_cross_signing_with_input,
 )
-from ..crypto.signing import Ed25519Key
+from ..crypto.signing import Ed25519Key, sign_json
 from ..crypto.symmetric import seal, store_subkey, unseal
 from ..history_sharing.rules import SenderTrust
 from ..models import DeviceInfo, IdentityInfo, IdentityState, OwnTrust
@@ -58,6 +59,15 @@ _SECRET_NAME = "cross_signing_keys"
 
 class IdentityError(Exception):
     """A cross-signing action failed; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class StoredSecrets:
+    """Other secrets read from secret storage while verifying (e.g. the key backup's key):
+    their values, and why those that are there could not be read."""
+
+    values: dict[str, str] = field(default_factory=dict, repr=False)
+    problems: dict[str, str] = field(default_factory=dict)
 
 
 class IdentityManager:
@@ -289,6 +299,37 @@ class IdentityManager:
                 pass
         return device
 
+    def own_master_key(self) -> str | None:
+        """Our master key, once this device is verified by it (before that, nothing published in
+        our name is trusted)."""
+        if self._own_identity is None or not self._own_device_signed:
+            return None
+        return self._own_identity.master.public_key
+
+    def verified_own_devices(self) -> dict[str, str]:
+        """Device id -> Ed25519 key of this device and, once it is verified, of our other devices
+        signed by our identity."""
+        identity = self._own_identity
+        out: dict[str, str] = {}
+        if identity is not None and self._own_device_signed:
+            for device_id, obj in self.store.list_device_json(self.user_id).items():
+                keys = obj.get("keys")
+                ed25519 = keys.get(f"ed25519:{device_id}") if isinstance(keys, dict) else None
+                if isinstance(ed25519, str) and device_signed_by_identity(obj, identity):
+                    out[device_id] = ed25519
+        out[self.device_id] = self.olm.account.identity_keys["ed25519"]
+        return out
+
+    def sign_own(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """`obj` signed by this device and, when we hold it, by our master key (how a new key
+        backup's auth_data is signed, as Element does)."""
+        signed = self._device_signer(obj)
+        if self._private is not None and self._own_identity is not None and private_seeds_match(
+            self._own_identity, master=self._private.master.seed
+        ) is None:
+            signed = sign_json(signed, self._private.master, self.user_id, self._private.master.public_key)
+        return signed
+
     # -- our own identity ---------------------------------------------------------------------
 
     async def query_own(self) -> None:
@@ -369,8 +410,9 @@ class IdentityManager:
             raise IdentityError("the server did not keep this device's cross-signing signature")
         logger.info("this device (%s) is now signed by our identity", self.device_id)
 
-    async def setup_recovery(self) -> str:
-        """Create secret storage holding our cross-signing keys; return its new recovery key.
+    async def setup_recovery(self, extra_secrets: Mapping[str, str] | None = None) -> str:
+        """Create secret storage holding our cross-signing keys (and `extra_secrets`, e.g. the key
+        backup's key); return its new recovery key.
 
         This lets another device of ours (Element, or tui_client) verify itself with the key.
         Replaces any earlier default secret-storage key of the account."""
@@ -399,6 +441,8 @@ class IdentityManager:
             (USER_SIGNING_SECRET, self._private.user_signing.seed),
         ):
             await put(name, {"encrypted": {key_id: encrypt_secret(key, name, base64.b64encode(seed).decode())}})
+        for name, value in sorted((extra_secrets or {}).items()):
+            await put(name, {"encrypted": {key_id: encrypt_secret(key, name, value)}})
         # The default key last: until it points at the new key, the old setup stays usable.
         await put(DEFAULT_KEY_EVENT, {"key": key_id})
         logger.info("set up secret storage (key %s) holding our cross-signing keys", key_id)
@@ -421,6 +465,12 @@ class IdentityManager:
         Nothing is stored or uploaded unless every check passes (key MAC, secret MACs, and the
         decrypted keys matching the published ones).
         """
+        trust, _ = await self.verify_and_read(user_input, ())
+        return trust
+
+    async def verify_and_read(self, user_input: str, names: tuple[str, ...]) -> tuple[OwnTrust, StoredSecrets]:
+        """`verify_with_recovery_key`, also reading the secrets `names` stored under the same
+        secret storage key (one passphrase derivation for all)."""
         await self.query_own()
         if self._own_identity is None:
             raise IdentityError("this account has no cross-signing identity to verify against")
@@ -429,7 +479,7 @@ class IdentityManager:
         types = [MASTER_SECRET, SELF_SIGNING_SECRET, USER_SIGNING_SECRET]
         if isinstance(key_id, str):
             types.append(KEY_EVENT_PREFIX + key_id)
-        data.update(await self.fetch_account_data(types))
+        data.update(await self.fetch_account_data(types + list(names)))
         try:
             # A passphrase goes through PBKDF2 (hundreds of ms): keep it off the loop.
             seeds = await asyncio.to_thread(unlock_cross_signing_with_input, user_input, data)
@@ -447,4 +497,22 @@ class IdentityManager:
             CrossSigningPrivateKeys(master, Ed25519Key.from_seed(seeds.self_signing), Ed25519Key.from_seed(seeds.user_signing))
         )
         await self._sign_own_device()
-        return self.own_trust()
+        return self.own_trust(), self._read_secrets(seeds.storage_key, seeds.key_id, data, names)
+
+    @staticmethod
+    def _read_secrets(
+        key: bytes | None, key_id: str | None, data: dict[str, Any], names: tuple[str, ...]
+    ) -> StoredSecrets:
+        found = StoredSecrets()
+        if key is None or key_id is None:
+            return found
+        for name in names:
+            try:
+                value = decrypt_stored_secret(key, key_id, data, name)
+            except SecretStorageError as exc:
+                logger.warning("secret %s in secret storage cannot be read: %s", name, exc)
+                found.problems[name] = str(exc)
+                continue
+            if value is not None:
+                found.values[name] = value
+        return found

@@ -53,9 +53,11 @@ class FullKeysQueryResponse(KeysQueryResponse):
 
 class AppSyncResponse(SyncResponse):
     """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
-    events and account data it does not model, which we need."""
+    events and account data it does not model, which we need; and the fallback key types the
+    server still holds unused for us (`unused_fallback_key_types`, None when not said)."""
 
     raw: dict[str, Any]
+    unused_fallback_key_types: list[str] | None = None
 
     @classmethod
     def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
@@ -63,9 +65,13 @@ class AppSyncResponse(SyncResponse):
         found = parsed_dict.get("rooms")
         rooms: dict[str, Any] = found if isinstance(found, dict) else {}
         raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
+        unused = parsed_dict.get("device_unused_fallback_key_types",
+                                 parsed_dict.get("org.matrix.msc2732.device_unused_fallback_key_types"))
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
             resp.raw = raw
+            if isinstance(unused, list) and all(isinstance(t, str) for t in unused):
+                resp.unused_fallback_key_types = list(unused)
         return resp
 
 
@@ -138,6 +144,15 @@ class EngineClient(AsyncClient):
             AppSyncResponse, method, path,
             timeout=120 if full_state else (timeout / 1000 + 15 if timeout else 30),
         )
+
+    def _handle_olm_events(self, response: Any) -> None:
+        super()._handle_olm_events(response)
+        assert self.olm is not None
+        # nio updates the one-time key count only when it is not zero, so a device whose keys
+        # ran out never made new ones.
+        if response.device_key_count.signed_curve25519 == 0:
+            self.olm.uploaded_key_count = 0
+        self.olm.note_unused_fallback_keys(getattr(response, "unused_fallback_key_types", None))
 
     # -- a bad event never aborts a sync -------------------------------------------------------
 
@@ -239,6 +254,36 @@ class EngineClient(AsyncClient):
             resp.release()
         return resp.status, parsed if isinstance(parsed, dict) else {}
 
+    async def get_json_limited(
+        self, path: str, *, limit: int, stall_timeout: float = 60.0
+    ) -> tuple[int, Any]:
+        """GET `path` with our token, refusing an answer over `limit` bytes (DownloadError with
+        status 413, final); (HTTP status, parsed JSON or None). The JSON is parsed in a worker
+        thread: a large key backup must not hold up the loop."""
+        headers = {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=stall_timeout)
+        try:
+            resp = await self.send("GET", path, None, headers, timeout=timeout)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise DownloadError(None, _network_error(exc)) from None
+        try:
+            total = resp.content_length
+            if total is not None and total > limit:
+                raise DownloadError(413, f"the answer is too large ({total} bytes; the limit is {limit})", final=True)
+            chunks = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise DownloadError(413, f"the answer is too large (over the limit of {limit} bytes)", final=True)
+                chunks.append(chunk)
+            status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise DownloadError(None, _network_error(exc)) from None
+        finally:
+            resp.release()
+        return status, await asyncio.to_thread(_parse_json, b"".join(chunks))
+
     async def upload_bytes(self, data: bytes, content_type: str = "application/octet-stream") -> str:
         """POST /media/v3/upload; returns the mxc:// URL."""
         headers = {"Content-Type": content_type, "Content-Length": str(len(data))}
@@ -303,3 +348,11 @@ def _network_error(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "the server stopped sending"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _parse_json(data: bytes) -> Any:
+    """JSON, or None for anything that is not (including nesting deeper than Python parses)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None

@@ -12,7 +12,11 @@ version) is refused rather than guessed at.
    get their own typed table (``tc_accepted_invite``); received bundles gain download progress.
 3. Bundle blobs are sealed with the one key derivation every secret at rest uses
    (`crypto.symmetric.store_subkey`), instead of a SHA-256 of their own: re-sealed in place.
-4. What a start needs before the server answers, and what a send needs to continue a Megolm
+4. Received bundles keep the inviter's prediction of what we would read (a hint the inspector
+   compares with what we did read).
+5. ``tc_backed_up``: which Megolm sessions are in the server-side key backup, in which backup
+   version and from which first index (a better copy, or a new backup version, goes up again).
+6. What a start needs before the server answers, and what a send needs to continue a Megolm
    session: each joined room's summary and recent timeline (``tc_room_cache``), and our
    outbound Megolm session per room (``tc_outbound_session``); both sealed with store subkeys.
 """
@@ -272,6 +276,25 @@ def _v3(conn: sqlite3.Connection, ctx: Context) -> None:
 
 
 def _v4(conn: sqlite3.Connection, ctx: Context) -> None:
+    conn.execute("ALTER TABLE tc_received_bundle ADD COLUMN predicted TEXT")
+    conn.execute("ALTER TABLE tc_received_bundle ADD COLUMN predicted_total INTEGER")
+
+
+def _v5_key_backup(conn: sqlite3.Connection, ctx: Context) -> None:
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS tc_backed_up (
+            room_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            first_index INTEGER NOT NULL,
+            PRIMARY KEY (room_id, session_id)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+def _v6_room_cache(conn: sqlite3.Connection, ctx: Context) -> None:
     _script(
         conn,
         """
@@ -291,7 +314,9 @@ def _v4(conn: sqlite3.Connection, ctx: Context) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [
+    _v1, _v2, _v3, _v4, _v5_key_backup, _v6_room_cache,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -19,7 +19,10 @@ What it adds to nio 0.26:
   start, and every CLI call, began a new session): restored on open, saved whenever one is
   created, shared or used, forgotten when it is discarded. nio's rotation rules still apply
   (age, message count, membership changes while running), and ours: a session is also replaced
-  when the room's members or its history visibility differ from when it was shared.
+  when the room's members or its history visibility differ from when it was shared;
+- an Olm fallback key (nio never uploads one): uploaded with the device's keys, and replaced
+  when the server says it was used, so a peer can still open an Olm session to this device
+  (to send it a key bundle, say) after its one-time keys ran out while it was offline.
 """
 
 from __future__ import annotations
@@ -175,9 +178,51 @@ class AppOlm(Olm):
         self.encrypted_sources: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._creating_outbound = False
         self.outbound_facts: dict[str, OutboundFacts] = {}
+        # (room, session) pairs held without metadata (stores from before it existed); None
+        # until first needed.
+        self._unlabelled: set[tuple[str, str]] | None = None
         super().__init__(user_id, device_id, store)
         self.outbound_group_sessions = _OutboundSessions(self._outbound_changed)
         self._restore_outbound_sessions()
+
+    # -- the fallback key ----------------------------------------------------------------------
+
+    FALLBACK_KEY_TYPE = "signed_curve25519"
+
+    def _unpublished_fallback_keys(self) -> dict[str, Any]:
+        keys: dict[str, Any] = self.account._account.fallback_key
+        return keys
+
+    def note_unused_fallback_keys(self, types: object) -> None:
+        """From each sync (`device_unused_fallback_key_types`): when the server no longer holds
+        an unused fallback key of ours (never uploaded, or claimed by someone), make a new one for
+        the next key upload. The one before stays usable for messages already on their way."""
+        if not isinstance(types, list) or self.FALLBACK_KEY_TYPE in types:
+            return
+        if self._unpublished_fallback_keys():
+            return  # made already; the upload is pending
+        self.account._account.generate_fallback_key()
+        logger.info("the server holds no unused fallback key for this device: made a new one to upload")
+
+    @property
+    def should_upload_keys(self) -> bool:
+        return bool(super().should_upload_keys) or bool(self._unpublished_fallback_keys())
+
+    def share_keys(self) -> dict[str, Any]:
+        if not self.account.shared and not self._unpublished_fallback_keys():
+            self.account._account.generate_fallback_key()  # the first upload carries one
+        try:
+            content: dict[str, Any] = super().share_keys()
+        except ValueError:  # no one-time keys are wanted: only the fallback key goes up
+            content = {}
+        fallback = {}
+        for key_id, key in self._unpublished_fallback_keys().items():
+            obj: dict[str, Any] = {"key": key.to_base64(), "fallback": True}
+            obj["signatures"] = {self.user_id: {f"ed25519:{self.device_id}": self.sign_json(obj)}}
+            fallback[f"{self.FALLBACK_KEY_TYPE}:{key_id}"] = obj
+        if fallback:
+            content["fallback_keys"] = fallback
+        return content
 
     # -- robustness ------------------------------------------------------------------------
 
@@ -438,6 +483,8 @@ class AppOlm(Olm):
                 self.session_meta[(room_id, sid)] = new_meta
                 outcomes.append(MergeOutcome(NEW_SESSION, new, new_meta))
                 continue
+            if self._unlabelled is not None:
+                self._unlabelled.discard((room_id, sid))
             if old is not None and old_meta is None:
                 old_meta = SessionMeta(room_id, sid, old.sender_key, False, Origin.DIRECT)
             connected = old is not None and old.sender_key == new.sender_key and _connected(old, new)
@@ -492,10 +539,24 @@ class AppOlm(Olm):
             found = room[meta.sender_key].get(session_id)
             if found is not None:
                 return found
-        for per_sender in room.values():  # rare: a copy naming another creator, without metadata
-            if session_id in per_sender:
-                return per_sender[session_id]
+        if meta is None and (room_id, session_id) in self._unlabelled_sessions():
+            for per_sender in room.values():  # rare: a copy naming another creator, without metadata
+                if session_id in per_sender:
+                    return per_sender[session_id]
         return None
+
+    def _unlabelled_sessions(self) -> set[tuple[str, str]]:
+        """Sessions held without metadata: only they can hide under another creator's key (a
+        scan of the whole room for every new session would make a large import quadratic)."""
+        if self._unlabelled is None:
+            self._unlabelled = {
+                (room_id, session_id)
+                for room_id, per_room in self.inbound_group_store._entries.items()
+                for per_sender in per_room.values()
+                for session_id in per_sender
+                if (room_id, session_id) not in self.session_meta
+            }
+        return self._unlabelled
 
     def persist(self, sessions: list[InboundGroupSession], metas: list[SessionMeta]) -> None:
         if not sessions and not metas:

@@ -254,6 +254,29 @@ class AppStore(SqliteStore):
                 rows,
             )
 
+    # -- what the server-side key backup holds -------------------------------------------------
+
+    def load_backed_up(self) -> dict[tuple[str, str], tuple[str, int]]:
+        """(room, session) -> (backup version, first index of the copy it holds)."""
+        return {
+            (room_id, session_id): (version, first_index)
+            for room_id, session_id, version, first_index in self.conn.execute(
+                "SELECT room_id, session_id, version, first_index FROM tc_backed_up"
+            )
+        }
+
+    def mark_backed_up(self, rows: Iterable[tuple[str, str, str, int]]) -> None:
+        """Record (room, session, version, first index) rows; call inside a transaction or alone."""
+        with self.database.atomic():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO tc_backed_up(room_id, session_id, version, first_index) VALUES (?,?,?,?)",
+                sorted(rows),
+            )
+
+    def count_sessions_by_origin(self, origin: Origin) -> int:
+        (count,) = self.conn.execute("SELECT COUNT(*) FROM tc_session_meta WHERE origin=?", (origin.value,)).fetchone()
+        return int(count)
+
     # -- identities ------------------------------------------------------------------------
 
     def get_identity(self, user_id: str) -> StoredIdentity | None:

@@ -25,7 +25,8 @@ from ..events import (
     TimelineReset,
 )
 from ..history_sharing.bundle import HISTORY_NOT_SHARED, HISTORY_NOT_SHARED_CODES
-from ..models import KeyProvenance, RoomSummary, TimelineItem
+from ..history_sharing.prediction import EventFacts as MessageFacts
+from ..models import Decryption, KeyProvenance, RoomSummary, TimelineItem
 from ..room_keys import Origin
 from .cache import CachedRoom, CacheRow, TimelineCache
 from .convert import facts_from_event
@@ -143,6 +144,28 @@ class Timelines:
                 return False
 
         return may
+
+    def message_facts(self, room_id: str) -> list[MessageFacts]:
+        """The loaded messages (what `history --json` lists) as a share prediction needs them,
+        each with the history visibility in effect when it was sent (None before the first
+        visibility change we have loaded)."""
+        tl = self._get(room_id)
+        if tl is None:
+            return []
+        out = []
+        visibility: str | None = None
+        for facts in tl.events.timeline_facts():
+            if facts.type == "m.room.history_visibility" and facts.state_key == "":
+                changed = facts.content.get("history_visibility")
+                visibility = changed if isinstance(changed, str) else visibility
+            item = tl.item(facts.event_id)
+            if item is None or not item.is_message:
+                continue
+            encrypted = item.decryption is not Decryption.PLAINTEXT or item.event_type == "m.room.encrypted"
+            out.append(MessageFacts(
+                item.event_id, encrypted, item.decrypted, item.session_id, item.failure_code, visibility,
+            ))
+        return out
 
     # -- fed by sync -------------------------------------------------------------------------------
 

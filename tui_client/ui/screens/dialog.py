@@ -73,7 +73,7 @@ class EngineDialog(ModalScreen[T], Generic[T]):
         self.run_worker(self._run(what, func), name=what, group="dialog", exclusive=True, exit_on_error=False)
 
     async def _run(self, what: str, func: Callable[[Any], Awaitable[Any]]) -> None:
-        from ...engine.engine import EngineError
+        from ...engine.errors import EngineError
 
         self.show_error(None)
         self.busy = True
@@ -99,8 +99,9 @@ class EngineDialog(ModalScreen[T], Generic[T]):
     def failed(self, message: str) -> None:
         """Show the error and put the cursor back where the user can fix it."""
         self.show_error(message)
-        first = self.query(Input).first(None)
-        if first is not None:
+        inputs = self.query(Input)
+        if inputs:
+            first = inputs.first()
             first.focus()
             first.select_all()
 

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from .. import commands
+from .. import slash_commands
 from ..palette import declared_bindings
 
 
@@ -44,10 +44,10 @@ class HelpScreen(ModalScreen[None]):
 
     @staticmethod
     def _commands() -> Content:
-        width = max(len(c) for c in commands.COMMANDS)
+        width = max(len(c) for c in slash_commands.COMMANDS)
         return Content("\n").join(
             Content.assemble((usage.ljust(width + 2), "bold"), (what, "$foreground-muted"))
-            for usage, what in commands.COMMANDS.items()
+            for usage, what in slash_commands.COMMANDS.items()
         )
 
     def action_close(self) -> None:

@@ -92,8 +92,10 @@ class RecoveryScreen(EngineDialog[str]):
             yield Static(
                 Content(
                     "This stores your identity's keys on your homeserver, encrypted with a new "
-                    "recovery key that only you will have. With it, any new device of yours (here "
-                    "or in Element) can verify itself. A recovery key set up earlier stops working."
+                    "recovery key that only you will have, with the key of your key backup (one is "
+                    "created if you have none). With it, any new device of yours (here or in "
+                    "Element) can verify itself and restore your room keys. A recovery key set up "
+                    "earlier stops working."
                 ),
                 classes="dialog-text",
                 id="recovery-intro",

@@ -9,6 +9,7 @@ member whose identity changed, `a` accepts the new identity after a confirmation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.style import Style
@@ -128,6 +129,11 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
         if pending is not None and report.pending_inviter:
             who = person(report.pending_inviter, names.get(report.pending_inviter))
             bundles.append(("pending", pending, (who, "awaited", "—", pending)))
+        check = report.prediction
+        if check is not None:
+            line = check.describe(names.get(check.inviter) or check.inviter)
+            state = "as predicted" if not check.missed and not check.surprises else "differs"
+            bundles.append(("prediction", line, (person(check.inviter, names.get(check.inviter)), state, "—", line)))
         self._fill("bundles", bundles)
         members = []
         for member in report.members:
@@ -146,7 +152,7 @@ class CryptoInspectorScreen(ReportsWorkerErrors, Screen):
         self._show_detail()
         self.refresh_bindings()
 
-    def _fill(self, tab: str, rows: list[tuple[str, Any, tuple[str, ...]]]) -> None:
+    def _fill(self, tab: str, rows: Sequence[tuple[str, Any, tuple[str, ...]]]) -> None:
         table = self.query_one(f"#{tab}-table", DataTable)
         cursor = table.cursor_row
         table.clear()

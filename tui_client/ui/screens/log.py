@@ -4,6 +4,7 @@ live, and where the full log file is."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,7 +37,7 @@ class LogScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         where = logs.log_file()

@@ -114,7 +114,7 @@ class LoginScreen(ReportsWorkerErrors, Screen):
 
     @work(exclusive=True, group="login", name="Logging in", exit_on_error=False)
     async def log_in(self, homeserver: str, user: str, password: str) -> None:
-        from ...engine.engine import EngineError
+        from ...engine.errors import EngineError
 
         self._busy(True)
         if homeserver:

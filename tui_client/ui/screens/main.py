@@ -23,10 +23,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
+from ...engine.api import EngineAPI
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
-from ...engine.models import RoomSummary, SharePreview, TimelineItem
-from .. import commands
-from ..describe import identity_warning, person, room_line, trust_line, visibility_line
+from ...engine.models import RoomSummary, TimelineItem
+from .. import slash_commands
+from ..describe import backup_line, identity_warning, person, room_line, trust_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.invite_card import InviteCard
@@ -36,22 +37,13 @@ from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
 from .confirm import ConfirmScreen
 from .message_actions import MessageActions
+from .share_preview import SharePreviewScreen
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from ..app import TuiApp
 
 logger = logging.getLogger(__name__)
-
-
-def _history_sentence(room: RoomSummary, user_id: str, preview: SharePreview) -> str:
-    """What inviting `user_id` does to the room's earlier messages (from the engine's preview)."""
-    if preview.shareable:
-        return (
-            f"This room's history is {room.history_visibility}: {preview.reason}, so {user_id} "
-            "can read messages sent before they joined."
-        )
-    return f"Earlier messages will not be shared with {user_id}: {preview.reason}."
 
 
 def _setter(target: object, name: str) -> Callable[[object], None]:
@@ -122,6 +114,7 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         for name in ("sync_state", "user_id", "device_id"):
             self.watch(self.app, name, _setter(status, name))
         self.watch(self.app, "trust", lambda _: self._trust_changed())
+        self.watch(self.app, "backup", lambda value: setattr(status, "backup", backup_line(value)))
         self.watch(self.app, "own_trust", lambda _: self._trust_changed(), init=False)
         self.watch(self.app, "rooms", lambda _: self._lists_changed())
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
@@ -258,9 +251,11 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         # newest state whether or not the snapshot already had it.)
         self._loading_room, self._held = room_id, []
         try:
-            items, at_start = await self.tui.bridge.read(
-                lambda e: (e.timeline(room_id), e.timeline_at_start(room_id))
-            )
+            def opened(engine: EngineAPI) -> tuple[list[TimelineItem], bool]:
+                engine.room_opened(room_id)  # its keys come from the key backup first, in the background
+                return engine.timeline(room_id), engine.timeline_at_start(room_id)
+
+            items, at_start = await self.tui.bridge.read(opened)
             if room_id != self.current_room:
                 return
             timeline = self.query_one(Timeline)
@@ -378,15 +373,15 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
     def _submitted(self, message: Composer.Submitted) -> None:
         composer = self.query_one(Composer)
         try:
-            action = commands.parse(message.text)
-        except commands.CommandError as exc:
+            action = slash_commands.parse(message.text)
+        except slash_commands.CommandError as exc:
             self.notify(str(exc), title="Command", severity="error")
             composer.restore(message.text, message.context)
             return
-        if isinstance(action, commands.CommandHelp):
+        if isinstance(action, slash_commands.CommandHelp):
             self.app.action_help()
             return
-        if isinstance(action, commands.JoinRoom):
+        if isinstance(action, slash_commands.JoinRoom):
             self.join_room(action.room)
             return
         room = self.room(self.current_room)
@@ -394,27 +389,27 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
             self.notify("Open a room first (or /join one).", severity="warning")
             composer.restore(message.text)
             return
-        if isinstance(action, commands.SendText):
+        if isinstance(action, slash_commands.SendText):
             self.send_with_context(room.room_id, action.text, action.emote, message.context)
-        elif isinstance(action, commands.InviteUser):
+        elif isinstance(action, slash_commands.InviteUser):
             self.invite_user(room, action.user_id)
-        elif isinstance(action, commands.LeaveRoom):
+        elif isinstance(action, slash_commands.LeaveRoom):
             self._confirm_leave(room)
-        elif isinstance(action, commands.SetVisibility):
+        elif isinstance(action, slash_commands.SetVisibility):
             self.set_visibility(room.room_id, action.visibility)
 
     @work(group="invite", name="Inviting", exit_on_error=False)
     async def invite_user(self, room: RoomSummary, user_id: str) -> None:
         """Invite, first saying what happens to the room's history when it could be shared."""
 
-        preview = await self.tui.bridge.call(lambda e: e.preview_invite(room.room_id, user_id))
+        prediction = await self.tui.bridge.call(lambda e: e.share_prediction(room.room_id, user_id))
+        preview = prediction.preview
         share = True
         if room.history_shareable or preview.shareable or preview.warning:
-            question = f"Invite {user_id} to {room.name}?\n\n" + _history_sentence(room, user_id, preview)
-            if preview.warning:
-                question += f"\n\n⚠ {preview.warning}."
-            other = "Invite without history" if preview.shareable else None
-            answer = await self.app.push_screen_wait(ConfirmScreen(question, confirm="Invite", other=other))
+            # The timeline as the invitee will see it, message by message (what we have loaded).
+            items = await self.tui.bridge.read(lambda e: e.timeline(room.room_id))
+            screen = SharePreviewScreen(room.name, user_id, prediction, {i.event_id: i for i in items})
+            answer = await self.app.push_screen_wait(screen)
             if answer is None:
                 return
             share = answer == "yes"

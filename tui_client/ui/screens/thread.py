@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...engine.models import TimelineItem
-from .. import commands
+from .. import slash_commands
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.message import item_details
@@ -125,12 +125,12 @@ class ThreadScreen(ReportsWorkerErrors, MessageActions, Screen[None]):
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
         try:
-            action = commands.parse(message.text)
-        except commands.CommandError as exc:
+            action = slash_commands.parse(message.text)
+        except slash_commands.CommandError as exc:
             self.notify(str(exc), title="Command", severity="error")
             self.query_one(Composer).restore(message.text, message.context)
             return
-        if not isinstance(action, commands.SendText):
+        if not isinstance(action, slash_commands.SendText):
             self.notify("In a thread you can write messages and /me; other commands work in the room.",
                         severity="warning")
             self.query_one(Composer).restore(message.text, message.context)

@@ -1,5 +1,5 @@
 """The message composer: Enter sends, ctrl+j (or shift+enter / alt+enter where the terminal
-reports them) inserts a newline. Slash commands are parsed by the screen (`ui.commands`).
+reports them) inserts a newline. Slash commands are parsed by the screen (`ui.slash_commands`).
 
 Terminals differ in what they send: plain xterm-likes and tmux send the same byte for Enter and
 shift+Enter, so ctrl+j (a real line feed) is the newline key that works everywhere; kitty,

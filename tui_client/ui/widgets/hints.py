@@ -1,7 +1,8 @@
-"""The demo's hint line: one line above the footer telling the audience what to press next.
+"""A hint line: one line above the footer telling the user what to do next (the demo's guide
+feeds it what to press).
 
-It shows a `tui_client.demo.guide.Hint`; its tone picks the style (a step to take, a warning
-such as "Alice went quiet", the end of the story). The app hides and shows it (f9).
+It shows a sentence and a tone, which picks the style: "info" (a step to take), "warning" (such
+as "Alice went quiet"), "done" (the end of a story). The app hides and shows it (f9).
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widget import Widget
 
-from ...demo.guide import Hint
 from ..formatting import clean
 
 
 class HintLine(Widget):
-    """💡 and the next step of the demo's story (and how to hide it, when that fits)."""
+    """💡 and the next step (and how to hide the line, when that fits)."""
 
     DEFAULT_CSS = """
     HintLine {
@@ -32,21 +32,23 @@ class HintLine(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.hint: Hint | None = None
+        self.text = ""
+        self.tone = "info"
         self.toggle_key = "f9"
 
-    def show_hint(self, hint: Hint, toggle_key: str = "f9") -> None:
-        if hint == self.hint and toggle_key == self.toggle_key:
+    def show_hint(self, text: str, tone: str = "info", toggle_key: str = "f9") -> None:
+        """Show `text` in the style of `tone` ("info", "warning" or "done")."""
+        if (text, tone, toggle_key) == (self.text, self.tone, self.toggle_key):
             return
-        self.hint, self.toggle_key = hint, toggle_key
-        for tone in ("warning", "done"):
-            self.set_class(hint.tone == tone, f"-{tone}")
+        self.text, self.tone, self.toggle_key = text, tone, toggle_key
+        for name in ("warning", "done"):
+            self.set_class(tone == name, f"-{name}")
         self.refresh()
 
     def render(self) -> Content:
-        if self.hint is None:
+        if not self.text:
             return Content("")
-        text = Content.assemble(("💡 ", "bold"), (clean(self.hint.text), "bold" if self.hint.tone != "info" else ""))
+        text = Content.assemble(("💡 ", "bold"), (clean(self.text), "bold" if self.tone != "info" else ""))
         suffix = Content.styled(f"   ({self.toggle_key} hides)", "$foreground-muted")
         if text.cell_length + suffix.cell_length <= self.content_region.width:
             text = text + suffix

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ...engine.models import Decryption, Poll, Reaction, ReplyPreview, TimelineItem
-from ..clock import TimeFormatter
+from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
 

@@ -1,5 +1,6 @@
-"""The status bar: sync state (with the retry reason and a countdown), who and which device you
-are, and the "device verified by your identity" slot the cross-signing work fills in."""
+"""The status bar: sync state (with the retry reason and a countdown), a restore from the key
+backup while one runs, who and which device you are, and the "device verified by your
+identity" slot the cross-signing work fills in."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class StatusBar(Horizontal):
     user_id: reactive[str] = reactive("", init=False)
     device_id: reactive[str] = reactive("", init=False)
     trust: reactive[str] = reactive("verified: —", init=False)
+    backup: reactive[str] = reactive("", init=False)  # describe.backup_line
 
     def __init__(self, *, now: Callable[[], float] = time.time, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -49,11 +51,22 @@ class StatusBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-sync", markup=False)
+        yield Static(id="status-backup", markup=False)
         yield Static(id="status-who", markup=False)
 
     def on_mount(self) -> None:
         self._render_sync()
+        self._render_backup()
         self._render_who()
+
+    def watch_backup(self) -> None:
+        self._render_backup()
+
+    def _render_backup(self) -> None:
+        slot = self.query_one("#status-backup", Static)
+        slot.display = bool(self.backup)
+        style = "$text-warning" if self.backup.startswith("⚠") else "$text-accent"
+        slot.update(Content.styled(clean(self.backup), style))
 
     def watch_sync_state(self, state: SyncState) -> None:
         self._render_sync()

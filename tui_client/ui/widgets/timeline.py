@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ...engine.models import TimelineItem
-from ..clock import TimeFormatter
+from ..timefmt import TimeFormatter
 from .message import DaySeparator, ItemView, MessageView, make_view, starts_group
 
 

@@ -1,0 +1,115 @@
+"""The terminal UI and the demo: where the engine is built and handed to the UI."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import paths
+from ..config import LoadedSettings, Settings
+
+if TYPE_CHECKING:
+    from ..demo.story import Demo
+    from ..engine.host import EngineHost
+
+from .common import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_PROFILE_UNUSABLE,
+    remove_unused_profile,
+)
+from .output import err
+
+logger = logging.getLogger("tui_client.cli")
+
+
+def open_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[EngineHost, bool]:
+    """An `EngineHost` with its profile opened (locked, session restored if there is one), and
+    whether a session was restored.
+
+    Raises `ProfileLockedError` when another process has the profile open, `StoreError` or
+    `SessionFileError` when its saved session or crypto store cannot be used.
+    """
+    from ..engine.engine import Engine
+    from ..engine.host import EngineHost
+
+    host = EngineHost(Engine(profile, settings=settings, profile_dir=profile_dir))
+    host.start()
+    try:
+        restored = host.run(lambda e: e.open()).result(timeout=120)
+    except BaseException:
+        host.stop()
+        raise
+    return host, bool(restored)
+
+
+def run_tui(profile: str, loaded: LoadedSettings) -> int:
+    """`tui-client` without a command: open the profile *before* the terminal is taken over (so
+    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it."""
+    from ..engine.errors import ProfileLockedError, SessionFileError, StoreError
+    from ..ui.app import run_app
+
+    directory = paths.profile_dir(profile)
+    existed = directory.exists()
+    try:
+        host, restored = open_backend(profile, loaded.settings)
+    except ProfileLockedError as exc:
+        err(f"error: {exc}")
+        return EXIT_LOCKED
+    except (StoreError, SessionFileError) as exc:
+        err(f"error: {exc}")  # the same sentence as the commands'
+        return EXIT_PROFILE_UNUSABLE
+    except Exception as exc:
+        logger.exception("could not open profile %s", profile)
+        err(f"error: could not open profile {profile!r}: {exc}")
+        return EXIT_FAILED
+    try:
+        return run_app(host, restored=restored, loaded=loaded, profile=profile)
+    finally:
+        host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
+        if not existed:
+            # Nobody logged in (or every attempt failed): leave no empty profile behind.
+            remove_unused_profile(directory)
+
+
+def run_demo_tui(demo: Demo, as_user: str, *, hints: bool, command: str) -> int:
+    """The demo's TUI as `as_user`, on their profile in the demo directory."""
+    from ..engine.errors import ProfileLockedError
+    from ..ui.demo import run_demo_app
+
+    settings = demo.settings()
+    try:
+        host, restored = open_backend(as_user, settings, profile_dir=demo.profile_dir(as_user))
+    except ProfileLockedError:
+        who = "Alice's bot" if as_user == "alice" else "another terminal"
+        err(f"error: {as_user.capitalize()}'s demo profile is open in {who}; "
+            "use another user (--as bob or --as charlie) or quit that one first")
+        return EXIT_LOCKED
+    except Exception as exc:
+        logger.exception("could not open the demo profile of %s", as_user)
+        err(f"error: could not open {as_user}'s demo profile: {exc}")
+        return EXIT_FAILED
+    try:
+        return run_demo_app(host, restored=restored, demo=demo, as_user=as_user, settings=settings,
+                            hints=hints, command=command)
+    finally:
+        host.stop()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The launcher sets up the demo's world (homeserver, story, Alice's bot) for this window, the
+    demo's UI runs on it, and leaving the `with` tidies up what this window started."""
+    from ..demo.launcher import DemoRefused, demo_command, demo_world, serve
+
+    try:
+        with demo_world(as_user=args.as_user, fresh=args.fresh) as demo:
+            if args.server_only:
+                serve(demo, args.as_user)
+                return 0
+            return run_demo_tui(demo, args.as_user, hints=not args.no_hints and args.settings.demo_hints,
+                                command=demo_command())
+    except DemoRefused as exc:
+        err(f"error: {exc}")
+        return exc.code
