@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tui_client.cli import open_backend
 from tui_client.config import Settings
 from tui_client.engine.crypto.symmetric import store_subkey, unseal
 from tui_client.engine.engine import Engine
 from tui_client.homeserver import SynapseServer
-from tui_client.ui.app import TuiApp, open_backend
+from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.widgets.message import MessageView
 from tui_client.ui.widgets.room_list import RoomList
