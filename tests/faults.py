@@ -1,17 +1,29 @@
 """A misbehaving network between a client and Synapse, for tests: an HTTP proxy on loopback
-whose rules delay, stall, fail or cut requests by method and path.
+whose rules delay, stall, fail, drop, reset or cut requests by method and path.
 
     async with FaultProxy(homeserver.url) as proxy:
         proxy.add(Rule(path=r"/media/.*/download", stall=True))   # held until proxy.release()
         engine.login(proxy.url, ...)
 
-Rules are checked in order; the first that matches (and has uses left) applies.
+Rules are checked in order; the first that matches (and has uses left) applies. What a rule
+can do to a request, in the order it happens:
+
+- `stall`, `delay`: hold it (until release(), or for so many seconds);
+- `drop`: close the connection without an answer; the request never reaches the server;
+- `reset`: the same with a TCP reset (RST) instead of a clean close;
+- `status`: answer this HTTP status; the request never reaches the server;
+- `cut_response`: forward it, then close the connection instead of answering (the server did
+  it, the client never hears back);
+- `truncate`: forward it, send the answer's headers (with the full Content-Length) and only the
+  first `truncate` bytes of its body, then reset the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -28,6 +40,9 @@ class Rule:
     delay: float = 0.0  # wait this long before forwarding
     stall: bool = False  # hold the request until release() is called
     cut_response: bool = False  # forward it, then drop the connection instead of answering
+    drop: bool = False  # close the connection before forwarding (the server never sees it)
+    reset: bool = False  # the same, with a TCP RST
+    truncate: int | None = None  # forward it, answer only this many bytes of the body, reset
     times: int | None = None  # how many requests it applies to (None: all)
     hits: int = field(default=0, init=False)
 
@@ -90,6 +105,9 @@ class FaultProxy:
                 await self._released.wait()
             if rule.delay:
                 await asyncio.sleep(rule.delay)
+            if rule.drop or rule.reset:
+                _close(request, reset=rule.reset)
+                raise asyncio.CancelledError
             if rule.status is not None:
                 return web.json_response({"errcode": "M_UNKNOWN", "error": f"injected {rule.status}"},
                                          status=rule.status)
@@ -106,6 +124,14 @@ class FaultProxy:
             response = web.StreamResponse(status=upstream.status, headers={
                 k: v for k, v in upstream.headers.items() if k.lower() not in _HOP
             })
+            if rule is not None and rule.truncate is not None:
+                body = await upstream.read()
+                response.content_length = len(body)
+                await response.prepare(request)
+                await response.write(body[: min(rule.truncate, max(len(body) - 1, 0))])
+                await asyncio.sleep(0.05)  # let the part go out before the reset
+                _close(request, reset=True)
+                raise asyncio.CancelledError
             if upstream.content_length is not None:
                 response.content_length = upstream.content_length
             await response.prepare(request)
@@ -113,3 +139,13 @@ class FaultProxy:
                 await response.write(chunk)
             await response.write_eof()
             return response
+
+
+def _close(request: web.Request, *, reset: bool) -> None:
+    """Close the client's connection: cleanly (FIN), or with a TCP reset (RST)."""
+    transport = request.transport
+    assert transport is not None
+    sock = transport.get_extra_info("socket")
+    if reset and sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort() if reset else transport.close()

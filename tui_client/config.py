@@ -21,6 +21,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 from . import paths
 
 HISTORY_VISIBILITIES = ("shared", "invited", "joined", "world_readable")
+NOTIFY_CHOICES = ("mentions", "all", "off")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class Settings:
     sync_timeout_ms: int = 30_000
     default_history_visibility: str = "shared"
     demo_hints: bool = True
+    # Tell others when we are typing.
+    send_typing: bool = True
+    # Ring the terminal bell (tmux and screen flag the window) for new messages in a room not in
+    # view: "mentions" (a mention, a keyword or a direct message), "all" (whatever notifies), "off".
+    notify_bell: str = "mentions"
+    # A desktop notification (notify-send, where the desktop offers one) for the same: same values.
+    notify_desktop: str = "mentions"
+    # Files: the largest one downloaded, the largest one uploaded (the server's own limit applies
+    # too), and where downloads go (empty: the platform's downloads directory).
+    download_max_bytes: int = 100 * 1024 * 1024
+    upload_max_bytes: int = 100 * 1024 * 1024
+    downloads_dir: str = ""
+    image_previews: bool = True  # show images in the timeline
     # action id -> key, e.g. {"send_screenshot" = "f12"}
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -61,6 +75,13 @@ _VALIDATORS: dict[str, Any] = {
     "sync_timeout_ms": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 300_000,
     "default_history_visibility": lambda v: v in HISTORY_VISIBILITIES,
     "demo_hints": lambda v: isinstance(v, bool),
+    "send_typing": lambda v: isinstance(v, bool),
+    "notify_bell": lambda v: v in NOTIFY_CHOICES,
+    "notify_desktop": lambda v: v in NOTIFY_CHOICES,
+    "download_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
+    "upload_max_bytes": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**34,
+    "downloads_dir": lambda v: isinstance(v, str) and "\x00" not in v,
+    "image_previews": lambda v: isinstance(v, bool),
     "keys": lambda v: isinstance(v, dict)
     and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
 }
@@ -73,6 +94,8 @@ def parse_settings(text: str) -> tuple[Settings, list[str]]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Settings(), [f"not valid TOML ({exc}); using defaults"]
+    except RecursionError:
+        return Settings(), ["nested deeper than any settings file; using defaults"]
     known = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     for key, value in raw.items():

@@ -57,6 +57,11 @@ def profile_dir(profile: str) -> Path:
     return profiles_dir() / validate_profile_name(profile)
 
 
+def downloads_dir() -> Path:
+    """Where downloaded files go unless `downloads_dir` is set: the platform's downloads folder."""
+    return Path(platformdirs.user_downloads_dir())
+
+
 def demo_dir() -> Path:
     return data_dir() / "demo"
 

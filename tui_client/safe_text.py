@@ -40,6 +40,10 @@ _ESCAPE_SEQUENCE = re.compile(
 )
 # What is left after the sequences: C0 but tab and newline, DEL, C1.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Lone surrogates (JSON's "\ud800" escapes decode to them): no terminal encoding can write one
+# (strict UTF-8 raises; with surrogateescape, as in the C locale, "\udc9b" goes out as the
+# C1 byte 0x9b). They become U+FFFD, as undecodable text does everywhere else.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\u2028\u2029]")
 
 _BIDI_EMBEDDINGS = {"\u202a", "\u202b", "\u202d", "\u202e"}  # LRE RLE LRO RLO, closed by PDF
@@ -59,7 +63,7 @@ _LINK = re.compile(r"(?:https?://[^/\s]|mailto:[^\s]|matrix:[^\s]|mxc://[^/\s])"
 MAX_LINK = 2048
 
 _JSON_UNSAFE = re.compile(
-    "[\x7f-\x9f\u2028\u2029\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+    "[\x7f-\x9f\u2028\u2029\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ud800-\udfff]"
 )
 
 
@@ -78,7 +82,7 @@ def _strip_controls(text: str, multiline: bool) -> str:
     text = _LINE_BREAKS.sub("\n", text)
     if not multiline:
         text = text.replace("\n", " ").replace("\t", " ")
-    return _CONTROLS.sub("", text)
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _close_bidi(line: str) -> str:

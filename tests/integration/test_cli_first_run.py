@@ -75,11 +75,11 @@ def test_invite_checks_the_user_id_before_anything_else(homeserver, make_user, c
 def test_doctor_and_every_start_report_bad_key_bindings(cli_env, tmp_path):
     config = Path(cli_env["XDG_CONFIG_HOME"]) / "tui-client" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('[keys]\nquit = "f12"\nhelp = "f12"\nlaunch_rockets = "f5"\n')
+    config.write_text('[keys]\nquit = "f11"\nhelp = "f11"\nlaunch_rockets = "f5"\n')
     out = run(cli_env, "doctor")
     problems = [line for line in out.stdout.splitlines() if line.startswith("problem:")]
     assert "problem: [keys] 'launch_rockets' is not an action id; ignored (the help screen lists the ids)" in problems
-    assert any("'f12' is bound to both 'quit' and 'help'" in p for p in problems), problems
+    assert any("'f11' is bound to both 'quit' and 'help'" in p for p in problems), problems
     report = json.loads(run(cli_env, "doctor", "--json").stdout)
     assert len([p for p in report["config_problems"] if p.startswith("[keys]")]) == 2
 

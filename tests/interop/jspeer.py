@@ -333,7 +333,57 @@ class JsPeer:
         return (await self.call("setHistoryVisibility", room_id=room_id, visibility=visibility))["eventId"]
 
     async def send(self, room_id: str, body: str) -> str:
-        return (await self.call("send", room_id=room_id, body=body))["eventId"]
+        return await self.send_message(room_id, body)
+
+    async def send_content(self, room_id: str, content: dict, event_type: str = "m.room.message") -> str:
+        return await self.send_event(room_id, event_type, content)
+
+    async def create_dm(self, user_id: str) -> str:
+        return (await self.call("createDm", user_id=user_id))["roomId"]
+
+    async def direct_rooms(self, *, wait_for_room: str | None = None, timeout_ms: int = 20000) -> dict:
+        return (await self.call("directRooms", wait_for_room=wait_for_room, timeout_ms=timeout_ms))["direct"]
+
+    async def dm_inviter(self, room_id: str) -> str | None:
+        return (await self.call("dmInviter", room_id=room_id))["inviter"]
+
+    async def mark_direct(self, room_id: str, user_id: str) -> None:
+        await self.call("markDirect", room_id=room_id, user_id=user_id)
+
+    async def send_file(self, room_id: str, data: bytes, name: str, mimetype: str, *, msgtype: str = "m.file",
+                        info: dict | None = None) -> str:
+        import base64
+
+        return (await self.call("sendFile", room_id=room_id, data_b64=base64.b64encode(data).decode(), name=name,
+                                mimetype=mimetype, msgtype=msgtype, info=info))["eventId"]
+
+    async def download_file(self, room_id: str, event_id: str) -> dict:
+        """-> {data (bytes), name, mimetype, msgtype, info, encrypted}"""
+        import base64
+
+        result = await self.call("downloadFile", room_id=room_id, event_id=event_id)
+        result["data"] = base64.b64decode(result.pop("dataB64"))
+        return result
+
+    async def push_actions(self, room_id: str, event_id: str) -> dict:
+        """-> {notify, highlight}: what js-sdk's push processor says of the (decrypted) event."""
+        return await self.call("pushActions", room_id=room_id, event_id=event_id)
+
+    async def typing(self, room_id: str, typing: bool) -> None:
+        await self.call("typing", room_id=room_id, typing=typing)
+
+    async def typing_users(self, room_id: str, *, wait_for: str | None = None, wait_for_none: bool = False,
+                           timeout_ms: int = 20000) -> list[str]:
+        return (await self.call("typingUsers", room_id=room_id, wait_for=wait_for,
+                                wait_for_none=wait_for_none or None, timeout_ms=timeout_ms))["users"]
+
+    async def send_receipt(self, room_id: str, event_id: str) -> None:
+        await self.call("sendReceipt", room_id=room_id, event_id=event_id)
+
+    async def read_up_to(self, room_id: str, event_id: str, *, wait_for: str | None = None,
+                         timeout_ms: int = 20000) -> list[str]:
+        return (await self.call("readUpTo", room_id=room_id, event_id=event_id, wait_for=wait_for,
+                                timeout_ms=timeout_ms))["users"]
 
     async def invite(self, room_id: str, user_id: str, *, share_history: bool = True) -> None:
         """client.invite (shares history per js-sdk rules); share_history=False = bare /invite."""
@@ -449,3 +499,42 @@ class JsPeer:
             if predicate(view) or loop.time() > deadline:
                 return view
             await asyncio.sleep(0.3)
+
+    # ------------------------------------------------------------------ emoji verification
+    async def send_olm_to_device(self, event_type: str, user_id: str, device_id: str, content: dict) -> int:
+        """Olm-encrypt any event for one device and send it -> how many went out (0 or 1)."""
+        return (await self.call("sendOlmToDevice", event_type=event_type, user_id=user_id,
+                                device_id=device_id, content=content))["sent"]
+
+    async def session_backup_private_key(self) -> dict:
+        """-> {key (base64) | None, version | None}"""
+        return await self.call("sessionBackupPrivateKey")
+
+    async def request_verification(self, user_id: str, room_id: str | None = None) -> str:
+        """Ask `user_id` to compare emoji (a DM for others, to-device for our own user) -> flowId."""
+        return (await self.call("requestVerification", user_id=user_id, room_id=room_id))["flowId"]
+
+    async def wait_for_verification_request(self, *, sender: str | None = None, timeout_ms: int = 30000) -> dict:
+        return await self.call("waitForVerificationRequest", **{"from": sender}, timeout_ms=timeout_ms)
+
+    async def accept_verification(self, flow_id: str) -> None:
+        await self.call("acceptVerification", flow_id=flow_id)
+
+    async def start_sas(self, flow_id: str, timeout_ms: int = 30000) -> None:
+        await self.call("startSas", flow_id=flow_id, timeout_ms=timeout_ms)
+
+    async def wait_for_sas(self, flow_id: str, timeout_ms: int = 30000) -> dict:
+        """-> {emoji: [[symbol, name], ...7], decimal: [a, b, c]}"""
+        return await self.call("waitForSas", flow_id=flow_id, timeout_ms=timeout_ms)
+
+    async def confirm_sas(self, flow_id: str) -> None:
+        await self.call("confirmSas", flow_id=flow_id)
+
+    async def mismatch_sas(self, flow_id: str) -> None:
+        await self.call("mismatchSas", flow_id=flow_id)
+
+    async def cancel_verification(self, flow_id: str, code: str | None = None) -> None:
+        await self.call("cancelVerification", flow_id=flow_id, code=code)
+
+    async def verification_status(self, flow_id: str, *, wait_for: str | None = None, timeout_ms: int = 30000) -> dict:
+        return await self.call("verificationStatus", flow_id=flow_id, wait_for=wait_for, timeout_ms=timeout_ms)

@@ -21,11 +21,15 @@ from tui_client.engine.events import (
     EngineEvent,
     IdentityChanged,
     Notice,
+    Notification,
+    ReceiptsChanged,
+    TypingChanged,
     OwnTrustChanged,
     RoomsChanged,
     SyncStateChanged,
     TimelineItemsAdded,
     TimelineItemUpdated,
+    VerificationChanged,
 )
 from tui_client.engine.models import BackupRestore, BackupState, BackupStatus, RestoreResult
 from tui_client.engine.models import IdentityInfo, IdentityState, OwnTrust
@@ -55,6 +59,8 @@ from tui_client.engine.models import (
     SyncState,
     ThreadSummary,
     TimelineItem,
+    VerificationInfo,
+    VerificationPhase,
     Whoami,
     WithheldReport,
 )
@@ -397,7 +403,100 @@ class FakeCrypto:
         self.emit(BackupChanged(self.backup))
 
 
-class FakeEngine(FakeCrypto):
+# The seven emoji every fake verification shows (indices 0, 13, 21, 36, 41, 47, 63 of the spec's).
+FAKE_EMOJI = (("🐶", "Dog"), ("🐙", "Octopus"), ("☁️", "Cloud"), ("👍", "Thumbs Up"), ("💡", "Light Bulb"),
+              ("🔑", "Key"), ("📌", "Pin"))
+
+
+class FakeVerifications:
+    """Emoji verification, played by the test: `incoming_verification` (someone asks us),
+    `peer_ready` (the person we asked accepted; emoji show), `peer_cancels`."""
+
+    verifications_by_id: dict[str, VerificationInfo]
+
+    def _set(self, info: VerificationInfo) -> VerificationInfo:
+        self.verifications_by_id[info.flow_id] = info
+        self.emit(VerificationChanged(info))  # type: ignore[attr-defined]
+        return info
+
+    def _get(self, flow_id: str) -> VerificationInfo:
+        info = self.verifications_by_id.get(flow_id)
+        if info is None:
+            raise EngineError("there is no such verification (it may have timed out)")
+        return info
+
+    def verifications(self) -> list[VerificationInfo]:
+        return list(self.verifications_by_id.values())
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo:
+        self.calls.append(("request_verification", (user_id, device_id)))  # type: ignore[attr-defined]
+        own = user_id == ME
+        if own and device_id is None and not self.other_devices:
+            raise EngineError("you have no other device to verify with; log in on one first")
+        flow_id = f"flow-{len(self.verifications_by_id) + 1}"
+        name = {ALICE: "Alice", CAROL: "Carol", DAVE: "Dave"}.get(user_id)
+        return self._set(VerificationInfo(flow_id, user_id, device_id, own, True, VerificationPhase.REQUESTED,
+                                          None if own else "!dm:example.org", other_name=name))
+
+    def incoming_verification(self, user_id: str = ALICE, device_id: str = "ALICEDEVICE") -> VerificationInfo:
+        """Test helper: `user_id` asks us to compare emoji."""
+        flow_id = f"flow-{len(self.verifications_by_id) + 1}"
+        own = user_id == ME
+        name = {ALICE: "Alice", CAROL: "Carol", DAVE: "Dave"}.get(user_id)
+        return self._set(VerificationInfo(flow_id, user_id, device_id, own, False, VerificationPhase.REQUESTED,
+                                          None if own else "!dm:example.org", other_name=name))
+
+    def peer_ready(self, flow_id: str, device_id: str = "ALICEDEVICE") -> VerificationInfo:
+        """Test helper: the other side accepted our request; keys exchanged; emoji to compare."""
+        info = self._get(flow_id)
+        return self._set(replace(info, other_device=info.other_device or device_id, phase=VerificationPhase.EMOJI,
+                                 emoji=FAKE_EMOJI, decimals=(1234, 5678, 910)))
+
+    def peer_cancels(self, flow_id: str, code: str = "m.user", reason: str = "the verification was cancelled") -> None:
+        info = self._get(flow_id)
+        self._set(replace(info, phase=VerificationPhase.CANCELLED, emoji=(), decimals=None, cancel_code=code,
+                          cancel_reason=reason, cancelled_by_us=False))
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("accept_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase is not VerificationPhase.REQUESTED or info.we_requested:
+            raise EngineError("there is no request to accept")
+        self._set(replace(info, phase=VerificationPhase.READY))
+        return self.peer_ready(flow_id)
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("confirm_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase is not VerificationPhase.EMOJI:
+            raise EngineError("there are no emoji to confirm")
+        self._set(replace(info, phase=VerificationPhase.CONFIRMED))
+        if self.confirm_gate is not None:  # the test decides when the other side confirms
+            await asyncio.to_thread(self.confirm_gate.wait, 10)
+        result = (f"your device {info.other_device} is now verified by your identity" if info.own_devices
+                  else f"{info.other_user} is now verified")
+        return self._set(replace(info, phase=VerificationPhase.DONE, emoji=(), decimals=None, result=result))
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("mismatch_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase is not VerificationPhase.EMOJI:
+            raise EngineError("there are no emoji to compare")
+        return self._set(replace(info, phase=VerificationPhase.CANCELLED, emoji=(), decimals=None,
+                                 cancel_code="m.mismatched_sas", cancel_reason="the emoji did not match",
+                                 cancelled_by_us=True))
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo:
+        self.calls.append(("cancel_verification", (flow_id,)))  # type: ignore[attr-defined]
+        info = self._get(flow_id)
+        if info.phase.finished:
+            return info
+        return self._set(replace(info, phase=VerificationPhase.CANCELLED, emoji=(), decimals=None,
+                                 cancel_code="m.user", cancel_reason="cancelled by the user", cancelled_by_us=True))
+
+
+class FakeEngine(FakeVerifications, FakeCrypto):
     """Engine-shaped; records the commands it was given in `calls`."""
 
     def __init__(
@@ -434,6 +533,14 @@ class FakeEngine(FakeCrypto):
         self.identity = FakeIdentity(self)
         self.recovery_key = RECOVERY_KEY
         self.verify_delay = 0.0
+        # Emoji verification (see FakeVerifications).
+        self.verifications_by_id = {}
+        self.other_devices = True
+        self.confirm_gate: Any = None
+        self._typing: dict[str, tuple[str, ...]] = {}
+        self._receipts: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._markers: dict[str, str] = {}
+        self._files: dict[str, bytes] = {}
 
     # -- subscription and lifecycle ----------------------------------------------------------
 
@@ -692,7 +799,7 @@ class FakeEngine(FakeCrypto):
     ) -> None:
         self.calls.append(("invite", (room_id, user_id) if share_history else (room_id, user_id, "no history")))
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
         self.calls.append(("join", (room,)))
         invite = next((i for i in self._invites if i.room_id == room), None)
         if invite is None and not room.startswith("!"):
@@ -736,6 +843,59 @@ class FakeEngine(FakeCrypto):
         self.emit_rooms()
         return room_id
 
+    # -- direct chats, spaces, typing, receipts ------------------------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        self.calls.append(("open_dm", (user_id,)))
+        found = next((r for r in self._rooms if r.is_direct and r.dm_user == user_id), None)
+        if found is not None:
+            return found.room_id
+        room_id = f"!dm-{user_id[1:].split(':')[0]}:example.org"
+        name = user_id[1:].split(":")[0].capitalize()
+        self._rooms.insert(0, RoomSummary(room_id, name, None, True, "shared",
+                                          members((ME, "Bob"), (user_id, name)), unread=0,
+                                          is_direct=True, dm_user=user_id))
+        self._timelines[room_id] = []
+        self.emit_rooms()
+        return room_id
+
+    async def refresh_space(self, space_id: str) -> None:
+        self.calls.append(("refresh_space", (space_id,)))
+
+    def typing(self, room_id: str) -> tuple[str, ...]:
+        return tuple(self._typing.get(room_id, ()))
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        self.calls.append(("set_typing", (room_id, typing)))
+
+    def receipts(self, room_id: str) -> dict[str, tuple[str, ...]]:
+        return dict(self._receipts.get(room_id, {}))
+
+    def read_marker(self, room_id: str) -> str | None:
+        return self._markers.get(room_id)
+
+    # -- files -------------------------------------------------------------------------------
+
+    async def save_attachment(self, room_id: str, event_id: str, path: Path | None = None) -> Path:
+        self.calls.append(("save_attachment", (room_id, event_id)))
+        target = (path or Path("/nonexistent/downloads")) / "file.bin"
+        return target
+
+    async def attachment_bytes(self, room_id: str, event_id: str, *, thumbnail: bool = False) -> bytes:
+        self.calls.append(("attachment_bytes", (room_id, event_id, thumbnail)))
+        return self._files.get(event_id, b"")
+
+    async def send_file(self, room_id: str, path: Path, *, transfer_id: str | None = None) -> str:
+        self.calls.append(("send_file", (room_id, str(path))))
+        if not Path(path).is_file():
+            raise EngineError(f"{path} is not a file")
+        self._counter += 1
+        return f"$file{self._counter}"
+
+    def cancel_transfer(self, transfer_id: str) -> bool:
+        self.calls.append(("cancel_transfer", (transfer_id,)))
+        return True
+
     # -- test helpers ------------------------------------------------------------------------
 
     def deliver_keys(self, room_id: str, event_id: str, body: str) -> TimelineItem:
@@ -748,10 +908,23 @@ class FakeEngine(FakeCrypto):
         self.emit(TimelineItemUpdated(room_id, fixed))
         return fixed
 
-    def receive(self, room_id: str, sender: str, name: str, body: str) -> TimelineItem:
+    def receive(self, room_id: str, sender: str, name: str, body: str, *, highlight: bool = False,
+                notify: bool = False, direct: bool = False) -> TimelineItem:
+        """A message arrives; with `notify`, the engine's push rules said to notify about it."""
         self._counter += 1
         item = _item(self._counter, room_id, sender, name, ts(4, 12, 30), "message", body,
-                     decryption=Decryption.DECRYPTED)
+                     decryption=Decryption.DECRYPTED, highlight=highlight)
         self._timelines.setdefault(room_id, []).append(item)
+        if notify:
+            room = self.room(room_id)
+            self.emit(Notification(room_id, room.name if room else room_id, item, highlight, direct))
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item
+
+    def someone_types(self, room_id: str, names: tuple[str, ...]) -> None:
+        self._typing[room_id] = names
+        self.emit(TypingChanged(room_id, names))
+
+    def someone_reads(self, room_id: str, receipts: dict[str, tuple[str, ...]]) -> None:
+        self._receipts[room_id] = receipts
+        self.emit(ReceiptsChanged(room_id, tuple(receipts.items())))

@@ -112,9 +112,9 @@ async def test_slow_room_load_and_a_dead_bot(tmp_path: Path, monkeypatch) -> Non
     Alice's bot dies: the TUI carries on and the hint line says Alice went quiet."""
     original = Timeline.show
 
-    async def slow_show(self, room_id, items, at_start):
+    async def slow_show(self, room_id, items, at_start, **kwargs):
         await asyncio.sleep(1.0)
-        return await original(self, room_id, items, at_start)
+        return await original(self, room_id, items, at_start, **kwargs)
 
     monkeypatch.setattr(Timeline, "show", slow_show)
     await play(tmp_path, whole_story=False)

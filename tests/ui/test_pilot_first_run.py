@@ -206,16 +206,16 @@ async def test_leaving_as_the_last_member_warns_first(make_app):
 async def test_bad_key_bindings_in_the_settings_are_reported_at_start(make_app, caplog):
     from tui_client.config import Settings
 
-    settings = Settings(keys={"quit": "f12", "help": "f12", "launch_rockets": "f5"})
+    settings = Settings(keys={"quit": "f11", "help": "f11", "launch_rockets": "f5"})
     with caplog.at_level("WARNING"):
         app = make_app(settings=settings)
         async with app.run_test(size=SIZE) as pilot:
             await ready(pilot)
             shown = notifications(app)
             assert any("'launch_rockets' is not an action id" in n for n in shown), shown
-            assert any("'f12' is bound to both 'quit' and 'help'" in n for n in shown), shown
+            assert any("'f11' is bound to both 'quit' and 'help'" in n for n in shown), shown
     logged = caplog.text
-    assert "launch_rockets" in logged and "'f12' is bound to both" in logged
+    assert "launch_rockets" in logged and "'f11' is bound to both" in logged
 
 
 async def test_a_homeserver_on_this_machine_needs_no_scheme(make_app):

@@ -1,6 +1,6 @@
 """SVG snapshots of the crypto views on the fake engine (fixed data, UTC, no server): the crypto
 inspector, event details of a bundle-decrypted and of a not-shared message, the verify dialog
-showing the engine's error, and the warning for a changed identity.
+showing the engine's error, the warning for a changed identity, and the emoji of a verification.
 
 Update with `pytest tests/ui/test_snapshots_crypto.py --snapshot-update` only after looking at
 the new images.
@@ -111,3 +111,24 @@ def test_identity_changed_warning(snap_compare, make_app) -> None:
         freeze_cursors(app)
 
     assert snap_compare(make_app(with_carol_changed()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_verification_emoji(snap_compare, make_app) -> None:
+    """Alice asked to verify, we accepted: the seven emoji with their names, the numbers, and
+    "They match" / "They don't match"."""
+    from tui_client.ui.screens.verification import VerificationScreen
+
+    from .fake_engine import ALICE
+
+    engine = FakeEngine()
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await main_ready(pilot)
+        engine.incoming_verification(ALICE)
+        await wait_for(pilot, lambda: isinstance(app.screen, VerificationScreen))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen.query_one("#sas-emoji").display)
+        await pilot.pause()
+
+    assert snap_compare(make_app(engine), terminal_size=SIZE, run_before=run_before)

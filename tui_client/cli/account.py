@@ -112,7 +112,12 @@ async def cmd_devices(args: argparse.Namespace) -> int:
             out(f"{id_text(user)}: identity {name_text(info.state)}"
                 + (f" (master key {id_text(info.master_key)})" if info.master_key else ""))
             for d in devices:
-                mark = "✔ cross-signed by owner" if d.cross_signed_by_owner else "✘ not cross-signed"
+                if d.verified:
+                    mark = "✔ verified"
+                elif d.cross_signed_by_owner:
+                    mark = "✔ cross-signed by owner (owner not verified by you)"
+                else:
+                    mark = "✘ not cross-signed"
                 out(f"  {id_text(d.device_id):14} {mark}  {name_text(d.display_name)}")
         return 0
 

@@ -24,8 +24,8 @@ def id_text(value: Any) -> str:
     return clean_id(None if value is None else str(value))
 
 
-def out(text: str = "") -> None:
-    print(clean(text))
+def out(text: str = "", *, end: str = "\n") -> None:
+    print(clean(text), end=end, flush=True)
 
 
 def err(text: str) -> None:

@@ -23,6 +23,8 @@ from .qa import cmd_doctor, cmd_export_keys, cmd_import_keys, cmd_inspect
 from .rooms import (
     cmd_create_room,
     cmd_decline,
+    cmd_dm,
+    cmd_download,
     cmd_edit,
     cmd_history,
     cmd_invite,
@@ -37,8 +39,10 @@ from .rooms import (
     cmd_set_visibility,
     cmd_share_preview,
     cmd_sync,
+    cmd_upload,
 )
 from .tui import cmd_demo
+from .verification import add_parsers as add_verification_parsers
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -115,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("event_id")
     p.add_argument("--reason", help="say why (shown to everyone)")
 
+    p = add("dm", cmd_dm, "open the direct chat with a user (an encrypted one is created if there is none); "
+            "prints its room id")
+    p.add_argument("user", help="@name:server")
+    p.add_argument("text", nargs="?", help="a message to send in it ('-' reads stdin)")
+
+    p = add("upload", cmd_upload, "send a file (an image as m.image, else m.file; encrypted in an encrypted "
+            "room); prints the event id")
+    p.add_argument("room")
+    p.add_argument("path")
+
+    p = add("download", cmd_download, "save the file of a message (decrypted, its hash checked); prints where")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("path", nargs="?", help="a file or a directory (default: the downloads directory)")
+
     p = add("invite", cmd_invite, "invite a user, sharing the keys to earlier messages when the room allows it")
     p.add_argument("room")
     p.add_argument("user")
@@ -153,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user", nargs="?", help="default: yourself")
     p.add_argument("--json", action="store_true")
 
-    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin)")
+    p = add("verify", cmd_verify, "verify this device with your recovery key (read from a prompt or stdin); "
+            "or compare emoji with another device: verify-user YOUR_ID")
     p.add_argument("--recovery-key", action="store_true", help="use the recovery key (the default way)")
     p.add_argument("--stdin", action="store_true", help="read the key from stdin")
 
@@ -168,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = backup.add_parser("restore", help="restore the whole backup, or one room's keys")
     q.add_argument("room", nargs="?", help="only this room's keys")
     q.add_argument("--json", action="store_true")
+
+    add_verification_parsers(add)
 
     p = add("reset-identity", cmd_reset_identity, "replace your cross-signing identity (explicit, with --yes)")
     p.add_argument("--yes", action="store_true")

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from ..engine.errors_text import LAST_MEMBER, is_last_member
@@ -31,6 +32,12 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
                         "encrypted": s.encrypted,
                         "history_visibility": s.history_visibility,
                         "unread": s.unread,
+                        "highlight": s.highlight,
+                        "is_direct": s.is_direct,
+                        "dm_user": s.dm_user,
+                        "is_space": s.is_space,
+                        "children": [asdict(c) for c in s.children],
+                        "last_active": s.last_active or None,
                         "members": [asdict(m) for m in s.members],
                     }
                     for s in rooms
@@ -39,8 +46,11 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
         else:
             for s in rooms:
                 lock = "🔒" if s.encrypted else "  "
+                what = f"direct chat with {id_text(s.dm_user)}, " if s.dm_user else ""
+                if s.is_space:
+                    what = f"space of {plural(len(s.children), 'room')}, "
                 out(f"{lock} {name_text(s.name)}  {id_text(s.room_id)}  "
-                    f"({plural(s.joined_count, 'member')}, history {name_text(s.history_visibility)})")
+                    f"({what}{plural(s.joined_count, 'member')}, history {name_text(s.history_visibility)})")
         return 0
 
     return await with_engine(args, body, offline_ok=True)
@@ -58,6 +68,8 @@ async def cmd_invites(args: argparse.Namespace) -> int:
                         "inviter": i.inviter,
                         "inviter_name": i.inviter_name,
                         "encrypted": i.encrypted,
+                        "is_direct": i.is_direct,
+                        "is_space": i.is_space,
                         "bundle": asdict(i.bundle) if i.bundle else None,
                     }
                     for i in invites
@@ -65,7 +77,8 @@ async def cmd_invites(args: argparse.Namespace) -> int:
             )
         else:
             for i in invites:
-                out(f"{name_text(i.name)}  {id_text(i.room_id)}  invited by {name_text(i.inviter_label)}")
+                what = "direct chat, " if i.is_direct else "space, " if i.is_space else ""
+                out(f"{name_text(i.name)}  {id_text(i.room_id)}  {what}invited by {name_text(i.inviter_label)}")
         return 0
 
     return await with_engine(args, body)
@@ -273,6 +286,49 @@ async def cmd_sync(args: argparse.Namespace) -> int:
         deadline = loop.time() + args.seconds
         while loop.time() < deadline:
             await engine.sync_once(timeout_ms=int(min(5.0, max(0.0, deadline - loop.time())) * 1000))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_dm(args: argparse.Namespace) -> int:
+    """Open (or create) the direct chat with USER and print its room id; with TEXT, send it."""
+    from ..ui.slash_commands import USER_ID
+
+    if not USER_ID.match(args.user):
+        raise CliError(f"{args.user!r} is not a user id; use the full form @name:server")
+
+    async def body(engine: Any) -> int:
+        room_id = await engine.open_dm(args.user)
+        if args.text:
+            await engine.send_text(room_id, args.text if args.text != "-" else sys.stdin.read())
+        out(id_text(room_id))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_upload(args: argparse.Namespace) -> int:
+    """Send a file (m.image for images, else m.file; encrypted in an encrypted room); prints the
+    event id."""
+    path = Path(args.path)
+
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        out(id_text(await engine.send_file(room_id, path)))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_download(args: argparse.Namespace) -> int:
+    """Download the file of a message (decrypted, its hash checked) to PATH (a file or a
+    directory; default: the downloads directory); prints where it went."""
+
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        target = await engine.save_attachment(room_id, args.event_id, Path(args.path) if args.path else None)
+        out(name_text(str(target)))
         return 0
 
     return await with_engine(args, body)

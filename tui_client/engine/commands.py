@@ -4,6 +4,8 @@ an invite), leave, change who can read the history, mark as read."""
 from __future__ import annotations
 
 import logging
+import re
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from nio import responses as r
@@ -21,17 +23,24 @@ from .outgoing import (
     reply_content,
     text_content,
     thread_content,
+    with_edit_mentions,
+    with_mentions,
 )
 from .timeline.timelines import error_text
 
 if TYPE_CHECKING:
+    from .directs import DirectChats
     from .history_sharing.service import HistorySharing
+    from .notifications.notifier import Notifier
+    from .spaces import Spaces
     from .nio.client import EngineClient
     from .rooms import Rooms
     from .sync import SyncLoop
     from .timeline.timelines import Timelines
 
 logger = logging.getLogger(__name__)
+
+USER_ID = re.compile(r"^@[^:\s]+:\S+$")
 
 
 class RoomCommands:
@@ -50,6 +59,10 @@ class RoomCommands:
         self._timelines = timelines
         self._sharing = sharing
         self._settings = settings
+        # Set by the engine once they exist.
+        self.directs: DirectChats | None = None
+        self.notifier: Notifier | None = None
+        self.spaces: Spaces | None = None
 
     async def resolve(self, room: str, *, invited_ok: bool = False) -> str:
         """A room id from an id, an alias or an exact room name."""
@@ -123,33 +136,26 @@ class RoomCommands:
     async def send_text(self, room_id: str, text: str, *, emote: bool = False, notice: bool = False) -> str:
         if not text.strip():
             raise EngineError("nothing to send")
-        msgtype = "m.emote" if emote else "m.notice" if notice else "m.text"
-        return await self._send(room_id, "m.room.message", text_content(text, msgtype=msgtype))
-
-    async def _send(self, room_id: str, event_type: str, content: dict[str, Any], what: str = "send") -> str:
-        """Send one event (encrypted in an encrypted room, its m.relates_to copied into the clear
-        by nio; reactions go unencrypted, as Element sends them). Returns its event id."""
         room = await self.joined_room(room_id)
-        if room.encrypted:
-            await self._prepare_encrypted_send(room_id)
-        try:
-            resp = await self._client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
-        except Exception as exc:
-            raise EngineError(f"could not {what}: {exc or type(exc).__name__}") from exc
-        if not isinstance(resp, r.RoomSendResponse):
-            raise EngineError(f"could not {what}: {error_text(resp)}")
-        return str(resp.event_id)
+        msgtype = "m.emote" if emote else "m.notice" if notice else "m.text"
+        content = with_mentions(text_content(text, msgtype=msgtype), self._members(room), self._client.user_id)
+        return await self.send_event(room_id, "m.room.message", content)
+
+    @staticmethod
+    def _members(room: Any) -> dict[str, str | None]:
+        """Who a message may mention: the room's members and their display names."""
+        return {uid: u.display_name for uid, u in room.users.items()}
 
     # -- replies, threads, edits, reactions, deletions --------------------------------------------
 
-    async def _target(self, room_id: str, event_id: str, doing: str) -> TimelineItem:
-        await self.joined_room(room_id)
+    async def _target(self, room_id: str, event_id: str, doing: str) -> tuple[Any, TimelineItem]:
+        room = await self.joined_room(room_id)
         item = await self._timelines.fetch(room_id, event_id)
         if item is None:
             raise EngineError(f"cannot {doing}: there is no message {event_id} in this room (or it is not one you can see)")
         if item.redacted:
             raise EngineError(f"cannot {doing}: that message was deleted")
-        return item
+        return room, item
 
     async def reply(self, room_id: str, event_id: str, text: str, *, in_thread: bool = False, emote: bool = False) -> str:
         """Reply to a message. Inside a thread the reply stays there. `in_thread`: write in the
@@ -157,7 +163,7 @@ class RoomCommands:
         if not text.strip():
             raise EngineError("nothing to send")
         msgtype = "m.emote" if emote else "m.text"
-        target = await self._target(room_id, event_id, "reply")
+        room, target = await self._target(room_id, event_id, "reply")
         if in_thread:
             root = target.thread_root or target.event_id
             latest = self._timelines.latest_in_thread(room_id, root)
@@ -167,18 +173,22 @@ class RoomCommands:
                 text, target.event_id, target.sender, own_user_id=self._client.user_id, msgtype=msgtype,
                 thread_root=target.thread_root,
             )
-        return await self._send(room_id, "m.room.message", content, "reply")
+        # Whom the reply mentions in its text, besides whom it replies to.
+        content = with_mentions(content, self._members(room), self._client.user_id)
+        return await self.send_event(room_id, "m.room.message", content, "reply")
 
     async def edit(self, room_id: str, event_id: str, text: str) -> str:
         """Replace the text of one of our own messages."""
         if not text.strip():
             raise EngineError("nothing to send (to delete a message, delete it)")
-        target = await self._target(room_id, event_id, "edit")
+        room, target = await self._target(room_id, event_id, "edit")
         if not target.own:
             raise EngineError("you can only edit your own messages")
         if not target.editable:
             raise EngineError("only text messages can be edited")
-        return await self._send(room_id, "m.room.message", edit_content(text, event_id, msgtype=target.msgtype or "m.text"), "edit")
+        content = edit_content(text, event_id, msgtype=target.msgtype or "m.text")
+        content = with_edit_mentions(content, self._members(room), self._client.user_id, target.body or "")
+        return await self.send_event(room_id, "m.room.message", content, "edit")
 
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         """React to a message with `key` (an emoji or a short text)."""
@@ -187,11 +197,11 @@ class RoomCommands:
             raise EngineError("a reaction needs a key, e.g. 👍")
         if len(key) > MAX_REACTION_KEY:
             raise EngineError(f"a reaction is at most {MAX_REACTION_KEY} characters")
-        target = await self._target(room_id, event_id, "react")
+        _, target = await self._target(room_id, event_id, "react")
         held = target.reaction(key)
         if held is not None and held.own_event_id is not None:
             raise EngineError(f"you already reacted with {key}; delete that reaction to take it back")
-        return await self._send(room_id, "m.reaction", reaction_content(event_id, key), "react")
+        return await self.send_event(room_id, "m.reaction", reaction_content(event_id, key), "react")
 
     async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
         """Delete a message (ours, or anyone's with the power to), and our own edits of it, whose
@@ -208,6 +218,60 @@ class RoomCommands:
             if not isinstance(edit, r.RoomRedactResponse):
                 logger.warning("could not delete the edit %s of %s: %s", version.event_id, event_id, error_text(edit))
         return str(resp.event_id)
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any], what: str = "send") -> str:
+        """Send any room event as it is (encrypted in an encrypted room, its m.relates_to copied
+        into the clear by nio; reactions go unencrypted, as Element sends them). Returns its
+        event id."""
+        room = await self.joined_room(room_id)
+        if room.encrypted:
+            await self._prepare_encrypted_send(room_id)
+        try:
+            resp = await self._client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
+        except Exception as exc:
+            raise EngineError(f"could not {what}: {exc or type(exc).__name__}") from exc
+        if not isinstance(resp, r.RoomSendResponse):
+            raise EngineError(f"could not {what}: {error_text(resp)}")
+        return str(resp.event_id)
+
+    async def send_content(self, room_id: str, content: dict[str, Any], what: str = "send") -> str:
+        """Send an m.room.message with `content` as it is (encrypted in an encrypted room)."""
+        return await self.send_event(room_id, "m.room.message", content, what)
+
+    def display_name_in(self, room_id: str | None, user_id: str) -> str | None:
+        room = self._client.rooms.get(room_id) if room_id else None
+        name = room.user_name(user_id) if room is not None else None
+        return str(name) if name else None
+
+    # -- direct chats, for verification ----------------------------------------------------------------
+
+    def _direct_rooms(self, user_id: str) -> list[tuple[bool, str]]:
+        """(they joined, room id) of encrypted rooms holding exactly us and `user_id`."""
+        found = []
+        for room_id, room in self._client.rooms.items():
+            users = room.users
+            if not room.encrypted or set(users) != {self._client.user_id, user_id}:
+                continue
+            found.append((not users[user_id].invited, room_id))
+        return sorted(found, reverse=True)
+
+    async def direct_room(self, user_id: str, timeout: float = 120.0) -> str:
+        """An encrypted direct chat with `user_id` that they have joined: an existing one, or the
+        one `open_dm` makes (they are invited and we wait up to `timeout` seconds for them)."""
+        found = self._direct_rooms(user_id)
+        if found and found[0][0]:
+            return found[0][1]
+        room_id = found[0][1] if found else await self.open_dm(user_id)
+        client = self._client
+
+        def joined() -> bool:
+            room = client.rooms.get(room_id)
+            member = room.users.get(user_id) if room is not None else None
+            return member is not None and not member.invited
+
+        if not await self._sync.wait_until(joined, timeout):
+            raise EngineError(f"{user_id} has not joined the direct chat yet; try again once they have")
+        return room_id
 
     async def _prepare_encrypted_send(self, room_id: str) -> None:
         """Make sure we know every member's devices before a new Megolm session goes out."""
@@ -286,7 +350,7 @@ class RoomCommands:
 
     # -- joining, leaving -------------------------------------------------------------------------------
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
         """Join a room or accept an invite.
 
         Accepting an invite is recorded before `/join` goes out, so neither a lost answer nor a
@@ -295,10 +359,13 @@ class RoomCommands:
         client = self._client
         invited = client.invited_rooms.get(room)
         inviter = invited.inviter if invited is not None else None
+        direct = inviter is not None and self._rooms.invite_is_direct(room)
         if inviter:
             self._sharing.before_join(room, inviter)
+        if not via and invited is None and self.spaces is not None:
+            via = self.spaces.via(room)  # a space's child: join through the servers it names
         try:
-            resp = await client.join(room)
+            resp = await (self._join_via(room, via) if via else client.join(room))
         except Exception as exc:
             raise EngineError(
                 f"the server did not answer the join ({exc or type(exc).__name__}); if it went through, "
@@ -311,6 +378,13 @@ class RoomCommands:
             raise EngineError(f"could not join {room}: {error_text(resp)}")
         room_id = resp.room_id
         await self._sync.wait_until(lambda: room_id in client.rooms, 15)
+        if direct and inviter and self.directs is not None:
+            # The inviter said this is a direct chat: list it as one (Element does the same).
+            try:
+                await self.directs.add(inviter, room_id)
+                self._rooms.emit_rooms()
+            except EngineError as exc:
+                logger.warning("joined the direct chat %s but %s", room_id, exc)
         if inviter and room_id in client.rooms:
             self._sharing.joined(room_id)
             result: ImportResult | None = await self._sharing.wait(room_id, wait_for_keys)
@@ -318,6 +392,62 @@ class RoomCommands:
                 logger.info("key bundle for %s: still being imported in the background", room_id)
             else:
                 logger.info("key bundle for %s after joining: %s (%s)", room_id, result.state, result.detail)
+        return room_id
+
+    async def _join_via(self, room: str, via: tuple[str, ...]) -> Any:
+        """POST /join with `server_name`s (nio's join cannot give them)."""
+        query = "&".join(f"server_name={urllib.parse.quote(server, safe='')}" for server in via[:10])
+        path = f"/_matrix/client/v3/join/{urllib.parse.quote(room, safe='')}?{query}"
+        status, body = await self._client.raw_json("POST", path, {})
+        if status == 200 and isinstance(body.get("room_id"), str):
+            return r.JoinResponse(body["room_id"])
+        return r.JoinError(body.get("error") or f"HTTP {status}", body.get("errcode"))
+
+    # -- direct chats ---------------------------------------------------------------------------
+
+    def existing_dm(self, user_id: str) -> str | None:
+        """A direct chat with `user_id` we are in and they are in (or invited to), newest first."""
+        if self.directs is None:
+            return None
+        for room_id in reversed(self.directs.rooms_with(user_id)):
+            room = self._client.rooms.get(room_id)
+            if room is not None and user_id in room.users:
+                return room_id
+        return None
+
+    async def open_dm(self, user_id: str) -> str:
+        """The direct chat with `user_id`: the one we have, a pending invite to one from them
+        (accepted), or a new encrypted room that invites them and is listed in m.direct."""
+        if not USER_ID.match(user_id):
+            raise EngineError(f"{user_id!r} is not a user id; use the full form @name:server")
+        if user_id == self._client.user_id:
+            raise EngineError("a direct chat needs someone else")
+        found = self.existing_dm(user_id)
+        if found is not None:
+            return found
+        for room_id, room in list(self._client.invited_rooms.items()):
+            if room.inviter == user_id and self._rooms.invite_is_direct(room_id):
+                return await self.join(room_id)
+        visibility = self._settings.default_history_visibility
+        resp = await self._client.room_create(
+            visibility=RoomVisibility.private,
+            is_direct=True,
+            preset=RoomPreset.trusted_private_chat,
+            invite=[user_id],
+            initial_state=[
+                {"type": "m.room.history_visibility", "state_key": "",
+                 "content": {"history_visibility": visibility}},
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
+            ],
+        )
+        if not isinstance(resp, r.RoomCreateResponse):
+            raise EngineError(f"could not create the direct chat: {error_text(resp)}")
+        room_id = resp.room_id
+        logger.info("created a direct chat %s with %s", room_id, user_id)
+        if self.directs is not None:
+            await self.directs.add(user_id, room_id)
+        await self._sync.wait_until(lambda: self._room_ready(room_id, True), 30)
+        self._rooms.emit_rooms()
         return room_id
 
     async def leave(self, room_id: str) -> None:
@@ -351,6 +481,8 @@ class RoomCommands:
         if room is not None:
             room.unread_notifications = 0
             room.unread_highlights = 0
+        if self.notifier is not None:
+            self.notifier.read_up_to(room_id, None)
         last = items[-1].event_id
         try:
             await self._client.room_read_markers(room_id, fully_read_event=last, read_event=last)

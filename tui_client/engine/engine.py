@@ -12,6 +12,9 @@ facade owns the profile lock, the session and the event listeners; once a client
 - `history_sharing.service.HistorySharing`: MSC4268, both sides;
 - `keys.identity.IdentityManager`: cross-signing;
 - `keys.backup.BackupManager`: the server-side key backup (restore, upload);
+- `keys.verification.service.Verifications`: emoji (SAS) verification, to-device with our own
+  devices and in a direct chat with others; `keys.gossip.Gossip`: room keys and secrets between
+  our own verified devices (`keys.router.KeyEvents` hands both their part of each sync);
 - `keyfiles.KeyFiles`, `diagnostics`: key files; the inspector, event details and doctor.
 
 The engine is loop-agnostic: the CLI drives it with `asyncio.run`, the TUI runs it on its own
@@ -37,14 +40,19 @@ from nio import responses as r
 from .. import paths
 from ..config import Settings
 from . import diagnostics
+from .activity import Activity
 from .commands import RoomCommands
+from .directs import DirectChats
 from .errors import EngineError, NotLoggedIn, SharingFailed, StoreError
 from .events import EngineEvent, IdentityChanged, Notice, OwnTrustChanged
 from .history_sharing.service import HistorySharing
 from .keyfiles import KeyFiles
 from .crypto.backup import BACKUP_SECRET
 from .keys.backup import BackupManager
+from .keys.gossip import Gossip
 from .keys.identity import IdentityError, IdentityManager
+from .keys.router import KeyEvents
+from .keys.verification.service import VerificationError, Verifications
 from .lock import ProfileLock
 from .models import (
     BackupStatus,
@@ -61,11 +69,15 @@ from .models import (
     ShareResult,
     SyncState,
     TimelineItem,
+    VerificationInfo,
     Whoami,
 )
 from .nio.client import EngineClient, OlmHooks
+from .notifications.notifier import Notifier
 from .rooms import Rooms
 from .session import SessionInfo, delete_session, load_session, save_session
+from .spaces import Spaces
+from .transfers import Transfers
 from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .sync import SyncLoop
 from .timeline.cache import TimelineCache
@@ -90,6 +102,14 @@ class _Parts:
     commands: RoomCommands
     keyfiles: KeyFiles
     backup: BackupManager
+    gossip: Gossip
+    verifications: Verifications
+    keys: KeyEvents
+    directs: DirectChats
+    spaces: Spaces
+    notifier: Notifier
+    activity: Activity
+    transfers: Transfers
 
     def keys_added(self, keys: list[tuple[str, str]]) -> None:
         """New or better Megolm sessions are stored: re-decrypt, and queue them for the backup."""
@@ -122,7 +142,7 @@ class Engine:
         self._parts: _Parts | None = None
         self._identity_checked = False
         self._startup_done = False
-        self._sync = SyncLoop(self._require_client, self._on_sync, self._after_sync, self.emit, clock, self.settings)
+        self._sync = SyncLoop(self._require_client, self._after_sync, self.emit, clock, self.settings)
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -198,12 +218,20 @@ class Engine:
         arrived another way (secret gossip from a verified device of ours)."""
         return self._require().backup
 
+    @property
+    def gossip(self) -> Gossip:
+        """Keys and secrets between our own devices (for the engine's parts and tests)."""
+        return self._require().gossip
+
     def _new_client(self, homeserver: str, user: str, device_id: str | None, store: bool, store_key: str) -> EngineClient:
         hooks = OlmHooks(
             history_visibility_of=lambda room_id: self._parts.rooms.history_visibility(room_id) if self._parts else None,
             own_device_keys=lambda: self._parts.identity.own_device_keys() if self._parts else None,
             on_keys_added=lambda keys: self._parts.keys_added(keys) if self._parts else None,
             on_keys_query=lambda resp: self._parts.identity.process_keys_query(resp) if self._parts else None,
+            forward_refusal=lambda *a: self._parts.gossip.forward_refusal(*a) if self._parts else "not ready",
+            key_request_refusal=lambda *a: self._parts.gossip.key_request_refusal(*a) if self._parts else "not ready",
+            on_sync_response=lambda resp: self._on_sync(resp) if self._parts else None,
             legacy_no_shared_history=self.legacy_no_shared_history,
             clock=self.clock,
         )
@@ -224,14 +252,43 @@ class Engine:
 
         identity.on_own_trust_changed = own_trust_changed
         sharing = HistorySharing(self, client.store, before_share=backup.before_sharing)
+        gossip = Gossip(client, identity, store_key, self.clock, self.spawn, self._sync.query_keys)
+        # The backup's key, when another verified device of ours sends it, goes to the backup
+        # (which checks it against the server's backup and restores); and the key we hold is
+        # what we send when one of our devices asks for it.
+        def backup_key_received(key: bytes, version: str | None) -> None:
+            self.spawn(backup.use_backup_key(key, source="another of your devices"), "key-backup-received-key")
+
+        gossip.on_backup_key = backup_key_received
+        gossip.backup_key_provider = backup.current_key
         timelines = Timelines(
             client, sharing, lambda: identity.own_trust().device_verified, self.emit,
             spawn=self.spawn, cache=TimelineCache(client.store, store_key), clock=self.clock,
+            on_missing_key=gossip.want_key,
         )
         rooms = Rooms(client, sharing, timelines, self.emit)
         commands = RoomCommands(client, self._sync, rooms, timelines, sharing, self.settings)
+        verifications = Verifications(
+            client, identity, commands, self.emit, self.clock, self.spawn, self._sync.query_keys,
+            gossip.trust_device, gossip.after_own_identity_proved,
+        )
+        directs = DirectChats(client)
+        spaces = Spaces(client)
+
+        def room_name(room_id: str) -> str:
+            summary = rooms.summary(room_id)
+            return summary.name if summary is not None else room_id
+
+        notifier = Notifier(client, self.emit, directs.is_direct, room_name)
+        activity = Activity(client, timelines.items, timelines.display_name, self.emit, self._own_receipt)
+        timelines.notifier = notifier
+        rooms.directs, rooms.spaces, rooms.notifier, rooms.activity = directs, spaces, notifier, activity
+        rooms.refresh_space = lambda space_id: self.spawn(self._refresh_space(space_id), f"space-{space_id}")
+        commands.directs, commands.notifier, commands.spaces = directs, notifier, spaces
         self._parts = _Parts(
-            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock), backup
+            client, identity, sharing, timelines, rooms, commands, KeyFiles(client.olm, self.clock), backup,
+            gossip, verifications, KeyEvents(verifications, gossip),
+            directs, spaces, notifier, activity, Transfers(client, timelines, commands, self.settings, self.emit),
         )
         identity.load()
 
@@ -362,9 +419,12 @@ class Engine:
         self._lock.release()
 
     async def settle(self, timeout: float = 30.0) -> None:
-        """Wait for background work (e.g. a key bundle import) to finish."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+        """Wait for background work (e.g. a key bundle import) to finish. Work that lasts as
+        long as the engine (the key backup's upload loop) is not waited for: `flush` that."""
+        lasting = self._parts.backup.lasting_tasks() if self._parts else set()
+        pending = [task for task in self._tasks if task not in lasting]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     async def _close_client(self) -> None:
         client, self._client, self._parts = self._client, None, None
@@ -415,16 +475,31 @@ class Engine:
             await self._parts.backup.flush()
 
     async def query_keys(self, users: set[str]) -> None:
-        await self._sync.query_keys(users)
+        """Ask the server for `users`' devices and cross-signing keys. Raises EngineError if it
+        did not answer: what we knew before may be stale, and the caller must not act on it as
+        if it were the server's answer."""
+        try:
+            resp = await self._sync.query_keys(users)
+        except Exception as exc:
+            raise EngineError(f"the server did not answer a key query ({exc or type(exc).__name__})") from exc
+        if not isinstance(resp, r.KeysQueryResponse):
+            raise EngineError(f"the server did not answer a key query ({error_text(resp)})")
 
     def _on_sync(self, resp: r.SyncResponse) -> None:
         parts = self._require()
         parts.rooms.on_sync(resp)
+        parts.keys.on_sync(resp)
+        # Inside the sync's transaction: the cache and the sync token it matches are stored together.
         touched = set(resp.rooms.join) | parts.timelines.dirty_rooms()
         summaries = {s.room_id: s for room_id in touched if (s := parts.rooms.summary(room_id)) is not None}
         parts.timelines.flush_cache(summaries, parts.client.next_batch)
 
     async def _after_sync(self) -> None:
+        parts = self._require()
+        await parts.keys.after_sync()
+        # From now on new messages are news: notify about them (not about the backlog the first
+        # sync of a run brings).
+        parts.notifier.live = True
         if not self._identity_checked:
             await self._check_identity()
         if not self._startup_done:
@@ -433,7 +508,8 @@ class Engine:
             # backup (a restore to resume, keys to back up): in the background, so no start
             # waits for a media server.
             self.sharing.start()
-            self._require().backup.start()
+            parts = self._require()
+            parts.backup.start(received_key=parts.gossip.received_backup_key())
 
     # -- identities ------------------------------------------------------------------------------------
 
@@ -540,6 +616,44 @@ class Engine:
     def changed_identities(self) -> list[str]:
         """Users whose identity changed since we pinned it and who the user has not accepted yet."""
         return self.identity.changed_identities()
+
+    # -- emoji verification ----------------------------------------------------------------------------
+
+    def verifications(self) -> list[VerificationInfo]:
+        """Verifications in progress, and those that ended within the last hour."""
+        return self._parts.verifications.all() if self._parts else []
+
+    async def _verification_call(self, coro: Coroutine[Any, Any, VerificationInfo]) -> VerificationInfo:
+        try:
+            return await coro
+        except VerificationError as exc:
+            raise EngineError(str(exc)) from None
+
+    async def request_verification(self, user_id: str, *, device_id: str | None = None,
+                                   timeout: float = 120.0) -> VerificationInfo:
+        """Ask `user_id` to compare emoji: our other devices (all, or `device_id`) to-device;
+        anyone else in a direct chat, created (and waited for, up to `timeout`) if needed."""
+        return await self._verification_call(self._require().verifications.request(user_id, device_id, timeout))
+
+    async def accept_verification(self, flow_id: str) -> VerificationInfo:
+        return await self._verification_call(self._require().verifications.accept(flow_id))
+
+    async def confirm_verification(self, flow_id: str) -> VerificationInfo:
+        """The emoji match."""
+        return await self._verification_call(self._require().verifications.confirm(flow_id))
+
+    async def mismatch_verification(self, flow_id: str) -> VerificationInfo:
+        """The emoji do not match: cancels with m.mismatched_sas."""
+        return await self._verification_call(self._require().verifications.mismatch(flow_id))
+
+    async def cancel_verification(self, flow_id: str) -> VerificationInfo:
+        """Decline a request or stop a verification (m.user)."""
+        return await self._verification_call(self._require().verifications.cancel(flow_id))
+
+    def received_backup_key(self) -> bytes | None:
+        """The key backup's private key another device of ours sent us after an emoji
+        verification (checked against the server's backup when it arrived), if any."""
+        return self._parts.gossip.received_backup_key() if self._parts else None
 
     async def refresh_keys(self, user_id: str) -> None:
         """Fetch `user_id`'s devices and cross-signing keys now."""
@@ -654,9 +768,75 @@ class Engine:
         """Send `user_id` a key bundle for the room now (what invite() does first)."""
         return await self._require().commands.share_history(room_id, user_id)
 
-    async def join(self, room: str, *, wait_for_keys: float = 2.0) -> str:
-        """Join a room or accept an invite; see `commands.RoomCommands.join`."""
-        return await self._require().commands.join(room, wait_for_keys=wait_for_keys)
+    async def join(self, room: str, *, wait_for_keys: float = 2.0, via: tuple[str, ...] = ()) -> str:
+        """Join a room or accept an invite; see `commands.RoomCommands.join`. `via`: servers to
+        join through (a space's child names them; found by itself when a known space lists it)."""
+        return await self._require().commands.join(room, wait_for_keys=wait_for_keys, via=via)
+
+    # -- direct chats, spaces, typing, receipts ----------------------------------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        """The direct chat with `user_id`: the existing one, their pending DM invite (accepted),
+        or a new encrypted room listed in m.direct."""
+        return await self._require().commands.open_dm(user_id)
+
+    async def refresh_space(self, space_id: str) -> None:
+        """Ask the server about the rooms a space lists (names of those we have not joined)."""
+        await self._refresh_space(space_id)
+
+    async def _refresh_space(self, space_id: str) -> None:
+        parts = self._require()
+        room = parts.client.rooms.get(space_id)
+        if room is None:
+            return
+        if await parts.spaces.refresh(space_id, room.children):
+            parts.rooms.emit_rooms()
+
+    # -- files -------------------------------------------------------------------------------------------
+
+    async def save_attachment(self, room_id: str, event_id: str, path: Path | None = None) -> Path:
+        """Download a message's file (decrypted, its hash checked, at most download_max_bytes)
+        to `path` (a file or a directory) or the downloads directory; returns where it went."""
+        return await self._require().transfers.save(room_id, event_id, path)
+
+    async def attachment_bytes(self, room_id: str, event_id: str, *, thumbnail: bool = False) -> bytes:
+        """A message's file (or its thumbnail, if it has one) in memory, checked and decrypted."""
+        _, data = await self._require().transfers.download(room_id, event_id, thumbnail=thumbnail)
+        return data
+
+    async def send_file(self, room_id: str, path: Path, *, transfer_id: str | None = None) -> str:
+        """Upload a file and send it (m.image for images, else m.file); TransferProgress events
+        carry `transfer_id`; `cancel_transfer(transfer_id)` stops it. Returns the event id."""
+        return await self._require().transfers.send_file(room_id, path, transfer_id=transfer_id)
+
+    def cancel_transfer(self, transfer_id: str) -> bool:
+        return bool(self._parts and self._parts.transfers.cancel(transfer_id))
+
+    def typing(self, room_id: str) -> tuple[str, ...]:
+        return self._parts.activity.typing(room_id) if self._parts else ()
+
+    async def set_typing(self, room_id: str, typing: bool) -> None:
+        """Tell the room we are typing (or stopped); never fails (a notice is not worth an error)."""
+        if self._parts is not None and self.settings.send_typing:
+            await self._parts.activity.set_typing(room_id, typing)
+
+    def receipts(self, room_id: str) -> dict[str, tuple[str, ...]]:
+        """event id -> who (display names) read up to that message."""
+        return self._parts.activity.receipts(room_id) if self._parts else {}
+
+    def read_marker(self, room_id: str) -> str | None:
+        """The event our read marker (m.fully_read) is on: "new messages" start after it."""
+        return self._parts.activity.read_marker(room_id) if self._parts else None
+
+    def _own_receipt(self, room_id: str, event_id: str) -> None:
+        """Another of our devices read the room up to `event_id`."""
+        parts = self._parts
+        if parts is None:
+            return
+        order = [i.event_id for i in parts.timelines.items(room_id)]
+        if event_id in order:
+            if parts.notifier.read_up_to(room_id, order[: order.index(event_id) + 1]):
+                parts.rooms.emit_rooms()
 
     async def decline(self, room_id: str) -> None:
         await self.leave(room_id)

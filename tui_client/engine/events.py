@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from .models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem, VerificationInfo
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,48 @@ class TimelineItemsRemoved(EngineEvent):
 
 
 @dataclass(frozen=True)
+class TypingChanged(EngineEvent):
+    """Who is typing in a room now (display names, without us)."""
+
+    room_id: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReceiptsChanged(EngineEvent):
+    """Read receipts of others moved: for each shown event, who read up to it (display names)."""
+
+    room_id: str
+    receipts: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class Notification(EngineEvent):
+    """A new message the user's push rules say to notify about (in a live sync, not ours).
+
+    `highlight`: it mentions the user (or a keyword); `direct`: it is in a direct chat."""
+
+    room_id: str
+    room_name: str
+    item: TimelineItem
+    highlight: bool
+    direct: bool
+    sound: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferProgress(EngineEvent):
+    """A file going up or coming down: `done` of `total` bytes (total None when unknown)."""
+
+    transfer_id: str
+    room_id: str
+    name: str
+    done: int
+    total: int | None
+    upload: bool
+
+
+@dataclass(frozen=True)
 class SyncStateChanged(EngineEvent):
     state: SyncState
 
@@ -95,3 +137,10 @@ class BackupChanged(EngineEvent):
     """The key backup's state or a restore's progress changed (at most a few times a second)."""
 
     status: BackupStatus
+
+
+@dataclass(frozen=True)
+class VerificationChanged(EngineEvent):
+    """An emoji verification began (ours or theirs), moved on, or ended."""
+
+    info: VerificationInfo

@@ -182,6 +182,9 @@ class TimelineItem:
     attachment: Attachment | None = None
     poll: Poll | None = None
     location: Location | None = None
+    # The user's push rules, evaluated on the decrypted event, say it mentions them (or one of
+    # their keywords): shown highlighted.
+    highlight: bool = False
 
     @property
     def decrypted(self) -> bool:
@@ -264,6 +267,19 @@ class BundleSummary:
 
 
 @dataclass(frozen=True)
+class SpaceChild:
+    """A room a space lists, joined or not (what the server's hierarchy told us of it)."""
+
+    room_id: str
+    name: str | None
+    topic: str | None
+    joined: bool
+    is_space: bool = False
+    member_count: int | None = None
+    via: tuple[str, ...] = ()  # servers to join it through
+
+
+@dataclass(frozen=True)
 class RoomSummary:
     room_id: str
     name: str
@@ -277,6 +293,13 @@ class RoomSummary:
     # The keys the inviter shared, while they are still on their way (downloading, retrying,
     # on hold); None once imported or refused, or when we did not join from an invite.
     incoming_keys: BundleSummary | None = None
+    # A direct chat (m.direct lists it) and with whom.
+    is_direct: bool = False
+    dm_user: str | None = None
+    # A space: no chat of its own, a list of rooms (`children`).
+    is_space: bool = False
+    children: tuple[SpaceChild, ...] = ()
+    last_active: int = 0  # ms since the epoch of the newest event we hold (0: none)
 
     @property
     def joined_count(self) -> int:
@@ -295,6 +318,8 @@ class Invite:
     inviter_name: str | None
     encrypted: bool
     bundle: BundleSummary | None = None
+    is_direct: bool = False  # the inviter marked it as a direct chat with us
+    is_space: bool = False
 
     @property
     def inviter_label(self) -> str:
@@ -469,6 +494,59 @@ class DeviceInfo:
     ed25519: str | None
     curve25519: str | None
     cross_signed_by_owner: bool
+    # Cross-signed by an identity we verified: ours (for our own devices), or one we signed with
+    # our user-signing key after comparing emoji (for other people's).
+    verified: bool = False
+
+
+# -- emoji verification ------------------------------------------------------------------------
+
+
+class VerificationPhase(str, Enum):
+    REQUESTED = "requested"  # a request is out (ours) or waiting for an answer (theirs)
+    READY = "ready"  # both sides agreed; the emoji comparison is about to start
+    STARTED = "started"  # keys being exchanged
+    EMOJI = "emoji"  # compare the emoji now
+    CONFIRMED = "confirmed"  # we said they match; waiting for the other side
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (VerificationPhase.DONE, VerificationPhase.CANCELLED)
+
+
+@dataclass(frozen=True)
+class VerificationInfo:
+    """One emoji verification, as front ends show it."""
+
+    flow_id: str
+    other_user: str
+    other_device: str | None
+    own_devices: bool  # between two devices of ours
+    we_requested: bool
+    phase: VerificationPhase
+    room_id: str | None = None  # in a direct chat (another person), else to-device
+    emoji: tuple[tuple[str, str], ...] = ()  # seven (symbol, name), in the emoji phase
+    decimals: tuple[int, int, int] | None = None
+    cancel_code: str | None = None
+    cancel_reason: str | None = None
+    cancelled_by_us: bool = False
+    result: str | None = None  # once done: what the verification achieved, in a sentence
+    other_name: str | None = None
+
+    @property
+    def incoming(self) -> bool:
+        return not self.we_requested
+
+    @property
+    def who(self) -> str:
+        """"your device ABCD", or "Alice (@alice:example.org)"."""
+        if self.own_devices:
+            return f"your device {self.other_device}" if self.other_device else "your other devices"
+        if self.other_name and self.other_name != self.other_user:
+            return f"{self.other_name} ({self.other_user})"
+        return self.other_user
 
 
 # -- history sharing, as front ends see it -----------------------------------------------------

@@ -7,6 +7,8 @@ nothing (plain text) is sent without `formatted_body`, like Element does.
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Mapping
 
 from markdown_it import MarkdownIt
 
@@ -91,3 +93,61 @@ def edit_content(text: str, target_id: str, *, msgtype: str = "m.text") -> dict:
 
 def reaction_content(target_id: str, key: str) -> dict:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target_id, "key": key}}
+
+
+# -- mentions (intentional mentions, Matrix 1.7) -------------------------------------------------------
+
+_AT = re.compile(r"(?<![\w@])@")
+
+
+def mentioned(text: str, members: Mapping[str, str | None], own_user_id: str) -> tuple[list[str], bool]:
+    """Who `text` mentions: (user ids, whether it mentions the room). A mention is `@` then a
+    member's full user id, display name or localpart (case-insensitive), ending at a non-word
+    character; `@room` mentions the room. Longer names win ("@Ann Lee" over "@Ann")."""
+    names: list[tuple[str, str]] = []
+    for user_id, display_name in members.items():
+        if user_id == own_user_id:
+            continue
+        names.append((user_id[1:].lower(), user_id))
+        names.append((user_id[1:].split(":", 1)[0].lower(), user_id))
+        if display_name:
+            names.append((display_name.lower(), user_id))
+    names.sort(key=lambda pair: -len(pair[0]))
+    lowered = text.lower()
+    users: list[str] = []
+    room = False
+    for found in _AT.finditer(text):
+        start = found.end()
+        for name, user_id in names:
+            end = start + len(name)
+            if name and lowered.startswith(name, start) and (end == len(text) or not (text[end].isalnum() or text[end] == "_")):
+                if user_id not in users:
+                    users.append(user_id)
+                break
+        else:
+            end = start + 4
+            if lowered.startswith("room", start) and (end == len(text) or not (text[end].isalnum() or text[end] == "_")):
+                room = True
+    return users, room
+
+
+def with_mentions(content: dict, members: Mapping[str, str | None], own_user_id: str) -> dict:
+    """`content` with its `m.mentions` (always present, as Element sends it: a message without
+    it would be searched for names by the receivers' legacy push rules)."""
+    users, room = mentioned(content.get("body", ""), members, own_user_id)
+    mentions: dict = dict(content.get("m.mentions") or {})
+    if users:
+        mentions["user_ids"] = list(dict.fromkeys([*mentions.get("user_ids", []), *users]))
+    if room:
+        mentions["room"] = True
+    return {**content, "m.mentions": mentions}
+
+
+def with_edit_mentions(edit: dict, members: Mapping[str, str | None], own_user_id: str, old_text: str) -> dict:
+    """An edit (`edit_content`) with its mentions, as the spec has them: the new content's own
+    `m.mentions`, and at the top level only who the edit mentions that the text it replaces did
+    not (so nobody is notified twice)."""
+    new = with_mentions(edit["m.new_content"], members, own_user_id)
+    before, _ = mentioned(old_text, members, own_user_id)
+    added = [u for u in new["m.mentions"].get("user_ids", []) if u not in before]
+    return {**edit, "m.new_content": new, "m.mentions": {"user_ids": added} if added else {}}

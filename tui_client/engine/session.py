@@ -45,7 +45,7 @@ def load_session(profile_dir: Path) -> SessionInfo | None:
         raw = json.loads(read_regular_file(path).decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:  # not a regular file, unreadable, not UTF-8, not JSON
+    except (OSError, ValueError, RecursionError) as exc:  # not a regular file, unreadable, not UTF-8, not JSON
         raise SessionFileError(
             f"cannot read the saved session {path}: {exc}. Restore it from a backup, or delete it "
             "and log in again as a new device"

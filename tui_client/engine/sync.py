@@ -28,14 +28,12 @@ class SyncLoop:
     def __init__(
         self,
         client: Callable[[], EngineClient],
-        process: Callable[[r.SyncResponse], None],
         after_sync: Callable[[], Awaitable[None]],
         emit: Callable[[EngineEvent], None],
         clock: Callable[[], float],
         settings: Settings,
     ) -> None:
         self._client = client  # raises NotLoggedIn when there is none
-        self._process = process
         self._after_sync = after_sync
         self._emit = emit
         self._clock = clock
@@ -67,8 +65,9 @@ class SyncLoop:
                     self._set_state(SyncPhase.LOGGED_OUT, "the server no longer accepts this session; log in again")
                     raise NotLoggedIn("the server no longer accepts this session; log in again")
                 raise EngineError(f"sync failed: {error_text(resp)}")
+            # The client handed the response to the engine (OlmHooks.on_sync_response) inside the
+            # transaction that also stores nio's part and the next sync token.
             self.first_sync_done = True
-            self._process(resp)
         await self.maintain_keys()
         await self._after_sync()
         self._synced.set()

@@ -33,6 +33,7 @@ from .formatting import clean
 from .palette import ActionsProvider
 from .screens.login import LoginScreen
 from .workers import ReportsWorkerErrors
+from .widgets import image_preview  # noqa: F401  (asks the terminal its cell size before the app starts)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self._main: Any = None  # the MainScreen once logged in
+        self._verification_dialogs: dict[str, Any] = {}  # flow id -> open VerificationScreen
         self._quitting = False
         self.theme = "textual-dark"
 
@@ -186,6 +188,81 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         from .screens.thread import ThreadScreen
 
         return [s for s in self.screen_stack if isinstance(s, ThreadScreen)]
+
+    @on(Bridge.VerificationChanged)
+    def _verification_changed(self, message: Bridge.VerificationChanged) -> None:
+        """Someone asks to verify: open the dialog. A flow with a dialog open: update it."""
+        info = message.info
+        dialog = self._verification_dialogs.get(info.flow_id)
+        if dialog is not None:
+            dialog.update_info(info)
+            return
+        if info.incoming and info.phase.value == "requested" and self._main is not None:
+            self.open_verification(info)
+
+    def open_verification(self, info: Any = None, *, ask: str | None = None) -> None:
+        """The verification dialog: following `info`, or asking `ask` (a user id) to verify."""
+        from .screens.verification import VerificationScreen
+
+        dialog = VerificationScreen(info, ask=ask)
+        if info is not None:
+            self.verification_dialog_opened(dialog)
+
+        def closed(_: object) -> None:
+            if dialog.flow_id is not None and self._verification_dialogs.get(dialog.flow_id) is dialog:
+                del self._verification_dialogs[dialog.flow_id]
+
+        self.push_screen(dialog, closed)
+
+    def verification_dialog_opened(self, dialog: Any) -> None:
+        """A verification dialog now follows its flow (it knows the flow id once asked)."""
+        if dialog.flow_id is not None:
+            self._verification_dialogs[dialog.flow_id] = dialog
+
+    @on(Bridge.Notification)
+    def _notification(self, message: Bridge.Notification) -> None:
+        """A new message the push rules say to notify about: ring the bell and send a desktop
+        notification (as configured) unless the user is looking at that room."""
+        from .alerts import desktop_args, desktop_command, wanted
+
+        event = message.event
+        main = self._main
+        looking = (
+            main is not None and self.screen is main
+            and getattr(main, "current_room", None) == event.room_id and self.app_focus
+        )
+        if looking:
+            return
+        settings = self.settings
+        if wanted(settings.notify_bell, highlight=event.highlight, direct=event.direct):
+            self.bell()
+        if wanted(settings.notify_desktop, highlight=event.highlight, direct=event.direct):
+            tool = desktop_command()
+            if tool is not None:
+                item = event.item
+                title = item.sender_name if event.direct else f"{item.sender_name} in {event.room_name}"
+                self.notify_desktop(desktop_args(tool, title, item.body or "(a message you cannot read yet)"))
+
+    @work(thread=True, group="desktop", name="Desktop notification", exit_on_error=False)
+    def notify_desktop(self, args: list[str]) -> None:
+        from .alerts import send_desktop
+
+        send_desktop(args)
+
+    @on(Bridge.TransferProgress)
+    def _transfer_progress(self, message: Bridge.TransferProgress) -> None:
+        if self._main is not None:
+            self._main.transfer_progress(message.event)
+
+    @on(Bridge.TypingChanged)
+    def _typing_changed(self, message: Bridge.TypingChanged) -> None:
+        if self._main is not None:
+            self._main.typing_changed(message.room_id, message.names)
+
+    @on(Bridge.ReceiptsChanged)
+    def _receipts_changed(self, message: Bridge.ReceiptsChanged) -> None:
+        if self._main is not None:
+            self._main.receipts_changed(message.room_id, dict(message.receipts))
 
     @on(Bridge.TimelineItemsAdded)
     async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
@@ -446,7 +523,12 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
     def extra_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         """(title, help, callback) palette entries that are not bindings; listed first."""
-        return []
+        main: Any = self._main
+        if main is None:
+            return []
+        return [("Direct chat", "Open or start the direct chat with someone (or type: dm @user:server)",
+                 main.ask_direct_chat),
+                ("Send a file", "Send a file or an image to this room (or type /upload path)", main.ask_send_file)]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, minus those our actions replace (quit, screenshot)."""
@@ -482,8 +564,11 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     from .screens.log import LogScreen
     from .screens.main import MainScreen
     from .screens.message_actions import DeleteMessageScreen, ReactScreen
+    from .screens.switcher import RoomSwitcher
     from .screens.thread import ThreadScreen
+    from .screens.verification import VerificationScreen, VerifyWhoScreen
     from .widgets.composer import Composer
+    from .widgets.space_card import ChildCard
     from .widgets.invite_card import InviteCard
     from .widgets.room_list import RoomList
     from .widgets.timeline import Timeline
@@ -503,12 +588,16 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
         ("crypto inspector", CryptoInspectorScreen),
         ("event details", EventDetailsScreen),
         ("verify device", VerifyDeviceScreen),
+        ("verify by emoji", VerifyWhoScreen),
+        ("emoji verification", VerificationScreen),
         ("set up recovery", RecoveryScreen),
         ("reset identity", ResetIdentityScreen),
         ("export keys", ExportKeysScreen),
         ("import keys", ImportKeysScreen),
         ("logs", LogScreen),
         ("help", HelpScreen),
+        ("room switcher", RoomSwitcher),
+        ("space room", ChildCard),
     ]
 
 

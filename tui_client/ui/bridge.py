@@ -28,7 +28,7 @@ from textual.message_pump import MessagePump
 
 from ..engine import events as ev
 from ..engine.api import EngineAPI
-from ..engine.models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem
+from ..engine.models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem, VerificationInfo
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +92,39 @@ class Bridge:
             self.room_id = room_id
             self.event_ids = event_ids
 
+    class TypingChanged(Message):
+        def __init__(self, room_id: str, names: tuple[str, ...]) -> None:
+            super().__init__()
+            self.room_id = room_id
+            self.names = names
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.TypingChanged) and message.room_id == self.room_id
+
+    class ReceiptsChanged(Message):
+        def __init__(self, room_id: str, receipts: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+            super().__init__()
+            self.room_id = room_id
+            self.receipts = receipts
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.ReceiptsChanged) and message.room_id == self.room_id
+
+    class Notification(Message):
+        """A new message the user's push rules say to notify about."""
+
+        def __init__(self, event: ev.Notification) -> None:
+            super().__init__()
+            self.event = event
+
+    class TransferProgress(Message):
+        def __init__(self, event: ev.TransferProgress) -> None:
+            super().__init__()
+            self.event = event
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Bridge.TransferProgress) and message.event.transfer_id == self.event.transfer_id
+
     class SyncStateChanged(Message):
         def __init__(self, state: SyncState) -> None:
             super().__init__()
@@ -133,6 +166,13 @@ class Bridge:
             self.old_master_key = old_master_key
             self.new_master_key = new_master_key
 
+    class VerificationChanged(Message):
+        """An emoji verification began (ours or theirs), moved on, or ended."""
+
+        def __init__(self, info: VerificationInfo) -> None:
+            super().__init__()
+            self.info = info
+
     class Notice(Message):
         def __init__(self, message: str, room_id: str | None, level: str) -> None:
             super().__init__()
@@ -162,6 +202,14 @@ class Bridge:
             return Bridge.TimelineItemUpdated(event.room_id, event.item)
         if isinstance(event, ev.TimelineItemsRemoved):
             return Bridge.TimelineItemsRemoved(event.room_id, event.event_ids)
+        if isinstance(event, ev.TypingChanged):
+            return Bridge.TypingChanged(event.room_id, event.names)
+        if isinstance(event, ev.ReceiptsChanged):
+            return Bridge.ReceiptsChanged(event.room_id, event.receipts)
+        if isinstance(event, ev.Notification):
+            return Bridge.Notification(event)
+        if isinstance(event, ev.TransferProgress):
+            return Bridge.TransferProgress(event)
         if isinstance(event, ev.SyncStateChanged):
             return Bridge.SyncStateChanged(event.state)
         if isinstance(event, ev.EngineErrorEvent):
@@ -172,6 +220,8 @@ class Bridge:
             return Bridge.OwnTrustChanged(event.trust)
         if isinstance(event, ev.BackupChanged):
             return Bridge.BackupChanged(event.status)
+        if isinstance(event, ev.VerificationChanged):
+            return Bridge.VerificationChanged(event.info)
         if isinstance(event, ev.IdentityChanged):
             return Bridge.IdentityChanged(event.user_id, event.old_master_key, event.new_master_key)
         return None

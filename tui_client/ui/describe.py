@@ -61,10 +61,17 @@ def visibility_line(visibility: str) -> str:
 
 
 def invite_line(invite: Invite) -> str:
-    """Who invited you, e.g. "Alice (@alice:example.org) invited you"."""
+    """Who invited you, e.g. "Alice (@alice:example.org) invited you", or for a direct chat
+    "Alice (@alice:example.org) wants to chat"."""
     if invite.inviter and invite.inviter_name and invite.inviter_name != invite.inviter:
-        return f"{invite.inviter_name} ({invite.inviter}) invited you"
-    return f"{invite.inviter_label} invited you"
+        who = f"{invite.inviter_name} ({invite.inviter})"
+    else:
+        who = invite.inviter_label
+    if invite.is_direct:
+        return f"{who} wants to chat (a direct chat)"
+    if invite.is_space:
+        return f"{who} invited you to a space"
+    return f"{who} invited you"
 
 
 def bundle_line(invite: Invite) -> str | None:
@@ -302,3 +309,15 @@ def member_rows(member: MemberReport) -> Iterable[tuple[str, str, str, str, str]
         yield (who, identity, device.device_id, device.display_name or "", signed) if index == 0 else (
             "", "", device.device_id, device.display_name or "", signed
         )
+
+
+def typing_line(names: tuple[str, ...] | list[str]) -> str:
+    """"Alice is typing…", "Alice and Bob are typing…", "Alice, Bob and 3 others are typing…"."""
+    names = list(names)
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…"
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]} are typing…"
+    return f"{names[0]}, {names[1]} and {len(names) - 2} other{'s' if len(names) > 3 else ''} are typing…"

@@ -25,7 +25,7 @@ def _keys(text: str) -> frozenset[str]:
 
 
 # Bindings in these places are live at the same time as those of the main screen.
-_MAIN_SCREEN_PARTS = {"main screen", "room list", "timeline", "composer", "invite"}
+_MAIN_SCREEN_PARTS = {"main screen", "room list", "timeline", "composer", "invite", "space room"}
 # The thread screen shows a timeline and a composer too.
 _THREAD_SCREEN_PARTS = {"thread", "timeline", "composer"}
 

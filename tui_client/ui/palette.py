@@ -9,6 +9,7 @@ the widget currently disables (`check_action`). Choosing one runs the action on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -16,6 +17,10 @@ from typing import Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+
+from ..safe_text import clean_id
+
+_DM_QUERY = re.compile(r"^dm\s+(@\S+)$", re.IGNORECASE)
 
 
 class ActionsProvider(Provider):
@@ -67,6 +72,13 @@ class ActionsProvider(Provider):
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
+        dm = _DM_QUERY.match(query.strip())
+        main: Any = getattr(self.app, "main_screen", None)
+        if dm is not None and main is not None and self.screen is main:
+            user_id = dm.group(1)
+            ask = getattr(main, "ask_direct_chat")
+            yield Hit(100.0, f"Direct chat with {clean_id(user_id)}", partial(ask, user_id),
+                      help="Open or start the direct chat with them (end-to-end encrypted)")
         matcher = self.matcher(query)
         for title, help_text, callback in [*self._extra(), *self._actions(), *self._system()]:
             score = matcher.match(title)

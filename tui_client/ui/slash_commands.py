@@ -31,6 +31,16 @@ class InviteUser:
 
 
 @dataclass(frozen=True)
+class DirectChat:
+    user_id: str
+
+
+@dataclass(frozen=True)
+class SendFile:
+    path: str
+
+
+@dataclass(frozen=True)
 class JoinRoom:
     room: str
 
@@ -50,10 +60,12 @@ class CommandHelp:
     pass
 
 
-Action = SendText | InviteUser | JoinRoom | LeaveRoom | SetVisibility | CommandHelp
+Action = SendText | InviteUser | DirectChat | SendFile | JoinRoom | LeaveRoom | SetVisibility | CommandHelp
 
 COMMANDS: dict[str, str] = {
     "/invite @user:server": "invite someone to this room",
+    "/dm @user:server": "open (or start) the direct chat with someone",
+    "/upload path": "send a file (an image shows as one; encrypted in an encrypted room)",
     "/join #alias:server | !id:server": "join a room",
     "/leave": "leave this room",
     "/me text": "send an emote (\"* Alice waves\")",
@@ -83,6 +95,16 @@ def parse(text: str) -> Action:
         if not USER_ID.match(arg):
             raise CommandError(f"{arg!r} is not a user id; use the full form @name:server")
         return InviteUser(arg)
+    if name == "/dm":
+        if not arg:
+            raise CommandError("/dm needs a user id, e.g. /dm @alice:example.org")
+        if not USER_ID.match(arg):
+            raise CommandError(f"{arg!r} is not a user id; use the full form @name:server")
+        return DirectChat(arg)
+    if name == "/upload":
+        if not arg:
+            raise CommandError("/upload needs the path of a file, e.g. /upload ~/Pictures/cat.png")
+        return SendFile(arg)
     if name == "/join":
         if not arg:
             raise CommandError("/join needs a room alias or id, e.g. /join #general:example.org")

@@ -40,6 +40,19 @@
 //        through createRoom and shares NO history; use the `invite` command for MSC4268.)
 //   setHistoryVisibility {roomId, visibility} -> {eventId}   (waits until the local state shows it)
 //   send {roomId, body, msgtype="m.text"} -> {eventId}        (resolves once the server accepted it)
+//   (any other content, m.mentions, files…: sendEvent, below)
+//   createDm {userId} -> {roomId}   as Element's "Start chat": encrypted trusted_private_chat with
+//       is_direct, the room listed in m.direct
+//   directRooms {waitForRoom?, timeoutMs?} -> {direct}   this client's m.direct
+//   dmInviter {roomId} -> {inviter|null}   whom js-sdk reads the invite as a DM with (is_direct)
+//   markDirect {roomId, userId} -> {}   list the room in m.direct (Element does after joining a DM)
+//   sendFile {roomId, dataB64, name, mimetype, msgtype="m.file", info?} -> {eventId}   a file as Element
+//       sends it (encrypted in an encrypted room: AES-CTR + SHA-256 by node:crypto)
+//   downloadFile {roomId, eventId} -> {dataB64, name, mimetype, msgtype, info, encrypted}   hash checked
+//   pushActions {roomId, eventId} -> {notify, highlight}   js-sdk's push rules on the (decrypted) event
+//   typing {roomId, typing} -> {}   typingUsers {roomId, waitFor?, waitForNone?} -> {users}
+//   sendReceipt {roomId, eventId} -> {}   read receipt + read marker on the event
+//   readUpTo {roomId, eventId, waitFor?} -> {users}   who has read up to the event
 //   invite {roomId, userId, reason?, shareHistory=true} -> {}   client.invite: builds/uploads/sends the
 //       key bundle first when the room's current history visibility is shared/world_readable (and our
 //       device is cross-signed). shareHistory=false sends a bare POST /invite (no bundle at all).
@@ -79,6 +92,31 @@
 //       `plaintext` (any text, meant as a bundle file), uploads it and announces it to userId's cross-signed
 //       devices through Rust crypto's shareRoomKeyBundleData (Olm, with sender_device_keys). `url` replaces
 //       the uploaded file's mxc URL in the announcement (e.g. one on another server).
+//   sendOlmToDevice {eventType, userId, deviceId, content} -> {sent}   Olm-encrypts ANY event for one device
+//       (encryptToDeviceMessages) and sends it: e.g. a hostile m.forwarded_room_key.
+//   sessionBackupPrivateKey -> {key|null, version|null}   the key backup's private key this client holds
+//       (base64) and the active backup version.
+//
+// Emoji (SAS) verification. A flow is named by its flowId (the request's transactionId: the
+// to-device transaction id, or the event id of the request in a room). Every request this peer
+// sends or receives is tracked from the start; as soon as a verifier exists (we started, or the
+// other side sent m.key.verification.start) the peer calls verifier.verify(), which accepts it, and
+// keeps the emoji the verifier shows.
+//   requestVerification {userId, roomId?} -> {flowId, phase}   requestOwnUserVerification() for our own
+//       user (to-device, all our devices), else requestVerificationDM(userId, roomId).
+//   waitForVerificationRequest {from?, timeoutMs?} -> {flowId, otherUserId, otherDeviceId, roomId,
+//       isSelfVerification, phase}   the first incoming request (CryptoEvent.VerificationRequestReceived)
+//       not yet returned by this command.
+//   acceptVerification {flowId} -> {phase}                   request.accept() (sends ready)
+//   startSas {flowId, timeoutMs?} -> {phase}                 waits for Ready, then startVerification("m.sas.v1")
+//   waitForSas {flowId, timeoutMs?} -> {emoji: [[symbol, name] x7], decimal: [a, b, c]}
+//   confirmSas {flowId} -> {}                                "they match" (sas.confirm())
+//   mismatchSas {flowId} -> {}                               "they don't match" (sas.mismatch())
+//   cancelVerification {flowId, code?} -> {}                 request.cancel({code})
+//   verificationStatus {flowId, waitFor?: "done"|"cancelled"|"finished", timeoutMs?}
+//       -> {phase, done, cancellationCode, cancellingUserId, verifyError, otherDeviceId, initiatedByMe}
+//       phase is the VerificationPhase name (Requested, Ready, Started, Cancelled, Done); done is true once
+//       verifier.verify() resolved.
 //   -- what Element sends besides text (each -> {eventId}, once the server accepted it) --
 //   sendEvent {roomId, type, content} -> {eventId}   any event, as given (js-sdk encrypts it in an
 //       encrypted room, copying m.relates_to into the clear; m.reaction goes unencrypted).
@@ -106,6 +144,7 @@
 //          room.relations. Events that are relations themselves are listed too (js-sdk keeps them).
 //   quit -> {} then exit(0)
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 import readline from "node:readline";
 import util from "node:util";
@@ -156,6 +195,7 @@ const cryptoApi = await import("matrix-js-sdk/lib/crypto-api/index.js");
 const wasm = await import("@matrix-org/matrix-sdk-crypto-wasm");
 const { ClientEvent, SyncState, EventType, KnownMembership } = sdk;
 const { CrossSigningKey, EventShieldColour, EventShieldReason, DecryptionFailureCode } = cryptoApi;
+const { CryptoEvent, VerificationPhase, VerificationRequestEvent, VerifierEvent } = cryptoApi;
 
 const DEFAULT_TIMEOUT_MS = Number(process.env.JSPEER_CMD_TIMEOUT_MS || 60000);
 
@@ -165,6 +205,7 @@ let client = null;
 let password = null;
 const secretStorageKeys = new Map(); // keyId -> Uint8Array private key
 const toDeviceLog = [];
+const verifications = new Map(); // flowId -> {request, verifier, sas, done, verifyError, incoming, returned}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -258,6 +299,42 @@ async function describeEvent(ev) {
     };
 }
 
+/** Start following a verification request: keep its verifier's emoji, accept its start. */
+function trackVerification(request, incoming) {
+    const flowId = request.transactionId;
+    let rec = verifications.get(flowId);
+    if (rec) return rec;
+    rec = { request, verifier: null, sas: null, done: false, verifyError: null, incoming, returned: false };
+    verifications.set(flowId, rec);
+    const attach = () => {
+        const verifier = request.verifier;
+        if (!verifier || rec.verifier === verifier) return;
+        rec.verifier = verifier;
+        rec.sas = verifier.getShowSasCallbacks();
+        verifier.on(VerifierEvent.ShowSas, (sas) => {
+            rec.sas = sas;
+        });
+        verifier.verify().then(
+            () => {
+                rec.done = true;
+            },
+            (e) => {
+                rec.verifyError = e?.message ?? String(e);
+            },
+        );
+    };
+    request.on(VerificationRequestEvent.Change, attach);
+    attach();
+    plog(`tracking verification ${flowId} with ${request.otherUserId} (incoming=${incoming})`);
+    return rec;
+}
+
+function verificationRecord(flowId) {
+    const rec = verifications.get(flowId);
+    if (!rec) throw new Error(`no verification ${flowId} is known to this peer`);
+    return rec;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 const commands = {
@@ -293,6 +370,7 @@ const commands = {
                 },
             },
         });
+        cl.on(CryptoEvent.VerificationRequestReceived, (request) => trackVerification(request, true));
         cl.on(ClientEvent.ReceivedToDeviceMessage, ({ message, encryptionInfo }) => {
             const entry = {
                 type: message.type,
@@ -539,6 +617,180 @@ const commands = {
         return { eventId };
     },
 
+    async createDm(args) {
+        // What Element does for "Start chat": an encrypted trusted_private_chat room created with
+        // is_direct (the invitee's member event says so), then the room listed in m.direct.
+        need(args, "userId");
+        const c = requireClient();
+        const { room_id: roomId } = await c.createRoom({
+            preset: "trusted_private_chat",
+            is_direct: true,
+            invite: [args.userId],
+            initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+        });
+        const direct = { ...(c.getAccountData(EventType.Direct)?.getContent() ?? {}) };
+        direct[args.userId] = [...(direct[args.userId] ?? []), roomId];
+        await c.setAccountData(EventType.Direct, direct);
+        await pollUntil(
+            async () =>
+                c.getRoom(roomId)?.getMyMembership() === KnownMembership.Join &&
+                (await c.getCrypto().isEncryptionEnabledInRoom(roomId)),
+            30000,
+            `room ${roomId} to be synced`,
+        );
+        return { roomId };
+    },
+
+    async directRooms(args) {
+        // m.direct as this client has it (waiting for a room to appear in it, if asked).
+        const c = requireClient();
+        const read = () => c.getAccountData(EventType.Direct)?.getContent() ?? {};
+        if (args.waitForRoom) {
+            await pollUntil(
+                () => Object.values(read()).some((rooms) => Array.isArray(rooms) && rooms.includes(args.waitForRoom)),
+                args.timeoutMs ?? 20000,
+                `${args.waitForRoom} in m.direct`,
+            );
+        }
+        return { direct: read() };
+    },
+
+    async dmInviter(args) {
+        // Who the invite says this is a direct chat with (js-sdk reads is_direct on our member event).
+        need(args, "roomId");
+        const c = requireClient();
+        await pollUntil(() => c.getRoom(args.roomId)?.getMyMembership() === KnownMembership.Invite,
+            args.timeoutMs ?? 20000, `an invite to ${args.roomId}`);
+        return { inviter: c.getRoom(args.roomId).getDMInviter() ?? null };
+    },
+
+    async markDirect(args) {
+        // What Element does after joining a DM invite: list the room in m.direct.
+        need(args, "roomId", "userId");
+        const c = requireClient();
+        const direct = { ...(c.getAccountData(EventType.Direct)?.getContent() ?? {}) };
+        direct[args.userId] = [...(direct[args.userId] ?? []), args.roomId];
+        await c.setAccountData(EventType.Direct, direct);
+        return {};
+    },
+
+    async sendFile(args) {
+        // A file as Element sends it: in an encrypted room AES-256-CTR with a random key and IV
+        // (EncryptedFile v2, SHA-256 of the ciphertext), uploaded as application/octet-stream;
+        // in a plain room uploaded as it is. Written here with node:crypto, independently of ours.
+        need(args, "roomId", "dataB64", "name", "mimetype");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const data = Buffer.from(args.dataB64, "base64");
+        const encrypted = room.hasEncryptionStateEvent();
+        const info = { mimetype: args.mimetype, size: data.length, ...(args.info ?? {}) };
+        const content = { msgtype: args.msgtype ?? "m.file", body: args.name, info };
+        if (encrypted) {
+            const key = crypto.randomBytes(32);
+            const iv = Buffer.concat([crypto.randomBytes(8), Buffer.alloc(8)]);
+            const cipher = crypto.createCipheriv("aes-256-ctr", key, iv);
+            const ciphertext = Buffer.concat([cipher.update(data), cipher.final()]);
+            const { content_uri: url } = await c.uploadContent(ciphertext, { type: "application/octet-stream", includeFilename: false });
+            content.file = {
+                v: "v2", url,
+                key: { kty: "oct", alg: "A256CTR", ext: true, key_ops: ["encrypt", "decrypt"],
+                       k: key.toString("base64url") },
+                iv: iv.toString("base64").replace(/=+$/, ""),
+                hashes: { sha256: crypto.createHash("sha256").update(ciphertext).digest("base64").replace(/=+$/, "") },
+            };
+            await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(args.roomId), 10000, "crypto to know the room is encrypted");
+        } else {
+            const { content_uri: url } = await c.uploadContent(data, { type: args.mimetype, name: args.name });
+            content.url = url;
+        }
+        const { event_id: eventId } = await c.sendEvent(args.roomId, EventType.RoomMessage, content);
+        return { eventId };
+    },
+
+    async downloadFile(args) {
+        // The file of a message, fetched through authenticated media, its hash checked and
+        // decrypted when it is encrypted -> {dataB64, name, mimetype, msgtype, info}.
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), args.timeoutMs ?? 20000, `event ${args.eventId}`);
+        await c.decryptEventIfNeeded(event);
+        const content = event.getContent();
+        const file = content.file;
+        const url = file?.url ?? content.url;
+        if (!url?.startsWith("mxc://")) throw new Error("the message has no mxc URL");
+        const [server, mediaId] = url.slice(6).split("/");
+        const resp = await fetch(`${c.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(server)}/${encodeURIComponent(mediaId)}`,
+            { headers: { Authorization: `Bearer ${c.getAccessToken()}` } });
+        if (!resp.ok) throw new Error(`download failed: HTTP ${resp.status}`);
+        let data = Buffer.from(await resp.arrayBuffer());
+        if (file) {
+            const digest = crypto.createHash("sha256").update(data).digest("base64").replace(/=+$/, "");
+            if (digest !== file.hashes.sha256.replace(/=+$/, "")) throw new Error("SHA-256 mismatch");
+            const key = Buffer.from(file.key.k, "base64url");
+            const iv = Buffer.from(file.iv, "base64");
+            const decipher = crypto.createDecipheriv("aes-256-ctr", key, iv);
+            data = Buffer.concat([decipher.update(data), decipher.final()]);
+        }
+        return { dataB64: data.toString("base64"), name: content.body, mimetype: content.info?.mimetype ?? null,
+                 msgtype: content.msgtype, info: content.info ?? null, encrypted: !!file };
+    },
+
+    async pushActions(args) {
+        // What js-sdk's push processor says of an event (decrypted first): notify? highlight?
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), args.timeoutMs ?? 20000, `event ${args.eventId}`);
+        await c.decryptEventIfNeeded(event);
+        const actions = c.getPushActionsForEvent(event, true);
+        return { notify: !!actions?.notify, highlight: !!actions?.tweaks?.highlight };
+    },
+
+    async typing(args) {
+        need(args, "roomId", "typing");
+        await requireClient().sendTyping(args.roomId, !!args.typing, args.timeoutMs ?? 30000);
+        return {};
+    },
+
+    async typingUsers(args) {
+        // Members this client sees typing in the room (waiting until `waitFor` is among them, or
+        // until nobody types when waitFor is null and waitForNone is set).
+        need(args, "roomId");
+        const c = requireClient();
+        const read = () => getRoomOrThrow(args.roomId).getMembers().filter((m) => m.typing).map((m) => m.userId);
+        if (args.waitFor) {
+            await pollUntil(() => read().includes(args.waitFor), args.timeoutMs ?? 20000, `${args.waitFor} typing`);
+        } else if (args.waitForNone) {
+            await pollUntil(() => read().length === 0, args.timeoutMs ?? 20000, "nobody typing");
+        }
+        return { users: read() };
+    },
+
+    async sendReceipt(args) {
+        // A read receipt (and the read marker) on one event, as Element sends when you read a room.
+        need(args, "roomId", "eventId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const event = await pollUntil(() => room.findEventById(args.eventId), 20000, `event ${args.eventId}`);
+        await c.setRoomReadMarkers(args.roomId, args.eventId, event);
+        return {};
+    },
+
+    async readUpTo(args) {
+        // Who this client sees as having read up to (at least) the event.
+        need(args, "roomId", "eventId");
+        const room = getRoomOrThrow(args.roomId);
+        const read = () => {
+            const event = room.findEventById(args.eventId);
+            return event ? room.getUsersReadUpTo(event) : [];
+        };
+        if (args.waitFor) {
+            await pollUntil(() => read().includes(args.waitFor), args.timeoutMs ?? 20000, `${args.waitFor} to read ${args.eventId}`);
+        }
+        return { users: read() };
+    },
+
     async invite(args) {
         need(args, "roomId", "userId");
         const c = requireClient();
@@ -770,6 +1022,134 @@ const commands = {
         );
         for (const req of requests) await processor.makeOutgoingRequest(req);
         return { url, requests: requests.length };
+    },
+
+    async sendOlmToDevice(args) {
+        need(args, "eventType", "userId", "deviceId", "content");
+        const c = requireClient();
+        await refreshKeys(args.userId);
+        const batch = await requireCrypto().encryptToDeviceMessages(
+            args.eventType, [{ userId: args.userId, deviceId: args.deviceId }], args.content,
+        );
+        if (batch.batch.length) await c.queueToDevice(batch);
+        return { sent: batch.batch.length };
+    },
+
+    async sessionBackupPrivateKey() {
+        const c = requireCrypto();
+        const key = await c.getSessionBackupPrivateKey();
+        return {
+            key: key ? Buffer.from(key).toString("base64") : null,
+            version: (await c.getActiveSessionBackupVersion()) ?? null,
+        };
+    },
+
+    async requestVerification(args) {
+        need(args, "userId");
+        const c = requireCrypto();
+        const request =
+            args.userId === client.getSafeUserId()
+                ? await c.requestOwnUserVerification()
+                : await c.requestVerificationDM(args.userId, args.roomId);
+        trackVerification(request, false);
+        return { flowId: request.transactionId, phase: enumName(VerificationPhase, request.phase) };
+    },
+
+    async waitForVerificationRequest(args) {
+        const rec = await pollUntil(
+            () =>
+                [...verifications.values()].find(
+                    (r) => r.incoming && !r.returned && (!args.from || r.request.otherUserId === args.from),
+                ),
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `a verification request${args.from ? " from " + args.from : ""}`,
+        );
+        rec.returned = true;
+        const r = rec.request;
+        return {
+            flowId: r.transactionId,
+            otherUserId: r.otherUserId,
+            otherDeviceId: r.otherDeviceId ?? null,
+            roomId: r.roomId ?? null,
+            isSelfVerification: r.isSelfVerification,
+            phase: enumName(VerificationPhase, r.phase),
+        };
+    },
+
+    async acceptVerification(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        await rec.request.accept();
+        return { phase: enumName(VerificationPhase, rec.request.phase) };
+    },
+
+    async startSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        await pollUntil(
+            () => rec.request.phase >= VerificationPhase.Ready,
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `verification ${args.flowId} to be ready`,
+        );
+        if (!rec.request.verifier) await rec.request.startVerification("m.sas.v1");
+        trackVerification(rec.request, rec.incoming);
+        return { phase: enumName(VerificationPhase, rec.request.phase) };
+    },
+
+    async waitForSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        await pollUntil(
+            () => rec.sas || rec.request.phase === VerificationPhase.Cancelled,
+            args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            `the emoji of verification ${args.flowId}`,
+        );
+        if (!rec.sas) throw new Error(`verification ${args.flowId} was cancelled (${rec.request.cancellationCode})`);
+        return { emoji: rec.sas.sas.emoji ?? null, decimal: rec.sas.sas.decimal ?? null };
+    },
+
+    async confirmSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        if (!rec.sas) throw new Error(`verification ${args.flowId} shows no emoji yet`);
+        await rec.sas.confirm();
+        return {};
+    },
+
+    async mismatchSas(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        if (!rec.sas) throw new Error(`verification ${args.flowId} shows no emoji yet`);
+        rec.sas.mismatch();
+        return {};
+    },
+
+    async cancelVerification(args) {
+        need(args, "flowId");
+        await verificationRecord(args.flowId).request.cancel(args.code ? { code: args.code } : undefined);
+        return {};
+    },
+
+    async verificationStatus(args) {
+        need(args, "flowId");
+        const rec = verificationRecord(args.flowId);
+        const finished = () => rec.done || rec.request.phase === VerificationPhase.Cancelled;
+        const want = {
+            done: () => rec.done,
+            cancelled: () => rec.request.phase === VerificationPhase.Cancelled,
+            finished,
+        }[args.waitFor];
+        if (want) await pollUntil(want, args.timeoutMs ?? DEFAULT_TIMEOUT_MS, `verification ${args.flowId} ${args.waitFor}`);
+        const r = rec.request;
+        return {
+            phase: enumName(VerificationPhase, r.phase),
+            done: rec.done,
+            cancellationCode: r.cancellationCode ?? null,
+            cancellingUserId: r.cancellingUserId ?? null,
+            verifyError: rec.verifyError,
+            otherDeviceId: r.otherDeviceId ?? null,
+            initiatedByMe: r.initiatedByMe,
+        };
     },
 
     // -- what Element sends besides text ---------------------------------------------------------

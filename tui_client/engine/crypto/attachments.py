@@ -99,7 +99,9 @@ def decrypt_attachment(ciphertext: bytes, file: Mapping[str, Any]) -> bytes:
 
 def parse_mxc(url: str) -> tuple[str, str]:
     """("server", "media id") of an mxc:// URL; raises AttachmentError."""
-    if not isinstance(url, str) or not url.startswith("mxc://"):
+    if not isinstance(url, str):
+        raise AttachmentError(f"not an mxc:// URL: a {type(url).__name__}")
+    if not url.startswith("mxc://"):
         raise AttachmentError(f"not an mxc:// URL: {url[:80]!r}")
     server, _, media_id = url[len("mxc://"):].partition("/")
     if not server or not media_id or "/" in media_id or not media_id.isprintable() or not server.isprintable():

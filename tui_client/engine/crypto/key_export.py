@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ FOOTER = "-----END MEGOLM SESSION DATA-----"
 DEFAULT_ROUNDS = 500_000  # what Element uses
 MAX_ROUNDS = 10_000_000  # a hostile file must not keep us busy for minutes
 MEGOLM = "m.megolm.v1.aes-sha2"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class KeyExportError(Exception):
@@ -102,6 +104,8 @@ def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
     """The usable entries of a decrypted export, and how many were skipped as malformed."""
     try:
         entries = json.loads(data)
+    except RecursionError:
+        raise KeyExportError("the decrypted key export is nested deeper than any key file") from None
     except (ValueError, UnicodeDecodeError):
         raise KeyExportError("the decrypted key export is not valid JSON (damaged file?)") from None
     if not isinstance(entries, list):
@@ -118,6 +122,8 @@ def parse_export_entries(data: bytes) -> tuple[list[ExportedKey], int]:
             if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
                 raise ValueError
             ed = claimed.get("ed25519") if isinstance(claimed, dict) else None
+            if _SURROGATES.search("".join([*fields, ed if isinstance(ed, str) else "", *chain])):
+                raise ValueError  # a lone surrogate cannot be stored (SQLite takes strict UTF-8)
             room_id, sender_key, session_id, session_key = fields
             keys.append(ExportedKey(
                 room_id, sender_key, session_id, session_key, ed if isinstance(ed, str) else "", tuple(chain),

@@ -47,6 +47,13 @@ MAX_REASON_CHARS = 300  # longer reasons are cut (they are only shown)
 _KEY32 = re.compile(r"[A-Za-z0-9+/]{43}")  # 32 bytes, unpadded standard base64
 _EXPORT = re.compile(r"[A-Za-z0-9+/]{220}")  # 165 bytes: version, index, ratchet, signing key
 _CODE = re.compile(r"[A-Za-z0-9._\-]{1,100}")
+# Lone surrogates (legal as JSON escapes) cannot be stored: SQLite takes strict UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(value: str) -> str:
+    """Outside text as it may be stored and shown: lone surrogates become U+FFFD."""
+    return _SURROGATES.sub("\ufffd", value)
 
 
 class BundleError(Exception):
@@ -153,7 +160,7 @@ def _optional_text(entry: Mapping[str, Any], field: str, where: str, limit: int)
         return None
     if not isinstance(value, str):
         raise BundleError(f"{where}: '{field}' is not text")
-    return value[:limit]
+    return storable_text(value[:limit])
 
 
 # -- parsing ----------------------------------------------------------------------------------------

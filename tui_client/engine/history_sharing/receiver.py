@@ -24,6 +24,7 @@ from .bundle import (
     PREDICTED_TOTAL_HINT,
     count_hint,
     predicted_hint,
+    storable_text,
 )
 from .host import SharingHost
 from .records import (
@@ -115,7 +116,7 @@ class BundleReceiver:
             return None
         room_id, session_id, code = (content.get(k) for k in ("room_id", "session_id", "code"))
         if not (isinstance(room_id, str) and isinstance(session_id, str) and isinstance(code, str)) or not all(
-            f and len(f) <= 255 for f in (room_id, session_id, code)
+            f and len(f) <= 255 and f.isprintable() for f in (room_id, session_id, code)
         ):
             logger.info("ignored a malformed m.room_key.withheld from %s", sender)
             return None
@@ -123,9 +124,11 @@ class BundleReceiver:
         from_device = content.get("from_device")
         sender_key = content.get("sender_key")
         self.records.save_withheld([WithheldRecord(
-            room_id, session_id, sender_key if isinstance(sender_key, str) and len(sender_key) <= 64 else None,
-            code, reason[:300] if isinstance(reason, str) else None, sender,
-            from_device[:255] if isinstance(from_device, str) else None, WithheldVia.TO_DEVICE, self.host.clock(),
+            room_id, session_id,
+            sender_key if isinstance(sender_key, str) and len(sender_key) <= 64 and sender_key.isprintable() else None,
+            code, storable_text(reason[:300]) if isinstance(reason, str) else None, sender,
+            storable_text(from_device[:255]) if isinstance(from_device, str) else None, WithheldVia.TO_DEVICE,
+            self.host.clock(),
         )])
         return room_id
 

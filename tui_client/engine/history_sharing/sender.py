@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..crypto.attachments import encrypt_attachment
+from ..errors import EngineError
 from .bundle import BUNDLE_EVENT_TYPE, HistoricKey, build_bundle, bundle_content, serialize_bundle
 from ..models import SharePrediction, ShareResult
 from .host import SharingHost
@@ -34,7 +35,7 @@ from .store import SharingStore
 logger = logging.getLogger(__name__)
 
 
-class SharingError(Exception):
+class SharingError(EngineError):
     """Sharing history with an invitee failed for a reason the user should decide about."""
 
 
@@ -82,8 +83,13 @@ class BundleSender:
 
     async def invitee_facts(self, user_id: str) -> InviteeFacts:
         """Who the invitee is as far as the server and cross-signing tell (a key query and a
-        profile lookup; Element warns the same way before inviting someone unknown)."""
-        await self.host.query_keys({user_id})
+        profile lookup; Element warns the same way before inviting someone unknown). Raises
+        SharingError if the server did not answer the key query: "no eligible device" would
+        then be a guess, and an invite would go out without the keys and without asking."""
+        try:
+            await self.host.query_keys({user_id})
+        except Exception as exc:
+            raise SharingError(f"could not ask the server about the devices of {user_id}: {exc}") from exc
         exists: bool | None = None
         try:
             status, _ = await self._client.raw_json(
@@ -190,7 +196,10 @@ class BundleSender:
             if (dev := olm.device_store[user_id].get(d)) is not None and not olm.session_store.get(dev.curve25519)
         ]
         if missing:
-            await self._client.keys_claim({user_id: missing})
+            try:
+                await self._client.keys_claim({user_id: missing})
+            except Exception as exc:
+                raise SharingError(f"could not open an encrypted channel to {user_id}: {exc}") from exc
         messages: dict[str, Any] = {}
         for device_id in device_ids:
             device = olm.device_store[user_id].get(device_id)
@@ -201,11 +210,14 @@ class BundleSender:
             messages[device_id] = olm._olm_encrypt(session, device, event_type, content)
         if not messages:
             raise SharingError(f"could not open an encrypted channel to any device of {user_id}")
-        status, body = await self._client.raw_json(
-            "PUT",
-            f"/_matrix/client/v3/sendToDevice/m.room.encrypted/{secrets.token_hex(12)}",
-            {"messages": {user_id: messages}},
-        )
+        try:
+            status, body = await self._client.raw_json(
+                "PUT",
+                f"/_matrix/client/v3/sendToDevice/m.room.encrypted/{secrets.token_hex(12)}",
+                {"messages": {user_id: messages}},
+            )
+        except Exception as exc:
+            raise SharingError(f"could not send the key bundle: {exc}") from exc
         if status != 200:
             raise SharingError(f"could not send the key bundle: {body.get('error') or f'HTTP {status}'}")
         return list(messages)

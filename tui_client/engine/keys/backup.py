@@ -298,17 +298,25 @@ class BackupManager:
 
     # -- start-up -------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, received_key: bytes | None = None) -> None:
         """After the first sync: look at the server's backup, resume an interrupted restore,
-        and start backing up what is not yet backed up."""
-        self._spawn(self._startup(), "key-backup-start")
+        and start backing up what is not yet backed up. `received_key`: a backup key another
+        device of ours sent earlier, taken if we hold none that matches."""
+        self._spawn(self._startup(received_key), "key-backup-start")
 
-    async def _startup(self) -> None:
+    async def _startup(self, received_key: bytes | None = None) -> None:
         await self.refresh()
+        if received_key is not None and not self._key_matches():
+            if await self.use_backup_key(received_key, source="another of your devices (received earlier)"):
+                return
         self._ensure_uploader()
         if self._key_matches() and self._settings.backup_restore_all and self.info is not None:
             if self._store.get_kv(_RESTORED_KV) != self.info.version:
                 self.start_full_restore()
+
+    def lasting_tasks(self) -> set[asyncio.Task[Any]]:
+        """Tasks that run as long as the engine (nobody should wait for them to end)."""
+        return {self._uploader} if self._uploader is not None else set()
 
     def _ensure_uploader(self) -> None:
         if self._wake is None:

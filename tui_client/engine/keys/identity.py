@@ -256,8 +256,19 @@ class IdentityManager:
         device = self.store.get_device_json(user_id, device_id)
         return bool(identity and device and device_signed_by_identity(device, identity))
 
+    def own_device_trusted(self, device_id: str) -> bool:
+        """Whether another device of ours is cross-signed by our identity (which has not changed
+        since we pinned it): the devices we exchange room keys and secrets with."""
+        if device_id == self.device_id or self.identity_info(self.user_id).state is not IdentityState.OWN:
+            return False
+        return self.device_cross_signed(self.user_id, device_id)
+
     def devices(self, user_id: str) -> list[DeviceInfo]:
         identity = self.identity_of(user_id)
+        state = self.identity_info(user_id).state
+        # A device is verified when an identity we trust signs it: ours (unchanged), or one we
+        # signed ourselves after comparing emoji with its owner.
+        trusted = state is IdentityState.VERIFIED or (state is IdentityState.OWN and user_id == self.user_id)
         out = []
         for device_id, obj in sorted(self.store.list_device_json(user_id).items()):
             found_keys, found_unsigned = obj.get("keys"), obj.get("unsigned")
@@ -267,7 +278,8 @@ class IdentityManager:
                 DeviceInfo(
                     user_id, device_id, str(unsigned.get("device_display_name") or ""),
                     keys.get(f"ed25519:{device_id}"), keys.get(f"curve25519:{device_id}"),
-                    bool(identity and device_signed_by_identity(obj, identity)),
+                    signed := bool(identity and device_signed_by_identity(obj, identity)),
+                    signed and trusted,
                 )
             )
         return out
@@ -283,7 +295,7 @@ class IdentityManager:
             return OwnTrust(True, True, have, identity.master.public_key, "this device is verified by your identity")
         return OwnTrust(
             True, False, have, identity.master.public_key,
-            "this device is not verified: verify it with your recovery key",
+            "this device is not verified: verify it with your recovery key, or compare emoji with another of your devices",
         )
 
     def own_device_keys(self) -> dict[str, Any] | None:
@@ -391,24 +403,126 @@ class IdentityManager:
         await self._sign_own_device()
 
     async def _sign_own_device(self) -> None:
-        assert self._private is not None
         await self.query_own()
-        device = self.store.get_device_json(self.user_id, self.device_id)
-        if device is None:
-            raise IdentityError("the server does not list this device's keys yet")
-        signed = self._private.sign_device({k: v for k, v in device.items() if k != "unsigned"}, self.user_id)
-        ssk_key_id = f"ed25519:{self._private.self_signing.public_key}"
-        upload = {**signed, "signatures": {self.user_id: {ssk_key_id: signed["signatures"][self.user_id][ssk_key_id]}}}
-        status, body = await self.client.raw_json(
-            "POST", "/_matrix/client/v3/keys/signatures/upload", {self.user_id: {self.device_id: upload}}
-        )
-        failures = body.get("failures") or {}
-        if status != 200 or failures:
-            raise IdentityError(f"could not upload the signature of this device: {failures or body.get('error') or status}")
+        await self._upload_device_signature(self.device_id, "this device")
         await self.query_own()
         if not self._own_device_signed:
             raise IdentityError("the server did not keep this device's cross-signing signature")
         logger.info("this device (%s) is now signed by our identity", self.device_id)
+
+    async def _upload_device_signature(self, device_id: str, what: str) -> None:
+        """Sign one of our devices (as /keys/query gave it) with our self-signing key and upload it."""
+        assert self._private is not None
+        device = self.store.get_device_json(self.user_id, device_id)
+        if device is None:
+            raise IdentityError(f"the server does not list the keys of {what} yet")
+        try:
+            signed = self._private.sign_device({k: v for k, v in device.items() if k != "unsigned"}, self.user_id)
+        except CrossSigningError as exc:
+            raise IdentityError(f"cannot sign {what}: {exc}") from None
+        ssk_key_id = f"ed25519:{self._private.self_signing.public_key}"
+        upload = {**signed, "signatures": {self.user_id: {ssk_key_id: signed["signatures"][self.user_id][ssk_key_id]}}}
+        await self._upload_signatures({self.user_id: {device_id: upload}}, what)
+
+    async def _upload_signatures(self, body: dict[str, Any], what: str) -> None:
+        status, answer = await self.client.raw_json("POST", "/_matrix/client/v3/keys/signatures/upload", body)
+        failures = answer.get("failures") or {}
+        if status != 200 or failures:
+            raise IdentityError(f"could not upload the signature of {what}: {failures or answer.get('error') or status}")
+
+    # -- what an emoji verification proves --------------------------------------------------
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether this device holds our identity's private keys (and they are the published ones)."""
+        identity = self._own_identity
+        return self._private is not None and identity is not None and private_seeds_match(
+            identity, master=self._private.master.seed, self_signing=self._private.self_signing.seed,
+            user_signing=self._private.user_signing.seed,
+        ) is None
+
+    def master_key_of(self, user_id: str) -> str | None:
+        identity = self.identity_of(user_id)
+        return identity.master.public_key if identity is not None else None
+
+    def device_key_of(self, user_id: str, device_id: str) -> str | None:
+        """The ed25519 key of a device, as /keys/query gave it (self-signature checked by nio)."""
+        device = self.store.get_device_json(user_id, device_id)
+        keys = device.get("keys") if isinstance(device, dict) else None
+        key = keys.get(f"ed25519:{device_id}") if isinstance(keys, dict) else None
+        return key if isinstance(key, str) else None
+
+    async def sign_own_device(self, device_id: str) -> None:
+        """Cross-sign another device of ours that an emoji verification proved (self-signing key)."""
+        if not self.can_sign:
+            raise IdentityError("this device cannot sign for your identity")
+        await self.query_own()
+        await self._upload_device_signature(device_id, f"device {device_id}")
+        logger.info("signed our device %s with our self-signing key", device_id)
+        await self.query_own()
+
+    async def sign_user(self, user_id: str, master_key: str) -> IdentityInfo:
+        """Sign `user_id`'s master key (the one an emoji verification proved) with our user-signing
+        key and upload the signature: their identity is then "verified" for us and for our other
+        devices. If their identity had changed, verifying the new one accepts it."""
+        if not self.can_sign:
+            raise IdentityError("this device cannot sign for your identity, so it cannot mark them verified")
+        assert self._private is not None
+        stored = self.store.get_identity(user_id)
+        if stored is None or stored.master_key != master_key:
+            raise IdentityError(f"the identity of {user_id} changed during the verification")
+        obj = stored.keys.get("master_key")
+        if not isinstance(obj, dict):
+            raise IdentityError(f"no master key is known for {user_id}")
+        try:
+            signed = self._private.sign_master_key_of(obj, self.user_id)
+        except CrossSigningError as exc:
+            raise IdentityError(f"cannot sign the identity of {user_id}: {exc}") from None
+        usk_key_id = f"ed25519:{self._private.user_signing.public_key}"
+        upload = {**signed, "signatures": {self.user_id: {usk_key_id: signed["signatures"][self.user_id][usk_key_id]}}}
+        if stored.master_key != stored.pinned_master_key:
+            self.accept_change(user_id)
+        await self._upload_signatures({user_id: {master_key: upload}}, f"the identity of {user_id}")
+        logger.info("signed the master key of %s (%s…) with our user-signing key", user_id, master_key[:10])
+        await self._query_keys({user_id})
+        return self.identity_info(user_id)
+
+    def adopt_private_keys(self, master: bytes | None, self_signing: bytes, user_signing: bytes) -> None:
+        """Keep cross-signing private keys another of our devices sent us (secret gossip), if they
+        are the published ones. Raises IdentityError otherwise; nothing is stored then."""
+        identity = self._own_identity
+        if identity is None:
+            raise IdentityError("this account has no published identity to check the keys against")
+        mismatch = private_seeds_match(identity, master=master, self_signing=self_signing, user_signing=user_signing)
+        if mismatch:
+            raise IdentityError(f"the keys do not belong to your published identity: {mismatch}")
+        if master is None:
+            raise IdentityError("the master key is missing")
+        try:
+            keys = CrossSigningPrivateKeys(
+                Ed25519Key.from_seed(master), Ed25519Key.from_seed(self_signing), Ed25519Key.from_seed(user_signing)
+            )
+        except ValueError as exc:
+            raise IdentityError(f"unusable keys: {exc}") from None
+        self._save_private(keys)
+        logger.info("stored our cross-signing keys, received from another of our devices")
+        self.on_own_trust_changed(self.own_trust())
+
+    def private_seed(self, secret_name: str) -> bytes | None:
+        """One of our cross-signing seeds by its secret name, to send to another device of ours
+        (only while they are the published ones)."""
+        if not self.can_sign or self._private is None:
+            return None
+        key = {
+            MASTER_SECRET: self._private.master,
+            SELF_SIGNING_SECRET: self._private.self_signing,
+            USER_SIGNING_SECRET: self._private.user_signing,
+        }.get(secret_name)
+        return key.seed if key is not None else None
+
+    async def sign_this_device_if_needed(self) -> None:
+        if self.can_sign and not self._own_device_signed:
+            await self._sign_own_device()
 
     async def setup_recovery(self, extra_secrets: Mapping[str, str] | None = None) -> str:
         """Create secret storage holding our cross-signing keys (and `extra_secrets`, e.g. the key

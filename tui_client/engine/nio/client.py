@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import os
+import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,13 @@ class FullKeysQueryResponse(KeysQueryResponse):
         return resp
 
 
+RAW_TO_DEVICE_PREFIXES = ("m.key.verification.", "m.secret.request")
+
+# Global account data we read ourselves (nio keeps no m.direct, and parses push rules into a
+# model that drops what it does not know).
+RAW_ACCOUNT_DATA = ("m.direct", "m.push_rules")
+
+
 class AppSyncResponse(SyncResponse):
     """A SyncResponse that keeps the parsed JSON (`raw`): nio drops invite-state encryption
     events and account data it does not model, which we need; and the fallback key types the
@@ -64,9 +72,24 @@ class AppSyncResponse(SyncResponse):
         # nio's parsers pop fields out of the dicts they are given: copy what we read first.
         found = parsed_dict.get("rooms")
         rooms: dict[str, Any] = found if isinstance(found, dict) else {}
-        raw = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
         unused = parsed_dict.get("device_unused_fallback_key_types",
                                  parsed_dict.get("org.matrix.msc2732.device_unused_fallback_key_types"))
+        raw: dict[str, Any] = {"rooms": {"invite": copy.deepcopy(rooms.get("invite", {}))}}
+        to_device = parsed_dict.get("to_device")
+        events = to_device.get("events") if isinstance(to_device, dict) else None
+        # Verification and secret requests as the server sent them: nio parses some of them
+        # into its own (legacy) classes, and a commitment covers the exact content.
+        raw["to_device"] = [
+            copy.deepcopy(e) for e in (events if isinstance(events, list) else [])
+            if isinstance(e, dict) and isinstance(e.get("type"), str) and e["type"].startswith(RAW_TO_DEVICE_PREFIXES)
+        ]
+        account_data = parsed_dict.get("account_data")
+        events = account_data.get("events") if isinstance(account_data, dict) else None
+        raw["account_data"] = {
+            e["type"]: copy.deepcopy(e.get("content"))
+            for e in (events if isinstance(events, list) else [])
+            if isinstance(e, dict) and e.get("type") in RAW_ACCOUNT_DATA
+        }
         resp = super().from_dict(parsed_dict)
         if isinstance(resp, SyncResponse):
             resp.raw = raw
@@ -102,7 +125,10 @@ class EngineClient(AsyncClient):
         config = AsyncClientConfig(
             store=AppStore,
             store_name="crypto.db",
-            store_sync_tokens=True,
+            # nio saves the token before it handles the response: a crash in between lost the
+            # room keys it brought for good (the server deletes to-device messages once the next
+            # token is used). The engine saves it once the response is processed.
+            store_sync_tokens=False,
             encryption_enabled=True,
             pickle_key=store_key,
             # One quick retry inside nio; the engine's sync loop owns backoff and reports it.
@@ -126,6 +152,28 @@ class EngineClient(AsyncClient):
         self.olm = AppOlm(self.user_id, self.device_id, self.store, self.hooks)
         self.encrypted_rooms = self.store.load_encrypted_rooms()
         self.loaded_sync_token = self.store.load_sync_token()
+
+    def save_sync_token(self, token: str | None) -> None:
+        """Remember where the next sync starts, once everything before it is stored."""
+        if token and self.store is not None:
+            self.store.save_sync_token(token)
+
+    async def _handle_sync(self, response: SyncResponse) -> None:
+        """nio's handling of a sync response, the engine's, then the next sync token, in one
+        transaction. nio saves an Olm session as soon as it decrypts a to-device message; a
+        crash before the room key (or key bundle) in it was stored lost the key for good, as
+        the message cannot be decrypted twice. Now a crash anywhere in between leaves the store
+        as it was before the response, and the server sends it again."""
+        if self.store is None or self.next_batch == response.next_batch:
+            await super()._handle_sync(response)
+            return
+        with self.store.transaction():
+            await super()._handle_sync(response)
+            try:
+                self.hooks.on_sync_response(response)
+            except Exception:
+                logger.exception("processing a sync response failed")
+            self.save_sync_token(response.next_batch)
 
     async def sync(
         self, timeout: int | None = 0, sync_filter: Any = None, since: str | None = None,
@@ -283,6 +331,38 @@ class EngineClient(AsyncClient):
         finally:
             resp.release()
         return status, await asyncio.to_thread(_parse_json, b"".join(chunks))
+    async def send_to_device(self, event_type: str, messages: dict[str, dict[str, Any]]) -> None:
+        """PUT /sendToDevice: `messages` maps user → device → content. Raises RuntimeError."""
+        status, body = await self.raw_json(
+            "PUT",
+            f"/_matrix/client/v3/sendToDevice/{urllib.parse.quote(event_type)}/{secrets.token_hex(12)}",
+            {"messages": messages},
+        )
+        if status != 200:
+            raise RuntimeError(body.get("error") or f"HTTP {status}")
+
+    async def send_olm(
+        self, user_id: str, device_ids: list[str], event_type: str, content: dict[str, Any]
+    ) -> list[str]:
+        """Olm-encrypt `content` as `event_type` for each device (claiming one-time keys where we
+        have no session yet) and send it in one request. Returns the devices it went to."""
+        olm = self.olm
+        assert olm is not None
+        known = olm.device_store[user_id]
+        missing = [d for d in device_ids if (dev := known.get(d)) is not None and not olm.session_store.get(dev.curve25519)]
+        if missing:
+            await self.keys_claim({user_id: missing})
+        messages: dict[str, Any] = {}
+        for device_id in device_ids:
+            device = known.get(device_id)
+            session = olm.session_store.get(device.curve25519) if device else None
+            if session is None:
+                logger.warning("no Olm session with %s %s; %s not sent to it", user_id, device_id, event_type)
+                continue
+            messages[device_id] = olm._olm_encrypt(session, device, event_type, content)
+        if messages:
+            await self.send_to_device("m.room.encrypted", {user_id: messages})
+        return list(messages)
 
     async def upload_bytes(self, data: bytes, content_type: str = "application/octet-stream") -> str:
         """POST /media/v3/upload; returns the mxc:// URL."""
@@ -300,6 +380,47 @@ class EngineClient(AsyncClient):
             error = body.get("error") if isinstance(body, dict) else None
             raise RuntimeError(error or f"HTTP {resp.status}")
         return body["content_uri"]
+
+    async def upload_media(
+        self,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        filename: str | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        chunk: int = 256 * 1024,
+    ) -> str:
+        """POST /media/v3/upload in chunks, calling `on_progress(sent, total)` after each (the
+        caller cancels the task to stop it); returns the mxc:// URL. Raises RuntimeError."""
+        total = len(data)
+
+        async def body() -> Any:
+            sent = 0
+            while sent < total:
+                piece = data[sent:sent + chunk]
+                yield piece
+                sent += len(piece)
+                if on_progress is not None:
+                    on_progress(sent, total)
+
+        headers = {"Content-Type": content_type, "Content-Length": str(total)}
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        path = "/_matrix/media/v3/upload"
+        if filename:
+            path += "?filename=" + urllib.parse.quote(filename, safe="")
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=120)
+        resp = await self.send("POST", path, body() if total else b"", headers, timeout=timeout)
+        try:
+            answer = await resp.json(content_type=None)
+        except Exception:
+            answer = {}
+        finally:
+            resp.release()
+        if resp.status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("content_uri"), str):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise RuntimeError(error or f"HTTP {resp.status}")
+        return str(answer["content_uri"])
 
     async def download_media(
         self,

@@ -246,8 +246,8 @@ def _v2(conn: sqlite3.Connection, ctx: Context) -> None:
         try:
             note = json.loads(value)
             at, inviter = float(note["at"]), str(note["inviter"])
-        except (ValueError, KeyError, TypeError):
-            continue
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+            continue  # a note we cannot read accepted nothing we could import now
         conn.execute(
             "INSERT OR IGNORE INTO tc_accepted_invite(room_id, inviter, accepted_at, state, joined_at) "
             "VALUES (?,?,?,?,?)",

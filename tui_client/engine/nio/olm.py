@@ -13,21 +13,25 @@ What it adds to nio 0.26:
   its creator sent us directly wins;
 - the ``org.matrix.msc3061.shared_history`` flag in the ``m.room_key`` we send, and MSC4147
   ``sender_device_keys`` in every Olm plaintext we send;
-- delivery of Olm-decrypted event types nio does not know (``m.room_key_bundle``) instead of
-  dropping them;
+- an Olm fallback key (nio never uploads one): uploaded with the device's keys, and replaced
+  when the server says it was used, so a peer can still open an Olm session to this device
+  (to send it a key bundle, say) after its one-time keys ran out while it was offline;
+- delivery of Olm-decrypted event types nio does not know (``m.room_key_bundle``,
+  ``m.secret.send``) instead of dropping them;
 - our outbound Megolm sessions kept in the store (nio keeps them in memory only, so every
   start, and every CLI call, began a new session): restored on open, saved whenever one is
   created, shared or used, forgotten when it is discarded. nio's rotation rules still apply
   (age, message count, membership changes while running), and ours: a session is also replaced
   when the room's members or its history visibility differ from when it was shared;
-- an Olm fallback key (nio never uploads one): uploaded with the device's keys, and replaced
-  when the server says it was used, so a peer can still open an Olm session to this device
-  (to send it a key bundle, say) after its one-time keys ran out while it was offline.
+- our trust rules instead of nio's for forwarded room keys and for answering key requests (only
+  our own devices that our identity signed: `OlmHooks.forward_refusal`, `key_request_refusal`),
+  and none of nio's legacy, request-less SAS (`keys.verification` handles verification).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from datetime import datetime
@@ -59,8 +63,20 @@ from .store import AppStore
 
 logger = logging.getLogger(__name__)
 
+SECRET_SEND = "m.secret.send"
+
+
 def _no_visibility(room_id: str) -> str | None:
     return None
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _storable(*texts: Any) -> bool:
+    """False if a text holds a lone surrogate (a legal JSON escape that SQLite cannot store:
+    the key would live in memory only and be gone after a restart)."""
+    return not any(isinstance(t, str) and _SURROGATES.search(t) for t in texts)
 
 
 def _no_device_keys() -> dict[str, Any] | None:
@@ -71,6 +87,14 @@ def _ignore(*args: Any) -> None:
     return None
 
 
+def _refuse_forward(*args: Any) -> str | None:
+    return "this client does not take forwarded keys here"
+
+
+def _refuse_key_request(*args: Any) -> str | None:
+    return "this client does not answer key requests here"
+
+
 @dataclass(frozen=True)
 class OlmHooks:
     """How the Olm machine (and the client around it) learns from and tells the engine."""
@@ -79,6 +103,13 @@ class OlmHooks:
     own_device_keys: Callable[[], dict[str, Any] | None] = _no_device_keys  # signed, for MSC4147
     on_keys_added: Callable[[list[tuple[str, str]]], None] = _ignore  # (room, session) pairs
     on_keys_query: Callable[[Any], None] = _ignore  # every /keys/query answer, cross-signing included
+    # Why not to take a forwarded room key (sender, sender curve25519 key, room, session,
+    # algorithm), or None to take it; why not to answer a key request (requester, device).
+    forward_refusal: Callable[[str, str, str, str, Any], str | None] = _refuse_forward
+    key_request_refusal: Callable[[str, str], str | None] = _refuse_key_request
+    # Every sync response, inside the transaction that stores what nio made of it and the next
+    # sync token (see EngineClient._handle_sync).
+    on_sync_response: Callable[[Any], None] = _ignore
     clock: Callable[[], float] = time.time
     # A "legacy client" (for tests and the demo): never marks its sessions shareable and does
     # not send the flag at all, like clients from before MSC4268.
@@ -162,7 +193,7 @@ class _OutboundSessions(dict[str, OutboundGroupSession]):
 
 class AppOlm(Olm):
     # Olm event types that our engine handles (nio's own are dispatched by nio).
-    custom_olm_types: frozenset[str] = BUNDLE_EVENT_TYPES
+    custom_olm_types: frozenset[str] = BUNDLE_EVENT_TYPES | {SECRET_SEND}
     def __init__(self, user_id: str, device_id: str, store: AppStore, hooks: OlmHooks | None = None) -> None:
         self.app_store = store
         self.hooks = hooks = hooks or OlmHooks()
@@ -292,6 +323,60 @@ class AppOlm(Olm):
         while len(self.decryption_errors) > 5000:
             self.decryption_errors.popitem(last=False)
 
+    # -- verification and key requests: ours, not nio's ---------------------------------------
+
+    def handle_key_verification(self, event: Any) -> None:
+        """nio's SAS is the legacy, request-less one: `keys.verification` handles every
+        verification event from the raw sync instead."""
+        return None
+
+    def _should_accept_forward(self, sender: str, sender_key: str, event: Any) -> bool:
+        """Forwarded keys only from another device of ours that our identity signed, and only
+        for a session we asked for (`keys.gossip_rules.forward_refusal`)."""
+        reason = self.hooks.forward_refusal(sender, sender_key, event.room_id, event.session_id, event.algorithm)
+        if reason is not None:
+            logger.warning(
+                "refused a forwarded key for session %s… of %s from %s (%s…): %s",
+                str(event.session_id)[:8], event.room_id, sender, sender_key[:8], reason,
+            )
+            return False
+        return True
+
+    def share_with_ourselves(self, event: Any) -> None:
+        """Answer a room key request from another device of ours (nio's, with our trust rule and
+        a lookup by room and session id)."""
+        reason = self.hooks.key_request_refusal(event.sender, event.requesting_device_id)
+        if reason is not None:
+            logger.warning(
+                "did not answer the key request of %s %s for session %s…: %s",
+                event.sender, event.requesting_device_id, str(event.session_id)[:8], reason,
+            )
+            return
+        group_session = next(
+            (s for per_sender in self.inbound_group_store._entries.get(event.room_id, {}).values()
+             for sid, s in per_sender.items() if sid == event.session_id),
+            None,
+        )
+        if group_session is None:
+            logger.info("key request of %s for session %s…: we do not hold it", event.requesting_device_id,
+                        str(event.session_id)[:8])
+            return
+        device = self.device_store[event.sender].get(event.requesting_device_id)
+        if device is None:
+            return
+        session = self.session_store.get(device.curve25519)
+        if not session:
+            # nio claims a one-time key for the device and retries the request afterwards.
+            if device not in self.key_request_devices_no_session:
+                self.key_request_devices_no_session.append(device)
+            self.key_requests_waiting_for_session[(device.user_id, device.device_id)][event.request_id] = event
+            return
+        logger.info("forwarding session %s… of %s to our device %s", str(event.session_id)[:8], event.room_id,
+                    device.device_id)
+        self.outgoing_to_device_messages.append(
+            self._encrypt_forwarding_key(event.room_id, group_session, session, device)
+        )
+
     # -- Olm events nio does not know --------------------------------------------------------
 
     def _handle_olm_event(self, sender: str, sender_key: str, payload: dict[str, Any]) -> Any:
@@ -417,6 +502,9 @@ class AppOlm(Olm):
     def create_group_session(
         self, sender_key: str, sender_fp_key: str, room_id: str, session_id: str, session_key: str
     ) -> None:
+        if not _storable(sender_key, sender_fp_key, room_id):
+            logger.warning("ignored a room key whose room id or keys are not valid text")
+            return
         try:
             session = InboundGroupSession(session_key, sender_fp_key, sender_key, room_id)
         except Exception as exc:
@@ -452,6 +540,9 @@ class AppOlm(Olm):
             return None
         content = payload["content"]
         chain = list(content["forwarding_curve25519_key_chain"]) + [content["sender_key"]]
+        if not _storable(event.room_id, content["sender_claimed_ed25519_key"], *chain):
+            logger.warning("ignored a forwarded room key whose room id or keys are not valid text")
+            return None
         session = Olm._import_group_session(
             content["session_key"], content["sender_claimed_ed25519_key"], content["sender_key"], event.room_id, chain
         )
@@ -578,7 +669,8 @@ class AppOlm(Olm):
     # -- what we send ------------------------------------------------------------------------
 
     def _olm_encrypt(self, session: Any, recipient_device: Any, message_type: str, content: Any) -> dict[str, Any]:
-        if message_type == "m.room_key" and isinstance(content, dict) and not self.legacy_no_shared_history:
+        if (message_type in ("m.room_key", "m.forwarded_room_key") and isinstance(content, dict)
+                and not self.legacy_no_shared_history):
             meta = self.session_meta.get((content.get("room_id", ""), content.get("session_id", "")))
             content = {**content, SHARED_HISTORY_SEND_KEY: bool(meta and meta.shared_history)}
         payload: dict[str, Any] = {

@@ -39,6 +39,19 @@ class TimelineContext(Protocol):
         ...
 
 
+# The latest moment a clock can show (9999-12-31 00:00 UTC, in ms): the server sets a timestamp,
+# and one beyond what `datetime` can hold would break every front end that shows the time.
+MAX_TIMESTAMP_MS = 253_402_214_400_000
+
+
+def plausible_timestamp(value: Any) -> int:
+    """A server timestamp (ms) as something a clock can show: 0 if it is not an integer or is
+    before 1970, capped at the year 9999."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return 0
+    return min(value, MAX_TIMESTAMP_MS)
+
+
 _VISIBILITY_TEXT = {
     "shared": "all members, including messages sent before they joined",
     "invited": "members, from the point they were invited",
@@ -80,9 +93,10 @@ def facts_from_event(ctx: TimelineContext, room_id: str, event: Any) -> EventFac
     event_id = getattr(event, "event_id", None) or source.get("event_id")
     if not isinstance(event_id, str) or not event_id:
         return None
-    sender = getattr(event, "sender", None) or source.get("sender") or "?"
-    timestamp = getattr(event, "server_timestamp", None) or source.get("origin_server_ts") or 0
-    timestamp = int(timestamp) if isinstance(timestamp, int) else 0
+    # nio's BadEvent keeps the raw values of an event that failed validation: any JSON type.
+    sender = getattr(event, "sender", None) or source.get("sender")
+    sender = sender if isinstance(sender, str) and sender else "?"
+    timestamp = plausible_timestamp(getattr(event, "server_timestamp", None) or source.get("origin_server_ts") or 0)
     decrypted = bool(getattr(event, "decrypted", False))
     undecryptable = isinstance(event, (ev.MegolmEvent, ev.UnknownEncryptedEvent))
     encrypted = decrypted or undecryptable
@@ -141,12 +155,15 @@ def item_from_event(
     `content`: the event's content as read (a reply's quoted fallback already removed)."""
     source = getattr(event, "source", None) or {}
     event_id = getattr(event, "event_id", None) or source.get("event_id")
-    if not event_id:
+    if not event_id or not isinstance(event_id, str):
         return None
-    sender = getattr(event, "sender", None) or source.get("sender") or "?"
+    # nio's BadEvent keeps the raw values of an event that failed validation: any JSON type.
+    sender = getattr(event, "sender", None) or source.get("sender")
+    sender = sender if isinstance(sender, str) and sender else "?"
     timestamp = getattr(event, "server_timestamp", None) or source.get("origin_server_ts") or 0
     name = ctx.display_name(room_id, sender)
     event_type = source.get("type", type(event).__name__)
+    event_type = event_type if isinstance(event_type, str) else "?"
     if content is None:
         content = _dict(source.get("content"))
     base: dict[str, Any] = dict(
@@ -154,7 +171,7 @@ def item_from_event(
         room_id=room_id,
         sender=sender,
         sender_name=name,
-        timestamp=int(timestamp) if isinstance(timestamp, int) else 0,
+        timestamp=plausible_timestamp(timestamp),
         own=sender == ctx.own_user_id,
     )
     decrypted = bool(getattr(event, "decrypted", False))
@@ -193,6 +210,13 @@ def item_from_event(
             **{k: v for k, v in crypto.items() if k != "decryption"},
         )
     if event_type in MESSAGE_LIKE_TYPES and "state_key" not in source:
+        if event_type == "m.room.message" and content.get("msgtype") == "m.key.verification.request":
+            to = content.get("to")
+            whom = ctx.display_name(room_id, to) if isinstance(to, str) else "someone"
+            return TimelineItem(
+                **base, kind="state", body=f"{name} asked {whom} to verify by comparing emoji",
+                event_type=event_type, msgtype="m.key.verification.request", **crypto,
+            )
         view = view_of(event_type, content)
         if view is None:
             return None

@@ -157,7 +157,7 @@ def scrubbed(facts: EventFacts, redaction: Redaction) -> EventFacts:
     item = facts.item
     if item is not None:
         item = replace(
-            item, body=None, formatted_body=None, redacted=True, redacted_by=redaction.by,
+            item, body=None, formatted_body=None, redacted=True, redacted_by=redaction.by, highlight=False,
             redaction_reason=redaction.reason, attachment=None, poll=None, location=None,
             edits=(), edited=False, edit_provenance=None, reply=None, reply_to=None, thread_root=None,
             reactions=(), provenance=None, failure_code=None, failure_reason=None,

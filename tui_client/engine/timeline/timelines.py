@@ -37,6 +37,7 @@ from .room import RoomTimeline
 if TYPE_CHECKING:
     from ..history_sharing.service import HistorySharing
     from ..nio.client import EngineClient
+    from ..notifications.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Timelines:
         spawn: Spawn | None = None,
         cache: TimelineCache | None = None,
         clock: Callable[[], float] = time.time,
+        on_missing_key: Callable[[str, str | None, str | None], None] | None = None,
     ) -> None:
         self._client = client
         self._sharing = sharing
@@ -73,6 +75,8 @@ class Timelines:
         self._spawn = spawn
         self._cache = cache
         self._clock = clock
+        # (room, sender key, session): we hold no key for a message (our other devices may).
+        self._on_missing_key = on_missing_key
         self._rooms: dict[str, RoomTimeline] = {}
         # Cached rooms not read yet: decoded when first needed (a start reads only what it shows).
         self._lazy: dict[str, tuple[CachedRoom, bool]] = {}
@@ -80,6 +84,7 @@ class Timelines:
         self._fetching: dict[str, set[str]] = {}
         self._dirty: set[str] = set()  # rooms whose cached timeline is out of date
         self._cached_names: dict[str, dict[str, str]] = {}
+        self.notifier: Notifier | None = None  # set by the engine: push rules on each item
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -179,16 +184,19 @@ class Timelines:
             self._emit(TimelineReset(room_id))
         facts: list[EventFacts] = []
         context: list[EventFacts] = []
+        raw: dict[str, Any] = {}  # event id -> the nio event, for the push rules
         for event in info.timeline.events:
             if isinstance(event, RoomCreateEvent) and len(timeline.events) == 0 and not facts:
                 timeline.at_start = True  # nothing earlier to paginate to
             f = self.facts(room_id, event)
             if f is not None:
                 facts.append(f)
+                raw[f.event_id] = event
                 context += self._bundled_edits(room_id, event, f)
                 if isinstance(event, MegolmEvent):
                     timeline.undecrypted[f.event_id] = event
         changes = self._add(timeline, facts, "end", context)
+        self._notify(room_id, changes, raw, live=True)
         self._emit_changes(room_id, changes)
 
     def forget(self, room_id: str) -> None:
@@ -208,7 +216,20 @@ class Timelines:
         self._after_change(timeline)
         return changes
 
+    def _notify(self, room_id: str, changes: Changes, raw: Mapping[str, Any], *, live: bool) -> None:
+        """Tell the notifier of the new messages among `raw` (the events just read): edits,
+        reactions, votes and redactions were folded into their targets, so they are not here."""
+        if self.notifier is None:
+            return
+        added = [(i, raw[i.event_id]) for i in changes.added if i.event_id in raw]
+        if added:
+            self.notifier.on_items(room_id, added, live=live)
+
     def _emit_changes(self, room_id: str, changes: Changes, *, at_start: bool = False) -> None:
+        if self.notifier is not None:
+            gone = [*changes.removed, *(i.event_id for i in changes.updated if i.redacted)]
+            if gone:
+                self.notifier.forget_events(room_id, gone)
         if changes.removed:
             self._emit(TimelineItemsRemoved(room_id, tuple(changes.removed)))
         if changes.added:
@@ -326,10 +347,12 @@ class Timelines:
         tl.paginated_once = True
         facts: list[EventFacts] = []
         bundled: list[EventFacts] = []
+        raw: dict[str, Any] = {}
         for event in reversed(resp.chunk):
             f = self.facts(room_id, event)
             if f is not None:
                 facts.append(f)
+                raw[f.event_id] = event
                 bundled += self._bundled_edits(room_id, event, f)
                 if isinstance(event, MegolmEvent):
                     tl.undecrypted[f.event_id] = event
@@ -337,6 +360,7 @@ class Timelines:
             tl.at_start = True
         tl.prev_batch = resp.end
         changes = self._add(tl, facts, "start", bundled)
+        self._notify(room_id, changes, raw, live=False)
         self._emit_changes(room_id, changes, at_start=True)
         return changes.added
 
@@ -397,10 +421,17 @@ class Timelines:
 
     def facts(self, room_id: str, event: Any) -> EventFacts | None:
         try:
-            return facts_from_event(self, room_id, event)
+            facts = facts_from_event(self, room_id, event)
         except Exception:
             logger.exception("could not read event %s", getattr(event, "event_id", "?"))
             return None
+        if facts is not None and facts.item is not None and self.notifier is not None:
+            # The push rules read the event as it came (decrypted): an edit or a reaction is
+            # never a mention of its own (.m.rule.suppress_edits, .m.rule.reaction).
+            annotated = self.notifier.annotate(room_id, facts.item, event)
+            if annotated is not facts.item:
+                facts = replace(facts, item=annotated)
+        return facts
 
     def wire_source(self, event_id: str) -> Mapping[str, Any] | None:
         olm = self._client.olm
@@ -434,6 +465,8 @@ class Timelines:
         have = olm.inbound_group_store.get(room_id, getattr(event, "sender_key", ""), session_id)
         if have is not None:
             return classify_decryption_error(olm.decryption_errors.get(event.event_id, ""), have.first_known_index)
+        if self._on_missing_key is not None:
+            self._on_missing_key(room_id, getattr(event, "sender_key", None), session_id or None)
         withheld = self._sharing.withheld(room_id, session_id) if session_id else None
         if withheld is not None:
             if withheld.code in HISTORY_NOT_SHARED_CODES:
@@ -473,6 +506,7 @@ class Timelines:
             return 0
         fixed = 0
         changes = Changes()
+        now_read: dict[str, Any] = {}  # event id -> the decrypted nio event
         for event_id in list(timeline.undecrypted):
             event = timeline.undecrypted.get(event_id)
             if event is None:
@@ -487,6 +521,7 @@ class Timelines:
                 continue
             if decrypted is not None:
                 del timeline.undecrypted[event_id]
+                now_read[event_id] = decrypted
                 fixed += 1
             self._merge(changes, timeline.events.update(f))
         if session_ids:
@@ -498,6 +533,12 @@ class Timelines:
                 if provenance != f.item.provenance:
                     self._merge(changes, timeline.events.update(replace(f, item=replace(f.item, provenance=provenance))))
         self._after_change(timeline)
+        if self.notifier is not None:
+            # Only what decrypted into a message of its own is news; one that decrypted into an
+            # edit or a reaction was folded into its target (changes.removed).
+            for item in [*changes.added, *changes.updated]:
+                if item.event_id in now_read:
+                    self.notifier.on_decrypted(room_id, item, now_read[item.event_id])
         self._emit_changes(room_id, changes)
         return fixed
 

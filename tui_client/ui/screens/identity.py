@@ -25,9 +25,12 @@ from .dialog import EngineDialog
 
 
 class VerifyDeviceScreen(EngineDialog[Any]):
+    """Dismissed with the new `OwnTrust`, or "emoji" to compare emoji with another device instead."""
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel_dialog"),
         Binding("ctrl+s", "verify", "Verify", id="verify_confirm", priority=True, show=False),
+        Binding("ctrl+e", "emoji", "Use another device (emoji)", id="verify_with_emoji", priority=True),
     ]
     PROGRESS = "Checking… (a passphrase takes a moment to check)"
     AUTO_FOCUS = "#recovery-input"
@@ -40,7 +43,8 @@ class VerifyDeviceScreen(EngineDialog[Any]):
                     "Enter the recovery key you wrote down when you set up recovery (twelve groups "
                     "of four characters), or your recovery passphrase. This device then signs in "
                     "the name of your identity, so your contacts and your other devices trust it "
-                    "and it can receive the history of rooms you are invited to."
+                    "and it can receive the history of rooms you are invited to. Or, if another of "
+                    "your devices is at hand, compare emoji with it."
                 ),
                 classes="dialog-text",
                 markup=False,
@@ -52,7 +56,13 @@ class VerifyDeviceScreen(EngineDialog[Any]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"Verify ({self.keys('verify_confirm')} / enter)", variant="primary", id="verify",
                              compact=True)
+                yield Button(f"Other device ({self.keys('verify_with_emoji')})", id="emoji", compact=True)
                 yield Button(f"Cancel ({self.keys('cancel_dialog')})", id="cancel", compact=True)
+
+    @on(Button.Pressed, "#emoji")
+    def action_emoji(self) -> None:
+        if not self.busy:
+            self.dismiss("emoji")
 
     @on(Checkbox.Changed, "#reveal")
     def _reveal(self, event: Checkbox.Changed) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from dataclasses import replace
@@ -21,18 +22,20 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, Footer, Static, TextArea
 
 from ...engine.api import EngineAPI
 from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
-from ...engine.models import RoomSummary, TimelineItem
+from ...engine.models import RoomSummary, SpaceChild, TimelineItem
 from .. import slash_commands
-from ..describe import backup_line, identity_warning, person, room_line, trust_line, visibility_line
+from ..describe import backup_line, identity_warning, person, room_line, trust_line, typing_line, visibility_line
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.invite_card import InviteCard
-from ..widgets.message import item_details
+from ..widgets.message import MessageView, item_details
 from ..widgets.room_list import INVITE_PREFIX, RoomList
+from ..widgets.space_card import ChildCard, SpaceCard
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
 from .confirm import ConfirmScreen
@@ -55,7 +58,13 @@ def _setter(target: object, name: str) -> Callable[[object], None]:
 
 class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
     BINDINGS = [
+        # A priority binding: the composer (a TextArea) would take ctrl+k for "delete to the end
+        # of the line"; Element's users expect the room switcher there.
+        Binding("ctrl+k", "switch_room", "Find room", id="switch_room", priority=True,
+                tooltip="Go to a room, direct chat or invite by typing part of its name"),
         Binding("ctrl+n", "create_room", "New room", id="create_room"),
+        Binding("f12", "cancel_upload", "Cancel upload", id="cancel_upload", priority=True,
+                tooltip="Stop sending the file that is going up"),
         Binding("ctrl+o", "invites", "Invites", id="invites"),
         Binding("ctrl+r", "retry_sync", "Reconnect", id="retry_sync"),
         Binding("alt+down,ctrl+down", "next_room", "Next room", id="next_room", show=False),
@@ -67,6 +76,8 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
                 tooltip="Crypto inspector: this room's sessions, withheld keys, bundles, devices"),
         Binding("ctrl+t", "verify_device", "Verify device", id="verify_device", show=False,
                 tooltip="Verify this device with your recovery key or passphrase"),
+        Binding("f10", "verify_someone", "Verify by emoji", id="verify_by_emoji", show=False,
+                tooltip="Compare emoji with someone (in your direct chat) or with your other devices"),
         Binding("ctrl+g", "accept_identity", "Accept identity", id="accept_identity", show=False,
                 tooltip="Accept the new identity of someone in this room, after checking with them"),
         # f5-f8 are priority bindings: the composer (a TextArea) would take f6 and f7 otherwise.
@@ -88,6 +99,12 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         self._send_lock = asyncio.Lock()
         self._loading_room: str | None = None
         self._held: list[tuple[Any, bool]] = []
+        self._typing_room: str | None = None  # where we last said we are typing
+        self._typing_at = 0.0
+        self._typing_idle: Timer | None = None
+        self._uploads: dict[str, str] = {}  # transfer id -> file name, while it goes up
+        self._held_typing: tuple[str, ...] | None = None
+        self._held_readers: dict[str, tuple[str, ...]] | None = None
 
     @property
     def tui(self) -> TuiApp:
@@ -103,9 +120,12 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
                     with Vertical(id="conversation"):
                         yield Timeline(self.tui.time_format, id="timeline")
                         yield Static(id="detail", markup=False)
+                        yield Static(id="typing", markup=False)
+                        yield Static(id="transfer", markup=False)
                         yield Static(id="composer-context", markup=False)
                         yield Composer(id="composer")
                     yield Vertical(id="invite-pane")
+                    yield Vertical(id="space-pane")
         yield StatusBar(now=self.tui.now, id="status")
         yield Footer(compact=True)
 
@@ -121,6 +141,8 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
         self.query_one("#composer-context").display = False
+        self.query_one("#typing").display = False
+        self.query_one("#transfer").display = False
         self.query_one("#identity-warning").display = False
         self.query_one(Composer).focus()
 
@@ -138,6 +160,10 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
             newer = next((i for i in invites if i.room_id == card.invite.room_id), None)
             if newer is not None:
                 card.set_invite(newer)
+        for space_card in self.query_one("#space-pane").query(SpaceCard):
+            space = self.room(space_card.space.room_id)
+            if space is not None:
+                space_card.set_space(space, {r.room_id: r for r in rooms})
         if not rooms and not invites:
             self.current_room = None
             self.query_one(ContentSwitcher).current = "conversation"
@@ -165,10 +191,11 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
 
     @on(RoomList.RoomHighlighted)
     def _room_highlighted(self, message: RoomList.RoomHighlighted) -> None:
-        if self._focus_in("invite-pane"):
+        if self._focus_in("invite-pane") or self._focus_in("space-pane"):
             self.query_one(Composer).focus()  # focus follows the pane
         self.query_one(ContentSwitcher).current = "conversation"
         self.query_one("#invite-pane").remove_children()
+        self.query_one("#space-pane").remove_children()
         if message.room_id != self.current_room:
             self.current_room = message.room_id
             composer = self.query_one(Composer)
@@ -176,6 +203,49 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
                 composer.set_context(None)  # a reply or an edit belongs to the room it was started in
             self.load_timeline(message.room_id)
         self._update_header()
+
+    @on(RoomList.SpaceHighlighted)
+    async def _space_highlighted(self, message: RoomList.SpaceHighlighted) -> None:
+        """A space has no chat of its own: the pane says what it is and what it lists."""
+        self.current_room = None
+        self._set_typing(())
+        pane = self.query_one("#space-pane")
+        await pane.remove_children()
+        await pane.mount(SpaceCard(message.space, {r.room_id: r for r in self.tui.rooms}))
+        self.query_one(ContentSwitcher).current = "space-pane"
+        self._update_header()
+        self.refresh_space(message.space.room_id)
+
+    @on(RoomList.ChildHighlighted)
+    async def _child_highlighted(self, message: RoomList.ChildHighlighted) -> None:
+        self.current_room = None
+        self._set_typing(())
+        pane = self.query_one("#space-pane")
+        await pane.remove_children()
+        await pane.mount(ChildCard(message.child))
+        self.query_one(ContentSwitcher).current = "space-pane"
+        self._update_header()
+
+    @on(RoomList.SpaceExpanded)
+    def _space_expanded(self, message: RoomList.SpaceExpanded) -> None:
+        self.refresh_space(message.space_id)
+
+    @work(group="space", name="Asking about the space's rooms", exit_on_error=False)
+    async def refresh_space(self, space_id: str) -> None:
+        await self.tui.bridge.call(lambda e: e.refresh_space(space_id))
+
+    @on(RoomList.JoinChild)
+    @on(ChildCard.JoinWanted)
+    def _join_child(self, message: RoomList.JoinChild | ChildCard.JoinWanted) -> None:
+        self.join_child(message.child)
+
+    @work(group="join", name="Joining", exit_on_error=False)
+    async def join_child(self, child: SpaceChild) -> None:
+        name = child.name or child.room_id
+        self.notify(f"Joining {name}…")
+        room_id = await self.tui.bridge.call(lambda e: e.join(child.room_id, via=child.via))
+        self.notify(f"You joined {name}", title="Joined")
+        self.select_when_listed(room_id)
 
     @on(RoomList.InviteHighlighted)
     async def _invite_highlighted(self, message: RoomList.InviteHighlighted) -> None:
@@ -190,10 +260,20 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
 
     @on(RoomList.Opened)
     def _opened(self, message: RoomList.Opened) -> None:
+        room = self.room(message.option_id)
         if message.option_id.startswith(INVITE_PREFIX):
-            self.query_one("#invite-pane InviteCard").focus()
+            self._focus_first("#invite-pane InviteCard")
+        elif room is None or room.is_space:
+            self._focus_first("#space-pane ChildCard")
         else:
             self.query_one(Composer).focus()
+
+    def _focus_first(self, selector: str) -> None:
+        found = self.query(selector)
+        if found:
+            found.first().focus()
+        else:
+            self.query_one(RoomList).focus()
 
     def _trust_changed(self) -> None:
         """The status bar's trust slot, with the key that fixes it when this device is not verified."""
@@ -229,6 +309,10 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
             header.update(Content.styled("Invitation", "bold"))
             self._update_warning(None)
             return
+        if self.query_one(ContentSwitcher).current == "space-pane":
+            header.update(Content.styled("Space", "bold"))
+            self._update_warning(None)
+            return
         room = self.room(self.current_room)
         self._update_warning(room)
         if room is None:
@@ -250,20 +334,29 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         # (Each carries the item as it was when emitted, so replaying them in order ends on the
         # newest state whether or not the snapshot already had it.)
         self._loading_room, self._held = room_id, []
+        # Typing and receipts that change while we read the room's state: the newest wins over
+        # what the read returned (it may be older than they are).
+        self._held_typing, self._held_readers = None, None
         try:
-            def opened(engine: EngineAPI) -> tuple[list[TimelineItem], bool]:
+            def opened(engine: EngineAPI) -> tuple[Any, ...]:
                 engine.room_opened(room_id)  # its keys come from the key backup first, in the background
-                return engine.timeline(room_id), engine.timeline_at_start(room_id)
+                return (engine.timeline(room_id), engine.timeline_at_start(room_id), engine.read_marker(room_id),
+                        engine.receipts(room_id), engine.typing(room_id))
 
-            items, at_start = await self.tui.bridge.read(opened)
+            items, at_start, marker, readers, typing = await self.tui.bridge.read(opened)
             if room_id != self.current_room:
                 return
             timeline = self.query_one(Timeline)
-            await timeline.show(room_id, items, at_start)
+            await timeline.show(room_id, items, at_start, read_marker=marker, readers=readers)
         finally:
             held, self._held = self._held, []
+            held_typing, held_readers = self._held_typing, self._held_readers
+            self._held_typing = self._held_readers = None
             if self._loading_room == room_id:
                 self._loading_room = None
+        self._set_typing(held_typing if held_typing is not None else typing)
+        if held_readers is not None:
+            timeline.set_readers(held_readers)
         for item_or_items, at_start_flag in held:
             if isinstance(item_or_items, tuple):
                 await timeline.add_items(item_or_items, at_start=at_start_flag)
@@ -295,6 +388,25 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         timeline = self.query_one(Timeline)
         if room_id == self.current_room and timeline.room_id == room_id:
             await timeline.remove_items(event_ids)
+
+    def typing_changed(self, room_id: str, names: tuple[str, ...]) -> None:
+        if room_id == self._loading_room:
+            self._held_typing = names
+        elif room_id == self.current_room:
+            self._set_typing(names)
+
+    def receipts_changed(self, room_id: str, readers: dict[str, tuple[str, ...]]) -> None:
+        if room_id == self._loading_room:
+            self._held_readers = readers
+            return
+        timeline = self.query_one(Timeline)
+        if room_id == self.current_room and timeline.room_id == room_id:
+            timeline.set_readers(readers)
+
+    def _set_typing(self, names: tuple[str, ...]) -> None:
+        line = self.query_one("#typing", Static)
+        line.update(Content(clean(typing_line(names))))
+        line.display = bool(names)
 
     def timeline_reset(self, room_id: str) -> None:
         if room_id == self.current_room:
@@ -369,6 +481,40 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
 
     # -- the composer ------------------------------------------------------------------------
 
+    @on(TextArea.Changed, "#composer")
+    def _composer_changed(self, event: TextArea.Changed) -> None:
+        """Tell the room we are typing (at most every 20 s while we do), and that we stopped
+        when the text is gone, sent, or left alone for 5 s."""
+        room_id = self.current_room
+        text = event.text_area.text
+        active = bool(room_id) and bool(text.strip()) and not text.startswith("/")
+        if self._typing_idle is not None:
+            self._typing_idle.stop()
+            self._typing_idle = None
+        if active:
+            now = time.monotonic()
+            if self._typing_room != room_id or now - self._typing_at > 20:
+                self._send_typing(room_id, True)
+                self._typing_at = now
+            self._typing_idle = self.set_timer(5, self._stop_typing)
+        else:
+            self._stop_typing()
+
+    def _stop_typing(self) -> None:
+        if self._typing_room is not None:
+            self._send_typing(self._typing_room, False)
+
+    def _send_typing(self, room_id: str | None, typing: bool) -> None:
+        if room_id is None or not self.tui.settings.send_typing:
+            return
+        if typing and self._typing_room not in (None, room_id):
+            self._send_typing(self._typing_room, False)
+        self._typing_room = room_id if typing else None
+        if not typing:
+            self._typing_at = 0.0
+        self.run_worker(self.tui.bridge.call(lambda e: e.set_typing(room_id, typing)),
+                        group="typing", name="Typing notice", exit_on_error=False)
+
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
         composer = self.query_one(Composer)
@@ -383,6 +529,16 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
             return
         if isinstance(action, slash_commands.JoinRoom):
             self.join_room(action.room)
+            return
+        if isinstance(action, slash_commands.DirectChat):
+            self.open_dm(action.user_id)
+            return
+        if isinstance(action, slash_commands.SendFile):
+            if self.current_room is None:
+                self.notify("Open a room first.", severity="warning")
+                composer.restore(message.text)
+                return
+            self.send_file(self.current_room, action.path)
             return
         room = self.room(self.current_room)
         if room is None:
@@ -450,6 +606,103 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         self.notify(f"Joined {target}", title="Joined")
         self.select_when_listed(room_id)
 
+    # -- files -----------------------------------------------------------------------------------
+
+    @work(group="upload", name="Sending the file", exit_on_error=False)
+    async def send_file(self, room_id: str, path_text: str) -> None:
+        path = Path(path_text).expanduser()
+        transfer_id = f"upload-{len(self._uploads)}-{time.monotonic_ns()}"
+        self._uploads[transfer_id] = path.name
+        self._show_transfer(f"Sending {path.name}…")
+        try:
+            await self.tui.bridge.call(lambda e: e.send_file(room_id, path, transfer_id=transfer_id))
+        finally:
+            self._uploads.pop(transfer_id, None)
+            self._show_transfer(None)
+            self.refresh_bindings()
+
+    def transfer_progress(self, event: Any) -> None:
+        if event.upload and event.transfer_id in self._uploads:
+            percent = f"{100 * event.done // event.total}%" if event.total else f"{event.done:,} bytes"
+            self._show_transfer(f"Sending {event.name}… {percent} ({self._key('cancel_upload')} cancels)")
+            self.refresh_bindings()
+
+    def _show_transfer(self, text: str | None) -> None:
+        line = self.query_one("#transfer", Static)
+        line.update(Content.styled(clean(text or ""), "$text-accent"))
+        line.display = bool(text)
+
+    def action_cancel_upload(self) -> None:
+        transfers = list(self._uploads)
+
+        def cancel(engine: Any) -> None:
+            for transfer_id in transfers:
+                engine.cancel_transfer(transfer_id)
+
+        self.run_worker(self.tui.bridge.read(cancel), name="Cancelling the upload", exit_on_error=False)
+        self.notify("Upload cancelled.")
+
+    def ask_send_file(self) -> None:
+        from .send_file import SendFileScreen
+
+        def chosen(path: str | None) -> None:
+            if path and self.current_room:
+                self.send_file(self.current_room, path)
+
+        if self.current_room is None:
+            self.notify("Open a room first.", severity="warning")
+            return
+        self.app.push_screen(SendFileScreen(), chosen)
+
+    @on(Timeline.FileWanted)
+    def _file_wanted(self, message: Timeline.FileWanted) -> None:
+        self.save_file(message.item.room_id, message.item.event_id, message.open)
+
+    @work(group="download", name="Downloading the file", exit_on_error=False)
+    async def save_file(self, room_id: str, event_id: str, open_it: bool) -> None:
+        self.notify("Downloading…")
+        path = await self.tui.bridge.call(lambda e: e.save_attachment(room_id, event_id))
+        if open_it:
+            from ..alerts import open_with_system
+
+            if not await asyncio.to_thread(open_with_system, path):
+                self.notify(f"Saved to {path}; nothing here can open it.", title="Saved", severity="warning")
+                return
+        self.notify(str(path), title="Opened" if open_it else "Saved")
+
+    @on(MessageView.PreviewWanted)
+    def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
+        if self.tui.settings.image_previews:
+            self.load_preview(message.view)
+
+    @work(group="previews", name="Loading an image", exit_on_error=False)
+    async def load_preview(self, view: MessageView) -> None:
+        from ..widgets.image_preview import decode
+
+        item = view.item
+        try:
+            data = await self.tui.bridge.call(lambda e: e.attachment_bytes(item.room_id, item.event_id, thumbnail=True))
+        except Exception as exc:  # a preview that cannot load is only a missing picture
+            logger.info("no preview for %s: %s", item.event_id, exc)
+            return
+        image = await asyncio.to_thread(decode, data)
+        if image is not None and view.is_mounted:
+            await view.show_preview(image)
+
+    @work(group="join", name="Opening the direct chat", exit_on_error=False)
+    async def open_dm(self, user_id: str) -> None:
+        room_id = await self.tui.bridge.call(lambda e: e.open_dm(user_id))
+        self.select_when_listed(room_id)
+
+    def ask_direct_chat(self, user_id: str = "") -> None:
+        from .direct_chat import DirectChatScreen
+
+        def opened(room_id: str | None) -> None:
+            if room_id:
+                self.select_when_listed(room_id)
+
+        self.app.push_screen(DirectChatScreen(user_id), opened)
+
     @work(group="visibility", name="Changing the history visibility", exit_on_error=False)
     async def set_visibility(self, room_id: str, visibility: str) -> None:
         await self.tui.bridge.call(lambda e: e.set_history_visibility(room_id, visibility))
@@ -468,6 +721,20 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         self.tui.ask_decline(message.invite)
 
     # -- actions -----------------------------------------------------------------------------
+
+    def action_switch_room(self) -> None:
+        from .switcher import RoomSwitcher
+
+        def chosen(key: str | None) -> None:
+            if key is None:
+                return
+            room_list = self.query_one(RoomList)
+            if room_list.select_id(key):
+                self.post_message(RoomList.Opened(key))
+            else:
+                self.notify("That room is no longer listed.", severity="warning")
+
+        self.app.push_screen(RoomSwitcher(self.tui.rooms, self.tui.invites), chosen)
 
     def action_create_room(self) -> None:
         from .create_room import CreateRoomRequest, CreateRoomScreen
@@ -532,6 +799,9 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         def done(trust: Any) -> None:
             if trust is None:
                 return
+            if trust == "emoji":  # "compare emoji with another device" instead
+                self.tui.open_verification(ask=self.tui.user_id)
+                return
             self.tui.own_trust = trust
             self.tui.trust = trust_line(trust)
             if getattr(trust, "device_verified", False):
@@ -540,6 +810,23 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
                 self.notify(getattr(trust, "detail", "") or "This device is still not verified.", severity="warning")
 
         self.app.push_screen(VerifyDeviceScreen(), done)
+
+    def _direct_partner(self) -> str | None:
+        """The other member of the open room, when it is a chat between two people."""
+        room = self.room(self.current_room)
+        if room is None:
+            return None
+        others = [m.user_id for m in room.members if m.user_id != self.tui.user_id]
+        return others[0] if len(others) == 1 else None
+
+    def action_verify_someone(self) -> None:
+        from .verification import VerifyWhoScreen
+
+        def chosen(user_id: str | None) -> None:
+            if user_id:
+                self.tui.open_verification(ask=user_id)
+
+        self.app.push_screen(VerifyWhoScreen(self.tui.user_id, self._direct_partner()), chosen)
 
     def action_setup_recovery(self) -> None:
         from .identity import RecoveryScreen
@@ -599,6 +886,8 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
         self.app.push_screen(ImportKeysScreen(), done)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_upload":
+            return bool(self._uploads)
         if action == "retry_sync":
             return self.tui.sync_state.state in ("retrying", "offline")
         if action == "verify_device":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widget import Widget
@@ -20,6 +21,7 @@ from ...engine.models import Decryption, Poll, Reaction, ReplyPreview, TimelineI
 from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
+from . import image_preview
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
 SENDER_STYLES = (
@@ -54,7 +56,13 @@ class ItemView(Vertical):
 
 class MessageView(ItemView):
     """A message: header (sender, time, 🔑 badge) unless it continues a group (a message with
-    a badge never does), then its body."""
+    a badge never does), then its body (and for an image, the image once it has arrived:
+    `PreviewWanted` asks the screen for it)."""
+
+    class PreviewWanted(Message):
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
 
     def __init__(
         self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True, thread_marks: bool = True
@@ -64,14 +72,39 @@ class MessageView(ItemView):
         self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
         self._meta: Static | None = None
         self._text: Static | None = None
+        self._seen: Static | None = None
+        self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
         self.add_class("message")
         self._apply_classes()
 
     def compose(self) -> ComposeResult:
         self._meta = Static(self._header(), classes="meta", markup=False)
         self._text = Static(self._body(), classes="body", markup=False)
+        self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
+        self._seen.display = bool(self.readers)
         yield self._meta
         yield self._text
+        yield self._seen
+
+    def on_mount(self) -> None:
+        if image_preview.is_image(self.item):
+            self.post_message(self.PreviewWanted(self))
+
+    async def show_preview(self, image: object) -> None:
+        """Show the image under the text (once; a newer one replaces it)."""
+        for old in self.query(".preview"):
+            await old.remove()
+        if self._text is not None and self.is_mounted:
+            await self.mount(image_preview.preview(image), after=self._text)
+
+    def set_readers(self, readers: tuple[str, ...]) -> None:
+        """Show "seen by Alice, Bob" under the message (nothing when nobody's receipt is here)."""
+        if readers == self.readers:
+            return
+        self.readers = readers
+        if self._seen is not None:
+            self._seen.update(seen_line(readers))
+            self._seen.display = bool(readers)
 
     def set_header(self, show: bool) -> None:
         if show != self.show_header:
@@ -95,6 +128,7 @@ class MessageView(ItemView):
         self.set_class(item.kind == "emote", "-emote")
         self.set_class(item.own, "-own")
         self.set_class(item.redacted, "-redacted")
+        self.set_class(item.highlight, "-highlight")
 
     def _header(self) -> Content:
         item = self.item
@@ -248,6 +282,35 @@ class EventLine(ItemView):
 
     def _line(self) -> Content:
         return Content.styled(clean(self.item.body or self.item.event_type), "$foreground-muted")
+
+
+def seen_line(readers: tuple[str, ...], most: int = 4) -> Content:
+    """"seen by Alice, Bob and 3 others" (names cleaned; the first readers first)."""
+    if not readers:
+        return Content("")
+    names = [clean(n) for n in readers[:most]]
+    rest = len(readers) - len(names)
+    if rest:
+        text = f"{', '.join(names)} and {rest} other{'s' if rest != 1 else ''}"
+    elif len(names) > 1:
+        text = f"{', '.join(names[:-1])} and {names[-1]}"
+    else:
+        text = names[0]
+    return Content.styled(f"seen by {text}", "italic $foreground-muted")
+
+
+class NewMessagesLine(Widget):
+    """"──── new messages ────" after the last message read before the room was opened."""
+
+    def __init__(self) -> None:
+        super().__init__(classes="new-messages")
+
+    def render(self) -> Content:
+        label = " new messages "
+        width = max(self.size.width, len(label))
+        left = (width - len(label)) // 2
+        return Content.assemble(("─" * left, "$text-error"), (label, "bold $text-error"), (
+            "─" * (width - left - len(label)), "$text-error"))
 
 
 class DaySeparator(Widget):

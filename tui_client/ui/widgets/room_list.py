@@ -1,9 +1,13 @@
-"""The room list: pending invites on top (with who invited you and their key bundle), then rooms
-with an encryption marker and an unread count.
+"""The room list: pending invites on top (with who invited you and their key bundle), then
+direct chats, spaces as collapsible trees (with the rooms they list that you have not joined),
+then the other rooms; each with an encryption marker and an unread count (red for mentions).
+What goes where is `ui.room_tree`'s (pure) business.
 
 It is an `OptionList` whose prompts are built for the current width (so unread counts line up on
-the right); it posts `RoomList.RoomHighlighted` / `RoomList.InviteHighlighted` when the cursor
-lands on a different entry, and `RoomList.AcceptInvite` / `RoomList.DeclineInvite` for `a` / `d`.
+the right) and kept per room while the room does not change (a list of 1,000 rooms rebuilds
+only what moved); it posts `RoomList.RoomHighlighted` / `RoomList.InviteHighlighted` /
+`RoomList.SpaceHighlighted` when the cursor lands on a different entry, `RoomList.AcceptInvite`
+/ `RoomList.DeclineInvite` for `a` / `d`, and `RoomList.JoinChild` for a space's unjoined room.
 """
 
 from __future__ import annotations
@@ -17,32 +21,65 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ...engine.models import Invite, RoomSummary
+from ...engine.models import Invite, RoomSummary, SpaceChild
+from .. import room_tree
 from ..describe import bundle_line
 from ..formatting import clean
+from ..room_tree import INVITE_PREFIX, JOIN_PREFIX, Entry
 
-INVITE_PREFIX = "invite:"
+__all__ = ["INVITE_PREFIX", "JOIN_PREFIX", "RoomList", "invite_prompt", "room_prompt"]
 
 
-def room_prompt(room: RoomSummary, width: int, warn: bool = False) -> Content:
+def _badge(unread: int, highlight: int) -> Content:
+    if not unread and not highlight:
+        return Content("")
+    return Content.styled(f" {max(unread, highlight)} ", "bold $text-error" if highlight else "bold $text-accent")
+
+
+def room_prompt(room: RoomSummary, width: int, warn: bool = False, depth: int = 0) -> Content:
     """"🔒 General          3" fitted to `width` cells; `warn` adds a ⚠ (a member's identity
-    changed)."""
-    marker = Content("🔒 " if room.encrypted else "   ")
-    badge = Content.styled(f" {room.unread} ", "bold $text-error" if room.highlight else "bold $text-accent")
-    if not room.unread:
-        badge = Content("")
+    changed); `depth` indents it under its space."""
+    marker = Content(("  " * depth) + ("🔒 " if room.encrypted else "   "))
+    badge = _badge(room.unread, room.highlight)
     if warn:
         badge = Content.assemble(Content.styled(" ⚠", "bold $text-warning"), badge)
     room_for_name = max(width - marker.cell_length - badge.cell_length - 1, 4)
-    name = Content.styled(clean(room.name), "bold" if room.unread else "").truncate(room_for_name, ellipsis=True)
+    name = Content.styled(clean(room.name), "bold" if room.unread or room.highlight else "").truncate(
+        room_for_name, ellipsis=True)
     gap = max(width - marker.cell_length - name.cell_length - badge.cell_length, 1)
     return Content.assemble(marker, name, " " * gap, badge)
+
+
+def space_prompt(entry: Entry, width: int) -> Content:
+    """"▾ ◆ Company" (expanded) or "▸ ◆ Company   4" (collapsed, with what is unread inside)."""
+    assert entry.room is not None
+    arrow = "▸ " if entry.collapsed else "▾ "
+    marker = Content.assemble("  " * entry.depth, (arrow, "$text-accent"), ("◆ ", "$text-secondary"))
+    badge = _badge(entry.unread, entry.highlight) if entry.collapsed else Content("")
+    room_for_name = max(width - marker.cell_length - badge.cell_length - 1, 4)
+    name = Content.styled(clean(entry.room.name), "bold").truncate(room_for_name, ellipsis=True)
+    gap = max(width - marker.cell_length - name.cell_length - badge.cell_length, 1)
+    return Content.assemble(marker, name, " " * gap, badge)
+
+
+def unjoined_prompt(child: SpaceChild, depth: int, width: int) -> Content:
+    """"+ Design · join": a room the space lists that we are not in."""
+    marker = Content.styled(("  " * depth) + " + ", "$text-success")
+    hint = Content.styled(" · join", "$foreground-muted")
+    name = Content.styled(clean(child.name or child.room_id), "italic $foreground-muted")
+    room_for_name = max(width - marker.cell_length - hint.cell_length, 4)
+    return Content.assemble(marker, name.truncate(room_for_name, ellipsis=True), hint)
 
 
 def invite_prompt(invite: Invite, width: int) -> Content:
     """The room, who invited you, and the state of their key bundle (wrapped under the room)."""
     title = Content.assemble(("✉  ", "$text-accent"), (clean(invite.name), "bold")).truncate(width, ellipsis=True)
-    inviter = Content.styled(f"   from {clean(invite.inviter_label)}", "$foreground-muted")
+    if invite.is_direct:
+        inviter = Content.styled(f"   {clean(invite.inviter_label)} wants to chat", "$foreground-muted")
+    elif invite.is_space:
+        inviter = Content.styled(f"   a space, from {clean(invite.inviter_label)}", "$foreground-muted")
+    else:
+        inviter = Content.styled(f"   from {clean(invite.inviter_label)}", "$foreground-muted")
     lines = [title, inviter.truncate(width, ellipsis=True)]
     bundle = bundle_line(invite)
     if bundle:
@@ -53,14 +90,18 @@ def invite_prompt(invite: Invite, width: int) -> Content:
 
 
 class RoomList(OptionList):
-    """Invites and rooms; the highlighted entry is what the rest of the screen shows."""
+    """Invites, direct chats, spaces and rooms; the highlighted entry is what the rest of the
+    screen shows."""
 
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", id="cursor_down", show=False),
         Binding("up,k", "cursor_up", "Previous", id="cursor_up", show=False),
-        Binding("enter", "select", "Open", id="open_room", show=False, tooltip="Write in the room, or answer the invite"),
+        Binding("enter", "select", "Open", id="open_room", show=False,
+                tooltip="Write in the room, answer the invite, fold or unfold the space, join the room"),
         Binding("a", "accept_invite", "Accept", id="accept_invite", tooltip="Accept the highlighted invite"),
         Binding("d", "decline_invite", "Decline", id="decline_invite", tooltip="Decline the highlighted invite"),
+        Binding("space", "toggle_space", "Fold", id="toggle_space", tooltip="Fold or unfold the highlighted space"),
+        Binding("J", "join_child", "Join", id="join_child", tooltip="Join the highlighted room of the space"),
     ]
 
     class RoomHighlighted(Message):
@@ -90,11 +131,39 @@ class RoomList(OptionList):
             super().__init__()
             self.invite = invite
 
+    class SpaceHighlighted(Message):
+        def __init__(self, space: RoomSummary) -> None:
+            super().__init__()
+            self.space = space
+
+    class ChildHighlighted(Message):
+        """The cursor is on a room a space lists that we have not joined."""
+
+        def __init__(self, child: SpaceChild) -> None:
+            super().__init__()
+            self.child = child
+
+    class JoinChild(Message):
+        def __init__(self, child: SpaceChild) -> None:
+            super().__init__()
+            self.child = child
+
+    class SpaceExpanded(Message):
+        """A space was unfolded: the screen asks the engine about its unjoined rooms."""
+
+        def __init__(self, space_id: str) -> None:
+            super().__init__()
+            self.space_id = space_id
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rooms: tuple[RoomSummary, ...] = ()
         self.invites: tuple[Invite, ...] = ()
         self.changed: frozenset[str] = frozenset()  # users whose identity changed
+        self.collapsed: set[str] = set()  # spaces folded by the user
+        self.entries: list[Entry] = []
+        self._by_key: dict[str, Entry] = {}
+        self._prompts: dict[str, tuple[object, int, bool, Content]] = {}  # key -> (what, width, warn, prompt)
         self._current: str | None = None
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
@@ -131,19 +200,53 @@ class RoomList(OptionList):
         """Re-create the options for the current width, keeping `keep` (default: the current
         entry) highlighted."""
         width = self._prompt_width()
+        if width != self._width:
+            self._prompts.clear()
         self._width = width
         keep = keep or self._current
-        options: list[Option | None] = []
-        if self.invites:
-            options.append(Option(Content.styled("INVITES", "bold $foreground-muted"), disabled=True))
-            options += [Option(invite_prompt(i, width), id=INVITE_PREFIX + i.room_id) for i in self.invites]
-            options.append(Option(Content.styled("ROOMS", "bold $foreground-muted"), disabled=True))
-        options += [Option(room_prompt(r, width, self.warns(r)), id=r.room_id) for r in self.rooms]
-        if not self.rooms:
+        self.entries = room_tree.build(self.rooms, self.invites, frozenset(self.collapsed))
+        self._by_key = {e.key: e for e in self.entries}
+        options: list[Option | None] = [self._option(entry, width) for entry in self.entries]
+        if not any(e.kind == "room" or e.kind == "space" for e in self.entries):
             options.append(Option(Content.styled("no rooms yet — ctrl+n creates one", "italic $foreground-muted"), disabled=True))
+        prompts = {e.key for e in self.entries}
+        for key in [k for k in self._prompts if k not in prompts]:
+            del self._prompts[key]
         with self.prevent(OptionList.OptionHighlighted):
             self.set_options(options)
         self._restore_highlight(keep)
+
+    def _option(self, entry: Entry, width: int) -> Option:
+        if entry.kind == "header":
+            return Option(Content.styled(entry.label, "bold $foreground-muted"), id=entry.key, disabled=True)
+        what: object
+        if entry.kind == "room":
+            assert entry.room is not None
+            what = (entry.room, entry.depth)
+            warn = self.warns(entry.room)
+        elif entry.kind == "space":
+            what, warn = entry, False
+        elif entry.kind == "unjoined":
+            what, warn = (entry.child, entry.depth), False
+        else:
+            what, warn = entry.invite, False
+        cached = self._prompts.get(entry.key)
+        if cached is not None and cached[1] == width and cached[2] == warn and cached[0] == what:
+            prompt = cached[3]
+        else:
+            if entry.kind == "room":
+                assert entry.room is not None
+                prompt = room_prompt(entry.room, width, warn, entry.depth)
+            elif entry.kind == "space":
+                prompt = space_prompt(entry, width)
+            elif entry.kind == "unjoined":
+                assert entry.child is not None
+                prompt = unjoined_prompt(entry.child, entry.depth, width)
+            else:
+                assert entry.invite is not None
+                prompt = invite_prompt(entry.invite, width)
+            self._prompts[entry.key] = (what, width, warn, prompt)
+        return Option(prompt, id=entry.key)
 
     def warns(self, room: RoomSummary) -> bool:
         """Whether someone in `room` has a changed identity the user has not accepted."""
@@ -151,18 +254,17 @@ class RoomList(OptionList):
 
     def _restore_highlight(self, option_id: str | None) -> None:
         index = None
-        if option_id is not None:
-            try:
-                index = self.get_option_index(option_id)
-            except Exception:
-                index = None
+        if option_id is not None and option_id in self._by_key:
+            index = self.get_option_index(option_id)
         if index is None:
-            # The entry is gone (left, joined, declined): fall back to the first room, else invite.
-            ids = [r.room_id for r in self.rooms] + [INVITE_PREFIX + i.room_id for i in self.invites]
-            if not ids:
+            # The entry is gone (left, joined, declined, folded away): fall back to the first
+            # room, else the first invite.
+            first = next((e for e in self.entries if e.kind == "room"), None) or next(
+                (e for e in self.entries if e.kind in ("space", "invite")), None)
+            if first is None:
                 self._current = None
                 return
-            index = self.get_option_index(ids[0])
+            index = self.get_option_index(first.key)
             self._auto_selected = True
         self.highlighted = index
 
@@ -181,13 +283,25 @@ class RoomList(OptionList):
         self._auto_selected = False
 
     def select_id(self, option_id: str) -> bool:
-        """Highlight a room (or `invite:` + room id); False if it is not listed (yet)."""
+        """Highlight a room (or `invite:` + room id, or a space's unjoined `join:` + room id),
+        unfolding the spaces it is in; False if it is not listed (yet)."""
         self._auto_selected = False
-        try:
-            self.highlighted = self.get_option_index(option_id)
-        except Exception:
-            return False
+        if option_id not in self._by_key:
+            full = room_tree.build(self.rooms, self.invites)
+            parents = room_tree.parents_of(full, option_id)
+            if not any(e.key == option_id for e in full):
+                return False
+            if any(p in self.collapsed for p in parents):
+                self.collapsed.difference_update(parents)
+                self._rebuild()
+            if option_id not in self._by_key:
+                return False
+        self.highlighted = self.get_option_index(option_id)
         return True
+
+    @property
+    def current_entry(self) -> Entry | None:
+        return self._by_key.get(self._current) if self._current else None
 
     @property
     def current_invite(self) -> Invite | None:
@@ -215,22 +329,39 @@ class RoomList(OptionList):
             return
         self._current = option_id
         self.refresh_bindings()
-        if option_id.startswith(INVITE_PREFIX):
-            invite = self.current_invite
-            if invite is not None:
-                self.post_message(self.InviteHighlighted(invite))
-        else:
+        entry = self._by_key.get(option_id)
+        if entry is None:
+            return
+        if entry.kind == "invite" and entry.invite is not None:
+            self.post_message(self.InviteHighlighted(entry.invite))
+        elif entry.kind == "space" and entry.room is not None:
+            self.post_message(self.SpaceHighlighted(entry.room))
+        elif entry.kind == "unjoined" and entry.child is not None:
+            self.post_message(self.ChildHighlighted(entry.child))
+        elif entry.kind == "room":
             self.post_message(self.RoomHighlighted(option_id))
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if event.option.id:
-            self.post_message(self.Opened(event.option.id))
+        entry = self._by_key.get(event.option.id or "")
+        if entry is None:
+            return
+        if entry.kind == "space":
+            self.action_toggle_space()
+        elif entry.kind == "unjoined":
+            self.action_join_child()
+        else:
+            self.post_message(self.Opened(entry.key))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("accept_invite", "decline_invite"):
             return self.current_invite is not None
+        entry = self.current_entry
+        if action == "toggle_space":
+            return entry is not None and entry.kind == "space"
+        if action == "join_child":
+            return entry is not None and entry.kind == "unjoined"
         return True
 
     def action_accept_invite(self) -> None:
@@ -240,3 +371,19 @@ class RoomList(OptionList):
     def action_decline_invite(self) -> None:
         if (invite := self.current_invite) is not None:
             self.post_message(self.DeclineInvite(invite))
+
+    def action_toggle_space(self) -> None:
+        entry = self.current_entry
+        if entry is None or entry.kind != "space":
+            return
+        if entry.key in self.collapsed:
+            self.collapsed.discard(entry.key)
+            self.post_message(self.SpaceExpanded(entry.key))
+        else:
+            self.collapsed.add(entry.key)
+        self._rebuild(entry.key)
+
+    def action_join_child(self) -> None:
+        entry = self.current_entry
+        if entry is not None and entry.kind == "unjoined" and entry.child is not None:
+            self.post_message(self.JoinChild(entry.child))

@@ -23,7 +23,8 @@ from textual.widgets import Static
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
-from .message import DaySeparator, ItemView, MessageView, make_view, starts_group
+from .image_preview import has_file
+from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
 
 class Timeline(VerticalScroll, can_focus=True):
@@ -44,6 +45,10 @@ class Timeline(VerticalScroll, can_focus=True):
                 tooltip="Delete your selected message (you are asked first, and may give a reason)"),
         Binding("t", "message('thread')", "Thread", id="open_thread", show=False,
                 tooltip="Open the thread of the selected message (or start one from it)"),
+        Binding("o", "file(True)", "Open file", id="open_file",
+                tooltip="Download the selected message's file and open it with the system's viewer"),
+        Binding("s", "file(False)", "Save file", id="save_file",
+                tooltip="Download the selected message's file into the downloads directory"),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
@@ -67,6 +72,14 @@ class Timeline(VerticalScroll, can_focus=True):
             super().__init__()
             self.item = item
 
+    class FileWanted(Message):
+        """The user wants the selected message's file saved (and opened, with `open`)."""
+
+        def __init__(self, item: TimelineItem, open: bool) -> None:
+            super().__init__()
+            self.item = item
+            self.open = open
+
     class DetailsWanted(Message):
         """The user asked for the details of an item (`i` / Enter)."""
 
@@ -89,6 +102,9 @@ class Timeline(VerticalScroll, can_focus=True):
         self._items: list[TimelineItem] = []
         self._views: dict[str, ItemView] = {}
         self._separators: dict[str, DaySeparator] = {}  # event id of the item it precedes
+        self._readers: dict[str, tuple[str, ...]] = {}  # event id -> who read up to it
+        self.read_marker: str | None = None  # "new messages" start after this event
+        self._marker_line: NewMessagesLine | None = None
         self._lock = asyncio.Lock()
         self._banner = Static("", id="timeline-start", markup=False)
 
@@ -109,18 +125,45 @@ class Timeline(VerticalScroll, can_focus=True):
     def view_of(self, event_id: str) -> ItemView | None:
         return self._views.get(event_id)
 
-    async def show(self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool) -> None:
-        """Replace everything with the items of `room_id`."""
+    async def show(
+        self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool, *,
+        read_marker: str | None = None, readers: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        """Replace everything with the items of `room_id`; a "new messages" line follows
+        `read_marker` when newer messages come after it; `readers`: read receipts by event."""
         async with self._lock:
             await self.remove_children([w for w in self.children if w is not self._banner])
             self._items, self._views, self._separators = [], {}, {}
+            self._readers = dict(readers or {})
+            self._marker_line = None
             self.set_reactive(Timeline.selected, None)
             self.room_id = room_id
             self.at_start = at_start
             self.loading_older = False
-            await self._append(list(items))
+            items = list(items)
+            await self._append(items)
+            self.read_marker = read_marker
+            marked = self._views.get(read_marker or "")
+            if marked is not None and items and items[-1].event_id != read_marker:
+                self._marker_line = NewMessagesLine()
+                await self.mount(self._marker_line, after=marked)
             self.anchor()
         self.call_after_refresh(self._check_need_older)
+
+    @property
+    def has_new_messages_line(self) -> bool:
+        return self._marker_line is not None
+
+    def set_readers(self, readers: dict[str, tuple[str, ...]]) -> None:
+        """Move the "seen by" lines to where each member's read receipt now is."""
+        old, self._readers = self._readers, dict(readers)
+        for event_id in set(old) | set(readers):
+            view = self._views.get(event_id)
+            if isinstance(view, MessageView):
+                view.set_readers(self._readers.get(event_id, ()))
+
+    def readers_of(self, event_id: str) -> tuple[str, ...]:
+        return self._readers.get(event_id, ())
 
     async def add_items(self, items: Iterable[TimelineItem], *, at_start: bool = False) -> None:
         """New items at the end (live) or at the start (back-pagination); duplicates are ignored."""
@@ -190,6 +233,8 @@ class Timeline(VerticalScroll, can_focus=True):
                 widgets.append(separator)
             view = make_view(item, self.time_format, show_header=starts_group(previous, item, self.time_format),
                              thread_marks=not self.thread)
+            if isinstance(view, MessageView):
+                view.readers = self._readers.get(item.event_id, ())
             self._views[item.event_id] = view
             widgets.append(view)
             previous = item
@@ -283,6 +328,7 @@ class Timeline(VerticalScroll, can_focus=True):
         return None
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
+        self.refresh_bindings()
         if old and (view := self._views.get(old)):
             view.remove_class("-selected")
         item = None
@@ -331,6 +377,9 @@ class Timeline(VerticalScroll, can_focus=True):
         if action == "message":
             item = self._target()
             return item is not None and self.allows(str(parameters[0]) if parameters else "", item)
+        if action == "file":
+            index = self._index_of_selected()
+            return index is not None and has_file(self._items[index])
         return True
 
     @staticmethod
@@ -357,6 +406,11 @@ class Timeline(VerticalScroll, can_focus=True):
         item = self._target()
         if item is not None and self.allows(action, item):
             self.post_message(self.MessageAction(action, item))
+
+    def action_file(self, open: bool) -> None:
+        index = self._index_of_selected()
+        if index is not None and has_file(self._items[index]):
+            self.post_message(self.FileWanted(self._items[index], open))
 
     def action_details(self) -> None:
         """Details of the selected item; with nothing selected (e.g. from the command palette),

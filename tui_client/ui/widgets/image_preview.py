@@ -1,0 +1,57 @@
+"""An image shown inside the timeline, through textual-image: a terminal graphics protocol
+(kitty's, sixel) where the terminal has one, coloured half-cells everywhere else.
+
+textual-image asks the terminal about its cell size once, when it is first imported, which it
+cannot do once Textual owns the terminal: `tui_client.ui.app` imports this module before the
+app starts.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from textual.widget import Widget
+from textual_image.renderable import Image as AutoRenderable
+from textual_image.renderable.unicode import Image as UnicodeRenderable
+from textual_image.widget import HalfcellImage
+from textual_image.widget import Image as TerminalImage
+
+# Without a terminal (headless: tests, screenshots) textual-image falls back to grey shades;
+# coloured half-cells (what a terminal without a graphics protocol gets) show the picture better.
+_WIDGET: Any = HalfcellImage if AutoRenderable is UnicodeRenderable else TerminalImage
+
+MAX_PIXELS = 40_000_000  # a decompression bomb is refused, not decoded
+
+
+def decode(data: bytes) -> Any:
+    """A Pillow image from bytes (for a preview: small, RGB), or None if they are not one."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail((800, 600))
+            return image.convert("RGB")
+    except Exception:
+        return None
+
+
+def preview(image: Any) -> Widget:
+    widget: Widget = _WIDGET(image, classes="preview")
+    return widget
+
+
+def is_image(item: Any) -> bool:
+    """Whether a timeline item is an image message (its file can be previewed)."""
+    attachment = getattr(item, "attachment", None)
+    if attachment is not None:
+        return bool(getattr(item, "msgtype", None) == "m.image")
+    return (item.body or "").startswith("[image] ") and not item.failed
+
+
+def has_file(item: Any) -> bool:
+    """Whether a timeline item is a message with a file (image, file, audio, video)."""
+    if getattr(item, "attachment", None) is not None:
+        return True
+    return (item.body or "").startswith(("[image]", "[file]", "[audio]", "[video]")) and not item.failed
