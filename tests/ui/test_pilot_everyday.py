@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, OptionList, Static
 
 from tui_client.config import Settings
-from tui_client.engine.models import Invite, RoomSummary, SpaceChild
+from tui_client.engine.models import Attachment, Invite, RoomSummary, SpaceChild
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.screens.switcher import RoomSwitcher
 from tui_client.ui.widgets.composer import Composer
@@ -298,6 +298,11 @@ def _png_bytes(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
+def _attachment(name: str, mimetype: str) -> Attachment:
+    """What the engine reads of a file message's content (an encrypted file)."""
+    return Attachment(name, mimetype, 1234, True, "mxc://example.org/" + name.replace(".", ""))
+
+
 async def test_an_image_previews_in_the_timeline_and_files_save(make_app, tmp_path):
     from tui_client.engine.models import Decryption
     from tui_client.ui.screens.send_file import SendFileScreen
@@ -305,9 +310,10 @@ async def test_an_image_previews_in_the_timeline_and_files_save(make_app, tmp_pa
     from .fake_engine import _item, general_timeline, project_timeline
 
     image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
-                  decryption=Decryption.DECRYPTED)
+                  decryption=Decryption.DECRYPTED, msgtype="m.image", attachment=_attachment("red.png", "image/png"))
     document = _item(51, PROJECT, ALICE, "Alice", ts(4, 9, 11), "message", "[file] report.pdf",
-                     decryption=Decryption.DECRYPTED)
+                     decryption=Decryption.DECRYPTED, msgtype="m.file",
+                     attachment=_attachment("report.pdf", "application/pdf"))
     engine = FakeEngine(rooms=everyday_rooms(), timelines={
         PROJECT: project_timeline() + [image, document], GENERAL: general_timeline()})
     engine._files["$e50"] = _png_bytes(64, 32)
@@ -360,7 +366,7 @@ async def test_image_previews_can_be_turned_off(make_app):
     from .fake_engine import _item, project_timeline
 
     image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
-                  decryption=Decryption.DECRYPTED)
+                  decryption=Decryption.DECRYPTED, msgtype="m.image", attachment=_attachment("red.png", "image/png"))
     engine = FakeEngine(rooms=everyday_rooms(), timelines={PROJECT: project_timeline() + [image]})
     app = make_app(engine, settings=Settings(image_previews=False))
     async with app.run_test(size=SIZE) as pilot:
