@@ -72,29 +72,46 @@ class MessageView(ItemView):
         self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
         self._meta: Static | None = None
         self._text: Static | None = None
+        self._marks: Static | None = None  # the thread summary and the reactions, under a preview
         self._seen: Static | None = None
         self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
+        self._preview_asked = False
         self.add_class("message")
         self._apply_classes()
 
     def compose(self) -> ComposeResult:
         self._meta = Static(self._header(), classes="meta", markup=False)
-        self._text = Static(self._body(), classes="body", markup=False)
+        self._text = Static(self._main_body(), classes="body", markup=False)
+        marks = self._marks_body()
+        self._marks = Static(marks, classes="body marks", markup=False)
+        self._marks.display = bool(marks)
         self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
         self._seen.display = bool(self.readers)
         yield self._meta
         yield self._text
+        yield self._marks
         yield self._seen
 
     def on_mount(self) -> None:
+        self._want_preview()
+
+    def _want_preview(self) -> None:
+        """Ask for the image once the item is one (it may decrypt into one later); drop the
+        preview when it no longer is (deleted)."""
         if image_preview.is_image(self.item):
-            self.post_message(self.PreviewWanted(self))
+            if not self._preview_asked:
+                self._preview_asked = True
+                self.post_message(self.PreviewWanted(self))
+        elif self._preview_asked:
+            self._preview_asked = False
+            for old in self.query(".preview"):
+                old.remove()
 
     async def show_preview(self, image: object) -> None:
-        """Show the image under the text (once; a newer one replaces it)."""
+        """Show the image under the text, above the reactions (once; a newer one replaces it)."""
         for old in self.query(".preview"):
             await old.remove()
-        if self._text is not None and self.is_mounted:
+        if self._text is not None and self.is_mounted and image_preview.is_image(self.item):
             await self.mount(image_preview.preview(image), after=self._text)
 
     def set_readers(self, readers: tuple[str, ...]) -> None:
@@ -115,9 +132,14 @@ class MessageView(ItemView):
         self._apply_classes()
         # The children may exist before this view is mounted: an update can arrive in between,
         # so update them whenever compose has run (before that, compose renders the new item).
-        if self._meta is not None and self._text is not None:
+        if self._meta is not None and self._text is not None and self._marks is not None:
             self._meta.update(self._header())
-            self._text.update(self._body())
+            self._text.update(self._main_body())
+            marks = self._marks_body()
+            self._marks.update(marks)
+            self._marks.display = bool(marks)
+        if self.is_mounted:
+            self._want_preview()
 
     def _apply_classes(self) -> None:
         item = self.item
@@ -143,6 +165,11 @@ class MessageView(ItemView):
         return Content.assemble(*parts)
 
     def _body(self) -> Content:
+        """Everything under the header, as text: the message, then its thread and reactions."""
+        marks = self._marks_body()
+        return Content("\n").join([self._main_body(), marks]) if marks else self._main_body()
+
+    def _main_body(self) -> Content:
         item = self.item
         lines: list[Content] = []
         if item.thread_root is not None and self.thread_marks:
@@ -154,6 +181,11 @@ class MessageView(ItemView):
             place = " · ".join(clean(p) for p in (item.location.description, item.location.geo_uri) if p)
             if place:
                 lines.append(Content.styled(f"📍 {place}", "$text-secondary"))
+        return Content("\n").join(lines)
+
+    def _marks_body(self) -> Content:
+        item = self.item
+        lines: list[Content] = []
         if item.thread is not None and self.thread_marks:
             summary = item.thread
             latest = ""
