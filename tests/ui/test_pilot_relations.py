@@ -221,3 +221,44 @@ async def test_event_details_list_every_version_of_an_edited_message(make_app):
         text = app.screen.query_one("#text-json", TextArea).text
         assert text.startswith("Yes, Friday at 10.") and "every version, oldest first (2)" in text
         assert "Yes, Friday at 9." in text.split("──")[-1]
+
+
+async def test_files_open_and_preview_in_a_thread_and_news_from_the_room_on_screen_do_not_ring(make_app):
+    """Issue 14's files and bell inside issue 12's thread view: `s` saves the selected file, an
+    image previews, and a mention in the room whose thread is on screen is not rung for."""
+    import io
+
+    from PIL import Image
+
+    from tui_client.engine.models import Attachment, Decryption
+
+    from .fake_engine import ALICE, _item, ts
+
+    picture = _item(48, LAUNCH, ALICE, "Alice", ts(4, 9, 10), "message", "[image] chart.png",
+                    decryption=Decryption.DECRYPTED, msgtype="m.image", thread_root="$e43",
+                    attachment=Attachment("chart.png", "image/png", 100, True, "mxc://example.org/chart"))
+    fake = FakeEngine(rooms=[launch_room()], invites=[], timelines={LAUNCH: launch_timeline() + [picture]})
+    data = io.BytesIO()
+    Image.new("RGB", (40, 20), (20, 120, 220)).save(data, format="PNG")
+    fake._files["$e48"] = data.getvalue()
+    app = make_app(fake)
+    rang: list[bool] = []
+    app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await select(pilot, screen, "$e43")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThreadScreen), what="the thread")
+        thread = app.screen
+        timeline = thread.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.view_of("$e48") is not None and timeline.view_of("$e48").query(".preview"),
+                       what="the image's preview in the thread")
+        timeline.focus()
+        timeline.selected = "$e48"
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: ("save_attachment", (LAUNCH, "$e48")) in fake.calls, what="the save")
+
+        fake.receive(LAUNCH, ALICE, "Alice", "look @Bob", highlight=True, notify=True)
+        await pilot.pause(0.1)
+        assert not rang

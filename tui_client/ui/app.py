@@ -227,10 +227,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
         event = message.event
         main = self._main
-        looking = (
-            main is not None and self.screen is main
-            and getattr(main, "current_room", None) == event.room_id and self.app_focus
+        screen = self.screen
+        shown = (
+            getattr(main, "current_room", None) if main is not None and screen is main
+            else getattr(screen, "room_id", None) if screen in self._thread_screens()
+            else None
         )
+        looking = shown == event.room_id and self.app_focus
         if looking:
             return
         settings = self.settings

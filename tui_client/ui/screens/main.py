@@ -658,36 +658,10 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
     def _file_wanted(self, message: Timeline.FileWanted) -> None:
         self.save_file(message.item.room_id, message.item.event_id, message.open)
 
-    @work(group="download", name="Downloading the file", exit_on_error=False)
-    async def save_file(self, room_id: str, event_id: str, open_it: bool) -> None:
-        self.notify("Downloading…")
-        path = await self.tui.bridge.call(lambda e: e.save_attachment(room_id, event_id))
-        if open_it:
-            from ..alerts import open_with_system
-
-            if not await asyncio.to_thread(open_with_system, path):
-                self.notify(f"Saved to {path}; nothing here can open it.", title="Saved", severity="warning")
-                return
-        self.notify(str(path), title="Opened" if open_it else "Saved")
-
     @on(MessageView.PreviewWanted)
     def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
         if self.tui.settings.image_previews:
             self.load_preview(message.view)
-
-    @work(group="previews", name="Loading an image", exit_on_error=False)
-    async def load_preview(self, view: MessageView) -> None:
-        from ..widgets.image_preview import decode
-
-        item = view.item
-        try:
-            data = await self.tui.bridge.call(lambda e: e.attachment_bytes(item.room_id, item.event_id, thumbnail=True))
-        except Exception as exc:  # a preview that cannot load is only a missing picture
-            logger.info("no preview for %s: %s", item.event_id, exc)
-            return
-        image = await asyncio.to_thread(decode, data)
-        if image is not None and view.is_mounted:
-            await view.show_preview(image)
 
     @work(group="join", name="Opening the direct chat", exit_on_error=False)
     async def open_dm(self, user_id: str) -> None:

@@ -5,13 +5,15 @@
 - `DeleteMessageScreen`: asks first, says what deleting does, takes an optional reason.
 - `MessageActions`: the screens that show a timeline and a composer (the main screen, a thread)
   mix this in: it turns `Timeline.MessageAction` and a submitted composer (with its reply or
-  edit context) into engine commands, through the app's bridge, in workers.
+  edit context) into engine commands, through the app's bridge, in workers; and saves, opens and
+  previews a message's file.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +26,11 @@ from ...engine.models import TimelineItem
 from ..formatting import clean
 from ..widgets.composer import Composer, ComposerContext
 from .dialog import EngineDialog
+
+if TYPE_CHECKING:
+    from ..widgets.message import MessageView
+
+logger = logging.getLogger(__name__)
 
 QUICK_REACTIONS = ("👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅")
 
@@ -214,3 +221,32 @@ class MessageActions:
                 screen.query_one(Composer).restore(f"/me {text}" if emote else text, context)
                 raise
 
+    # -- a message's file (the screen's handlers of Timeline.FileWanted and
+    # MessageView.PreviewWanted call these) ---------------------------------------------------------
+
+    @work(group="download", name="Downloading the file", exit_on_error=False)
+    async def save_file(self, room_id: str, event_id: str, open_it: bool) -> None:
+        screen: Any = self
+        screen.notify("Downloading…")
+        path = await self.tui.bridge.call(lambda e: e.save_attachment(room_id, event_id))
+        if open_it:
+            from ..alerts import open_with_system
+
+            if not await asyncio.to_thread(open_with_system, path):
+                screen.notify(f"Saved to {path}; nothing here can open it.", title="Saved", severity="warning")
+                return
+        screen.notify(str(path), title="Opened" if open_it else "Saved")
+
+    @work(group="previews", name="Loading an image", exit_on_error=False)
+    async def load_preview(self, view: MessageView) -> None:
+        from ..widgets.image_preview import decode
+
+        item = view.item
+        try:
+            data = await self.tui.bridge.call(lambda e: e.attachment_bytes(item.room_id, item.event_id, thumbnail=True))
+        except Exception as exc:  # a preview that cannot load is only a missing picture
+            logger.info("no preview for %s: %s", item.event_id, exc)
+            return
+        image = await asyncio.to_thread(decode, data)
+        if image is not None and view.is_mounted:
+            await view.show_preview(image)

@@ -1,6 +1,6 @@
 """A thread: its root and every reply (loaded from the server), kept up to date, with a composer
-that writes in the thread. Replying to, editing, reacting to and deleting messages work as in
-the room (`MessageActions`)."""
+that writes in the thread. Replying to, editing, reacting to and deleting messages, and saving,
+opening and previewing files, work as in the room (`MessageActions`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ...engine.models import TimelineItem
 from .. import slash_commands
 from ..formatting import clean
 from ..widgets.composer import Composer
-from ..widgets.message import item_details
+from ..widgets.message import MessageView, item_details
 from ..widgets.timeline import Timeline
 from ..workers import ReportsWorkerErrors
 from .message_actions import MessageActions
@@ -104,6 +104,15 @@ class ThreadScreen(ReportsWorkerErrors, MessageActions, Screen[None]):
     @on(Timeline.MessageAction)
     def _message_action(self, message: Timeline.MessageAction) -> None:
         self.message_action(message.action, message.item)
+
+    @on(Timeline.FileWanted)
+    def _file_wanted(self, message: Timeline.FileWanted) -> None:
+        self.save_file(message.item.room_id, message.item.event_id, message.open)
+
+    @on(MessageView.PreviewWanted)
+    def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
+        if self.tui.settings.image_previews:
+            self.load_preview(message.view)
 
     @on(Timeline.Selected)
     def _selected(self, message: Timeline.Selected) -> None:
