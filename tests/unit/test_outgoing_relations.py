@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tui_client.engine.outgoing import edit_content, reaction_content, reply_content, thread_content
+from tui_client.engine.outgoing import (
+    edit_content,
+    reaction_content,
+    reply_content,
+    thread_content,
+    with_edit_mentions,
+    with_mentions,
+)
 
 
 def test_a_reply_names_its_target_mentions_its_sender_and_carries_no_fallback():
@@ -39,3 +46,21 @@ def test_an_edit_has_a_star_fallback_and_the_new_content():
 
 def test_a_reaction_is_an_annotation():
     assert reaction_content("$m", "👍") == {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$m", "key": "👍"}}
+
+
+# -- mentions on relations (issue 14's m.mentions on issue 12's relations) -----------------------
+
+MEMBERS = {"@alice:x": "Alice", "@bob:x": "Bob", "@carol:x": "Carol"}
+
+
+def test_a_reply_mentions_whom_it_answers_and_whom_its_text_names():
+    content = with_mentions(reply_content("@Carol look", "$q", "@alice:x", own_user_id="@bob:x"), MEMBERS, "@bob:x")
+    assert content["m.mentions"] == {"user_ids": ["@alice:x", "@carol:x"]}
+
+
+def test_an_edit_mentions_at_the_top_only_whom_the_new_text_adds():
+    edit = with_edit_mentions(edit_content("@Alice and @Carol", "$orig"), MEMBERS, "@bob:x", "hi @Alice")
+    assert edit["m.new_content"]["m.mentions"] == {"user_ids": ["@alice:x", "@carol:x"]}
+    assert edit["m.mentions"] == {"user_ids": ["@carol:x"]}  # Alice was mentioned before: not twice
+    unchanged = with_edit_mentions(edit_content("hi @Alice!", "$orig"), MEMBERS, "@bob:x", "hi @Alice")
+    assert unchanged["m.mentions"] == {}  # present, so receivers do not search the "* …" text for names
