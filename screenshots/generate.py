@@ -31,11 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from textual.widgets import Input, TextArea  # noqa: E402
 
+from tui_client.cli import open_backend  # noqa: E402
 from tui_client.config import Settings  # noqa: E402
 from tui_client.engine.engine import Engine  # noqa: E402
 from tui_client.homeserver import SynapseServer, ensure_synapse, synapse_python  # noqa: E402
 from tui_client.logs import setup_logging  # noqa: E402
-from tui_client.ui.app import TuiApp, open_backend  # noqa: E402
+from tui_client.ui.app import TuiApp  # noqa: E402
 from tui_client.ui.screens.invites import InvitesScreen  # noqa: E402
 from tui_client.ui.screens.login import LoginScreen  # noqa: E402
 from tui_client.ui.screens.main import MainScreen  # noqa: E402

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 from textual.command import CommandList  # noqa: E402
 from textual.widgets import Input, TextArea  # noqa: E402
 
+from tui_client.cli import open_backend  # noqa: E402
 from tui_client.demo.launcher import start_bot, stop_bot  # noqa: E402
 from tui_client.demo.story import Demo  # noqa: E402
 from tui_client.logs import setup_logging  # noqa: E402
-from tui_client.ui.app import open_backend  # noqa: E402
 from tui_client.ui.demo import DemoApp  # noqa: E402
 from tui_client.ui.screens.confirm import ConfirmScreen  # noqa: E402
 from tui_client.ui.screens.main import MainScreen  # noqa: E402

@@ -159,6 +159,40 @@ async def test_a_keyword_rule_and_a_muted_room_apply_in_encrypted_rooms(engines)
         [(room_id, "Deploying to production"), (muted, "except @Bob")])
 
 
+def _item(engine: Engine, room_id: str, event_id: str):
+    return next((i for i in engine.timeline(room_id) if i.event_id == event_id), None)
+
+
+async def test_edits_reactions_and_deletions_are_not_news_and_a_reply_to_us_is_a_mention(engines):
+    """Relations are folded into the message they are about (issue 12), so the notifier sees
+    only new messages: an edit or a reaction never rings, a reply to us does (it mentions us),
+    and deleting a mention takes it off the room's count."""
+    alice = await engines("alice")
+    bob = await engines("bob")
+    room_id = await _room_with(alice, bob)
+    ours = await bob.send_text(room_id, "shall we ship?")
+    assert await alice.wait_until(lambda: _item(alice, room_id, ours) is not None)
+    await bob.sync_once()  # the backlog is not news; what follows is
+    notes: list[Notification] = []
+    bob.subscribe(lambda e: notes.append(e) if isinstance(e, Notification) else None)
+
+    plain = await alice.send_text(room_id, "plain message")
+    await alice.edit(room_id, plain, "plain message, edited for @Bob")
+    await alice.react(room_id, ours, "👍")
+    reply = await alice.reply(room_id, ours, "yes, today")
+    assert await bob.wait_until(lambda: (item := _item(bob, room_id, reply)) is not None and item.decrypted
+                                and (ours_now := _item(bob, room_id, ours)) is not None and ours_now.reactions
+                                and (edited := _item(bob, room_id, plain)) is not None and edited.edited)
+    await bob.sync_once()
+    assert [(n.item.event_id, n.highlight) for n in notes] == [(plain, False), (reply, True)]
+    assert _item(bob, room_id, reply).highlight and bob.room(room_id).highlight == 1
+
+    await alice.redact(room_id, reply)
+    assert await bob.wait_until(lambda: _item(bob, room_id, reply).redacted)
+    assert not _item(bob, room_id, reply).highlight and bob.room(room_id).highlight == 0
+    assert len(notes) == 2
+
+
 # -- typing and receipts ---------------------------------------------------------------------------------
 
 

@@ -333,10 +333,10 @@ class JsPeer:
         return (await self.call("setHistoryVisibility", room_id=room_id, visibility=visibility))["eventId"]
 
     async def send(self, room_id: str, body: str) -> str:
-        return (await self.call("send", room_id=room_id, body=body))["eventId"]
+        return await self.send_message(room_id, body)
 
     async def send_content(self, room_id: str, content: dict, event_type: str = "m.room.message") -> str:
-        return (await self.call("sendContent", room_id=room_id, content=content, type=event_type))["eventId"]
+        return await self.send_event(room_id, event_type, content)
 
     async def create_dm(self, user_id: str) -> str:
         return (await self.call("createDm", user_id=user_id))["roomId"]
@@ -444,6 +444,61 @@ class JsPeer:
     async def wait_for_room_key_bundle(self, room_id: str, *, sender: str | None = None,
                                        timeout_ms: int = 30000) -> dict:
         return await self.call("waitForRoomKeyBundle", room_id=room_id, sender=sender, timeout_ms=timeout_ms)
+
+    # ------------------------------------------------------------------ what Element sends besides text
+    async def send_event(self, room_id: str, event_type: str, content: dict) -> str:
+        return (await self.call("sendEvent", room_id=room_id, type=event_type, content=content))["eventId"]
+
+    async def send_message(self, room_id: str, body: str, msgtype: str = "m.text") -> str:
+        return (await self.call("send", room_id=room_id, body=body, msgtype=msgtype))["eventId"]
+
+    async def reply(self, room_id: str, event_id: str, body: str, *, fallback: bool = True) -> str:
+        return (await self.call("reply", room_id=room_id, event_id=event_id, body=body, fallback=fallback))["eventId"]
+
+    async def edit(self, room_id: str, event_id: str, body: str) -> str:
+        return (await self.call("edit", room_id=room_id, event_id=event_id, body=body))["eventId"]
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        return (await self.call("react", room_id=room_id, event_id=event_id, key=key))["eventId"]
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
+        return (await self.call("redact", room_id=room_id, event_id=event_id, reason=reason))["eventId"]
+
+    async def send_thread(self, room_id: str, root_id: str, body: str) -> str:
+        return (await self.call("sendThread", room_id=room_id, root_id=root_id, body=body))["eventId"]
+
+    async def send_poll(self, room_id: str, question: str, answers: list[str], *, kind: str = "disclosed",
+                        stable: bool = False) -> dict:
+        """-> {eventId, answerIds}"""
+        return await self.call("sendPoll", room_id=room_id, question=question, answers=answers, kind=kind,
+                               stable=stable)
+
+    async def vote_poll(self, room_id: str, poll_id: str, answer_ids: list[str], *, stable: bool = False) -> str:
+        return (await self.call("votePoll", room_id=room_id, poll_id=poll_id, answer_ids=answer_ids,
+                                stable=stable))["eventId"]
+
+    async def end_poll(self, room_id: str, poll_id: str, *, stable: bool = False) -> str:
+        return (await self.call("endPoll", room_id=room_id, poll_id=poll_id, stable=stable))["eventId"]
+
+    async def send_location(self, room_id: str, uri: str, description: str | None = None) -> str:
+        return (await self.call("sendLocation", room_id=room_id, uri=uri, description=description))["eventId"]
+
+    async def send_sticker(self, room_id: str, body: str, url: str) -> str:
+        return (await self.call("sendSticker", room_id=room_id, body=body, url=url))["eventId"]
+
+    async def timeline(self, room_id: str, *, paginate: bool = True) -> list[dict]:
+        """js-sdk's own view of the room: edits applied, redactions, reply and thread ids, reactions."""
+        return await self.call("timeline", room_id=room_id, paginate=paginate)
+
+    async def wait_timeline(self, room_id: str, predicate, timeout: float = 30.0) -> dict[str, dict]:
+        """Poll `timeline` until `predicate(events_by_id)` holds; returns the last view (by event id)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            view = {e["eventId"]: e for e in await self.timeline(room_id)}
+            if predicate(view) or loop.time() > deadline:
+                return view
+            await asyncio.sleep(0.3)
 
     # ------------------------------------------------------------------ emoji verification
     async def send_olm_to_device(self, event_type: str, user_id: str, device_id: str, content: dict) -> int:

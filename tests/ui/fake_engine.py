@@ -42,15 +42,22 @@ from tui_client.engine.models import (
     BundleSummary,
     Decryption,
     DeviceReport,
+    EditVersion,
     EventDetails,
     Invite,
     KeyProvenance,
+    Location,
     Member,
     MemberReport,
+    Poll,
+    PollAnswer,
+    Reaction,
+    ReplyPreview,
     RoomInspection,
     RoomSummary,
     SessionReport,
     SyncState,
+    ThreadSummary,
     TimelineItem,
     VerificationInfo,
     VerificationPhase,
@@ -115,6 +122,39 @@ def general_timeline() -> list[TimelineItem]:
               decryption=Decryption.DECRYPTED),
         _item(21, GENERAL, DAVE, "Dave", ts(4, 10, 1), "emote", "waves", decryption=Decryption.DECRYPTED),
     ]
+
+
+LAUNCH = "!launch:example.org"
+
+
+def launch_timeline() -> list[TimelineItem]:
+    """What Element sends besides text, as the engine aggregates it: a reply, an edited message,
+    reactions (one of them ours), a deleted message, a thread, a poll and a location."""
+    dec = dict(decryption=Decryption.DECRYPTED, msgtype="m.text")
+    return [
+        _item(40, LAUNCH, ALICE, "Alice", ts(4, 9, 0), "message", "Shall we launch on Friday?", **dec,
+              reactions=(Reaction("👍", (ALICE, CAROL, ME), "$r1"), Reaction("🎉", (CAROL,)))),
+        _item(41, LAUNCH, ME, "Bob", ts(4, 9, 2), "message", "Yes, Friday at 10.", **dec,
+              reply_to="$e40", reply=ReplyPreview("$e40", "ok", ALICE, "Alice", "Shall we launch on Friday?"),
+              edited=True, edits=(EditVersion("$e41", ts(4, 9, 2), "Yes, Friday at 9."),
+                                  EditVersion("$x41", ts(4, 9, 3), "Yes, Friday at 10."))),
+        _item(42, LAUNCH, CAROL, "Carol", ts(4, 9, 4), "message", None, redacted=True, redacted_by=CAROL,
+              redaction_reason="wrong room"),
+        _item(43, LAUNCH, ALICE, "Alice", ts(4, 9, 5), "message", "Release checklist", **dec,
+              thread=ThreadSummary(2, CAROL, "Carol", "docs are done")),
+        _item(44, LAUNCH, ME, "Bob", ts(4, 9, 6), "message", "tests pass", **dec, thread_root="$e43"),
+        _item(45, LAUNCH, CAROL, "Carol", ts(4, 9, 7), "message", "docs are done", **dec, thread_root="$e43"),
+        _item(46, LAUNCH, CAROL, "Carol", ts(4, 9, 8), "poll", "Poll: Lunch after?\n1. Pizza (2 votes)\n2. Salad (1 vote)",
+              decryption=Decryption.DECRYPTED, event_type="org.matrix.msc3381.poll.start",
+              poll=Poll("Lunch after?", (PollAnswer("p", "Pizza", (ALICE, ME)), PollAnswer("s", "Salad", (CAROL,))))),
+        _item(47, LAUNCH, ALICE, "Alice", ts(4, 9, 9), "message", "Meet here", decryption=Decryption.DECRYPTED,
+              msgtype="m.location", location=Location("The office, 3rd floor", "geo:51.5,-0.12")),
+    ]
+
+
+def launch_room() -> RoomSummary:
+    return RoomSummary(LAUNCH, "Launch", None, True, "shared",
+                       members((ALICE, "Alice"), (ME, "Bob"), (CAROL, "Carol")), unread=0)
 
 
 def members(*pairs: tuple[str, str]) -> tuple[Member, ...]:
@@ -485,6 +525,7 @@ class FakeEngine(FakeVerifications, FakeCrypto):
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._counter = 100
+        self._reaction_ids: dict[str, tuple[str, str, str]] = {}
         self._trust = own_trust
         self.closed = False
         # Cross-signing and QA state (see FakeCrypto).
@@ -611,6 +652,96 @@ class FakeEngine(FakeVerifications, FakeCrypto):
         self._timelines.setdefault(room_id, []).append(item)
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item.event_id
+
+    def _find(self, room_id: str, event_id: str) -> tuple[int, TimelineItem]:
+        items = self._timelines.get(room_id, [])
+        for index, item in enumerate(items):
+            if item.event_id == event_id:
+                return index, item
+        raise EngineError(f"there is no message {event_id} in this room")
+
+    def _change(self, room_id: str, index: int, item: TimelineItem) -> None:
+        self._timelines[room_id][index] = item
+        self.emit(TimelineItemUpdated(room_id, item))
+
+    async def reply(
+        self, room_id: str, event_id: str, text: str, *, in_thread: bool = False, emote: bool = False
+    ) -> str:
+        self.calls.append(("reply", (room_id, event_id, text, in_thread)))
+        _, target = self._find(room_id, event_id)
+        self._counter += 1
+        root = (target.thread_root or target.event_id) if in_thread else target.thread_root
+        preview = None if in_thread else ReplyPreview(event_id, "ok", target.sender, target.sender_name,
+                                                      (target.body or "").split("\n")[0])
+        item = _item(self._counter, room_id, ME, "Bob", ts(4, 12, 0), "message", text,
+                     decryption=Decryption.DECRYPTED, msgtype="m.text", reply_to=None if in_thread else event_id,
+                     reply=preview, thread_root=root)
+        self._timelines[room_id].append(item)
+        self.emit(TimelineItemsAdded(room_id, (item,)))
+        if root is not None:
+            index, root_item = self._find(room_id, root)
+            replies = (root_item.thread.replies if root_item.thread else 0) + 1
+            self._change(room_id, index, replace(root_item, thread=ThreadSummary(replies, ME, "Bob", text)))
+        return item.event_id
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> str:
+        self.calls.append(("edit", (room_id, event_id, text)))
+        index, target = self._find(room_id, event_id)
+        if not target.own:
+            raise EngineError("you can only edit your own messages")
+        self._counter += 1
+        versions = target.edits or (EditVersion(target.event_id, target.timestamp, target.body),)
+        edited = replace(target, body=text, formatted_body=None, edited=True,
+                         edits=versions + (EditVersion(f"$e{self._counter}", ts(4, 12, 1), text),))
+        self._change(room_id, index, edited)
+        return f"$e{self._counter}"
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        self.calls.append(("react", (room_id, event_id, key)))
+        index, target = self._find(room_id, event_id)
+        self._counter += 1
+        reaction_id = f"$e{self._counter}"
+        held = target.reaction(key)
+        if held is not None and held.own_event_id:
+            raise EngineError(f"you already reacted with {key}")
+        self._reaction_ids[reaction_id] = (room_id, event_id, key)
+        if held is None:
+            reactions = target.reactions + (Reaction(key, (ME,), reaction_id),)
+        else:
+            reactions = tuple(Reaction(key, r.senders + (ME,), reaction_id) if r.key == key else r
+                              for r in target.reactions)
+        self._change(room_id, index, replace(target, reactions=reactions))
+        return reaction_id
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
+        self.calls.append(("redact", (room_id, event_id, reason)))
+        self._counter += 1
+        if event_id in self._reaction_ids:
+            _, target_id, key = self._reaction_ids.pop(event_id)
+            index, target = self._find(room_id, target_id)
+            reactions = []
+            for r in target.reactions:
+                if r.key == key:
+                    senders = tuple(s for s in r.senders if s != ME)
+                    if senders:
+                        reactions.append(Reaction(key, senders, None))
+                else:
+                    reactions.append(r)
+            self._change(room_id, index, replace(target, reactions=tuple(reactions)))
+            return f"$e{self._counter}"
+        index, target = self._find(room_id, event_id)
+        self._change(room_id, index, replace(
+            target, body=None, formatted_body=None, redacted=True, redacted_by=ME, redaction_reason=reason,
+            reactions=(), edits=(), edited=False, provenance=None, reply=None))
+        return f"$e{self._counter}"
+
+    def thread(self, room_id: str, root_id: str) -> list[TimelineItem]:
+        items = self._timelines.get(room_id, [])
+        return [i for i in items if i.event_id == root_id or i.thread_root == root_id]
+
+    async def load_thread(self, room_id: str, root_id: str) -> list[TimelineItem]:
+        self.calls.append(("load_thread", (room_id, root_id)))
+        return self.thread(room_id, root_id)
 
     async def preview_invite(self, room_id: str, user_id: str) -> SharePreview:
         room = self.room(room_id)

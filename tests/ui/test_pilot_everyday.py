@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, OptionList, Static
 
 from tui_client.config import Settings
-from tui_client.engine.models import Invite, RoomSummary, SpaceChild
+from tui_client.engine.models import Attachment, Invite, RoomSummary, SpaceChild
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.screens.switcher import RoomSwitcher
 from tui_client.ui.widgets.composer import Composer
@@ -299,6 +299,11 @@ def _png_bytes(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
+def _attachment(name: str, mimetype: str) -> Attachment:
+    """What the engine reads of a file message's content (an encrypted file)."""
+    return Attachment(name, mimetype, 1234, True, "mxc://example.org/" + name.replace(".", ""))
+
+
 async def test_an_image_previews_in_the_timeline_and_files_save(make_app, tmp_path):
     from tui_client.engine.models import Decryption
     from tui_client.ui.screens.send_file import SendFileScreen
@@ -306,9 +311,10 @@ async def test_an_image_previews_in_the_timeline_and_files_save(make_app, tmp_pa
     from .fake_engine import _item, general_timeline, project_timeline
 
     image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
-                  decryption=Decryption.DECRYPTED)
+                  decryption=Decryption.DECRYPTED, msgtype="m.image", attachment=_attachment("red.png", "image/png"))
     document = _item(51, PROJECT, ALICE, "Alice", ts(4, 9, 11), "message", "[file] report.pdf",
-                     decryption=Decryption.DECRYPTED)
+                     decryption=Decryption.DECRYPTED, msgtype="m.file",
+                     attachment=_attachment("report.pdf", "application/pdf"))
     engine = FakeEngine(rooms=everyday_rooms(), timelines={
         PROJECT: project_timeline() + [image, document], GENERAL: general_timeline()})
     engine._files["$e50"] = _png_bytes(64, 32)
@@ -355,13 +361,54 @@ async def test_an_image_previews_in_the_timeline_and_files_save(make_app, tmp_pa
         await wait_for(pilot, lambda: app.screen is screen, what="back")
 
 
+async def test_an_images_reactions_stay_under_the_picture_and_late_or_deleted_images_follow(make_app):
+    """Issue 12's reactions and issue 14's preview on one message: the picture comes between
+    the text and the reactions. An undecryptable message that turns out to be an image gets its
+    preview then; a deleted image loses it."""
+    from tui_client.engine.events import TimelineItemUpdated
+    from tui_client.engine.models import Decryption, Reaction
+
+    from .fake_engine import _item, project_timeline
+
+    image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
+                  decryption=Decryption.DECRYPTED, msgtype="m.image", attachment=_attachment("red.png", "image/png"),
+                  reactions=(Reaction("👍", (CAROL,)),))
+    late = _item(52, PROJECT, ALICE, "Alice", ts(4, 9, 12), "encrypted", None, event_type="m.room.encrypted",
+                 decryption=Decryption.FAILED, failure_code="missing_key", failure_reason="no key for this message yet")
+    engine = FakeEngine(rooms=everyday_rooms(), timelines={PROJECT: project_timeline() + [image, late]})
+    engine._files["$e50"] = engine._files["$e52"] = _png_bytes(64, 32)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_ready(pilot)
+        screen.query_one(RoomList).select_id(PROJECT)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.view_of("$e50") is not None
+                       and timeline.view_of("$e50").query(".preview"), what="the image preview")
+        view = timeline.view_of("$e50")
+        order = [" ".join(sorted(child.classes)) for child in view.children]
+        assert order.index("preview") < order.index("body marks"), order
+        assert "👍 1" in str(view.query_one(".marks", Static).render())
+        assert not timeline.view_of("$e52").query(".preview")
+
+        decrypted = replace(late, kind="message", body="[image] late.png", decryption=Decryption.DECRYPTED,
+                            failure_code=None, failure_reason=None, msgtype="m.image",
+                            attachment=_attachment("late.png", "image/png"))
+        engine.emit(TimelineItemUpdated(PROJECT, decrypted))
+        await wait_for(pilot, lambda: timeline.view_of("$e52").query(".preview"), what="the late image's preview")
+
+        deleted = replace(image, body=None, redacted=True, redacted_by=ALICE, attachment=None, reactions=())
+        engine.emit(TimelineItemUpdated(PROJECT, deleted))
+        await wait_for(pilot, lambda: not view.query(".preview"), what="the deleted image's preview gone")
+        assert not view.query_one(".marks", Static).display
+
+
 async def test_image_previews_can_be_turned_off(make_app):
     from tui_client.engine.models import Decryption
 
     from .fake_engine import _item, project_timeline
 
     image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
-                  decryption=Decryption.DECRYPTED)
+                  decryption=Decryption.DECRYPTED, msgtype="m.image", attachment=_attachment("red.png", "image/png"))
     engine = FakeEngine(rooms=everyday_rooms(), timelines={PROJECT: project_timeline() + [image]})
     app = make_app(engine, settings=Settings(image_previews=False))
     async with app.run_test(size=SIZE) as pilot:

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from .output import err
+
 logger = logging.getLogger("tui_client.cli")
 
 
@@ -42,18 +44,29 @@ EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_PROFILE_UNUSABLE = 1, 2, 3, 4
 
 async def with_engine(
     args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, sync: bool = True,
-    broken_store_ok: bool = False,
+    broken_store_ok: bool = False, offline_ok: bool = False,
 ) -> int:
+    """Run `body` on the profile's engine, after one sync. With `offline_ok`, a homeserver that
+    cannot be reached is said on stderr and `body` reads what the last sync kept
+    (`args.offline` is then True)."""
     from ..engine.engine import Engine
+    from ..engine.errors import Unreachable
 
     engine = Engine(args.profile, settings=args.settings)
+    args.offline = False
     try:
         if not await engine.open(broken_store_ok=broken_store_ok):
             raise CliError(f"profile {args.profile!r} is not logged in; run `tui-client login` first")
         if sync:
-            await engine.sync_once()
+            try:
+                await engine.sync_once()
+            except Unreachable as exc:
+                if not offline_ok:
+                    raise
+                args.offline = True
+                err(f"offline: {exc}; showing what was kept from the last sync")
         code = await body(engine)
-        if engine.logged_in and not engine.store_problem:
+        if engine.logged_in and not engine.store_problem and not args.offline:
             await engine.flush()
         return code
     finally:

@@ -25,11 +25,15 @@ from .rooms import (
     cmd_decline,
     cmd_dm,
     cmd_download,
+    cmd_edit,
     cmd_history,
     cmd_invite,
     cmd_invites,
     cmd_join,
     cmd_leave,
+    cmd_react,
+    cmd_redact,
+    cmd_reply,
     cmd_rooms,
     cmd_send,
     cmd_set_visibility,
@@ -90,6 +94,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--emote", action="store_true", help="send as /me")
     p.add_argument("--notice", action="store_true", help="send as a notice")
+
+    p = add("reply", cmd_reply, "reply to a message (in its thread if it is in one); prints the new event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("text", help="markdown; '-' reads stdin")
+    p.add_argument("--thread", action="store_true",
+                   help="write in the thread of EVENT_ID (starting one from it) instead of replying to it")
+    p.add_argument("--emote", action="store_true", help="send as /me")
+
+    p = add("edit", cmd_edit, "replace the text of one of your messages; prints the edit's event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("text", help="markdown; '-' reads stdin")
+
+    p = add("react", cmd_react, "react to a message (e.g. 👍); prints the reaction's event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("key")
+
+    p = add("redact", cmd_redact, "delete a message (or take back a reaction by its event id); prints the "
+            "redaction's event id")
+    p.add_argument("room")
+    p.add_argument("event_id")
+    p.add_argument("--reason", help="say why (shown to everyone)")
 
     p = add("dm", cmd_dm, "open the direct chat with a user (an encrypted one is created if there is none); "
             "prints its room id")

@@ -1,5 +1,5 @@
-"""Commands about rooms: list, create, send, invite (history first), join, leave, history,
-share-preview, sync."""
+"""Commands about rooms: list, create, send (and reply, edit, react, redact), invite (history
+first), join, leave, history, share-preview, sync."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 from ..engine.errors_text import LAST_MEMBER, is_last_member
 from ..safe_text import clean
 from .common import CliError, resolve_room, with_engine
-from .output import err, id_text, item_json, name_text, out, plural, print_json
+from .output import err, history_line, id_text, item_json, name_text, out, plural, print_json
 
 logger = logging.getLogger("tui_client.cli")
 
@@ -53,7 +53,7 @@ async def cmd_rooms(args: argparse.Namespace) -> int:
                     f"({what}{plural(s.joined_count, 'member')}, history {name_text(s.history_visibility)})")
         return 0
 
-    return await with_engine(args, body)
+    return await with_engine(args, body, offline_ok=True)
 
 
 async def cmd_invites(args: argparse.Namespace) -> int:
@@ -105,6 +105,44 @@ async def cmd_send(args: argparse.Namespace) -> int:
         text = args.text if args.text != "-" else sys.stdin.read()
         event_id = await engine.send_text(room_id, text, emote=args.emote, notice=args.notice)
         out(id_text(event_id))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_reply(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        text = args.text if args.text != "-" else sys.stdin.read()
+        out(id_text(await engine.reply(room_id, args.event_id, text, in_thread=args.thread, emote=args.emote)))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_edit(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        text = args.text if args.text != "-" else sys.stdin.read()
+        out(id_text(await engine.edit(room_id, args.event_id, text)))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_react(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        out(id_text(await engine.react(room_id, args.event_id, args.key)))
+        return 0
+
+    return await with_engine(args, body)
+
+
+async def cmd_redact(args: argparse.Namespace) -> int:
+    async def body(engine: Any) -> int:
+        room_id = await resolve_room(engine, args.room)
+        out(id_text(await engine.redact(room_id, args.event_id, args.reason)))
         return 0
 
     return await with_engine(args, body)
@@ -187,26 +225,29 @@ async def cmd_set_visibility(args: argparse.Namespace) -> int:
 async def cmd_history(args: argparse.Namespace) -> int:
     async def body(engine: Any) -> int:
         room_id = await resolve_room(engine, args.room)
-        if args.wait:
-            await engine.wait_until(
-                lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait
-            )
-        items = await engine.load_full_history(room_id)
-        if args.wait and any(i.failed for i in items):
-            await engine.wait_until(lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait)
+        if args.offline:
             items = engine.timeline(room_id)
+            if not items:
+                raise CliError(f"offline, and nothing of {args.room} was kept from the last sync")
+        else:
+            if args.wait:
+                await engine.wait_until(
+                    lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait
+                )
+            items = await engine.load_full_history(room_id)
+            if args.wait and any(i.failed for i in items):
+                await engine.wait_until(lambda: all(not i.failed for i in engine.timeline(room_id)), args.wait)
+                items = engine.timeline(room_id)
         if not args.all:
             items = [i for i in items if i.is_message]
         if args.json:
             print_json([item_json(i) for i in items])
         else:
             for i in items:
-                text = clean(i.body) if i.body is not None else f"⚠ {name_text(i.failure_reason)}"
-                badge = f"  [{name_text(i.provenance.badge)}]" if i.provenance else ""
-                out(f"{name_text(i.sender_name)}: {text}{badge}")
+                out(f"{name_text(i.sender_name)}: {history_line(i)}")
         return 0
 
-    return await with_engine(args, body)
+    return await with_engine(args, body, offline_ok=True)
 
 
 async def cmd_share_preview(args: argparse.Namespace) -> int:

@@ -15,8 +15,17 @@ from ..config import HISTORY_VISIBILITIES, Settings
 from .errors import EngineError, SharingFailed
 from .history_sharing.rules import InviteeFacts
 from .history_sharing.service import ImportResult, SharePreview, SharingError, ShareResult
-from .models import SharePrediction
-from .outgoing import text_content, with_mentions
+from .models import SharePrediction, TimelineItem
+from .outgoing import (
+    MAX_REACTION_KEY,
+    edit_content,
+    reaction_content,
+    reply_content,
+    text_content,
+    thread_content,
+    with_edit_mentions,
+    with_mentions,
+)
 from .timeline.timelines import error_text
 
 if TYPE_CHECKING:
@@ -129,20 +138,91 @@ class RoomCommands:
             raise EngineError("nothing to send")
         room = await self.joined_room(room_id)
         msgtype = "m.emote" if emote else "m.notice" if notice else "m.text"
-        members = {uid: u.display_name for uid, u in room.users.items()}
-        content = with_mentions(text_content(text, msgtype=msgtype), members, self._client.user_id)
-        if room.encrypted:
-            await self._prepare_encrypted_send(room_id)
-        try:
-            resp = await self._client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
-        except Exception as exc:
-            raise EngineError(f"could not send: {exc or type(exc).__name__}") from exc
-        if not isinstance(resp, r.RoomSendResponse):
-            raise EngineError(f"could not send: {error_text(resp)}")
-        return resp.event_id
+        content = with_mentions(text_content(text, msgtype=msgtype), self._members(room), self._client.user_id)
+        return await self.send_event(room_id, "m.room.message", content)
+
+    @staticmethod
+    def _members(room: Any) -> dict[str, str | None]:
+        """Who a message may mention: the room's members and their display names."""
+        return {uid: u.display_name for uid, u in room.users.items()}
+
+    # -- replies, threads, edits, reactions, deletions --------------------------------------------
+
+    async def _target(self, room_id: str, event_id: str, doing: str) -> tuple[Any, TimelineItem]:
+        room = await self.joined_room(room_id)
+        item = await self._timelines.fetch(room_id, event_id)
+        if item is None:
+            raise EngineError(f"cannot {doing}: there is no message {event_id} in this room (or it is not one you can see)")
+        if item.redacted:
+            raise EngineError(f"cannot {doing}: that message was deleted")
+        return room, item
+
+    async def reply(self, room_id: str, event_id: str, text: str, *, in_thread: bool = False, emote: bool = False) -> str:
+        """Reply to a message. Inside a thread the reply stays there. `in_thread`: write in the
+        thread of `event_id` (started from it if it is not in one yet) without replying to it."""
+        if not text.strip():
+            raise EngineError("nothing to send")
+        msgtype = "m.emote" if emote else "m.text"
+        room, target = await self._target(room_id, event_id, "reply")
+        if in_thread:
+            root = target.thread_root or target.event_id
+            latest = self._timelines.latest_in_thread(room_id, root)
+            content = thread_content(text, root, latest, msgtype=msgtype)
+        else:
+            content = reply_content(
+                text, target.event_id, target.sender, own_user_id=self._client.user_id, msgtype=msgtype,
+                thread_root=target.thread_root,
+            )
+        # Whom the reply mentions in its text, besides whom it replies to.
+        content = with_mentions(content, self._members(room), self._client.user_id)
+        return await self.send_event(room_id, "m.room.message", content, "reply")
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> str:
+        """Replace the text of one of our own messages."""
+        if not text.strip():
+            raise EngineError("nothing to send (to delete a message, delete it)")
+        room, target = await self._target(room_id, event_id, "edit")
+        if not target.own:
+            raise EngineError("you can only edit your own messages")
+        if not target.editable:
+            raise EngineError("only text messages can be edited")
+        content = edit_content(text, event_id, msgtype=target.msgtype or "m.text")
+        content = with_edit_mentions(content, self._members(room), self._client.user_id, target.body or "")
+        return await self.send_event(room_id, "m.room.message", content, "edit")
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        """React to a message with `key` (an emoji or a short text)."""
+        key = key.strip()
+        if not key:
+            raise EngineError("a reaction needs a key, e.g. 👍")
+        if len(key) > MAX_REACTION_KEY:
+            raise EngineError(f"a reaction is at most {MAX_REACTION_KEY} characters")
+        _, target = await self._target(room_id, event_id, "react")
+        held = target.reaction(key)
+        if held is not None and held.own_event_id is not None:
+            raise EngineError(f"you already reacted with {key}; delete that reaction to take it back")
+        return await self.send_event(room_id, "m.reaction", reaction_content(event_id, key), "react")
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
+        """Delete a message (ours, or anyone's with the power to), and our own edits of it, whose
+        text would otherwise stay on the server. Returns the redaction's event id."""
+        await self.joined_room(room_id)
+        item = await self._timelines.fetch(room_id, event_id)
+        if item is not None and item.redacted:
+            raise EngineError("that message is already deleted")
+        resp = await self._client.room_redact(room_id, event_id, reason or None)
+        if not isinstance(resp, r.RoomRedactResponse):
+            raise EngineError(f"could not delete: {error_text(resp)}")
+        for version in (item.edits[1:] if item is not None and item.own else ()):
+            edit = await self._client.room_redact(room_id, version.event_id, reason or None)
+            if not isinstance(edit, r.RoomRedactResponse):
+                logger.warning("could not delete the edit %s of %s: %s", version.event_id, event_id, error_text(edit))
+        return str(resp.event_id)
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any], what: str = "send") -> str:
-        """Send any room event as it is (encrypted if the room is); returns its event id."""
+        """Send any room event as it is (encrypted in an encrypted room, its m.relates_to copied
+        into the clear by nio; reactions go unencrypted, as Element sends them). Returns its
+        event id."""
         room = await self.joined_room(room_id)
         if room.encrypted:
             await self._prepare_encrypted_send(room_id)
@@ -200,6 +280,9 @@ class RoomCommands:
             await self._client.joined_members(room_id)
         if self._client.should_query_keys:
             await self._sync.query_keys()
+        assert self._client.olm is not None
+        # A session kept from an earlier run continues only if the room is as it was.
+        self._client.olm.check_outbound_session(room_id, room.users, room.history_visibility)
 
     # -- inviting, with the history -----------------------------------------------------------------
 

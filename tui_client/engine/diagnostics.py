@@ -181,16 +181,20 @@ def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails 
     timeline = engine.timelines.get(room_id)
     if timeline is None:
         return None
-    index = timeline.index_of(event_id)
-    if index is None:
+    item = timeline.item(event_id)
+    facts = timeline.events.facts(event_id)
+    if item is None or facts is None:
         return None
-    item = timeline.items[index]
-    raw = timeline.raw.get(event_id)
     olm = engine.olm
-    encrypted = olm.encrypted_sources.get(event_id)
-    decrypted = getattr(raw, "source", None) if item.decrypted else None
-    if encrypted is None and not item.decrypted:
-        encrypted = getattr(raw, "source", None) if item.event_type == "m.room.encrypted" else None
+    encrypted = olm.encrypted_sources.get(event_id) if not item.redacted else None
+    if encrypted is None and facts.wire is not None:
+        encrypted = dict(facts.wire)
+    decrypted: dict[str, Any] | None = None
+    if item.decrypted and not item.redacted:
+        decrypted = {
+            "event_id": event_id, "sender": facts.sender, "origin_server_ts": facts.timestamp,
+            "type": facts.type, "content": dict(facts.content),
+        }
     sender_device = item.sender_device or (encrypted or {}).get("content", {}).get("device_id")
     provenance = item.provenance.sentence(item.sender) if item.provenance else None
     restored = _restored_from_backup(engine, room_id, item)
@@ -209,8 +213,10 @@ def event_details(engine: Context, room_id: str, event_id: str) -> EventDetails 
         trust=_trust_sentence(engine, item, sender_device),
         provenance=provenance,
         failure_reason=item.failure_reason,
-        decrypted_json=decrypted if isinstance(decrypted, dict) else None,
+        decrypted_json=decrypted,
         encrypted_json=encrypted if isinstance(encrypted, dict) else None,
+        edits=item.edits,
+        body=item.body,
     )
 
 

@@ -81,6 +81,7 @@ from .spaces import Spaces
 from .transfers import Transfers
 from .store_guard import STORE_SUFFIXES, check_readable, check_store, set_aside, store_path
 from .sync import SyncLoop
+from .timeline.cache import TimelineCache
 from .timeline.timelines import Timelines, error_text
 
 __all__ = ["Engine", "EngineError", "NotLoggedIn", "SharingFailed", "StoreError"]
@@ -264,7 +265,9 @@ class Engine:
         gossip.on_backup_key = backup_key_received
         gossip.backup_key_provider = backup.current_key
         timelines = Timelines(
-            client, sharing, lambda: identity.own_trust().device_verified, self.emit, on_missing_key=gossip.want_key
+            client, sharing, lambda: identity.own_trust().device_verified, self.emit,
+            spawn=self.spawn, cache=TimelineCache(client.store, store_key), clock=self.clock,
+            on_missing_key=gossip.want_key,
         )
         rooms = Rooms(client, sharing, timelines, self.emit)
         commands = RoomCommands(client, self._sync, rooms, timelines, sharing, self.settings)
@@ -336,6 +339,8 @@ class Engine:
             self._build_parts(self._client, info.store_key)
             assert self._parts is not None
             self._parts.rooms.restore_invites()
+            # What the last run saw, before the server answers (or when it cannot).
+            self._parts.rooms.restore_cached(self._parts.timelines.restore(self._client.loaded_sync_token))
         except StoreError:
             await self._close_client()
             raise
@@ -408,6 +413,7 @@ class Engine:
     async def close(self) -> None:
         await self.stop_sync()
         if self._parts is not None:
+            self._parts.timelines.flush_cache({}, None)  # what changed since the last sync
             self._parts.sharing.close()
             self._parts.backup.close()
         for task in list(self._tasks):
@@ -488,6 +494,10 @@ class Engine:
         parts = self._require()
         parts.rooms.on_sync(resp)
         parts.keys.on_sync(resp)
+        # Inside the sync's transaction: the cache and the sync token it matches are stored together.
+        touched = set(resp.rooms.join) | parts.timelines.dirty_rooms()
+        summaries = {s.room_id: s for room_id in touched if (s := parts.rooms.summary(room_id)) is not None}
+        parts.timelines.flush_cache(summaries, parts.client.next_batch)
 
     async def _after_sync(self) -> None:
         parts = self._require()
@@ -673,6 +683,14 @@ class Engine:
     def timeline(self, room_id: str) -> list[TimelineItem]:
         return self._parts.timelines.items(room_id) if self._parts else []
 
+    def thread(self, room_id: str, root_id: str) -> list[TimelineItem]:
+        """A thread as far as we have it: its root, then its replies, oldest first."""
+        return self._parts.timelines.thread(room_id, root_id) if self._parts else []
+
+    async def load_thread(self, room_id: str, root_id: str) -> list[TimelineItem]:
+        """A thread with every reply the server has."""
+        return await self._require().timelines.load_thread(room_id, root_id)
+
     def timeline_at_start(self, room_id: str) -> bool:
         return bool(self._parts and self._parts.timelines.at_start(room_id))
 
@@ -710,6 +728,23 @@ class Engine:
 
     async def send_text(self, room_id: str, text: str, *, emote: bool = False, notice: bool = False) -> str:
         return await self._require().commands.send_text(room_id, text, emote=emote, notice=notice)
+
+    async def reply(
+        self, room_id: str, event_id: str, text: str, *, in_thread: bool = False, emote: bool = False
+    ) -> str:
+        """Reply to a message (staying in its thread, if it is in one); `in_thread`: write in the
+        thread of `event_id` instead, starting one from it if needed."""
+        return await self._require().commands.reply(room_id, event_id, text, in_thread=in_thread, emote=emote)
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> str:
+        return await self._require().commands.edit(room_id, event_id, text)
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        return await self._require().commands.react(room_id, event_id, key)
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
+        """Delete a message (or take back a reaction: redact its event)."""
+        return await self._require().commands.redact(room_id, event_id, reason)
 
     def share_preview(self, room_id: str) -> SharePreview:
         """What inviting someone into `room_id` now would share (for a warning before inviting)."""

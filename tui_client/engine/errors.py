@@ -11,6 +11,11 @@ class NotLoggedIn(EngineError):
     """The profile has no session (log in first), or the server no longer accepts it."""
 
 
+class Unreachable(EngineError):
+    """The homeserver could not be reached at all (no answer, not an error answer): the client
+    is offline and shows what it kept from the last sync."""
+
+
 class SharingFailed(EngineError):
     """Sharing history with an invitee failed, so the invite was not sent (the user decides)."""
 

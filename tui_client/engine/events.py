@@ -46,6 +46,15 @@ class TimelineItemUpdated(EngineEvent):
 
 
 @dataclass(frozen=True)
+class TimelineItemsRemoved(EngineEvent):
+    """Items that turned out not to be messages of their own (an undecryptable event that
+    decrypted into an edit or a reaction, now folded into its target)."""
+
+    room_id: str
+    event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TypingChanged(EngineEvent):
     """Who is typing in a room now (display names, without us)."""
 

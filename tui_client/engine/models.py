@@ -74,13 +74,93 @@ class KeyProvenance:
 
 
 @dataclass(frozen=True)
+class Reaction:
+    """One reaction key on a message and who reacted with it (first reaction first)."""
+
+    key: str
+    senders: tuple[str, ...]
+    own_event_id: str | None = None  # our own reaction with this key (redact it to take it back)
+
+    @property
+    def count(self) -> int:
+        return len(self.senders)
+
+
+@dataclass(frozen=True)
+class EditVersion:
+    """One version of an edited message (event details list them, newest last)."""
+
+    event_id: str
+    timestamp: int
+    body: str | None
+    provenance: KeyProvenance | None = None
+
+
+@dataclass(frozen=True)
+class ReplyPreview:
+    """What a reply quotes: the replied-to message's sender and a one-line snippet."""
+
+    event_id: str
+    state: str  # "ok" | "deleted" | "encrypted" | "missing" (not found) | "loading"
+    sender: str | None = None
+    sender_name: str | None = None
+    snippet: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """On a thread's root: how many replies it has and the latest one."""
+
+    replies: int
+    latest_sender: str | None = None
+    latest_sender_name: str | None = None
+    latest_snippet: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str | None
+    mimetype: str | None
+    size: int | None
+    encrypted: bool
+    url: str | None = None  # mxc:// (plain) or the encrypted file's url
+
+
+@dataclass(frozen=True)
+class PollAnswer:
+    id: str
+    text: str
+    voters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Poll:
+    question: str
+    answers: tuple[PollAnswer, ...]
+    kind: str = "disclosed"  # "disclosed" (results shown while open) | "undisclosed"
+    max_selections: int = 1
+    ended: bool = False
+    voters: int = 0  # people whose latest valid vote counts
+
+    def own_choice(self, user_id: str) -> tuple[str, ...]:
+        return tuple(a.id for a in self.answers if user_id in a.voters)
+
+
+@dataclass(frozen=True)
+class Location:
+    description: str | None
+    geo_uri: str | None
+
+
+@dataclass(frozen=True)
 class TimelineItem:
     event_id: str
     room_id: str
     sender: str
     sender_name: str
     timestamp: int  # ms since the epoch, from the server
-    kind: str  # "message" | "emote" | "notice" | "encrypted" | "membership" | "state" | "bad" | "other"
+    # "message" | "emote" | "notice" | "sticker" | "poll" | "encrypted" | "membership" | "state" | "bad"
+    kind: str
     body: str | None
     event_type: str
     formatted_body: str | None = None
@@ -92,6 +172,22 @@ class TimelineItem:
     sender_key: str | None = None
     sender_device: str | None = None
     own: bool = False
+    # What Element sends besides plain text, aggregated on this item (engine.timeline.relations).
+    msgtype: str | None = None
+    edited: bool = False  # an m.replace from the sender applies: body is the newest edit's
+    edits: tuple[EditVersion, ...] = ()  # the original first, then each edit (event details)
+    edit_provenance: KeyProvenance | None = None  # of the edit shown, when its key came in a bundle
+    reply_to: str | None = None
+    reply: ReplyPreview | None = None
+    thread_root: str | None = None  # this item is a reply in that thread
+    thread: ThreadSummary | None = None  # this item is a thread's root
+    reactions: tuple[Reaction, ...] = ()
+    redacted: bool = False  # deleted: body is None and the content is gone
+    redacted_by: str | None = None
+    redaction_reason: str | None = None
+    attachment: Attachment | None = None
+    poll: Poll | None = None
+    location: Location | None = None
     # The user's push rules, evaluated on the decrypted event, say it mentions them (or one of
     # their keywords): shown highlighted.
     highlight: bool = False
@@ -106,7 +202,24 @@ class TimelineItem:
 
     @property
     def is_message(self) -> bool:
-        return self.kind in ("message", "emote", "notice", "encrypted", "bad")
+        return self.kind in ("message", "emote", "notice", "encrypted", "bad", "sticker", "poll")
+
+    @property
+    def shown_provenance(self) -> KeyProvenance | None:
+        """Whose word the text shown rests on, when a key bundle gave the key: the original's,
+        else that of the edit shown."""
+        return self.provenance or self.edit_provenance
+
+    @property
+    def editable(self) -> bool:
+        """An own text message that can be edited (not deleted, not undecryptable)."""
+        return (
+            self.own and not self.redacted and self.kind in ("message", "emote", "notice")
+            and self.msgtype in ("m.text", "m.emote", "m.notice") and self.body is not None
+        )
+
+    def reaction(self, key: str) -> Reaction | None:
+        return next((r for r in self.reactions if r.key == key), None)
 
 
 @dataclass(frozen=True)
@@ -223,7 +336,8 @@ class SyncPhase(str, Enum):
     STOPPED = "stopped"
     CONNECTING = "connecting"
     SYNCING = "syncing"
-    RETRYING = "retrying"
+    RETRYING = "retrying"  # the server answered with an error; trying again
+    OFFLINE = "offline"  # the server cannot be reached; showing what was kept, trying again
     LOGGED_OUT = "logged_out"
 
 
@@ -345,6 +459,8 @@ class EventDetails:
     failure_reason: str | None
     decrypted_json: dict | None
     encrypted_json: dict | None
+    edits: tuple[EditVersion, ...] = ()  # the original and every edit, oldest first
+    body: str | None = None  # the whole text shown (after edits)
 
 
 # -- identities and trust (cross-signing) -------------------------------------------------------

@@ -43,6 +43,58 @@ def text_content(text: str, *, msgtype: str = "m.text") -> dict:
     return content
 
 
+# -- relations, as Element sends them (the spec's shapes; no reply fallback, as of Matrix 1.13) ----
+
+MAX_REACTION_KEY = 100  # characters; Element's quick reactions are one emoji
+
+
+def reply_content(
+    text: str, target_id: str, target_sender: str | None, *, own_user_id: str, msgtype: str = "m.text",
+    thread_root: str | None = None,
+) -> dict:
+    """A reply to `target_id`; inside a thread (`thread_root`) it stays in that thread."""
+    content = text_content(text, msgtype=msgtype)
+    if thread_root is not None:
+        content["m.relates_to"] = {
+            "rel_type": "m.thread", "event_id": thread_root, "is_falling_back": False,
+            "m.in_reply_to": {"event_id": target_id},
+        }
+    else:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": target_id}}
+    if target_sender and target_sender != own_user_id:
+        content["m.mentions"] = {"user_ids": [target_sender]}  # Element notifies whom one replies to
+    else:
+        content["m.mentions"] = {}
+    return content
+
+
+def thread_content(text: str, root_id: str, latest_id: str | None, *, msgtype: str = "m.text") -> dict:
+    """A message in the thread of `root_id` (not a reply to anyone in it): its `m.in_reply_to` is
+    only a fallback to the thread's latest message, for clients without threads."""
+    content = text_content(text, msgtype=msgtype)
+    content["m.relates_to"] = {
+        "rel_type": "m.thread", "event_id": root_id, "is_falling_back": True,
+        "m.in_reply_to": {"event_id": latest_id or root_id},
+    }
+    return content
+
+
+def edit_content(text: str, target_id: str, *, msgtype: str = "m.text") -> dict:
+    """An edit: the new text in `m.new_content`, and "* new text" for clients without edits."""
+    new = text_content(text, msgtype=msgtype)
+    content: dict = {"msgtype": msgtype, "body": f"* {new['body']}"}
+    if "formatted_body" in new:
+        content["format"] = new["format"]
+        content["formatted_body"] = f"* {new['formatted_body']}"
+    content["m.new_content"] = new
+    content["m.relates_to"] = {"rel_type": "m.replace", "event_id": target_id}
+    return content
+
+
+def reaction_content(target_id: str, key: str) -> dict:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target_id, "key": key}}
+
+
 # -- mentions (intentional mentions, Matrix 1.7) -------------------------------------------------------
 
 _AT = re.compile(r"(?<![\w@])@")
@@ -89,3 +141,13 @@ def with_mentions(content: dict, members: Mapping[str, str | None], own_user_id:
     if room:
         mentions["room"] = True
     return {**content, "m.mentions": mentions}
+
+
+def with_edit_mentions(edit: dict, members: Mapping[str, str | None], own_user_id: str, old_text: str) -> dict:
+    """An edit (`edit_content`) with its mentions, as the spec has them: the new content's own
+    `m.mentions`, and at the top level only who the edit mentions that the text it replaces did
+    not (so nobody is notified twice)."""
+    new = with_mentions(edit["m.new_content"], members, own_user_id)
+    before, _ = mentioned(old_text, members, own_user_id)
+    added = [u for u in new["m.mentions"].get("user_ids", []) if u not in before]
+    return {**edit, "m.new_content": new, "m.mentions": {"user_ids": added} if added else {}}

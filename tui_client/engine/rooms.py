@@ -43,6 +43,9 @@ class Rooms:
         self._timelines = timelines
         self._emit = emit
         self._known_invites: set[str] = set()
+        # Rooms as the last run saw them, until the first sync says how they are now.
+        self._cached: dict[str, RoomSummary] = {}
+        self._live = False
         # Set by the engine once the parts exist (they need each other).
         self.directs: DirectChats | None = None
         self.spaces: Spaces | None = None
@@ -54,7 +57,17 @@ class Rooms:
 
     # -- a sync response -----------------------------------------------------------------------------
 
+    def restore_cached(self, summaries: list[RoomSummary]) -> None:
+        self._cached = {s.room_id: s for s in summaries}
+
+    @property
+    def offline_view(self) -> bool:
+        """The rooms shown are the cached ones: no sync has answered since the start."""
+        return not self._live
+
     def on_sync(self, resp: r.SyncResponse) -> None:
+        self._live = True
+        self._cached = {}
         touched = self._to_device(resp)
         rooms_changed = bool(touched)
         rooms_changed |= self._account_data(getattr(resp, "raw", None) or {})
@@ -144,9 +157,11 @@ class Rooms:
 
     def _joined_room(self, room_id: str, info: Any) -> None:
         olm = self._client.olm
-        for event in list(info.state) + list(info.timeline.events):
+        for event in info.timeline.events:
             if isinstance(event, RoomHistoryVisibilityEvent) and olm is not None:
-                # Sessions are tied to the visibility they were created under (MSC4268).
+                # Sessions are tied to the visibility they were created under (MSC4268). A
+                # visibility in the state section (every full sync repeats it) is compared with
+                # the session's before the next send (AppOlm.check_outbound_session).
                 olm.discard_outbound_session(room_id, "history visibility changed")
         self._timelines.on_sync(room_id, info)
 
@@ -227,12 +242,17 @@ class Rooms:
 
     def summaries(self) -> list[RoomSummary]:
         out = [self._summary(room) for room in self._client.rooms.values()]
-        out.sort(key=lambda s: (-s.last_active, s.name.lower()))
+        if not self._live:
+            out += [s for room_id, s in self._cached.items() if room_id not in self._client.rooms]
+        # (A cached room's summary is as old as the cache; its timeline may be newer.)
+        out.sort(key=lambda s: (-max(s.last_active, self._timelines.last_timestamp(s.room_id)), s.name.lower()))
         return out
 
     def summary(self, room_id: str) -> RoomSummary | None:
         room = self._client.rooms.get(room_id)
-        return self._summary(room) if room else None
+        if room is None:
+            return None if self._live else self._cached.get(room_id)
+        return self._summary(room)
 
     def _summary(self, room: Any) -> RoomSummary:
         members = tuple(

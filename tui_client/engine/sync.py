@@ -13,7 +13,7 @@ from nio import responses as r
 from nio.exceptions import LocalProtocolError
 
 from ..config import Settings
-from .errors import EngineError, NotLoggedIn
+from .errors import EngineError, NotLoggedIn, Unreachable
 from .events import EngineErrorEvent, EngineEvent, SyncStateChanged
 from .models import SyncPhase, SyncState
 from .timeline.timelines import error_text
@@ -59,7 +59,7 @@ class SyncLoop:
             try:
                 resp = await client.sync(timeout=timeout_ms, full_state=full_state)
             except Exception as exc:
-                raise EngineError(f"cannot reach the homeserver: {exc or type(exc).__name__}") from exc
+                raise Unreachable(f"cannot reach the homeserver: {exc or type(exc).__name__}") from exc
             if not isinstance(resp, r.SyncResponse):
                 if getattr(resp, "status_code", "") in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
                     self._set_state(SyncPhase.LOGGED_OUT, "the server no longer accepts this session; log in again")
@@ -117,7 +117,8 @@ class SyncLoop:
                 delay = min(15.0, 0.5 * 2 ** min(failures - 1, 5)) * random.uniform(0.8, 1.2)
                 reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
                 logger.warning("sync failed (%s); retrying in %.1f s", reason, delay)
-                self._set_state(SyncPhase.RETRYING, reason, round(delay, 1))
+                phase = SyncPhase.OFFLINE if isinstance(exc, Unreachable) else SyncPhase.RETRYING
+                self._set_state(phase, reason, round(delay, 1))
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), delay)

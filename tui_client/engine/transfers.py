@@ -55,17 +55,23 @@ class Transfers:
     async def event_content(self, room_id: str, event_id: str) -> dict[str, Any]:
         """The (decrypted) content of a message: from the timeline we hold, else the server."""
         timeline = self._timelines.get(room_id)
-        event = timeline.raw.get(event_id) if timeline is not None else None
+        facts = timeline.events.facts(event_id) if timeline is not None else None
+        if facts is not None:
+            # What the timeline read of the event (decrypted; deleted content is gone).
+            if not facts.readable:
+                raise EngineError("the message cannot be decrypted (yet): its key has not arrived")
+            if facts.redacted is not None:
+                raise EngineError("the message was deleted")
+            return dict(facts.content)
+        resp = await self._client.room_get_event(room_id, event_id)
+        event = getattr(resp, "event", None)
         if event is None:
-            resp = await self._client.room_get_event(room_id, event_id)
-            event = getattr(resp, "event", None)
-            if event is None:
-                raise EngineError(f"no message {event_id} in this room (or not one you can see)")
-            if isinstance(event, MegolmEvent):
-                try:
-                    event = self._client.decrypt_event(event)
-                except Exception as exc:
-                    raise EngineError(f"the message cannot be decrypted: {exc}") from None
+            raise EngineError(f"no message {event_id} in this room (or not one you can see)")
+        if isinstance(event, MegolmEvent):
+            try:
+                event = self._client.decrypt_event(event)
+            except Exception as exc:
+                raise EngineError(f"the message cannot be decrypted: {exc}") from None
         if isinstance(event, MegolmEvent):
             raise EngineError("the message cannot be decrypted (yet): its key has not arrived")
         source = getattr(event, "source", None)

@@ -204,6 +204,11 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         # The engine's Notice (a toast) says it once; the room list and header keep saying it.
         self.refresh_identities()
 
+    def _thread_screens(self) -> list[Any]:
+        from .screens.thread import ThreadScreen
+
+        return [s for s in self.screen_stack if isinstance(s, ThreadScreen)]
+
     @on(Bridge.VerificationChanged)
     def _verification_changed(self, message: Bridge.VerificationChanged) -> None:
         """Someone asks to verify: open the dialog. A flow with a dialog open: update it."""
@@ -233,6 +238,7 @@ class TuiApp(ReportsWorkerErrors, App[int]):
         """A verification dialog now follows its flow (it knows the flow id once asked)."""
         if dialog.flow_id is not None:
             self._verification_dialogs[dialog.flow_id] = dialog
+
     @on(Bridge.Notification)
     def _notification(self, message: Bridge.Notification) -> None:
         """A new message the push rules say to notify about: ring the bell and send a desktop
@@ -241,10 +247,13 @@ class TuiApp(ReportsWorkerErrors, App[int]):
 
         event = message.event
         main = self._main
-        looking = (
-            main is not None and self.screen is main
-            and getattr(main, "current_room", None) == event.room_id and self.app_focus
+        screen = self.screen
+        shown = (
+            getattr(main, "current_room", None) if main is not None and screen is main
+            else getattr(screen, "room_id", None) if screen in self._thread_screens()
+            else None
         )
+        looking = shown == event.room_id and self.app_focus
         if looking:
             return
         settings = self.settings
@@ -282,11 +291,22 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
         if self._main is not None:
             await self._main.timeline_items_added(message.room_id, message.items, message.at_start)
+        for thread in self._thread_screens():
+            await thread.items_added(message.room_id, message.items)
 
     @on(Bridge.TimelineItemUpdated)
     def _item_updated(self, message: Bridge.TimelineItemUpdated) -> None:
         if self._main is not None:
             self._main.timeline_item_updated(message.room_id, message.item)
+        for thread in self._thread_screens():
+            thread.item_updated(message.room_id, message.item)
+
+    @on(Bridge.TimelineItemsRemoved)
+    async def _items_removed(self, message: Bridge.TimelineItemsRemoved) -> None:
+        if self._main is not None:
+            await self._main.timeline_items_removed(message.room_id, message.event_ids)
+        for thread in self._thread_screens():
+            await thread.items_removed(message.room_id, message.event_ids)
 
     @on(Bridge.TimelineReset)
     def _timeline_reset(self, message: Bridge.TimelineReset) -> None:
@@ -566,8 +586,10 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     from .screens.invites import InvitesScreen
     from .screens.log import LogScreen
     from .screens.main import MainScreen
-    from .screens.verification import VerificationScreen, VerifyWhoScreen
+    from .screens.message_actions import DeleteMessageScreen, ReactScreen
     from .screens.switcher import RoomSwitcher
+    from .screens.thread import ThreadScreen
+    from .screens.verification import VerificationScreen, VerifyWhoScreen
     from .widgets.composer import Composer
     from .widgets.space_card import ChildCard
     from .widgets.invite_card import InviteCard
@@ -581,6 +603,9 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
         ("timeline", Timeline),
         ("composer", Composer),
         ("invite", InviteCard),
+        ("thread", ThreadScreen),
+        ("react", ReactScreen),
+        ("delete message", DeleteMessageScreen),
         ("invites screen", InvitesScreen),
         ("create room", CreateRoomScreen),
         ("crypto inspector", CryptoInspectorScreen),

@@ -86,6 +86,12 @@ class Bridge:
                 and message.item.event_id == self.item.event_id
             )
 
+    class TimelineItemsRemoved(Message):
+        def __init__(self, room_id: str, event_ids: tuple[str, ...]) -> None:
+            super().__init__()
+            self.room_id = room_id
+            self.event_ids = event_ids
+
     class TypingChanged(Message):
         def __init__(self, room_id: str, names: tuple[str, ...]) -> None:
             super().__init__()
@@ -194,6 +200,8 @@ class Bridge:
             return Bridge.TimelineItemsAdded(event.room_id, event.items, event.at_start)
         if isinstance(event, ev.TimelineItemUpdated):
             return Bridge.TimelineItemUpdated(event.room_id, event.item)
+        if isinstance(event, ev.TimelineItemsRemoved):
+            return Bridge.TimelineItemsRemoved(event.room_id, event.event_ids)
         if isinstance(event, ev.TypingChanged):
             return Bridge.TypingChanged(event.room_id, event.names)
         if isinstance(event, ev.ReceiptsChanged):

@@ -224,7 +224,7 @@ class DemoApp(TuiApp):
         homeserver is gone, e.g. stopped with the other window: then the hint says so plainly."""
         import time
 
-        if self.sync_state.state != "retrying":
+        if self.sync_state.state not in ("retrying", "offline"):
             self._server_gone = False
             return
         if time.monotonic() - self._server_checked < 3:

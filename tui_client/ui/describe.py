@@ -118,14 +118,17 @@ def sync_line(state: SyncState, now: float) -> str:
         return "● connected"  # (the healthy state: syncing never "finishes")
     if state.state == "connecting":
         return "◌ connecting…"
-    if state.state == "retrying":
-        reason = f" — {state.detail}" if state.detail else ""
+    if state.state in ("retrying", "offline"):
+        offline = state.state == "offline"
+        # Offline, the reason is always the same (no answer); what matters is what is shown.
+        reason = " — showing what was kept" if offline else (f" — {state.detail}" if state.detail else "")
+        head = "○ offline, " if offline else "⟳ "
         if state.retry_in is not None and state.since is not None:
             left = round(state.since + state.retry_in - now)
             if left <= 0:  # the next attempt is under way (it ends with the next state change)
-                return f"⟳ reconnecting…{reason}"
-            return f"⟳ retrying in {left} s{reason}"
-        return f"⟳ retrying{reason}"
+                return f"{head}reconnecting…{reason}"
+            return f"{head}retrying in {left} s{reason}"
+        return f"{head}retrying{reason}"
     if state.state == "logged_out":
         return f"✕ logged out — {state.detail}" if state.detail else "✕ logged out"
     return "■ not syncing"

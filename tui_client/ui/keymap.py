@@ -26,11 +26,15 @@ def _keys(text: str) -> frozenset[str]:
 
 # Bindings in these places are live at the same time as those of the main screen.
 _MAIN_SCREEN_PARTS = {"main screen", "room list", "timeline", "composer", "invite", "space room"}
+# The thread screen shows a timeline and a composer too.
+_THREAD_SCREEN_PARTS = {"thread", "timeline", "composer"}
 
 
 def _overlap(a: str, b: str) -> bool:
     """Whether bindings declared in places `a` and `b` can be active at once."""
     if a == b or "everywhere" in (a, b):
+        return True
+    if a in _THREAD_SCREEN_PARTS and b in _THREAD_SCREEN_PARTS and "thread" in (a, b):
         return True
     return a in _MAIN_SCREEN_PARTS and b in _MAIN_SCREEN_PARTS and "main screen" in (a, b)
 

@@ -40,7 +40,7 @@
 //        through createRoom and shares NO history; use the `invite` command for MSC4268.)
 //   setHistoryVisibility {roomId, visibility} -> {eventId}   (waits until the local state shows it)
 //   send {roomId, body, msgtype="m.text"} -> {eventId}        (resolves once the server accepted it)
-//   sendContent {roomId, content, type="m.room.message"} -> {eventId}   any content (m.mentions, files…)
+//   (any other content, m.mentions, files…: sendEvent, below)
 //   createDm {userId} -> {roomId}   as Element's "Start chat": encrypted trusted_private_chat with
 //       is_direct, the room listed in m.direct
 //   directRooms {waitForRoom?, timeoutMs?} -> {direct}   this client's m.direct
@@ -122,6 +122,31 @@
 //       the encrypted file, then times Rust crypto's own receiveRoomKeyBundle (decrypt, hash check,
 //       parse, import into the store) and buildRoomKeyBundle on the same keys (imported again under
 //       another room id, marked shareable). The room is not joined. imported: room keys added.
+//   -- what Element sends besides text (each -> {eventId}, once the server accepted it) --
+//   sendEvent {roomId, type, content} -> {eventId}   any event, as given (js-sdk encrypts it in an
+//       encrypted room, copying m.relates_to into the clear; m.reaction goes unencrypted).
+//   reply {roomId, eventId, body, fallback=true, mentions=true}   a reply as Element builds it: with the
+//       quoted fallback ("> <@sender> text" + <mx-reply>) unless fallback=false, and m.mentions.
+//   edit {roomId, eventId, body}   m.replace: "* body" plus m.new_content.
+//   react {roomId, eventId, key}   an m.reaction (m.annotation), unencrypted as js-sdk always sends them.
+//   redact {roomId, eventId, reason?}   client.redactEvent.
+//   sendThread {roomId, rootId, body}   client.sendMessage with a thread id (js-sdk adds the m.thread
+//       relation with is_falling_back and an m.in_reply_to fallback).
+//   sendPoll {roomId, question, answers:[...], kind="disclosed"|"undisclosed", maxSelections=1, stable=false}
+//       -> {eventId, answerIds:[...]}: unstable = js-sdk's PollStartEvent (org.matrix.msc3381.poll.start, what
+//       Element sends); stable = an m.poll.start with the Matrix 1.7 content.
+//   votePoll {roomId, pollId, answerIds:[...], stable=false}   PollResponseEvent (or m.poll.response).
+//   endPoll {roomId, pollId, stable=false}   PollEndEvent (or m.poll.end).
+//   sendLocation {roomId, uri, description?}   ContentHelpers.makeLocationContent as an m.location message.
+//   sendSticker {roomId, body, url, mimetype="image/png"}   client.sendStickerMessage.
+//   -- how js-sdk itself aggregates what it received --
+//   timeline {roomId, paginate=true, decryptWaitMs=5000}
+//       -> [{eventId, type, sender, body|null, msgtype|null, encrypted, decrypted, redacted, redactedBy|null,
+//            redactionReason|null, replacingEventId|null, replyEventId|null, threadRootId|null, isThreadRoot,
+//            relation (wire m.relates_to)|null, reactions:{key:[senders]}, pollStart|null}] oldest first: the
+//          live timeline (back-paginated to the start once), with js-sdk's own edit (getContent() is the
+//          replacement's m.new_content), redaction, reply and thread views, and reactions from
+//          room.relations. Events that are relations themselves are listed too (js-sdk keeps them).
 //   quit -> {} then exit(0)
 
 import crypto from "node:crypto";
@@ -594,17 +619,6 @@ const commands = {
             msgtype: args.msgtype ?? "m.text",
             body: args.body,
         });
-        return { eventId };
-    },
-
-    async sendContent(args) {
-        need(args, "roomId", "content");
-        const c = requireClient();
-        const room = getRoomOrThrow(args.roomId);
-        if (room.hasEncryptionStateEvent()) {
-            await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(args.roomId), 10000, "crypto to know the room is encrypted");
-        }
-        const { event_id: eventId } = await c.sendEvent(args.roomId, args.type ?? EventType.RoomMessage, args.content);
         return { eventId };
     },
 
@@ -1183,10 +1197,241 @@ const commands = {
         return { receiveMs, buildMs, bytes: bytes.length, imported, shareable: exported.length };
     },
 
+    // -- what Element sends besides text ---------------------------------------------------------
+
+    async sendEvent(args) {
+        need(args, "roomId", "type", "content");
+        await waitForRoomCrypto(args.roomId);
+        const { event_id: eventId } = await requireClient().sendEvent(args.roomId, args.type, args.content);
+        return { eventId };
+    },
+
+    async reply(args) {
+        need(args, "roomId", "eventId", "body");
+        const c = requireClient();
+        const target = await findEvent(args.roomId, args.eventId);
+        const content = { msgtype: "m.text", body: args.body, "m.relates_to": { "m.in_reply_to": { event_id: args.eventId } } };
+        if (args.fallback !== false && target) {
+            const quoted = (target.getContent().body ?? "").split("\n");
+            content.body = quoted.map((line, i) => (i === 0 ? `> <${target.getSender()}> ${line}` : `> ${line}`)).join("\n") +
+                `\n\n${args.body}`;
+            content.format = "org.matrix.custom.html";
+            content.formatted_body =
+                `<mx-reply><blockquote><a href="https://matrix.to/#/${args.roomId}/${args.eventId}">In reply to</a> ` +
+                `<a href="https://matrix.to/#/${target.getSender()}">${target.getSender()}</a><br>` +
+                `${escapeHtml(target.getContent().body ?? "")}</blockquote></mx-reply>${escapeHtml(args.body)}`;
+        }
+        if (args.mentions !== false && target) content["m.mentions"] = { user_ids: [target.getSender()] };
+        await waitForRoomCrypto(args.roomId);
+        const { event_id: eventId } = await c.sendEvent(args.roomId, EventType.RoomMessage, content);
+        return { eventId };
+    },
+
+    async edit(args) {
+        need(args, "roomId", "eventId", "body");
+        await waitForRoomCrypto(args.roomId);
+        const { event_id: eventId } = await requireClient().sendEvent(args.roomId, EventType.RoomMessage, {
+            msgtype: "m.text",
+            body: `* ${args.body}`,
+            "m.new_content": { msgtype: "m.text", body: args.body },
+            "m.relates_to": { rel_type: "m.replace", event_id: args.eventId },
+        });
+        return { eventId };
+    },
+
+    async react(args) {
+        need(args, "roomId", "eventId", "key");
+        const { event_id: eventId } = await requireClient().sendEvent(args.roomId, EventType.Reaction, {
+            "m.relates_to": { rel_type: "m.annotation", event_id: args.eventId, key: args.key },
+        });
+        return { eventId };
+    },
+
+    async redact(args) {
+        need(args, "roomId", "eventId");
+        const opts = args.reason ? { reason: args.reason } : undefined;
+        const { event_id: eventId } = await requireClient().redactEvent(args.roomId, args.eventId, undefined, opts);
+        return { eventId };
+    },
+
+    async sendThread(args) {
+        need(args, "roomId", "rootId", "body");
+        await waitForRoomCrypto(args.roomId);
+        const { event_id: eventId } = await requireClient().sendMessage(args.roomId, args.rootId, {
+            msgtype: "m.text",
+            body: args.body,
+        });
+        return { eventId };
+    },
+
+    async sendPoll(args) {
+        need(args, "roomId", "question", "answers");
+        await waitForRoomCrypto(args.roomId);
+        const c = requireClient();
+        const kind = args.kind ?? "disclosed";
+        if (args.stable) {
+            const answerIds = args.answers.map((_, i) => `answer-${i}`);
+            const content = {
+                "m.poll": {
+                    kind: `m.${kind}`,
+                    max_selections: args.maxSelections ?? 1,
+                    question: { "m.text": [{ body: args.question }] },
+                    answers: args.answers.map((a, i) => ({ "m.id": answerIds[i], "m.text": [{ body: a }] })),
+                },
+                "m.text": [{ body: `${args.question}\n${args.answers.map((a, i) => `${i + 1}. ${a}`).join("\n")}` }],
+            };
+            const { event_id: eventId } = await c.sendEvent(args.roomId, "m.poll.start", content);
+            return { eventId, answerIds };
+        }
+        const polls = await import("matrix-js-sdk/lib/@types/polls.js");
+        const { PollStartEvent } = await import("matrix-js-sdk/lib/extensible_events_v1/PollStartEvent.js");
+        const kindValue = kind === "undisclosed" ? polls.M_POLL_KIND_UNDISCLOSED : polls.M_POLL_KIND_DISCLOSED;
+        const poll = PollStartEvent.from(args.question, args.answers, kindValue, args.maxSelections ?? 1).serialize();
+        const { event_id: eventId } = await c.sendEvent(args.roomId, poll.type, poll.content);
+        const inner = poll.content[polls.M_POLL_START.name];
+        return { eventId, answerIds: inner.answers.map((a) => a.id) };
+    },
+
+    async votePoll(args) {
+        need(args, "roomId", "pollId", "answerIds");
+        await waitForRoomCrypto(args.roomId);
+        const c = requireClient();
+        if (args.stable) {
+            const { event_id: eventId } = await c.sendEvent(args.roomId, "m.poll.response", {
+                "m.selections": args.answerIds,
+                "m.relates_to": { rel_type: "m.reference", event_id: args.pollId },
+            });
+            return { eventId };
+        }
+        const { PollResponseEvent } = await import("matrix-js-sdk/lib/extensible_events_v1/PollResponseEvent.js");
+        const vote = PollResponseEvent.from(args.answerIds, args.pollId).serialize();
+        const { event_id: eventId } = await c.sendEvent(args.roomId, vote.type, vote.content);
+        return { eventId };
+    },
+
+    async endPoll(args) {
+        need(args, "roomId", "pollId");
+        await waitForRoomCrypto(args.roomId);
+        const c = requireClient();
+        if (args.stable) {
+            const { event_id: eventId } = await c.sendEvent(args.roomId, "m.poll.end", {
+                "m.text": [{ body: "The poll has ended." }],
+                "m.relates_to": { rel_type: "m.reference", event_id: args.pollId },
+            });
+            return { eventId };
+        }
+        const { PollEndEvent } = await import("matrix-js-sdk/lib/extensible_events_v1/PollEndEvent.js");
+        const end = PollEndEvent.from(args.pollId, "The poll has ended.").serialize();
+        const { event_id: eventId } = await c.sendEvent(args.roomId, end.type, end.content);
+        return { eventId };
+    },
+
+    async sendLocation(args) {
+        need(args, "roomId", "uri");
+        await waitForRoomCrypto(args.roomId);
+        const content = sdk.ContentHelpers.makeLocationContent(undefined, args.uri, Date.now(), args.description);
+        const { event_id: eventId } = await requireClient().sendMessage(args.roomId, content);
+        return { eventId };
+    },
+
+    async sendSticker(args) {
+        need(args, "roomId", "body", "url");
+        await waitForRoomCrypto(args.roomId);
+        const { event_id: eventId } = await requireClient().sendStickerMessage(
+            args.roomId, args.url, { mimetype: args.mimetype ?? "image/png", w: 64, h: 64, size: 1234 }, args.body,
+        );
+        return { eventId };
+    },
+
+    // -- how js-sdk aggregates what it received -------------------------------------------------
+
+    async timeline(args) {
+        need(args, "roomId");
+        const c = requireClient();
+        const room = getRoomOrThrow(args.roomId);
+        const timeline = room.getLiveTimeline();
+        if (args.paginate !== false && !paginated.has(timeline)) {
+            paginated.add(timeline);
+            for (let i = 0; i < 100; i++) {
+                if (!(await c.paginateEventTimeline(timeline, { backwards: true, limit: 100 }))) break;
+            }
+        }
+        const events = room.getLiveTimeline().getEvents();
+        const wait = args.decryptWaitMs ?? 5000;
+        for (const ev of events) {
+            const p = ev.getDecryptionPromise();
+            if (p) await withTimeout(p.catch(() => {}), wait, "decryption").catch(() => {});
+        }
+        return events.map((ev) => {
+            const annotations = room.relations
+                .getChildEventsForEvent(ev.getId(), "m.annotation", EventType.Reaction)
+                ?.getSortedAnnotationsByKey() ?? [];
+            const reactions = {};
+            for (const [key, set] of annotations) {
+                reactions[key] = [...set].filter((r) => !r.isRedacted()).map((r) => r.getSender()).sort();
+                if (!reactions[key].length) delete reactions[key];
+            }
+            const because = ev.getUnsigned().redacted_because;
+            const content = ev.getContent();
+            return {
+                eventId: ev.getId(),
+                type: ev.getType(),
+                sender: ev.getSender(),
+                body: typeof content.body === "string" ? content.body : null,
+                msgtype: content.msgtype ?? null,
+                encrypted: ev.isEncrypted(),
+                decrypted: ev.isEncrypted() && !ev.isDecryptionFailure(),
+                redacted: ev.isRedacted(),
+                redactedBy: because?.sender ?? null,
+                redactionReason: because?.content?.reason ?? null,
+                replacingEventId: ev.replacingEventId() ?? null,
+                replyEventId: ev.replyEventId ?? null,
+                threadRootId: ev.threadRootId ?? null,
+                isThreadRoot: ev.isThreadRoot,
+                relation: ev.getWireContent()["m.relates_to"] ?? null,
+                reactions,
+            };
+        });
+    },
+
     async quit() {
         return {};
     },
 };
+
+const paginated = new WeakSet();
+
+function escapeHtml(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** The event from the room's timeline, or fetched from the server. */
+async function findEvent(roomId, eventId) {
+    const c = requireClient();
+    const found = getRoomOrThrow(roomId).findEventById(eventId);
+    if (found) {
+        await found.getDecryptionPromise()?.catch(() => {});
+        return found;
+    }
+    try {
+        const raw = await c.fetchRoomEvent(roomId, eventId);
+        const ev = new sdk.MatrixEvent({ ...raw, room_id: roomId });
+        await c.decryptEventIfNeeded(ev);
+        return ev;
+    } catch (e) {
+        plog(`could not fetch ${eventId}:`, e);
+        return null;
+    }
+}
+
+/** In an encrypted room, wait until crypto knows it is (or the event would go out in the clear). */
+async function waitForRoomCrypto(roomId) {
+    const c = requireClient();
+    const room = getRoomOrThrow(roomId);
+    if (room.hasEncryptionStateEvent()) {
+        await pollUntil(() => c.getCrypto().isEncryptionEnabledInRoom(roomId), 10000, "crypto to know the room is encrypted");
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Protocol plumbing

@@ -66,6 +66,7 @@ class EngineClient(AsyncClient):
             request_timeout=60,
         )
         super().__init__(homeserver, user, device_id or "", store_path, config)
+        self._full_state_sync = False
 
     def load_store(self) -> None:
         """As nio's, but with our store class and Olm machine (nio hard-codes `Olm`)."""
@@ -107,6 +108,7 @@ class EngineClient(AsyncClient):
         self, timeout: int | None = 0, sync_filter: Any = None, since: str | None = None,
         full_state: bool | None = None, set_presence: str | None = None,
     ) -> AppSyncResponse | SyncError:
+        self._full_state_sync = bool(full_state)
         method, path = Api.sync(
             self.access_token,
             since=since or self.next_batch or self.loaded_sync_token,
@@ -154,7 +156,11 @@ class EngineClient(AsyncClient):
                 if isinstance(event, RoomEncryptionEvent):
                     encrypted_rooms.add(room_id)
                 if isinstance(event, RoomMemberEvent):
-                    if room.handle_membership(event):
+                    # A full-state sync (the first of each start) replays every member into a
+                    # room nio has just created: that is no change. Whether the members differ
+                    # from those our stored outbound session went to is checked before sending
+                    # (AppOlm.check_outbound_session).
+                    if room.handle_membership(event) and not self._full_state_sync:
                         self._invalidate_session_for_member_event(room_id)
                 else:
                     room.handle_event(event)
@@ -175,6 +181,15 @@ class EngineClient(AsyncClient):
                     room.handle_event(event)
                 except Exception as exc:
                     logger.warning("skipped an invite state event in %s: %s", room_id, exc)
+
+    # -- our outbound Megolm sessions, kept across restarts ----------------------------------
+
+    async def share_group_session(self, room_id: str, ignore_unverified_devices: bool = False) -> Any:
+        resp = await super().share_group_session(room_id, ignore_unverified_devices=ignore_unverified_devices)
+        room = self.rooms.get(room_id)
+        if self.olm is not None and room is not None:
+            self.olm.outbound_shared(room_id, room.users)
+        return resp
 
     # -- key query keeping cross-signing keys ------------------------------------------------
 

@@ -16,6 +16,9 @@ version) is refused rather than guessed at.
    compares with what we did read).
 5. ``tc_backed_up``: which Megolm sessions are in the server-side key backup, in which backup
    version and from which first index (a better copy, or a new backup version, goes up again).
+6. What a start needs before the server answers, and what a send needs to continue a Megolm
+   session: each joined room's summary and recent timeline (``tc_room_cache``), and our
+   outbound Megolm session per room (``tc_outbound_session``); both sealed with store subkeys.
 """
 
 from __future__ import annotations
@@ -277,7 +280,6 @@ def _v4(conn: sqlite3.Connection, ctx: Context) -> None:
     conn.execute("ALTER TABLE tc_received_bundle ADD COLUMN predicted_total INTEGER")
 
 
-
 def _v5_key_backup(conn: sqlite3.Connection, ctx: Context) -> None:
     conn.execute(
         """
@@ -292,7 +294,29 @@ def _v5_key_backup(conn: sqlite3.Connection, ctx: Context) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [_v1, _v2, _v3, _v4, _v5_key_backup]
+def _v6_room_cache(conn: sqlite3.Connection, ctx: Context) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS tc_room_cache (
+            room_id TEXT PRIMARY KEY,
+            updated_at REAL NOT NULL,
+            summary BLOB,
+            timeline BLOB
+        );
+        CREATE TABLE IF NOT EXISTS tc_outbound_session (
+            room_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            blob BLOB NOT NULL
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [
+    _v1, _v2, _v3, _v4, _v5_key_backup, _v6_room_cache,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -18,6 +18,11 @@ What it adds to nio 0.26:
   (to send it a key bundle, say) after its one-time keys ran out while it was offline;
 - delivery of Olm-decrypted event types nio does not know (``m.room_key_bundle``,
   ``m.secret.send``) instead of dropping them;
+- our outbound Megolm sessions kept in the store (nio keeps them in memory only, so every
+  start, and every CLI call, began a new session): restored on open, saved whenever one is
+  created, shared or used, forgotten when it is discarded. nio's rotation rules still apply
+  (age, message count, membership changes while running), and ours: a session is also replaced
+  when the room's members or its history visibility differ from when it was shared;
 - our trust rules instead of nio's for forwarded room keys and for answering key requests (only
   our own devices that our identity signed: `OlmHooks.forward_refusal`, `key_request_refusal`),
   and none of nio's legacy, request-less SAS (`keys.verification` handles verification).
@@ -29,13 +34,14 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from datetime import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import vodozemac
 from nio.api import Api
-from nio.crypto import InboundGroupSession, Olm
+from nio.crypto import InboundGroupSession, Olm, OutboundGroupSession
 from nio.events import BadEvent, ForwardedRoomKeyEvent, UnknownBadEvent
 from nio.exceptions import EncryptionError
 from unpaddedbase64 import encode_base64
@@ -150,6 +156,41 @@ class DecryptedOlmEvent:
         return self.payload.get("content")
 
 
+@dataclass
+class OutboundFacts:
+    """What an outbound session was made for: the room's history visibility when it was
+    created, and its members (joined and invited) when it was last shared."""
+
+    visibility: str | None
+    members: frozenset[str] | None = None
+
+
+class _OutboundSessions(dict[str, OutboundGroupSession]):
+    """nio's room -> outbound session map, telling us about every change so it is persisted."""
+
+    def __init__(self, changed: Callable[[str], None]) -> None:
+        super().__init__()
+        self._changed = changed
+
+    def __setitem__(self, room_id: str, session: OutboundGroupSession) -> None:
+        super().__setitem__(room_id, session)
+        self._changed(room_id)
+
+    def __delitem__(self, room_id: str) -> None:
+        super().__delitem__(room_id)
+        self._changed(room_id)
+
+    def pop(self, room_id: str, *default: Any) -> Any:
+        had = room_id in self
+        value = super().pop(room_id, *default)
+        if had:
+            self._changed(room_id)
+        return value
+
+    def restore(self, room_id: str, session: OutboundGroupSession) -> None:
+        super().__setitem__(room_id, session)
+
+
 class AppOlm(Olm):
     # Olm event types that our engine handles (nio's own are dispatched by nio).
     custom_olm_types: frozenset[str] = BUNDLE_EVENT_TYPES | {SECRET_SEND}
@@ -167,10 +208,13 @@ class AppOlm(Olm):
         # The encrypted form of recently decrypted events, for the event-details view.
         self.encrypted_sources: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._creating_outbound = False
+        self.outbound_facts: dict[str, OutboundFacts] = {}
         # (room, session) pairs held without metadata (stores from before it existed); None
         # until first needed.
         self._unlabelled: set[tuple[str, str]] | None = None
         super().__init__(user_id, device_id, store)
+        self.outbound_group_sessions = _OutboundSessions(self._outbound_changed)
+        self._restore_outbound_sessions()
 
     # -- the fallback key ----------------------------------------------------------------------
 
@@ -353,11 +397,107 @@ class AppOlm(Olm):
     # -- sessions: creation, metadata and merging --------------------------------------------
 
     def create_outbound_group_session(self, room_id: str) -> None:
+        self.outbound_facts[room_id] = OutboundFacts(self.history_visibility_of(room_id))
         self._creating_outbound = True
         try:
             super().create_outbound_group_session(room_id)
         finally:
             self._creating_outbound = False
+
+    # -- outbound sessions kept across restarts -----------------------------------------------
+
+    def group_encrypt(self, room_id: str, plaintext_dict: dict[Any, Any]) -> dict[str, str]:
+        result: dict[str, str] = super().group_encrypt(room_id, plaintext_dict)
+        self._outbound_changed(room_id)  # one more message in the ratchet
+        return result
+
+    def outbound_shared(self, room_id: str, members: Iterable[str]) -> None:
+        """The session of `room_id` went out to the devices of `members` (nio marked it shared)."""
+        facts = self.outbound_facts.get(room_id)
+        if facts is not None and room_id in self.outbound_group_sessions:
+            facts.members = frozenset(members)
+            self._outbound_changed(room_id)
+
+    def check_outbound_session(self, room_id: str, members: Iterable[str], visibility: str | None) -> None:
+        """Before sending: replace the session if the room changed since it was shared (a
+        member came or went while we were not running, the visibility changed), and share it
+        with devices that appeared since (a member's new device) instead of starting over."""
+        session = self.outbound_group_sessions.get(room_id)
+        if session is None:
+            return
+        facts = self.outbound_facts.get(room_id)
+        current = frozenset(members)
+        if facts is None or facts.visibility != visibility:
+            self.discard_outbound_session(room_id, "history visibility changed")
+            return
+        if facts.members is not None and facts.members != current:
+            self.discard_outbound_session(room_id, "the room's members changed")
+            return
+        if session.shared and not session.expired:
+            known = session.users_shared_with | session.users_ignored
+            for user_id in current:
+                for device in self.device_store.active_user_devices(user_id):
+                    if (
+                        device.id != self.device_id and (user_id, device.id) not in known
+                        and not self.is_device_blacklisted(device)
+                    ):
+                        logger.info("sharing the Megolm session of %s with the new device %s of %s",
+                                    room_id, device.id, user_id)
+                        session.shared = False  # nio shares it with the devices that lack it
+                        return
+
+    def _outbound_changed(self, room_id: str) -> None:
+        session = self.outbound_group_sessions.get(room_id)
+        try:
+            if session is None:
+                self.outbound_facts.pop(room_id, None)
+                self.app_store.delete_outbound_session(room_id)
+                return
+            facts = self.outbound_facts.setdefault(room_id, OutboundFacts(self.history_visibility_of(room_id)))
+            created = session.creation_time.timestamp()
+            self.app_store.save_outbound_session(room_id, session.id, created, {
+                "pickle": session.pickle(self.app_store.pickle_key).decode(),
+                "created_at": created,
+                "message_count": session.message_count,
+                "shared": session.shared,
+                "users_shared_with": sorted(session.users_shared_with),
+                "users_ignored": sorted(session.users_ignored),
+                "visibility": facts.visibility,
+                "members": sorted(facts.members) if facts.members is not None else None,
+            })
+        except Exception:
+            # Not fatal: the next start makes a new session, as nio always did.
+            logger.exception("could not store the outbound Megolm session of %s", room_id)
+
+    def _restore_outbound_sessions(self) -> None:
+        sessions = self.outbound_group_sessions
+        assert isinstance(sessions, _OutboundSessions)
+        for room_id, state in self.app_store.load_outbound_sessions().items():
+            try:
+                session = OutboundGroupSession.from_pickle(str(state["pickle"]).encode(), self.app_store.pickle_key)
+                session.creation_time = datetime.fromtimestamp(float(state["created_at"]))
+                session.message_count = int(state["message_count"])
+                session.shared = bool(state["shared"])
+                session.users_shared_with = {(str(u), str(d)) for u, d in state["users_shared_with"]}
+                session.users_ignored = {(str(u), str(d)) for u, d in state["users_ignored"]}
+                members = state.get("members")
+                visibility = state.get("visibility")
+                facts = OutboundFacts(
+                    visibility if isinstance(visibility, str) else None,
+                    frozenset(str(m) for m in members) if isinstance(members, list) else None,
+                )
+            except Exception as exc:
+                logger.warning("dropped the stored outbound Megolm session of %s: %s: %s",
+                               room_id, type(exc).__name__, exc)
+                self.app_store.delete_outbound_session(room_id)
+                continue
+            if session.expired:
+                self.app_store.delete_outbound_session(room_id)
+                continue
+            sessions.restore(room_id, session)
+            self.outbound_facts[room_id] = facts
+            logger.info("continuing the outbound Megolm session %s… of %s (%d messages)",
+                        session.id[:8], room_id, session.message_count)
 
     def create_group_session(
         self, sender_key: str, sender_fp_key: str, room_id: str, session_id: str, session_key: str

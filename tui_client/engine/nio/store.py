@@ -11,6 +11,10 @@ Sessions first received in a key bundle are stored as one encrypted blob per bun
 10,000 keys is then one row instead of 10,000. A session that later changes (a better or more
 trusted copy arrives) is written to ``tc_inbound_session``, which wins over a blob on load.
 
+Our outbound Megolm session per room (``tc_outbound_session``: its pickle, counters and who
+it was shared with, sealed) survives restarts, so consecutive sends and CLI calls continue one
+session until a rotation rule fires.
+
 Also here: per-session metadata (``tc_session_meta``), other users' cross-signing keys with
 their pins and full device keys (``tc_identity``, ``tc_device_json``), our own encrypted
 secrets (``tc_secret``) and small values (``tc_kv``). History sharing's records have their own
@@ -41,6 +45,8 @@ from ..room_keys import Origin, SessionMeta
 
 logger = logging.getLogger(__name__)
 
+OUTBOUND_PURPOSE = "outbound megolm session"
+
 
 @dataclass(frozen=True)
 class StoredIdentity:
@@ -69,6 +75,7 @@ class AppStore(SqliteStore):
         self._trust: dict[tuple[str, str, str, str, str], bool] = {}
         # Sessions in key bundle blobs by room and session id, for rooms read one session at a time.
         self._blob_index: dict[str, dict[str, Pending]] = {}
+        self._outbound_key = store_subkey(self.pickle_key, OUTBOUND_PURPOSE)
         migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
     def _create_database(self) -> SqliteDatabase:
@@ -290,6 +297,33 @@ class AppStore(SqliteStore):
             extra = sum(1 for e in entries if (room_id, e[0]) not in known)
             counts[room_id] = counts.get(room_id, 0) + extra
         return counts
+
+    # -- our outbound Megolm sessions ------------------------------------------------------------
+
+    def save_outbound_session(self, room_id: str, session_id: str, created_at: float, state: dict[str, Any]) -> None:
+        """`state`: the session's pickle and everything nio keeps beside it (sealed whole)."""
+        blob = seal(self._outbound_key, json.dumps(state).encode(), room_id.encode())
+        with self.database.atomic():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO tc_outbound_session(room_id, session_id, created_at, blob) VALUES (?,?,?,?)",
+                (room_id, session_id, created_at, blob),
+            )
+
+    def delete_outbound_session(self, room_id: str) -> None:
+        with self.database.atomic():
+            self.conn.execute("DELETE FROM tc_outbound_session WHERE room_id=?", (room_id,))
+
+    def load_outbound_sessions(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for room_id, blob in self.conn.execute("SELECT room_id, blob FROM tc_outbound_session").fetchall():
+            try:
+                state = json.loads(unseal(self._outbound_key, bytes(blob), room_id.encode()))
+            except Exception as exc:  # another key, or damage: a new session will do
+                logger.warning("dropped the stored outbound Megolm session of %s: %s", room_id, type(exc).__name__)
+                continue
+            if isinstance(state, dict):
+                out[room_id] = state
+        return out
 
     # -- session metadata ------------------------------------------------------------------
 

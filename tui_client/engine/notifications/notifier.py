@@ -188,6 +188,20 @@ class Notifier:
         self._save()
         return True
 
+    def forget_events(self, room_id: str, event_ids: Iterable[str]) -> None:
+        """Events that are no longer messages of their own (deleted, or decrypted into an edit
+        or a reaction): not unread highlights, not waiting to notify."""
+        gone = set(event_ids)
+        self._waiting -= gone
+        events = self._unread.get(room_id)
+        if events and gone.intersection(events):
+            kept = [e for e in events if e not in gone]
+            if kept:
+                self._unread[room_id] = kept
+            else:
+                del self._unread[room_id]
+            self._save()
+
     def forget(self, room_id: str) -> None:
         if self._unread.pop(room_id, None) is not None:
             self._save()

@@ -142,10 +142,26 @@ class EventDetailsScreen(ReportsWorkerErrors, Screen):
         self.query_one("#encrypted-json", TextArea).load_text(
             encrypted or (waiting if details is None else NO_ENCRYPTED)
         )
-        self.query_one("#text-json", TextArea).load_text(clean_text(item.body) or NO_TEXT)
+        self.query_one("#text-json", TextArea).load_text(self._text())
         if details is not None and decrypted is None and encrypted is not None and self.initial != "text":
             self.query_one(TabbedContent).active = "encrypted"
             self.query_one("#encrypted-json", TextArea).focus()
+
+    def _text(self) -> str:
+        """The message's whole text; for an edited message, every version after it."""
+        item = self.item
+        if item.redacted:
+            by = f" by {item.redacted_by}" if item.redacted_by and item.redacted_by != item.sender else ""
+            why = f": {item.redaction_reason}" if item.redaction_reason else ""
+            return clean_text(f"(deleted{by}{why}; its text is gone)")
+        text = clean_text(item.body) or NO_TEXT
+        if item.edits:
+            lines = [f"\n\n── edited: every version, oldest first ({len(item.edits)}) ──"]
+            for version in item.edits:
+                badge = f"  [{version.provenance.badge}]" if version.provenance else ""
+                lines.append(f"{self.tui.time_format.full(version.timestamp)}  {clean_text(version.body)}{badge}")
+            text += "\n".join(lines)
+        return text
 
     # -- actions -----------------------------------------------------------------------------
 

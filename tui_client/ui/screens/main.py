@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -39,6 +40,7 @@ from ..widgets.space_card import ChildCard, SpaceCard
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
 from .confirm import ConfirmScreen
+from .message_actions import MessageActions
 from .share_preview import SharePreviewScreen
 from ..workers import ReportsWorkerErrors
 
@@ -55,7 +57,7 @@ def _setter(target: object, name: str) -> Callable[[object], None]:
     return set_value
 
 
-class MainScreen(ReportsWorkerErrors, Screen):
+class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
     BINDINGS = [
         # A priority binding: the composer (a TextArea) would take ctrl+k for "delete to the end
         # of the line"; Element's users expect the room switcher there.
@@ -121,6 +123,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
                         yield Static(id="detail", markup=False)
                         yield Static(id="typing", markup=False)
                         yield Static(id="transfer", markup=False)
+                        yield Static(id="composer-context", markup=False)
                         yield Composer(id="composer")
                     yield Vertical(id="invite-pane")
                     yield Vertical(id="space-pane")
@@ -138,6 +141,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
         self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
+        self.query_one("#composer-context").display = False
         self.query_one("#typing").display = False
         self.query_one("#transfer").display = False
         self.query_one("#identity-warning").display = False
@@ -196,6 +200,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.query_one("#space-pane").remove_children()
         if message.room_id != self.current_room:
             self.current_room = message.room_id
+            composer = self.query_one(Composer)
+            if composer.context is not None:
+                composer.set_context(None)  # a reply or an edit belongs to the room it was started in
             self.load_timeline(message.room_id)
         self._update_header()
 
@@ -376,6 +383,14 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if room_id == self.current_room:
             self.query_one(Timeline).update_item(item)
 
+    async def timeline_items_removed(self, room_id: str, event_ids: tuple[str, ...]) -> None:
+        if room_id == self._loading_room:
+            self.load_timeline(room_id)  # (rare) read the room again once it is loaded
+            return
+        timeline = self.query_one(Timeline)
+        if room_id == self.current_room and timeline.room_id == room_id:
+            await timeline.remove_items(event_ids)
+
     def typing_changed(self, room_id: str, names: tuple[str, ...]) -> None:
         if room_id == self._loading_room:
             self._held_typing = names
@@ -423,6 +438,34 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
         room = self.room(message.item.room_id)
         self.app.push_screen(EventDetailsScreen(message.item, room.name if room else message.item.room_id))
+
+    # -- replying, editing, reacting, deleting, threads ---------------------------------------
+
+    def _actions_room(self) -> str | None:
+        return self.current_room
+
+    @on(Timeline.MessageAction)
+    def _message_action(self, message: Timeline.MessageAction) -> None:
+        self.message_action(message.action, message.item)
+
+    def open_thread(self, item: TimelineItem) -> None:
+        from .thread import ThreadScreen
+
+        room = self.room(item.room_id)
+        root = item
+        if item.thread_root is not None:
+            root = next((i for i in self.query_one(Timeline).items if i.event_id == item.thread_root), item)
+            if root.event_id != item.thread_root:  # the root is not loaded: the thread screen loads it
+                root = replace(item, event_id=item.thread_root, body=None, thread_root=None, reply=None)
+        self.app.push_screen(ThreadScreen(item.room_id, room.name if room else item.room_id, root))
+
+    @on(Composer.ContextChanged)
+    def _context_changed(self, message: Composer.ContextChanged) -> None:
+        label = self.query_one("#composer-context", Static)
+        binding = next(b for b in Composer.BINDINGS if isinstance(b, Binding) and b.id == "cancel_context")
+        content = self.context_label(message.context, self.tui.keys_for(binding).split(" / ")[0])
+        label.update(content or "")
+        label.display = content is not None
 
     @on(Timeline.Selected)
     def _selected(self, message: Timeline.Selected) -> None:
@@ -481,7 +524,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             action = slash_commands.parse(message.text)
         except slash_commands.CommandError as exc:
             self.notify(str(exc), title="Command", severity="error")
-            composer.restore(message.text)
+            composer.restore(message.text, message.context)
             return
         if isinstance(action, slash_commands.CommandHelp):
             self.app.action_help()
@@ -505,22 +548,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
             composer.restore(message.text)
             return
         if isinstance(action, slash_commands.SendText):
-            self.send_text(room.room_id, action.text, action.emote)
+            self.send_with_context(room.room_id, action.text, action.emote, message.context)
         elif isinstance(action, slash_commands.InviteUser):
             self.invite_user(room, action.user_id)
         elif isinstance(action, slash_commands.LeaveRoom):
             self._confirm_leave(room)
         elif isinstance(action, slash_commands.SetVisibility):
             self.set_visibility(room.room_id, action.visibility)
-
-    @work(group="send", name="Sending", exit_on_error=False)
-    async def send_text(self, room_id: str, text: str, emote: bool) -> None:
-        async with self._send_lock:  # keep messages in the order they were written
-            try:
-                await self.tui.bridge.call(lambda e: e.send_text(room_id, text, emote=emote))
-            except Exception:
-                self.query_one(Composer).restore(f"/me {text}" if emote else text)
-                raise
 
     @work(group="invite", name="Inviting", exit_on_error=False)
     async def invite_user(self, room: RoomSummary, user_id: str) -> None:
@@ -626,36 +660,10 @@ class MainScreen(ReportsWorkerErrors, Screen):
     def _file_wanted(self, message: Timeline.FileWanted) -> None:
         self.save_file(message.item.room_id, message.item.event_id, message.open)
 
-    @work(group="download", name="Downloading the file", exit_on_error=False)
-    async def save_file(self, room_id: str, event_id: str, open_it: bool) -> None:
-        self.notify("Downloading…")
-        path = await self.tui.bridge.call(lambda e: e.save_attachment(room_id, event_id))
-        if open_it:
-            from ..alerts import open_with_system
-
-            if not await asyncio.to_thread(open_with_system, path):
-                self.notify(f"Saved to {path}; nothing here can open it.", title="Saved", severity="warning")
-                return
-        self.notify(str(path), title="Opened" if open_it else "Saved")
-
     @on(MessageView.PreviewWanted)
     def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
         if self.tui.settings.image_previews:
             self.load_preview(message.view)
-
-    @work(group="previews", name="Loading an image", exit_on_error=False)
-    async def load_preview(self, view: MessageView) -> None:
-        from ..widgets.image_preview import decode
-
-        item = view.item
-        try:
-            data = await self.tui.bridge.call(lambda e: e.attachment_bytes(item.room_id, item.event_id, thumbnail=True))
-        except Exception as exc:  # a preview that cannot load is only a missing picture
-            logger.info("no preview for %s: %s", item.event_id, exc)
-            return
-        image = await asyncio.to_thread(decode, data)
-        if image is not None and view.is_mounted:
-            await view.show_preview(image)
 
     @work(group="join", name="Opening the direct chat", exit_on_error=False)
     async def open_dm(self, user_id: str) -> None:
@@ -857,7 +865,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if action == "cancel_upload":
             return bool(self._uploads)
         if action == "retry_sync":
-            return self.tui.sync_state.state == "retrying"
+            return self.tui.sync_state.state in ("retrying", "offline")
         if action == "verify_device":
             trust = self.tui.own_trust
             return trust is None or getattr(trust, "device_verified", None) is not True

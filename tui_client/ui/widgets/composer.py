@@ -8,24 +8,45 @@ WezTerm, foot and recent iTerm2 report shift+enter through the kitty keyboard pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from ...engine.models import TimelineItem
+
+
+@dataclass(frozen=True)
+class ComposerContext:
+    """What the composer's text will be: a reply to `item`, or its new text (an edit)."""
+
+    mode: str  # "reply" | "edit"
+    item: TimelineItem
 
 
 class Composer(TextArea):
     BINDINGS = [
         Binding("enter", "send", "Send", id="send"),
         Binding("ctrl+j,shift+enter,alt+enter", "newline", "Newline", id="newline"),
+        Binding("escape", "cancel_context", "Cancel reply or edit", id="cancel_context", show=False),
     ]
 
     class Submitted(Message):
         """The user pressed Enter on non-empty text (the composer is cleared)."""
 
-        def __init__(self, text: str) -> None:
+        def __init__(self, text: str, context: ComposerContext | None = None) -> None:
             super().__init__()
             self.text = text
+            self.context = context
+
+    class ContextChanged(Message):
+        """Replying or editing started or ended (the screen shows what the text will be)."""
+
+        def __init__(self, context: ComposerContext | None) -> None:
+            super().__init__()
+            self.context = context
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
@@ -37,6 +58,25 @@ class Composer(TextArea):
             highlight_cursor_line=False,
             placeholder="Write a message… (/help lists commands)",
         )
+        self.context: ComposerContext | None = None
+
+    def set_context(self, context: ComposerContext | None) -> None:
+        """Reply to or edit a message with the next text (an edit starts from its text)."""
+        previous, self.context = self.context, context
+        if context is not None and context.mode == "edit":
+            self.load_text(context.item.body or "")
+            self.move_cursor(self.document.end)
+        elif previous is not None and previous.mode == "edit" and context is None:
+            self.clear()  # the old text of a message is not something to send by accident
+        self.post_message(self.ContextChanged(context))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_context":
+            return self.context is not None  # otherwise escape goes on to the screen
+        return True
+
+    def action_cancel_context(self) -> None:
+        self.set_context(None)
 
     def _bound_keys(self) -> set[str]:
         """The keys of our own bindings, after the user's keymap (settings.keys)."""
@@ -59,14 +99,21 @@ class Composer(TextArea):
         text = self.text
         if not text.strip():
             return
+        context, self.context = self.context, None
         self.clear()
-        self.post_message(self.Submitted(text))
+        if context is not None:
+            self.post_message(self.ContextChanged(None))
+        self.post_message(self.Submitted(text, context))
 
     def action_newline(self) -> None:
         self.insert("\n")
 
-    def restore(self, text: str) -> None:
-        """Put back text whose sending failed, unless the user already typed something new."""
+    def restore(self, text: str, context: ComposerContext | None = None) -> None:
+        """Put back text whose sending failed (and what it replied to or edited), unless the user
+        already typed something new."""
         if not self.text.strip():
             self.load_text(text)
             self.move_cursor(self.document.end)
+            if context is not None and self.context is None:
+                self.context = context
+                self.post_message(self.ContextChanged(context))

@@ -42,16 +42,15 @@ def preview(image: Any) -> Widget:
     return widget
 
 
+FILE_MSGTYPES = ("m.image", "m.file", "m.audio", "m.video")
+
+
 def is_image(item: Any) -> bool:
     """Whether a timeline item is an image message (its file can be previewed)."""
-    attachment = getattr(item, "attachment", None)
-    if attachment is not None:
-        return bool(getattr(item, "msgtype", None) == "m.image")
-    return (item.body or "").startswith("[image] ") and not item.failed
+    return has_file(item) and item.msgtype == "m.image"
 
 
 def has_file(item: Any) -> bool:
-    """Whether a timeline item is a message with a file (image, file, audio, video)."""
-    if getattr(item, "attachment", None) is not None:
-        return True
-    return (item.body or "").startswith(("[image]", "[file]", "[audio]", "[video]")) and not item.failed
+    """Whether a timeline item is a message with a file (image, file, audio, video) that can be
+    downloaded: not deleted, not undecryptable (a sticker's image is not one)."""
+    return item.attachment is not None and item.msgtype in FILE_MSGTYPES and not item.redacted

@@ -1,5 +1,6 @@
-"""One timeline entry on screen: a message (with its provenance badge or its decryption failure),
-a membership/state one-liner, or a day separator.
+"""One timeline entry on screen: a message (with its provenance badge or its decryption failure,
+the message it replies to, "edited", its reactions, its thread, or "message deleted"), a
+membership/state one-liner, or a day separator.
 
 Views hold the `TimelineItem` they show and re-render in place when the engine sends a newer
 version of it (`update_item`), e.g. once the keys of a failed message arrive.
@@ -16,7 +17,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ...engine.models import Decryption, TimelineItem
+from ...engine.models import Decryption, Poll, Reaction, ReplyPreview, TimelineItem
 from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
@@ -63,34 +64,54 @@ class MessageView(ItemView):
             super().__init__()
             self.view = view
 
-    def __init__(self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True) -> None:
+    def __init__(
+        self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True, thread_marks: bool = True
+    ) -> None:
         super().__init__(item, time_format)
         self.show_header = show_header
+        self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
         self._meta: Static | None = None
         self._text: Static | None = None
+        self._marks: Static | None = None  # the thread summary and the reactions, under a preview
         self._seen: Static | None = None
         self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
+        self._preview_asked = False
         self.add_class("message")
         self._apply_classes()
 
     def compose(self) -> ComposeResult:
         self._meta = Static(self._header(), classes="meta", markup=False)
-        self._text = Static(self._body(), classes="body", markup=False)
+        self._text = Static(self._main_body(), classes="body", markup=False)
+        marks = self._marks_body()
+        self._marks = Static(marks, classes="body marks", markup=False)
+        self._marks.display = bool(marks)
         self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
         self._seen.display = bool(self.readers)
         yield self._meta
         yield self._text
+        yield self._marks
         yield self._seen
 
     def on_mount(self) -> None:
+        self._want_preview()
+
+    def _want_preview(self) -> None:
+        """Ask for the image once the item is one (it may decrypt into one later); drop the
+        preview when it no longer is (deleted)."""
         if image_preview.is_image(self.item):
-            self.post_message(self.PreviewWanted(self))
+            if not self._preview_asked:
+                self._preview_asked = True
+                self.post_message(self.PreviewWanted(self))
+        elif self._preview_asked:
+            self._preview_asked = False
+            for old in self.query(".preview"):
+                old.remove()
 
     async def show_preview(self, image: object) -> None:
-        """Show the image under the text (once; a newer one replaces it)."""
+        """Show the image under the text, above the reactions (once; a newer one replaces it)."""
         for old in self.query(".preview"):
             await old.remove()
-        if self._text is not None and self.is_mounted:
+        if self._text is not None and self.is_mounted and image_preview.is_image(self.item):
             await self.mount(image_preview.preview(image), after=self._text)
 
     def set_readers(self, readers: tuple[str, ...]) -> None:
@@ -111,9 +132,14 @@ class MessageView(ItemView):
         self._apply_classes()
         # The children may exist before this view is mounted: an update can arrive in between,
         # so update them whenever compose has run (before that, compose renders the new item).
-        if self._meta is not None and self._text is not None:
+        if self._meta is not None and self._text is not None and self._marks is not None:
             self._meta.update(self._header())
-            self._text.update(self._body())
+            self._text.update(self._main_body())
+            marks = self._marks_body()
+            self._marks.update(marks)
+            self._marks.display = bool(marks)
+        if self.is_mounted:
+            self._want_preview()
 
     def _apply_classes(self) -> None:
         item = self.item
@@ -123,6 +149,7 @@ class MessageView(ItemView):
         self.set_class(item.kind == "notice", "-notice")
         self.set_class(item.kind == "emote", "-emote")
         self.set_class(item.own, "-own")
+        self.set_class(item.redacted, "-redacted")
         self.set_class(item.highlight, "-highlight")
 
     def _header(self) -> Content:
@@ -132,23 +159,134 @@ class MessageView(ItemView):
             "  ",
             (self.time_format.time(item.timestamp), "$foreground-muted"),
         ]
-        if item.provenance is not None:
-            parts += ["  ", (clean(item.provenance.badge), "bold $text-accent")]
+        provenance = item.shown_provenance
+        if provenance is not None and not item.redacted:
+            parts += ["  ", (clean(provenance.badge), "bold $text-accent")]
         return Content.assemble(*parts)
 
     def _body(self) -> Content:
+        """Everything under the header, as text: the message, then its thread and reactions."""
+        marks = self._marks_body()
+        return Content("\n").join([self._main_body(), marks]) if marks else self._main_body()
+
+    def _main_body(self) -> Content:
         item = self.item
+        lines: list[Content] = []
+        if item.thread_root is not None and self.thread_marks:
+            lines.append(Content.styled("🧵 in a thread", "$foreground-muted"))
+        if item.reply is not None:
+            lines.append(reply_line(item.reply))
+        lines.append(self._message_text())
+        if item.location is not None and not item.redacted:
+            place = " · ".join(clean(p) for p in (item.location.description, item.location.geo_uri) if p)
+            if place:
+                lines.append(Content.styled(f"📍 {place}", "$text-secondary"))
+        return Content("\n").join(lines)
+
+    def _marks_body(self) -> Content:
+        item = self.item
+        lines: list[Content] = []
+        if item.thread is not None and self.thread_marks:
+            summary = item.thread
+            latest = ""
+            if summary.latest_snippet:
+                latest = f" · {clean(summary.latest_sender_name or summary.latest_sender or '')}: {clean(summary.latest_snippet)}"
+            count = f"{summary.replies} repl{'y' if summary.replies == 1 else 'ies'}"
+            lines.append(Content.styled(f"🧵 {count}{latest}", "$text-primary"))
+        if item.reactions and not item.redacted:
+            lines.append(reactions_line(item.reactions))
+        return Content("\n").join(lines)
+
+    def _message_text(self) -> Content:
+        item = self.item
+        if item.redacted:
+            return Content.styled(deleted_text(item), "italic $foreground-muted")
         if item.failed or item.kind == "bad" or item.body is None and item.failure_reason:
             return Content.styled(clean(failure_line(item)), "italic $text-error")
-        content = body_content(item.body, item.formatted_body)
+        if item.poll is not None:
+            content = poll_content(item.poll, self.app_user_id())
+        else:
+            content = body_content(item.body, item.formatted_body)
         if len(item.body or "") > MAX_CHARS:
             # Cut for the timeline; the event details show the whole text.
             content = Content.assemble(content, "\n", Content.styled(
                 f"(the message goes on: {len(item.body or ''):,} characters in all; select it and press i "
                 "for the whole text)", "italic $foreground-muted"))
         if item.kind == "emote":
-            return Content.assemble(("* ", "$foreground-muted"), (clean(item.sender_name), "italic"), " ", content)
+            content = Content.assemble(("* ", "$foreground-muted"), (clean(item.sender_name), "italic"), " ", content)
+        if item.edited:
+            content = Content.assemble(content, (" (edited)", "$foreground-muted"))
         return content
+
+    def app_user_id(self) -> str:
+        try:
+            return str(getattr(self.app, "user_id", "") or "")
+        except Exception:  # not mounted yet
+            return ""
+
+
+MAX_REACTION_KEYS = 12  # shown under a message; the rest are counted
+MAX_KEY_WIDTH = 16
+
+
+def deleted_text(item: TimelineItem) -> str:
+    """"🗑 message deleted", or who deleted it and why when that is someone else or a reason."""
+    text = "🗑 message deleted"
+    if item.redacted_by and item.redacted_by != item.sender:
+        text = f"🗑 deleted by {clean(item.redacted_by)}"
+    if item.redaction_reason:
+        text += f": {clean(item.redaction_reason)}"
+    return text
+
+
+def reply_line(reply: ReplyPreview) -> Content:
+    """The quote above a reply: who wrote what it answers, and its first line."""
+    bar = ("▎ ", "$text-primary")
+    if reply.state == "ok":
+        return Content.assemble(
+            bar, (f"{clean(reply.sender_name or reply.sender or '?')}: ", "bold $foreground-muted"),
+            (clean(reply.snippet or ""), "$foreground-muted"),
+        )
+    said = {
+        "deleted": "a deleted message",
+        "encrypted": f"an encrypted message from {clean(reply.sender_name or reply.sender or '?')}",
+        "missing": "a message that could not be loaded",
+        "loading": "a message (loading…)",
+    }.get(reply.state, "a message")
+    return Content.assemble(bar, (f"in reply to {said}", "italic $foreground-muted"))
+
+
+def reactions_line(reactions: tuple[Reaction, ...]) -> Content:
+    parts: list[str | tuple[str, str]] = []
+    for reaction in reactions[:MAX_REACTION_KEYS]:
+        key = clean(reaction.key)
+        if len(key) > MAX_KEY_WIDTH:
+            key = key[: MAX_KEY_WIDTH - 1] + "…"
+        style = "bold $text-accent" if reaction.own_event_id else "$foreground"
+        parts += [(f"{key} {reaction.count}", style), "  "]
+    if len(reactions) > MAX_REACTION_KEYS:
+        parts.append((f"+{len(reactions) - MAX_REACTION_KEYS} more", "$foreground-muted"))
+    return Content.assemble(*parts)
+
+
+def poll_content(poll: Poll, own_user_id: str) -> Content:
+    """A poll: its question, then each answer (with its votes, unless they are hidden until the
+    end), your own choice marked."""
+    hidden = poll.kind == "undisclosed" and not poll.ended
+    lines = [Content.assemble(("📊 ", ""), (clean(poll.question), "bold"),
+                              ((" (ended)" if poll.ended else ""), "$foreground-muted"))]
+    mine = set(poll.own_choice(own_user_id)) if own_user_id else set()
+    for answer in poll.answers:
+        mark = "◉" if answer.id in mine else "○"
+        if hidden:
+            lines.append(Content.assemble(f"  {mark} ", clean(answer.text)))
+        else:
+            votes = len(answer.voters)
+            lines.append(Content.assemble(
+                f"  {mark} ", clean(answer.text), (f"  {votes} vote{'' if votes == 1 else 's'}", "$foreground-muted")))
+    if hidden:
+        lines.append(Content.styled("  results are shown when the poll ends", "italic $foreground-muted"))
+    return Content("\n").join(lines)
 
 
 class EventLine(ItemView):
@@ -222,9 +360,11 @@ class DaySeparator(Widget):
             "─" * (width - left - len(label)), "$foreground-muted"))
 
 
-def make_view(item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True) -> ItemView:
+def make_view(
+    item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True, thread_marks: bool = True
+) -> ItemView:
     if item.is_message or item.failed:
-        return MessageView(item, time_format, show_header=show_header)
+        return MessageView(item, time_format, show_header=show_header, thread_marks=thread_marks)
     return EventLine(item, time_format)
 
 
@@ -247,6 +387,11 @@ def item_details(item: TimelineItem, time_format: TimeFormatter) -> Content:
     lines: list[Content] = []
     if item.provenance is not None:
         lines.append(Content.styled(clean(f"🔑 {item.provenance.sentence(item.sender)}"), "$text-accent"))
+    edit = item.edit_provenance
+    if edit is not None and edit != item.provenance:
+        lines.append(Content.styled(clean(f"🔑 (the edit) {edit.sentence(item.sender)}"), "$text-accent"))
+    if item.redacted:
+        lines.append(Content.styled(deleted_text(item), "$foreground-muted"))
     if item.failed or item.failure_reason:
         lines.append(Content.styled(clean(failure_line(item)), "$text-error"))
     if item.decryption is Decryption.DECRYPTED:
@@ -260,5 +405,9 @@ def item_details(item: TimelineItem, time_format: TimeFormatter) -> Content:
         facts.append(f"session {item.session_id[:10]}…")
     if item.sender_device:
         facts.append(f"device {item.sender_device}")
+    if item.edited:
+        facts.append(f"edited ({len(item.edits) - 1} time{'s' if len(item.edits) > 2 else ''})")
+    if item.reactions:
+        facts.append("reactions: " + ", ".join(f"{r.key} {len(r.senders)}" for r in item.reactions))
     lines.append(Content.styled(clean(" · ".join(facts)), "$foreground-muted"))
     return Content("\n").join(lines)

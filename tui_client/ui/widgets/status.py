@@ -24,6 +24,7 @@ _STATE_STYLE = {
     "syncing": "$text-success",
     "connecting": "$text-warning",
     "retrying": "$text-error",
+    "offline": "$text-warning",
     "logged_out": "$text-error",
 }
 
@@ -70,9 +71,10 @@ class StatusBar(Horizontal):
     def watch_sync_state(self, state: SyncState) -> None:
         self._render_sync()
         self._render_who()
-        if state.state == "retrying" and self._ticker is None:
+        counting = state.state in ("retrying", "offline")
+        if counting and self._ticker is None:
             self._ticker = self.set_interval(1, self._render_sync)
-        elif state.state != "retrying" and self._ticker is not None:
+        elif not counting and self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
 
@@ -98,7 +100,7 @@ class StatusBar(Horizontal):
     def _render_who(self) -> None:
         if not self.user_id:
             content = Content("")
-        elif self.sync_state.state in ("retrying", "logged_out"):
+        elif self.sync_state.state in ("retrying", "offline", "logged_out"):
             content = Content.styled(clean(self.user_id), "bold")  # room for the reason
         else:
             trust = self.trust

@@ -37,6 +37,14 @@ class Timeline(VerticalScroll, can_focus=True):
         Binding("end,G", "cursor_last", "Last message", id="cursor_last", show=False),
         Binding("i,enter", "details", "Details", id="event_details",
                 tooltip="Ids, trust, key provenance and raw JSON of the selected message"),
+        Binding("r", "message('reply')", "Reply", id="reply", tooltip="Reply to the selected message"),
+        Binding("e", "message('edit')", "Edit", id="edit_message", tooltip="Change the text of your selected message"),
+        Binding("plus", "message('react')", "React", id="react",
+                tooltip="React to the selected message (a quick pick, or any text); again to take it back"),
+        Binding("d,delete", "message('delete')", "Delete", id="delete_message", show=False,
+                tooltip="Delete your selected message (you are asked first, and may give a reason)"),
+        Binding("t", "message('thread')", "Thread", id="open_thread", show=False,
+                tooltip="Open the thread of the selected message (or start one from it)"),
         Binding("o", "file(True)", "Open file", id="open_file",
                 tooltip="Download the selected message's file and open it with the system's viewer"),
         Binding("s", "file(False)", "Save file", id="save_file",
@@ -79,9 +87,18 @@ class Timeline(VerticalScroll, can_focus=True):
             super().__init__()
             self.item = item
 
-    def __init__(self, time_format: TimeFormatter, *, id: str | None = None) -> None:
+    class MessageAction(Message):
+        """The user asked to reply to, edit, react to, delete, or open the thread of a message."""
+
+        def __init__(self, action: str, item: TimelineItem) -> None:
+            super().__init__()
+            self.action = action  # "reply" | "edit" | "react" | "delete" | "thread"
+            self.item = item
+
+    def __init__(self, time_format: TimeFormatter, *, id: str | None = None, thread: bool = False) -> None:
         super().__init__(id=id)
         self.time_format = time_format
+        self.thread = thread  # the timeline of one thread (no "in a thread" marks; its own start)
         self._items: list[TimelineItem] = []
         self._views: dict[str, ItemView] = {}
         self._separators: dict[str, DaySeparator] = {}  # event id of the item it precedes
@@ -161,6 +178,30 @@ class Timeline(VerticalScroll, can_focus=True):
                 await self._append(items)
         self.call_after_refresh(self._check_need_older)
 
+    async def remove_items(self, event_ids: Iterable[str]) -> None:
+        """Take items away (an undecryptable event turned out to be an edit of another)."""
+        async with self._lock:
+            for event_id in event_ids:
+                view = self._views.pop(event_id, None)
+                if view is None:
+                    continue
+                index = self._items.index(view.item)
+                del self._items[index]
+                separator = self._separators.pop(event_id, None)
+                if separator is not None:
+                    await separator.remove()
+                    if index < len(self._items):  # the next item now starts the day
+                        nxt = self._items[index]
+                        if index == 0 or self.time_format.day_of(self._items[index - 1].timestamp) != \
+                                self.time_format.day_of(nxt.timestamp):
+                            new = DaySeparator(self.time_format.day(nxt.timestamp))
+                            self._separators[nxt.event_id] = new
+                            await self.mount(new, before=self._views[nxt.event_id])
+                await view.remove()
+                if self.selected == event_id:
+                    self.selected = None
+                self._regroup(index)
+
     def update_item(self, item: TimelineItem) -> None:
         """Re-render an item in place (its keys arrived, its sender's name changed, …)."""
         view = self._views.get(item.event_id)
@@ -190,7 +231,8 @@ class Timeline(VerticalScroll, can_focus=True):
                 separator = DaySeparator(self.time_format.day(item.timestamp))
                 self._separators[item.event_id] = separator
                 widgets.append(separator)
-            view = make_view(item, self.time_format, show_header=starts_group(previous, item, self.time_format))
+            view = make_view(item, self.time_format, show_header=starts_group(previous, item, self.time_format),
+                             thread_marks=not self.thread)
             if isinstance(view, MessageView):
                 view.readers = self._readers.get(item.event_id, ())
             self._views[item.event_id] = view
@@ -252,7 +294,7 @@ class Timeline(VerticalScroll, can_focus=True):
         elif self.loading_older:
             text = "Loading older messages…"
         elif self.at_start:
-            text = "This is the beginning of the room."
+            text = "This is the beginning of the thread." if self.thread else "This is the beginning of the room."
         else:
             text = "↑ Scroll up for older messages"
         self._banner.update(Content.styled(text, "italic $foreground-muted"))
@@ -295,6 +337,7 @@ class Timeline(VerticalScroll, can_focus=True):
             self.scroll_to_widget(view, animate=False)
             item = view.item
         self.post_message(self.Selected(item))
+        self.refresh_bindings()  # reply, edit, delete… depend on the selected message
 
     def action_cursor_up(self) -> None:
         index = self._index_of_selected()
@@ -331,10 +374,38 @@ class Timeline(VerticalScroll, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details":
             return bool(self._items)
+        if action == "message":
+            item = self._target()
+            return item is not None and self.allows(str(parameters[0]) if parameters else "", item)
         if action == "file":
             index = self._index_of_selected()
             return index is not None and has_file(self._items[index])
         return True
+
+    @staticmethod
+    def allows(action: str, item: TimelineItem) -> bool:
+        """Whether `action` makes sense on `item`."""
+        if not item.is_message or item.redacted or item.failed or item.kind == "bad":
+            return action == "delete" and item.own and not item.redacted and item.is_message
+        if action == "edit":
+            return item.editable
+        if action == "delete":
+            return item.own
+        return action in ("reply", "react", "thread")
+
+    def _target(self) -> TimelineItem | None:
+        """The selected item; with nothing selected (e.g. from the command palette), the last
+        message."""
+        index = self._index_of_selected()
+        if index is not None:
+            return self._items[index]
+        messages = [i for i in self._items if i.is_message and not i.redacted]
+        return messages[-1] if messages else None
+
+    def action_message(self, action: str) -> None:
+        item = self._target()
+        if item is not None and self.allows(action, item):
+            self.post_message(self.MessageAction(action, item))
 
     def action_file(self, open: bool) -> None:
         index = self._index_of_selected()

@@ -1,0 +1,100 @@
+"""Plain-JSON form of the frozen dataclasses a timeline is made of (`EventFacts`,
+`TimelineItem`, `RoomSummary` and what they hold), for the offline cache (pure).
+
+Encoding walks the dataclass fields; decoding follows their type hints, so a cache written by
+this build reads back into equal objects. Anything that does not fit (a cache from a future
+build, a damaged one) raises `CodecError`, and the caller drops that cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar, Union
+
+T = TypeVar("T")
+
+
+class CodecError(ValueError):
+    pass
+
+
+def encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): encode(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise CodecError(f"cannot encode a {type(value).__name__}")
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def decode(cls: type[T], data: Any) -> T:
+    return typing.cast(T, _decode(cls, data))
+
+
+def _decode(tp: Any, data: Any) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return data
+    if origin in (Union, types.UnionType):
+        if data is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _decode(arg, data)
+            except CodecError as exc:
+                errors.append(str(exc))
+        raise CodecError("; ".join(errors) or "no type fits")
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(data, Mapping):
+            raise CodecError(f"{tp.__name__}: expected an object")
+        hints = _hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in data:
+                kwargs[f.name] = _decode(hints[f.name], data[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise CodecError(f"{tp.__name__}: {f.name} is missing")
+        return tp(**kwargs)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(data)
+        except ValueError as exc:
+            raise CodecError(str(exc)) from None
+    if origin is tuple:
+        if not isinstance(data, list):
+            raise CodecError("expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in data)
+        return tuple(_decode(a, v) for a, v in zip(args, data, strict=True))
+    if origin is list:
+        if not isinstance(data, list):
+            raise CodecError("expected a list")
+        return [_decode(args[0], v) for v in data]
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if not isinstance(data, dict):
+            raise CodecError("expected an object")
+        return data
+    if tp is float and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return float(data)
+    if tp in (str, int, bool) and type(data) is tp:
+        return data
+    if tp is type(None) and data is None:
+        return None
+    raise CodecError(f"expected {getattr(tp, '__name__', tp)}, got {type(data).__name__}")
