@@ -1,5 +1,6 @@
 """The Textual app: start-up (restore or log in), the engine bridge, app-wide bindings, and the
-commands several screens share (accept/decline an invite, create a room).
+commands several screens share (accept/decline an invite, create a room). The engine's events
+are handled in app_events.py and the shared commands live in app_commands.py: mixins of `TuiApp`.
 
 `run_app(backend, ...)` is what `tui-client` calls, once the CLI has opened the profile on an
 engine host (before the terminal is taken over, so a profile locked by another process is one line
@@ -28,6 +29,8 @@ from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
 from . import runtime
+from .app_commands import SharedCommands
+from .app_events import EngineEvents
 from .bridge import Backend, Bridge
 from .timefmt import TimeFormatter
 from .formatting import clean
@@ -38,7 +41,7 @@ from .widgets import image_preview  # noqa: F401  (asks the terminal its cell si
 
 logger = logging.getLogger(__name__)
 
-class TuiApp(ReportsWorkerErrors, App[int]):
+class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
     """tui-client's terminal UI."""
 
     CSS_PATH = "styles/app.tcss"
@@ -175,171 +178,6 @@ class TuiApp(ReportsWorkerErrors, App[int]):
     def main_screen(self) -> Any:
         return self._main
 
-    # -- engine events -----------------------------------------------------------------------
-
-    @on(Bridge.RoomsChanged)
-    def _rooms_changed(self, message: Bridge.RoomsChanged) -> None:
-        self.rooms, self.invites = message.rooms, message.invites
-
-    @on(Bridge.InviteReceived)
-    def _invite_received(self, message: Bridge.InviteReceived) -> None:
-        if self.sync_state.state != "syncing":
-            return  # invites found by the first sync are in the list; no toast for each
-        invite = message.invite
-        self.notify(f"{invite.inviter_label} invited you to {invite.name}", title="Invite")
-
-    @on(Bridge.OwnTrustChanged)
-    def _own_trust_changed(self, message: Bridge.OwnTrustChanged) -> None:
-        from .describe import trust_line
-
-        self.own_trust = message.trust
-        self.trust = trust_line(message.trust)
-
-    @on(Bridge.BackupChanged)
-    def _backup_changed(self, message: Bridge.BackupChanged) -> None:
-        self.backup = message.status
-
-    @on(Bridge.IdentityChanged)
-    def _identity_changed(self, message: Bridge.IdentityChanged) -> None:
-        # The engine's Notice (a toast) says it once; the room list and header keep saying it.
-        self.refresh_identities()
-
-    def _thread_screens(self) -> list[Any]:
-        from .screens.thread import ThreadScreen
-
-        return [s for s in self.screen_stack if isinstance(s, ThreadScreen)]
-
-    @on(Bridge.VerificationChanged)
-    def _verification_changed(self, message: Bridge.VerificationChanged) -> None:
-        """Someone asks to verify: open the dialog. A flow with a dialog open: update it."""
-        info = message.info
-        dialog = self._verification_dialogs.get(info.flow_id)
-        if dialog is not None:
-            dialog.update_info(info)
-            return
-        if info.incoming and info.phase.value == "requested" and self._main is not None:
-            self.open_verification(info)
-
-    def open_verification(self, info: Any = None, *, ask: str | None = None) -> None:
-        """The verification dialog: following `info`, or asking `ask` (a user id) to verify."""
-        from .screens.verification import VerificationScreen
-
-        dialog = VerificationScreen(info, ask=ask)
-        if info is not None:
-            self.verification_dialog_opened(dialog)
-
-        def closed(_: object) -> None:
-            if dialog.flow_id is not None and self._verification_dialogs.get(dialog.flow_id) is dialog:
-                del self._verification_dialogs[dialog.flow_id]
-
-        self.push_screen(dialog, closed)
-
-    def verification_dialog_opened(self, dialog: Any) -> None:
-        """A verification dialog now follows its flow (it knows the flow id once asked)."""
-        if dialog.flow_id is not None:
-            self._verification_dialogs[dialog.flow_id] = dialog
-
-    @on(Bridge.Notification)
-    def _notification(self, message: Bridge.Notification) -> None:
-        """A new message the push rules say to notify about: ring the bell and send a desktop
-        notification (as configured) unless the user is looking at that room."""
-        from .alerts import desktop_args, desktop_command, wanted
-
-        event = message.event
-        main = self._main
-        screen = self.screen
-        shown = (
-            getattr(main, "current_room", None) if main is not None and screen is main
-            else getattr(screen, "room_id", None) if screen in self._thread_screens()
-            else None
-        )
-        looking = shown == event.room_id and self.app_focus
-        if looking:
-            return
-        settings = self.settings
-        if wanted(settings.notify_bell, highlight=event.highlight, direct=event.direct):
-            self.bell()
-        if wanted(settings.notify_desktop, highlight=event.highlight, direct=event.direct):
-            tool = desktop_command()
-            if tool is not None:
-                item = event.item
-                title = item.sender_name if event.direct else f"{item.sender_name} in {event.room_name}"
-                self.notify_desktop(desktop_args(tool, title, item.body or "(a message you cannot read yet)"))
-
-    @work(thread=True, group="desktop", name="Desktop notification", exit_on_error=False)
-    def notify_desktop(self, args: list[str]) -> None:
-        from .alerts import send_desktop
-
-        send_desktop(args)
-
-    @on(Bridge.TransferProgress)
-    def _transfer_progress(self, message: Bridge.TransferProgress) -> None:
-        if self._main is not None:
-            self._main.transfer_progress(message.event)
-
-    @on(Bridge.TypingChanged)
-    def _typing_changed(self, message: Bridge.TypingChanged) -> None:
-        if self._main is not None:
-            self._main.typing_changed(message.room_id, message.names)
-
-    @on(Bridge.ReceiptsChanged)
-    def _receipts_changed(self, message: Bridge.ReceiptsChanged) -> None:
-        if self._main is not None:
-            self._main.receipts_changed(message.room_id, dict(message.receipts))
-
-    @on(Bridge.TimelineItemsAdded)
-    async def _items_added(self, message: Bridge.TimelineItemsAdded) -> None:
-        if self._main is not None:
-            await self._main.timeline_items_added(message.room_id, message.items, message.at_start)
-        for thread in self._thread_screens():
-            await thread.items_added(message.room_id, message.items)
-
-    @on(Bridge.TimelineItemUpdated)
-    def _item_updated(self, message: Bridge.TimelineItemUpdated) -> None:
-        if self._main is not None:
-            self._main.timeline_item_updated(message.room_id, message.item)
-        for thread in self._thread_screens():
-            thread.item_updated(message.room_id, message.item)
-
-    @on(Bridge.TimelineItemsRemoved)
-    async def _items_removed(self, message: Bridge.TimelineItemsRemoved) -> None:
-        if self._main is not None:
-            await self._main.timeline_items_removed(message.room_id, message.event_ids)
-        for thread in self._thread_screens():
-            await thread.items_removed(message.room_id, message.event_ids)
-
-    @on(Bridge.TimelineReset)
-    def _timeline_reset(self, message: Bridge.TimelineReset) -> None:
-        if self._main is not None:
-            self._main.timeline_reset(message.room_id)
-
-    @on(Bridge.SyncStateChanged)
-    def _sync_state_changed(self, message: Bridge.SyncStateChanged) -> None:
-        previous, self.sync_state = self.sync_state, message.state
-        if message.state.state == "syncing" and previous.state != "syncing":
-            self.refresh_trust()
-        if message.state.state == "logged_out" and previous.state != "logged_out":
-            self.session_ended(message.state.detail or "the server ended this session")
-        if self._main is not None:
-            self._main.refresh_bindings()
-
-    @on(Bridge.EngineError)
-    def _engine_error(self, message: Bridge.EngineError) -> None:
-        from ..engine.errors_text import explain
-
-        logger.warning("engine error: %s", message.message)
-        self.notify(explain(message.message), title="Error", severity="error", timeout=10)
-
-    @on(Bridge.Notice)
-    def _notice(self, message: Bridge.Notice) -> None:
-        severity = message.level if message.level in ("information", "warning", "error") else "information"
-        self.notify(message.message, severity=severity)  # type: ignore[arg-type]
-        self.refresh_trust()
-
-    def session_ended(self, reason: str) -> None:
-        self.notify(reason, title="Logged out", severity="error", timeout=15)
-        self.push_screen(LoginScreen(message=reason))
-
     # -- errors ------------------------------------------------------------------------------
 
     def notify(
@@ -427,77 +265,6 @@ class TuiApp(ReportsWorkerErrors, App[int]):
                 if member.user_id == user_id and member.display_name:
                     return person(user_id, member.display_name)
         return user_id
-
-    # -- commands shared by screens ----------------------------------------------------------
-
-    @work(group="accept_identity", name="Accepting the new identity", exit_on_error=False)
-    async def ask_accept_identity(
-        self, user_id: str, name: str | None = None, then: Callable[[], object] | None = None
-    ) -> None:
-        """Explain the risk, then pin `user_id`'s new identity if the user agrees."""
-        from .describe import accept_identity_question, fingerprint, person
-        from .screens.confirm import ConfirmScreen
-
-        def keys(engine: Any) -> tuple[str | None, str | None]:
-            info = getattr(getattr(engine, "identity", None), "identity_info", None)
-            if info is None:  # an engine without the component: explain without the keys
-                return None, None
-            found = info(user_id)
-            return found.previous_master_key, found.master_key
-
-        try:
-            old, new = await self.bridge.read(keys)
-        except Exception as exc:
-            logger.info("could not read the identity of %s: %s", user_id, exc)
-            old, new = None, None
-        label = person(user_id, name) if name else self.person(user_id)
-        question = accept_identity_question(label, fingerprint(old), fingerprint(new))
-        answer = await self.push_screen_wait(ConfirmScreen(question, confirm="Accept new identity", cancel="Not now"))
-        if answer != "yes":
-            return
-        await self.bridge.read(lambda e: e.accept_identity(user_id))
-        self.notify(f"You accepted the new identity of {label}.", title="Identity accepted")
-        self.refresh_identities()
-        if then is not None:
-            then()
-
-    @work(group="invites", name="Accepting the invite", exit_on_error=False)
-    async def accept_invite(self, invite: Invite) -> None:
-        self.notify(f"Joining {invite.name}…")
-        room_id = await self.bridge.call(lambda e: e.join(invite.room_id))
-        self.notify(f"You joined {invite.name}", title="Joined")
-        if self._main is not None:
-            self._main.select_when_listed(room_id)
-
-    def invited(self, room_id: str, user_id: str, result: object) -> None:
-        """An invite went out (`result`: the engine's ShareResult, or None). The demo's app notes
-        who got keys, for Alice's bot; the plain app has nothing to do."""
-
-    def ask_decline(self, invite: Invite) -> None:
-        """Decline after a confirmation (declining cannot be undone without a new invite)."""
-        from .screens.confirm import ConfirmScreen
-
-        def answered(answer: str | None) -> None:
-            if answer == "yes":
-                self.decline_invite(invite)
-
-        question = f"Decline the invite to {invite.name} from {invite.inviter_label}?"
-        self.push_screen(ConfirmScreen(question, confirm="Decline"), answered)
-
-    @work(group="invites", name="Declining the invite", exit_on_error=False)
-    async def decline_invite(self, invite: Invite) -> None:
-        await self.bridge.call(lambda e: e.decline(invite.room_id))
-        self.notify(f"Declined the invite to {invite.name}")
-
-    @work(group="create", name="Creating the room", exit_on_error=False)
-    async def create_room(self, name: str, encrypted: bool, history_visibility: str) -> None:
-        self.notify(f"Creating {name}…")
-        room_id = await self.bridge.call(
-            lambda e: e.create_room(name, encrypted=encrypted, history_visibility=history_visibility)
-        )
-        self.notify(f"Created {name}", title="Room created")
-        if self._main is not None:
-            self._main.select_when_listed(room_id)
 
     # -- app-wide actions --------------------------------------------------------------------
 

@@ -2,17 +2,18 @@
 line, composer) or the highlighted invite; status bar and footer at the bottom.
 
 It turns what the user does into engine commands (in workers, through the app's bridge) and feeds
-the timeline with what the app forwards from the engine.
+the timeline with what the app forwards from the engine. `MainScreen` holds the layout, the
+bindings, the room list's side and the state; its methods come by concern from three mixins:
+main_live.py (the engine's live updates: timeline, typing, receipts, upload progress),
+main_messages.py (messages, the composer's commands, files) and main_rooms.py (room actions and
+the crypto entry points).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from pathlib import Path
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -21,27 +22,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Static, TextArea
+from textual.widgets import ContentSwitcher, Static
 
-from ...engine.api import EngineAPI
-from ...engine.errors_text import LAST_MEMBER_EFFECT, is_last_member
-from ...engine.models import RoomSummary, SpaceChild, TimelineItem
-from .. import slash_commands
-from ..describe import backup_line, identity_warning, person, room_line, trust_line, typing_line, visibility_line
+from ...engine.models import RoomSummary, SpaceChild
+from ..describe import backup_line, identity_warning, person, room_line
 from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.footer import Footer
 from ..widgets.invite_card import InviteCard
-from ..widgets.message import MessageView, item_details
 from ..widgets.room_list import INVITE_PREFIX, RoomList
 from ..widgets.space_card import ChildCard, SpaceCard
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
-from .confirm import ConfirmScreen
-from .message_actions import MessageActions
-from .share_preview import SharePreviewScreen
+from .main_live import MainLive
+from .main_messages import MainMessages
+from .main_rooms import MainRooms
 from ..workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -57,7 +53,7 @@ def _setter(target: object, name: str) -> Callable[[object], None]:
     return set_value
 
 
-class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
+class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
     BINDINGS = [
         # A priority binding: the composer (a TextArea) would take ctrl+k for "delete to the end
         # of the line"; Element's users expect the room switcher there.
@@ -327,363 +323,6 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
             )
         )
 
-    # -- the timeline ------------------------------------------------------------------------
-
-    @work(exclusive=True, group="timeline", name="Loading the timeline", exit_on_error=False)
-    async def load_timeline(self, room_id: str) -> None:
-        # Engine events for this room that arrive while we read its snapshot and build the
-        # views would find no view to update: hold them and replay them afterwards, in order.
-        # (Each carries the item as it was when emitted, so replaying them in order ends on the
-        # newest state whether or not the snapshot already had it.)
-        self._loading_room, self._held = room_id, []
-        # Typing and receipts that change while we read the room's state: the newest wins over
-        # what the read returned (it may be older than they are).
-        self._held_typing, self._held_readers = None, None
-        try:
-            def opened(engine: EngineAPI) -> tuple[Any, ...]:
-                engine.room_opened(room_id)  # its keys come from the key backup first, in the background
-                return (engine.timeline(room_id), engine.timeline_at_start(room_id), engine.read_marker(room_id),
-                        engine.receipts(room_id), engine.typing(room_id))
-
-            items, at_start, marker, readers, typing = await self.tui.bridge.read(opened)
-            if room_id != self.current_room:
-                return
-            timeline = self.query_one(Timeline)
-            await timeline.show(room_id, items, at_start, read_marker=marker, readers=readers)
-        finally:
-            held, self._held = self._held, []
-            held_typing, held_readers = self._held_typing, self._held_readers
-            self._held_typing = self._held_readers = None
-            if self._loading_room == room_id:
-                self._loading_room = None
-        self._set_typing(held_typing if held_typing is not None else typing)
-        if held_readers is not None:
-            timeline.set_readers(held_readers)
-        for item_or_items, at_start_flag in held:
-            if isinstance(item_or_items, tuple):
-                await timeline.add_items(item_or_items, at_start=at_start_flag)
-            else:
-                timeline.update_item(item_or_items)
-        self.mark_read(room_id)
-
-    async def timeline_items_added(self, room_id: str, items: tuple[TimelineItem, ...], at_start: bool) -> None:
-        if room_id == self._loading_room:
-            self._held.append((items, at_start))
-            return
-        timeline = self.query_one(Timeline)
-        if room_id == self.current_room and timeline.room_id == room_id:
-            await timeline.add_items(items, at_start=at_start)
-            if not at_start:
-                self.mark_read(room_id)
-
-    def timeline_item_updated(self, room_id: str, item: TimelineItem) -> None:
-        if room_id == self._loading_room:
-            self._held.append((item, False))
-            return
-        if room_id == self.current_room:
-            self.query_one(Timeline).update_item(item)
-
-    async def timeline_items_removed(self, room_id: str, event_ids: tuple[str, ...]) -> None:
-        if room_id == self._loading_room:
-            self.load_timeline(room_id)  # (rare) read the room again once it is loaded
-            return
-        timeline = self.query_one(Timeline)
-        if room_id == self.current_room and timeline.room_id == room_id:
-            await timeline.remove_items(event_ids)
-
-    def typing_changed(self, room_id: str, names: tuple[str, ...]) -> None:
-        if room_id == self._loading_room:
-            self._held_typing = names
-        elif room_id == self.current_room:
-            self._set_typing(names)
-
-    def receipts_changed(self, room_id: str, readers: dict[str, tuple[str, ...]]) -> None:
-        if room_id == self._loading_room:
-            self._held_readers = readers
-            return
-        timeline = self.query_one(Timeline)
-        if room_id == self.current_room and timeline.room_id == room_id:
-            timeline.set_readers(readers)
-
-    def _set_typing(self, names: tuple[str, ...]) -> None:
-        line = self.query_one("#typing", Static)
-        line.update(Content(clean(typing_line(names))))
-        line.display = bool(names)
-
-    def timeline_reset(self, room_id: str) -> None:
-        if room_id == self.current_room:
-            self.load_timeline(room_id)
-
-    @on(Timeline.OlderWanted)
-    def _older_wanted(self, message: Timeline.OlderWanted) -> None:
-        self.load_older(message.room_id)
-
-    @work(exclusive=True, group="older", name="Loading older messages", exit_on_error=False)
-    async def load_older(self, room_id: str) -> None:
-        timeline = self.query_one(Timeline)
-        try:
-            added = await self.tui.bridge.call(lambda e: e.paginate_back(room_id, 40))
-            at_start = await self.tui.bridge.read(lambda e: e.timeline_at_start(room_id))
-        except Exception:
-            if timeline.room_id == room_id:
-                timeline.loading_older = False
-            raise
-        if timeline.room_id == room_id:
-            await timeline.add_items(added, at_start=True)
-            timeline.older_loaded(at_start)
-
-    @on(Timeline.DetailsWanted)
-    def _details_wanted(self, message: Timeline.DetailsWanted) -> None:
-        from .event_details import EventDetailsScreen
-
-        room = self.room(message.item.room_id)
-        self.app.push_screen(EventDetailsScreen(message.item, room.name if room else message.item.room_id))
-
-    # -- replying, editing, reacting, deleting, threads ---------------------------------------
-
-    def _actions_room(self) -> str | None:
-        return self.current_room
-
-    @on(Timeline.MessageAction)
-    def _message_action(self, message: Timeline.MessageAction) -> None:
-        self.message_action(message.action, message.item)
-
-    def open_thread(self, item: TimelineItem) -> None:
-        from .thread import ThreadScreen
-
-        room = self.room(item.room_id)
-        root = item
-        if item.thread_root is not None:
-            root = next((i for i in self.query_one(Timeline).items if i.event_id == item.thread_root), item)
-            if root.event_id != item.thread_root:  # the root is not loaded: the thread screen loads it
-                root = replace(item, event_id=item.thread_root, body=None, thread_root=None, reply=None)
-        self.app.push_screen(ThreadScreen(item.room_id, room.name if room else item.room_id, root))
-
-    @on(Composer.ContextChanged)
-    def _context_changed(self, message: Composer.ContextChanged) -> None:
-        label = self.query_one("#composer-context", Static)
-        binding = next(b for b in Composer.BINDINGS if isinstance(b, Binding) and b.id == "cancel_context")
-        content = self.context_label(message.context, self.tui.keys_for(binding).split(" / ")[0])
-        label.update(content or "")
-        label.display = content is not None
-
-    @on(Timeline.Selected)
-    def _selected(self, message: Timeline.Selected) -> None:
-        detail = self.query_one("#detail", Static)
-        if message.item is None:
-            detail.display = False
-            return
-        detail.update(item_details(message.item, self.tui.time_format))
-        detail.display = True
-
-    @work(exclusive=True, group="mark_read", name="Marking as read", exit_on_error=False)
-    async def mark_read(self, room_id: str) -> None:
-        await asyncio.sleep(0.5)  # one read marker per burst of messages
-        await self.tui.bridge.call(lambda e: e.mark_read(room_id))
-
-    # -- the composer ------------------------------------------------------------------------
-
-    @on(TextArea.Changed, "#composer")
-    def _composer_changed(self, event: TextArea.Changed) -> None:
-        """Tell the room we are typing (at most every 20 s while we do), and that we stopped
-        when the text is gone, sent, or left alone for 5 s."""
-        room_id = self.current_room
-        text = event.text_area.text
-        active = bool(room_id) and bool(text.strip()) and not text.startswith("/")
-        if self._typing_idle is not None:
-            self._typing_idle.stop()
-            self._typing_idle = None
-        if active:
-            now = time.monotonic()
-            if self._typing_room != room_id or now - self._typing_at > 20:
-                self._send_typing(room_id, True)
-                self._typing_at = now
-            self._typing_idle = self.set_timer(5, self._stop_typing)
-        else:
-            self._stop_typing()
-
-    def _stop_typing(self) -> None:
-        if self._typing_room is not None:
-            self._send_typing(self._typing_room, False)
-
-    def _send_typing(self, room_id: str | None, typing: bool) -> None:
-        if room_id is None or not self.tui.settings.send_typing:
-            return
-        if typing and self._typing_room not in (None, room_id):
-            self._send_typing(self._typing_room, False)
-        self._typing_room = room_id if typing else None
-        if not typing:
-            self._typing_at = 0.0
-        self.run_worker(self.tui.bridge.call(lambda e: e.set_typing(room_id, typing)),
-                        group="typing", name="Typing notice", exit_on_error=False)
-
-    @on(Composer.Submitted)
-    def _submitted(self, message: Composer.Submitted) -> None:
-        composer = self.query_one(Composer)
-        try:
-            action = slash_commands.parse(message.text)
-        except slash_commands.CommandError as exc:
-            self.notify(str(exc), title="Command", severity="error")
-            composer.restore(message.text, message.context)
-            return
-        if isinstance(action, slash_commands.CommandHelp):
-            self.app.action_help()
-            return
-        if isinstance(action, slash_commands.JoinRoom):
-            self.join_room(action.room)
-            return
-        if isinstance(action, slash_commands.DirectChat):
-            self.open_dm(action.user_id)
-            return
-        if isinstance(action, slash_commands.SendFile):
-            if self.current_room is None:
-                self.notify("Open a room first.", severity="warning")
-                composer.restore(message.text)
-                return
-            self.send_file(self.current_room, action.path)
-            return
-        room = self.room(self.current_room)
-        if room is None:
-            self.notify("Open a room first (or /join one).", severity="warning")
-            composer.restore(message.text)
-            return
-        if isinstance(action, slash_commands.SendText):
-            self.send_with_context(room.room_id, action.text, action.emote, message.context)
-        elif isinstance(action, slash_commands.InviteUser):
-            self.invite_user(room, action.user_id)
-        elif isinstance(action, slash_commands.LeaveRoom):
-            self._confirm_leave(room)
-        elif isinstance(action, slash_commands.SetVisibility):
-            self.set_visibility(room.room_id, action.visibility)
-
-    @work(group="invite", name="Inviting", exit_on_error=False)
-    async def invite_user(self, room: RoomSummary, user_id: str) -> None:
-        """Invite, first saying what happens to the room's history when it could be shared."""
-
-        prediction = await self.tui.bridge.call(lambda e: e.share_prediction(room.room_id, user_id))
-        preview = prediction.preview
-        share = True
-        if room.history_shareable or preview.shareable or preview.warning:
-            # The timeline as the invitee will see it, message by message (what we have loaded).
-            items = await self.tui.bridge.read(lambda e: e.timeline(room.room_id))
-            screen = SharePreviewScreen(room.name, user_id, prediction, {i.event_id: i for i in items})
-            answer = await self.app.push_screen_wait(screen)
-            if answer is None:
-                return
-            share = answer == "yes"
-
-        async def invite(engine: Any) -> Any:
-            if share:
-                return await engine.invite(room.room_id, user_id)
-            return await engine.invite(room.room_id, user_id, share_history=False)
-
-        result = await self.tui.bridge.call(invite)
-        self.tui.invited(room.room_id, user_id, result)
-        if result is not None and getattr(result, "shared", False):
-            self.notify(f"Invited {user_id}; {result.reason}")
-        elif result is not None and share and getattr(result, "reason", None):
-            self.notify(f"Invited {user_id}; history not shared: {result.reason}")
-        else:
-            self.notify(f"Invited {user_id}")
-
-    def _confirm_leave(self, room: RoomSummary) -> None:
-        def answered(answer: str | None) -> None:
-            if answer == "yes":
-                self.leave_room(room)
-
-        question = f"Leave {room.name}?"
-        if is_last_member(room, self.tui.user_id):
-            question += f"\n\nYou are the only member left: if you leave, {LAST_MEMBER_EFFECT}."
-        self.app.push_screen(ConfirmScreen(question, confirm="Leave"), answered)
-
-    @work(group="leave", name="Leaving the room", exit_on_error=False)
-    async def leave_room(self, room: RoomSummary) -> None:
-        await self.tui.bridge.call(lambda e: e.leave(room.room_id))
-        self.notify(f"You left {room.name}")
-
-    @work(group="join", name="Joining", exit_on_error=False)
-    async def join_room(self, target: str) -> None:
-        self.notify(f"Joining {target}…")
-        room_id = await self.tui.bridge.call(lambda e: e.join(target))
-        self.notify(f"Joined {target}", title="Joined")
-        self.select_when_listed(room_id)
-
-    # -- files -----------------------------------------------------------------------------------
-
-    @work(group="upload", name="Sending the file", exit_on_error=False)
-    async def send_file(self, room_id: str, path_text: str) -> None:
-        path = Path(path_text).expanduser()
-        transfer_id = f"upload-{len(self._uploads)}-{time.monotonic_ns()}"
-        self._uploads[transfer_id] = path.name
-        self._show_transfer(f"Sending {path.name}…")
-        try:
-            await self.tui.bridge.call(lambda e: e.send_file(room_id, path, transfer_id=transfer_id))
-        finally:
-            self._uploads.pop(transfer_id, None)
-            self._show_transfer(None)
-            self.refresh_bindings()
-
-    def transfer_progress(self, event: Any) -> None:
-        if event.upload and event.transfer_id in self._uploads:
-            percent = f"{100 * event.done // event.total}%" if event.total else f"{event.done:,} bytes"
-            self._show_transfer(f"Sending {event.name}… {percent} ({self._key('cancel_upload')} cancels)")
-            self.refresh_bindings()
-
-    def _show_transfer(self, text: str | None) -> None:
-        line = self.query_one("#transfer", Static)
-        line.update(Content.styled(clean(text or ""), "$text-accent"))
-        line.display = bool(text)
-
-    def action_cancel_upload(self) -> None:
-        transfers = list(self._uploads)
-
-        def cancel(engine: Any) -> None:
-            for transfer_id in transfers:
-                engine.cancel_transfer(transfer_id)
-
-        self.run_worker(self.tui.bridge.read(cancel), name="Cancelling the upload", exit_on_error=False)
-        self.notify("Upload cancelled.")
-
-    def ask_send_file(self) -> None:
-        from .send_file import SendFileScreen
-
-        def chosen(path: str | None) -> None:
-            if path and self.current_room:
-                self.send_file(self.current_room, path)
-
-        if self.current_room is None:
-            self.notify("Open a room first.", severity="warning")
-            return
-        self.app.push_screen(SendFileScreen(), chosen)
-
-    @on(Timeline.FileWanted)
-    def _file_wanted(self, message: Timeline.FileWanted) -> None:
-        self.save_file(message.item.room_id, message.item.event_id, message.open)
-
-    @on(MessageView.PreviewWanted)
-    def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
-        if self.tui.settings.image_previews:
-            self.load_preview(message.view)
-
-    @work(group="join", name="Opening the direct chat", exit_on_error=False)
-    async def open_dm(self, user_id: str) -> None:
-        room_id = await self.tui.bridge.call(lambda e: e.open_dm(user_id))
-        self.select_when_listed(room_id)
-
-    def ask_direct_chat(self, user_id: str = "") -> None:
-        from .direct_chat import DirectChatScreen
-
-        def opened(room_id: str | None) -> None:
-            if room_id:
-                self.select_when_listed(room_id)
-
-        self.app.push_screen(DirectChatScreen(user_id), opened)
-
-    @work(group="visibility", name="Changing the history visibility", exit_on_error=False)
-    async def set_visibility(self, room_id: str, visibility: str) -> None:
-        await self.tui.bridge.call(lambda e: e.set_history_visibility(room_id, visibility))
-        self.notify(visibility_line(visibility), title=f"History visibility: {visibility}")
-
     # -- invites -----------------------------------------------------------------------------
 
     @on(RoomList.AcceptInvite)
@@ -712,24 +351,6 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
 
         self.app.push_screen(RoomSwitcher(self.tui.rooms, self.tui.invites), chosen)
 
-    def action_create_room(self) -> None:
-        from .create_room import CreateRoomRequest, CreateRoomScreen
-
-        def created(request: CreateRoomRequest | None) -> None:
-            if request is not None:
-                self.tui.create_room(request.name, request.encrypted, request.history_visibility)
-
-        self.app.push_screen(CreateRoomScreen(self.tui.settings.default_history_visibility), created)
-
-    def action_invites(self) -> None:
-        from .invites import InvitesScreen
-
-        self.app.push_screen(InvitesScreen())
-
-    def action_retry_sync(self) -> None:
-        self.run_worker(self.tui.bridge.read(lambda e: e.retry_now()), name="Reconnecting", exit_on_error=False)
-        self.notify("Reconnecting…")
-
     def action_next_room(self) -> None:
         self.query_one(RoomList).move(+1)
 
@@ -746,120 +367,6 @@ class MainScreen(ReportsWorkerErrors, MessageActions, Screen):
     def action_focus_timeline(self) -> None:
         if self.query_one(ContentSwitcher).current == "conversation":
             self.query_one(Timeline).focus()
-
-    # -- crypto: inspector, identities, key files ---------------------------------------------
-
-    def _inspected(self) -> tuple[str, str] | None:
-        """(room id, name) of what the inspector would show: the open room or highlighted invite."""
-        switchers = self.query(ContentSwitcher)
-        if not switchers:
-            return None
-        if switchers.first().current == "invite-pane":
-            invite = self.query_one(RoomList).current_invite
-            return (invite.room_id, invite.name) if invite is not None else None
-        room = self.room(self.current_room)
-        return (room.room_id, room.name) if room is not None else None
-
-    def action_inspector(self) -> None:
-        from .inspector import CryptoInspectorScreen
-
-        target = self._inspected()
-        if target is None:
-            self.notify("Open a room first.", severity="warning")
-            return
-        self.app.push_screen(CryptoInspectorScreen(*target))
-
-    def action_verify_device(self) -> None:
-        from .identity import VerifyDeviceScreen
-
-        def done(trust: Any) -> None:
-            if trust is None:
-                return
-            if trust == "emoji":  # "compare emoji with another device" instead
-                self.tui.open_verification(ask=self.tui.user_id)
-                return
-            self.tui.own_trust = trust
-            self.tui.trust = trust_line(trust)
-            if getattr(trust, "device_verified", False):
-                self.notify("This device is now verified by your identity.", title="Verified")
-            else:
-                self.notify(getattr(trust, "detail", "") or "This device is still not verified.", severity="warning")
-
-        self.app.push_screen(VerifyDeviceScreen(), done)
-
-    def _direct_partner(self) -> str | None:
-        """The other member of the open room, when it is a chat between two people."""
-        room = self.room(self.current_room)
-        if room is None:
-            return None
-        others = [m.user_id for m in room.members if m.user_id != self.tui.user_id]
-        return others[0] if len(others) == 1 else None
-
-    def action_verify_someone(self) -> None:
-        from .verification import VerifyWhoScreen
-
-        def chosen(user_id: str | None) -> None:
-            if user_id:
-                self.tui.open_verification(ask=user_id)
-
-        self.app.push_screen(VerifyWhoScreen(self.tui.user_id, self._direct_partner()), chosen)
-
-    def action_setup_recovery(self) -> None:
-        from .identity import RecoveryScreen
-
-        def done(key: str | None) -> None:
-            if key:
-                self.notify("Recovery is set up: your other devices can verify with the new recovery key.",
-                            title="Recovery")
-
-        self.app.push_screen(RecoveryScreen(), done)
-
-    def action_reset_identity(self) -> None:
-        from .identity import ResetIdentityScreen
-
-        def done(trust: Any) -> None:
-            if trust is None:
-                return
-            self.tui.own_trust = trust
-            self.tui.trust = trust_line(trust)
-            self.notify(
-                "You have a new identity and this device is verified by it. Set up recovery "
-                f"({self._key('setup_recovery')}) so your other devices can verify again.",
-                title="Identity reset",
-                timeout=15,
-            )
-
-        self.app.push_screen(ResetIdentityScreen(), done)
-
-    def action_accept_identity(self) -> None:
-        people = self.changed_members(self.room(self.current_room))
-        if people:
-            user_id, name = people[0]
-            self.tui.ask_accept_identity(user_id, name)
-
-    def action_export_keys(self) -> None:
-        from .key_files import ExportKeysScreen
-
-        def done(result: tuple[int, Path] | None) -> None:
-            if result is not None:
-                count, path = result
-                self.notify(f"Exported {count} room key{'s' if count != 1 else ''} to {path}", title="Keys exported")
-
-        room = self.room(self.current_room) if self.query_one(ContentSwitcher).current == "conversation" else None
-        self.app.push_screen(ExportKeysScreen(room), done)
-
-    def action_import_keys(self) -> None:
-        from .key_files import ImportKeysScreen
-
-        def done(result: tuple[int, int, int] | None) -> None:
-            if result is not None:
-                imported, known, skipped = result
-                text = f"Imported {imported} room key{'s' if imported != 1 else ''}; {known} already known"
-                if skipped:
-                    text += f"; {skipped} skipped (unusable)"
-                self.notify(text, title="Keys imported")
-
-        self.app.push_screen(ImportKeysScreen(), done)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_upload":
