@@ -1,5 +1,9 @@
 """What a user does to rooms: create, send, invite (sharing the history first), join (accepting
-an invite), leave, change who can read the history, mark as read."""
+an invite), leave, change who can read the history, mark as read.
+
+A little over the usual length because there are many commands; each is short, and anything
+with rules of its own lives apart (`history_sharing`, `directs`, `transfers`).
+"""
 
 from __future__ import annotations
 

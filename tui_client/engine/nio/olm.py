@@ -26,6 +26,10 @@ What it adds to nio 0.26:
 - our trust rules instead of nio's for forwarded room keys and for answering key requests (only
   our own devices that our identity signed: `OlmHooks.forward_refusal`, `key_request_refusal`),
   and none of nio's legacy, request-less SAS (`keys.verification` handles verification).
+
+It is longer than most modules because each item above overrides methods of nio's `Olm`, which
+nio calls on one object and which share its private state; the rules themselves live elsewhere
+(`room_keys`, `keys.gossip_rules`, `history_sharing.rules`).
 """
 
 from __future__ import annotations

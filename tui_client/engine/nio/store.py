@@ -19,6 +19,9 @@ Also here: per-session metadata (``tc_session_meta``), other users' cross-signin
 their pins and full device keys (``tc_identity``, ``tc_device_json``), our own encrypted
 secrets (``tc_secret``) and small values (``tc_kv``). History sharing's records have their own
 module (`history_sharing.store`) on the same connection.
+
+A little over the usual length: every table here shares the one connection and its
+transactions with nio's own; the lazily read sessions are in `lazy_sessions`.
 """
 
 from __future__ import annotations

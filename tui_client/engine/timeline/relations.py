@@ -25,6 +25,10 @@ The rules, as the spec and matrix-rust-sdk have them:
   redacted relation stops applying.
 
 Anything malformed or not allowed is ignored with a reason in the log, never raised.
+
+One module on purpose, though longer than most: the rules act on each other (an edit of a
+redacted message, a reaction that arrives before its target, votes after a poll ended, a reply
+to an edited message), and they are checked against the spec and matrix-rust-sdk side by side.
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
 """The engine's timelines: one `RoomTimeline` per joined room, fed by sync and by paging back,
 with relations folded into their targets (`relations`), re-decrypted when keys arrive, each
-undecryptable item explained, replied-to events fetched, and kept in the offline cache."""
+undecryptable item explained, replied-to events fetched, and kept in the offline cache.
+
+Longer than most: sync, paging back, arriving keys, fetched context and the offline cache all
+change the same per-room state, and the order in which they do is easiest to check in one
+place. The pure parts live apart (`convert`, `relations`, `explain`, `codec`).
+"""
 
 from __future__ import annotations
 
