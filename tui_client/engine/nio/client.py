@@ -244,22 +244,13 @@ class EngineClient(AsyncClient):
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise DownloadError(None, _network_error(exc)) from None
         try:
-            total = resp.content_length
-            if total is not None and total > limit:
-                raise DownloadError(413, f"the answer is too large ({total} bytes; the limit is {limit})", final=True)
-            chunks = []
-            size = 0
-            async for chunk in resp.content.iter_chunked(256 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise DownloadError(413, f"the answer is too large (over the limit of {limit} bytes)", final=True)
-                chunks.append(chunk)
+            body = await _read_limited(resp, limit, "the answer")
             status = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise DownloadError(None, _network_error(exc)) from None
         finally:
             resp.release()
-        return status, await asyncio.to_thread(_parse_json, b"".join(chunks))
+        return status, await asyncio.to_thread(_parse_json, body)
     async def send_to_device(self, event_type: str, messages: dict[str, dict[str, Any]]) -> None:
         """PUT /sendToDevice: `messages` maps user → device → content. Raises RuntimeError."""
         status, body = await self.raw_json(
@@ -373,25 +364,35 @@ class EngineClient(AsyncClient):
         try:
             if resp.status != 200:
                 raise DownloadError(resp.status, f"HTTP {resp.status}")
+            body = await _read_limited(resp, limit, "the file", on_progress)
             total = resp.content_length
-            if total is not None and total > limit:
-                raise DownloadError(413, f"the file is too large ({total} bytes; the limit is {limit})", final=True)
-            chunks = []
-            size = 0
-            async for chunk in resp.content.iter_chunked(256 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise DownloadError(413, f"the file is too large (over the limit of {limit} bytes)", final=True)
-                chunks.append(chunk)
-                if on_progress is not None:
-                    on_progress(size, total)
-            if total is not None and size != total:
-                raise DownloadError(None, f"the download ended early ({size} of {total} bytes)")
-            return b"".join(chunks)
+            if total is not None and len(body) != total:
+                raise DownloadError(None, f"the download ended early ({len(body)} of {total} bytes)")
+            return body
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise DownloadError(None, _network_error(exc)) from None
         finally:
             resp.release()
+
+
+async def _read_limited(
+    resp: Any, limit: int, what: str, on_progress: Callable[[int, int | None], None] | None = None
+) -> bytes:
+    """An answer's body, refusing more than `limit` bytes (DownloadError 413, final) whether or
+    not the server said its length; `on_progress(done, total)` after each chunk."""
+    total = resp.content_length
+    if total is not None and total > limit:
+        raise DownloadError(413, f"{what} is too large ({total} bytes; the limit is {limit})", final=True)
+    chunks = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise DownloadError(413, f"{what} is too large (over the limit of {limit} bytes)", final=True)
+        chunks.append(chunk)
+        if on_progress is not None:
+            on_progress(size, total)
+    return b"".join(chunks)
 
 
 def _network_error(exc: BaseException) -> str:
