@@ -86,9 +86,10 @@ class Restorer:
         return self._full_task is not None and not self._full_task.done()
 
     def restored_count(self) -> int:
-        """How many of the sessions we hold came from the backup."""
+        """How many of the sessions we hold came from the backup (counted in the store: reading
+        every session's metadata into memory to count them would undo the lazy store)."""
         if self._restored_count is None:
-            self._restored_count = sum(1 for m in self._olm.session_meta.values() if m.origin is Origin.BACKUP)
+            self._restored_count = self._store.count_sessions_by_origin(Origin.BACKUP)
         return self._restored_count
 
     def forget_count(self) -> None:
