@@ -838,8 +838,11 @@ async def measure_bundle(world: World, run: int) -> dict[str, Any]:
         proc.stdin.write(room_id + "\n")
         proc.stdin.flush()
 
-    result = await loop.run_in_executor(None, lambda: run_child_process("bundle", world.profiles["p20k"],
-                                                                         interact=interact))
+    # A copy: the import adds 10,000 sessions, and the world's 20,000 profile must stay 20,000 for
+    # the next run's start-up and RSS figures.
+    profile = world.work / f"bundle-{run}"
+    fresh_copy(world.profiles["p20k"], profile)
+    result = await loop.run_in_executor(None, lambda: run_child_process("bundle", profile, interact=interact))
     result["build_s"] = build_s
     if world.peer is not None:
         rust = await world.peer.call("timeRoomKeyBundle", roomId=room_id, inviter=world.alice.user_id,
