@@ -213,9 +213,9 @@ class AppOlm(Olm):
         self.encrypted_sources: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._creating_outbound = False
         self.outbound_facts: dict[str, OutboundFacts] = {}
-        # (room, session) pairs held without metadata (stores from before it existed); None
-        # until first needed.
-        self._unlabelled: set[tuple[str, str]] | None = None
+        # Per room, the session ids held without metadata (stores from before it existed);
+        # a room's set is made when a merge first needs it.
+        self._unlabelled: dict[str, set[str]] = {}
         super().__init__(user_id, device_id, store)
         self.outbound_group_sessions = _OutboundSessions(self._outbound_changed)
         self._restore_outbound_sessions()
@@ -578,8 +578,7 @@ class AppOlm(Olm):
                 self.session_meta[(room_id, sid)] = new_meta
                 outcomes.append(MergeOutcome(NEW_SESSION, new, new_meta))
                 continue
-            if self._unlabelled is not None:
-                self._unlabelled.discard((room_id, sid))
+            self._unlabelled.get(room_id, set()).discard(sid)
             if old is not None and old_meta is None:
                 old_meta = SessionMeta(room_id, sid, old.sender_key, False, Origin.DIRECT)
             connected = old is not None and old.sender_key == new.sender_key and _connected(old, new)
@@ -634,24 +633,26 @@ class AppOlm(Olm):
             found = room[meta.sender_key].get(session_id)
             if found is not None:
                 return found
-        if meta is None and (room_id, session_id) in self._unlabelled_sessions():
+        if meta is None and session_id in self._unlabelled_in(room_id, room):
             for per_sender in room.values():  # rare: a copy naming another creator, without metadata
                 if session_id in per_sender:
                     return per_sender[session_id]
         return None
 
-    def _unlabelled_sessions(self) -> set[tuple[str, str]]:
-        """Sessions held without metadata: only they can hide under another creator's key (a
-        scan of the whole room for every new session would make a large import quadratic)."""
-        if self._unlabelled is None:
-            self._unlabelled = {
-                (room_id, session_id)
-                for room_id, per_room in self.inbound_group_store._entries.items()
-                for per_sender in per_room.values()
+    def _unlabelled_in(self, room_id: str, room: dict[str, dict[str, InboundGroupSession]]) -> set[str]:
+        """The room's sessions held without metadata: only they can hide under another creator's
+        key (a scan of the whole room for every new session would make a large import
+        quadratic). Per room: a merge only ever looks at its own room, and reading every room
+        would load every stored session into memory."""
+        found = self._unlabelled.get(room_id)
+        if found is None:
+            found = self._unlabelled[room_id] = {
+                session_id
+                for per_sender in room.values()
                 for session_id in per_sender
                 if (room_id, session_id) not in self.session_meta
             }
-        return self._unlabelled
+        return found
 
     def persist(self, sessions: list[InboundGroupSession], metas: list[SessionMeta]) -> None:
         if not sessions and not metas:
