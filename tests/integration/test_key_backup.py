@@ -6,6 +6,7 @@ history is shared, and hostile backup data is refused entry by entry."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -331,3 +332,50 @@ async def test_a_backup_too_large_to_fetch_at_once_is_restored_room_by_room(engi
     result = await alice2.restore_backup()
     assert (result.total, result.imported) == (2, 2), result
     assert (await history(alice2, room_id))["from a big backup"].decrypted
+
+
+async def test_after_a_restart_exactly_what_the_backup_lacks_is_uploaded(engines, homeserver, tmp_path, caplog):
+    """Sessions that arrived while uploads failed, and a better copy of one already backed up,
+    are uploaded after a restart; nothing the backup already holds is sent again."""
+    caplog.set_level(logging.INFO)
+    profile = tmp_path / "alice-restarts"
+    alice = await engines("alice", profile_dir=profile)
+    room_id = await alice.create_room("Restarts", history_visibility="shared")
+    await alice.setup_recovery()
+    backed_up = _many_sessions(alice, room_id, 30)
+    group = vodozemac.GroupSession()
+    late = _offer(alice, room_id, group, index=3)
+    await alice.flush()
+    assert (await alice.refresh_backup()).keys_on_server == 31
+    async with FaultProxy(homeserver.url) as proxy:
+        proxy.add(Rule(path=r"/room_keys/keys", method="PUT", status=500, times=1000))
+        alice.client.homeserver = proxy.url
+        waiting = _many_sessions(alice, room_id, 20)
+        assert _offer(alice, room_id, group, index=0) == late
+        await alice.close()
+    caplog.clear()
+
+    again = Engine("alice", profile_dir=profile)
+    try:
+        assert await again.open()
+        await again.sync_once()
+        assert await again.wait_until(lambda: again.backup_status().keys_on_server == 51, 40)
+        assert "21 sessions to back up" in caplog.text, "only the 20 new ones and the better copy"
+        held = backup_contents(again)[room_id]
+    finally:
+        await again.close()
+    assert set(held) == {*backed_up, *waiting, late}
+    assert held[late]["entry"]["first_message_index"] == 0, "the better copy replaced the one backed up"
+
+
+def _offer(engine: Engine, room_id: str, group: vodozemac.GroupSession, index: int) -> str:
+    """Give `engine` the session of `group` as known from `index` on (its creator's copy)."""
+    from nio.crypto import InboundGroupSession
+
+    olm = engine.client.olm
+    sender, ed25519 = (b64encode(hashlib.sha256(f"{kind}{group.session_id}".encode()).digest()) for kind in "ce")
+    exported = vodozemac.InboundGroupSession(group.session_key).export_at(index).to_base64()
+    inbound = InboundGroupSession.import_session(exported, ed25519, sender, room_id)
+    meta = SessionMeta(room_id, inbound.id, sender, True, Origin.DIRECT, received_at=time.time())
+    olm.persist(*changed(olm.merge_sessions([(inbound, meta)])))
+    return inbound.id

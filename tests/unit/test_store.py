@@ -253,3 +253,26 @@ def test_a_store_from_before_key_backup_gains_its_record_and_keeps_everything(tm
     store.database.close()
     assert _store(tmp_path).load_backed_up() == {(ROOM, "s1"): ("8", 0), (OTHER, "s1"): ("7", 0)}, \
         "keyed by room and session, and it survives a restart"
+
+
+def test_what_the_key_backup_lacks_is_read_from_the_records_and_a_better_copy_is_sent_again(tmp_path):
+    store = _store(tmp_path)
+    in_blob = [_exported() for _ in range(3)]
+    with store.transaction():
+        store.save_bundle_sessions(ROOM, "inviter", [(sid, "c", "e", exported) for _, sid, exported in in_blob], 1.0)
+    first_key = vodozemac.GroupSession().session_key  # index 0
+    improved = vodozemac.InboundGroupSession(first_key).session_id
+    exported_late = vodozemac.InboundGroupSession(first_key).export_at(5).to_base64()
+    late = InboundGroupSession.import_session(exported_late, "e", "c", OTHER)
+    store.save_inbound_group_sessions([late])
+    store.mark_backed_up([(ROOM, in_blob[0][1], "1", 0), (ROOM, in_blob[1][1], "0", 0), (OTHER, improved, "1", 5)])
+    store.database.close()
+
+    store = _store(tmp_path)
+    assert sorted(store.sessions_to_back_up("1")) == sorted([(ROOM, in_blob[1][1]), (ROOM, in_blob[2][1])]), \
+        "backed up to another version, or not at all"
+    store.save_inbound_group_sessions([InboundGroupSession(first_key.to_base64(), "e", "c", OTHER)])
+    assert (OTHER, improved) in store.sessions_to_back_up("1"), "the backup holds a worse copy now"
+    store.save_inbound_group_sessions([late])
+    assert store.sessions_to_back_up("1").count((OTHER, improved)) == 1
+    assert (ROOM, in_blob[0][1]) not in _store(tmp_path).sessions_to_back_up("1")

@@ -277,16 +277,22 @@ class AppStore(SqliteStore):
         """Upsert sessions in bulk, keyed by (room, session id). Returns the count."""
         key = self._megolm_key
         rows = []
+        indexes = []
         for s in sessions:
             sid = s.id  # computed by vodozemac on every access: read it once
             rows.append((s.room_id, sid, s.sender_key, s.ed25519, s._session.pickle(key).encode(),
                          " ".join(s.forwarding_chain)))
+            indexes.append((s.room_id, sid, s.first_known_index))
         rows.sort()  # in key order, B-tree inserts stay sequential (about 2x faster in bulk)
         with self.database.atomic():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO tc_inbound_session(room_id, session_id, sender_key, fp_key, pickle, "
                 "forwarding_chain) VALUES (?,?,?,?,?,?)",
                 rows,
+            )
+            # The key backup now holds a worse copy than this one: it must be sent again.
+            self.conn.executemany(
+                "DELETE FROM tc_backed_up WHERE room_id=? AND session_id=? AND first_index>?", sorted(indexes)
             )
         return len(rows)
 
@@ -379,12 +385,31 @@ class AppStore(SqliteStore):
         }
 
     def mark_backed_up(self, rows: Iterable[tuple[str, str, str, int]]) -> None:
-        """Record (room, session, version, first index) rows; call inside a transaction or alone."""
+        """Record (room, session, version, first index) rows; call inside a transaction or alone.
+        Record only copies at least as good as the one we hold (see `sessions_to_back_up`)."""
         with self.database.atomic():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO tc_backed_up(room_id, session_id, version, first_index) VALUES (?,?,?,?)",
                 sorted(rows),
             )
+
+    def sessions_to_back_up(self, version: str) -> list[tuple[str, str]]:
+        """(room, session) of every stored session that backup `version` lacks, without reading
+        (unpickling) a single session: a row of ``tc_backed_up`` means the backup holds a copy at
+        least as good as ours, since storing a better copy deletes the row (and only such copies
+        are marked)."""
+        backed_up = set(self.conn.execute(
+            "SELECT room_id, session_id FROM tc_backed_up WHERE version=?", (version,)
+        ).fetchall())
+        missing = dict.fromkeys(
+            key for key in self.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall()
+            if key not in backed_up
+        )
+        for room_id, _, entries in self._bundle_session_entries():
+            for entry in entries:
+                if len(entry) == 4 and (room_id, entry[0]) not in backed_up:
+                    missing[(room_id, entry[0])] = None
+        return list(missing)
 
     def count_sessions_by_origin(self, origin: Origin) -> int:
         (count,) = self.conn.execute("SELECT COUNT(*) FROM tc_session_meta WHERE origin=?", (origin.value,)).fetchone()

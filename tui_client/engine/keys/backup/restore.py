@@ -28,6 +28,8 @@ from .shared import PATH, RESTORED_KV, BackupView
 from .upload import Uploader
 
 if TYPE_CHECKING:
+    from nio.crypto import InboundGroupSession
+
     from ...nio.client import EngineClient
     from ...nio.olm import AppOlm
     from ...nio.store import AppStore
@@ -269,7 +271,11 @@ class Restorer:
         ]
         outcomes = self._olm.merge_sessions(candidates)
         sessions, metas = changed(outcomes)
-        rows = [(d.key.room_id, d.key.session_id, version, d.server_index) for d in decoded]
+        rows = [
+            (d.key.room_id, d.key.session_id, version, d.server_index)
+            for d, outcome in zip(decoded, outcomes)
+            if not self._we_hold_better(d, outcome.session)
+        ]
         with self._store.transaction():
             if sessions:
                 self._store.save_inbound_group_sessions(sessions)
@@ -281,6 +287,12 @@ class Restorer:
             self._olm.on_keys_added([(m.room_id, m.session_id) for m in metas])
         self._restored_count = None
         return len(sessions)
+
+    def _we_hold_better(self, d: _Decoded, kept: InboundGroupSession | None) -> bool:
+        """Whether our copy (`kept` by the merge, or the one held before) starts earlier than
+        the backup's: then the backup lacks part of it, and it is not marked as backed up."""
+        held = kept or self._uploader.held(d.key.room_id, d.key.session_id)
+        return held is not None and held.first_known_index < d.server_index
 
     def close(self) -> None:
         for task in self._room_tasks.values():

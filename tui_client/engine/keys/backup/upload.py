@@ -86,7 +86,8 @@ class Uploader:
         for room_id, session_id, version, index in rows:
             self._backed_up[(room_id, session_id)] = (version, index)
 
-    def _session(self, room_id: str, session_id: str) -> InboundGroupSession | None:
+    def held(self, room_id: str, session_id: str) -> InboundGroupSession | None:
+        """The copy of (room, session) we hold, if any."""
         room = self._olm.inbound_group_store._entries.get(room_id)
         if not room:
             return None
@@ -105,17 +106,15 @@ class Uploader:
         return record is None or record[0] != info.version or record[1] > session.first_known_index
 
     def scan(self) -> None:
-        """Queue every session the current backup lacks (or holds a worse copy of)."""
-        if not self._backup.can_upload:
+        """Queue every session the current backup lacks (or holds a worse copy of), as the
+        store's records say: reading every session to compare would load them all at start."""
+        info = self._backup.info
+        if not self._backup.can_upload or info is None:
             return
-        for room_id, per_room in self._olm.inbound_group_store._entries.items():
-            for per_sender in per_room.values():
-                for session_id, session in per_sender.items():
-                    if self._needs_upload(room_id, session_id, session):
-                        self._pending[(room_id, session_id)] = None
+        for key in self._store.sessions_to_back_up(info.version):
+            self._pending[key] = None
         if self._pending:
-            info = self._backup.info
-            logger.info("%d sessions to back up to key backup version %s", len(self._pending), info.version if info else "?")
+            logger.info("%d sessions to back up to key backup version %s", len(self._pending), info.version)
 
     def on_keys_added(self, keys: Iterable[tuple[str, str]]) -> None:
         """New or better sessions were stored: queue those the backup lacks."""
@@ -123,7 +122,7 @@ class Uploader:
             return
         added = False
         for room_id, session_id in keys:
-            session = self._session(room_id, session_id)
+            session = self.held(room_id, session_id)
             if session is not None and self._needs_upload(room_id, session_id, session):
                 self._pending[(room_id, session_id)] = None
                 added = True
@@ -166,7 +165,7 @@ class Uploader:
             rooms: dict[str, dict[str, Any]] = {}
             sent: list[tuple[str, str, str, int]] = []
             for room_id, session_id in list(islice(self._pending, BATCH)):
-                session = self._session(room_id, session_id)
+                session = self.held(room_id, session_id)
                 if session is None:
                     self._pending.pop((room_id, session_id), None)
                     continue
@@ -187,12 +186,7 @@ class Uploader:
             except Exception as exc:
                 return self._upload_failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             if status == 200:
-                self._store.mark_backed_up(sent)
-                for room_id, session_id, version, index in sent:
-                    self._backed_up[(room_id, session_id)] = (version, index)
-                    session = self._session(room_id, session_id)
-                    if session is None or session.first_known_index >= index:
-                        self._pending.pop((room_id, session_id), None)
+                self._sent(sent)
                 count = body.get("count")
                 if isinstance(count, int) and not isinstance(count, bool):
                     self._backup.keys_on_server = count
@@ -216,6 +210,19 @@ class Uploader:
             current = self._backup.info
             return current is not None and current.version != info.version
         return self._upload_failed(body.get("error") or f"HTTP {status}")
+
+    def _sent(self, sent: list[tuple[str, str, str, int]]) -> None:
+        """The server took these (room, session, version, index) copies. A session that got a
+        better copy while they were on their way stays queued, and unmarked in the store."""
+        done = []
+        for room_id, session_id, version, index in sent:
+            session = self.held(room_id, session_id)
+            if session is None or session.first_known_index >= index:
+                done.append((room_id, session_id, version, index))
+        self._store.mark_backed_up(done)
+        self.remember(done)
+        for room_id, session_id, _, _ in done:
+            self._pending.pop((room_id, session_id), None)
 
     def _upload_failed(self, why: str) -> bool:
         self._failures += 1
