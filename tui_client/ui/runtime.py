@@ -16,6 +16,16 @@ A separate process for the engine would remove the sharing altogether, but every
 sends and every event it receives would then cross a process boundary (pickling timeline items,
 rooms and sessions). With the engine's hot paths made cheap (lazy store, compiled schema checks,
 cached trust) and these settings, one process meets the stall targets; see the README.
+
+Nor does the key bundle import get a worker process of its own, though it was tried (issue 15):
+decrypting and parsing a 10,000-key bundle (its longest single C calls: AES over 5 MB and
+`json.loads` of it) on the engine's worker thread delays a bare asyncio loop by at most 13-15 ms,
+and in the TUI the worst stalls during an import (45-65 ms, loaded machine) were the same with
+the work in another process: they are the app's own frames (Textual's `screen_update`, 25-47
+ms each), not the import. A spawned worker also re-imports the main script and costs a second
+interpreter, for 30-50 ms less import time. What did cost the loop was the engine reading every
+stored session in the middle of an import or a start (a merge's store-wide scan, the backup's
+counts): those now read one room, or ask the store.
 """
 
 from __future__ import annotations
