@@ -195,7 +195,7 @@ class BundleImporter:
             for w in parsed.withheld
         ]
         store = self._client.store
-        with store.transaction():
+        with store.deferred_checkpoint(), store.transaction():
             if new_entries:
                 store.save_bundle_sessions(bundle.room_id, bundle.sender_key, new_entries, now)
             if replaced:
