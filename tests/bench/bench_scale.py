@@ -807,6 +807,13 @@ async def prepare_bundle_room(world: World, index: int) -> str:
     return room_id
 
 
+async def leave_bundle_room(world: World, room_id: str) -> None:
+    """Alice removes Bob from a bundle room once measured: every profile of his would otherwise
+    list one more room per run, until the world's own rooms no longer fit on the start-up
+    screen the launch measurement reads."""
+    await world.alice.client.room_kick(room_id, world.bob_user, reason="measured")
+
+
 def time_build(world: World, room_id: str) -> float:
     from tui_client.engine.crypto.attachments import encrypt_attachment
     from tui_client.engine.history_sharing.bundle import serialize_bundle
@@ -843,6 +850,7 @@ async def measure_bundle(world: World, run: int) -> dict[str, Any]:
     profile = world.work / f"bundle-{run}"
     fresh_copy(world.profiles["p20k"], profile)
     result = await loop.run_in_executor(None, lambda: run_child_process("bundle", profile, interact=interact))
+    await leave_bundle_room(world, room_id)
     result["build_s"] = build_s
     if world.peer is not None:
         rust = await world.peer.call("timeRoomKeyBundle", roomId=room_id, inviter=world.alice.user_id,
@@ -891,6 +899,7 @@ async def measure_headless_import(world: World, run: int) -> float:
             await bob.sharing.wait(room_id, 120)
 
         host.submit(accept()).result(180)
+        await leave_bundle_room(world, room_id)
     finally:
         BundleImporter.run, BundleImporter._download = original_run, original_download  # type: ignore[method-assign]
         host.stop()
