@@ -77,7 +77,6 @@ def run_tui(profile: str, loaded: LoadedSettings) -> int:
     a locked or unusable profile is one line on stderr and its exit code), then run the UI on it;
     the engine opens behind the UI's first frame."""
     from ..engine.errors import ProfileLockedError, SessionFileError, StoreError
-    from ..ui.app import run_app
 
     directory = paths.profile_dir(profile)
     existed = directory.exists()
@@ -93,9 +92,15 @@ def run_tui(profile: str, loaded: LoadedSettings) -> int:
         logger.exception("could not open profile %s", profile)
         err(f"error: could not open profile {profile!r}: {exc}")
         return EXIT_FAILED
+    from ..ui import terminal_graphics
+
+    terminal_graphics.start()  # (answered while the UI imports)
     try:
+        from ..ui.app import run_app
+
         return run_app(host, restored=restored, loaded=loaded, profile=profile)
     finally:
+        terminal_graphics.finish()  # (a no-op once the app ran: the terminal is left as found)
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
         if not existed:
             # Nobody logged in (or every attempt failed): leave no empty profile behind.

@@ -28,7 +28,7 @@ from textual.screen import Screen
 from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
-from . import runtime
+from . import runtime, terminal_graphics
 from .app_commands import SharedCommands
 from .app_events import EngineEvents
 from .bridge import Backend, Bridge
@@ -37,7 +37,6 @@ from .formatting import clean
 from .palette import ActionsProvider
 from .screens.login import LoginScreen
 from .workers import ReportsWorkerErrors
-from .widgets import image_preview  # noqa: F401  (asks the terminal its cell size before the app starts)
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +89,12 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.profile = profile
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
-        from .keymap import keymap_problems
+        if self.keymap:  # (checking imports every screen: not for a start without a [keys] table)
+            from .keymap import keymap_problems
 
-        for problem in (found := keymap_problems(self.keymap, self.binding_sources())):
-            logger.warning("config: %s", problem)
-        self.problems += tuple(found)
+            for problem in (found := keymap_problems(self.keymap, self.binding_sources())):
+                logger.warning("config: %s", problem)
+            self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self.freeze_after_start = False  # run_app: see ui/runtime.py
         self.rooms_known = False  # whether `rooms` is the engine's answer yet
@@ -396,5 +396,6 @@ def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile
     runtime.tune()
     app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
     app.freeze_after_start = True
+    terminal_graphics.finish()  # (stdin is Textual's from now on)
     app.run()
     return app.return_code or 0
