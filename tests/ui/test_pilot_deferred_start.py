@@ -1,7 +1,8 @@
 """`tui-client` draws its main screen before the engine exists: the engine (nio, the store) is
-opened on its thread after the first frame. Until it answers, the screen says it is loading and
-keys work; then the rooms appear. Claiming the profile (lock, session, store check) still
-happens before the terminal is taken over."""
+opened on its thread after the first frame. Until it answers, the screen lists the rooms the
+offline cache kept (or says it is loading when there are none) and keys work; then the engine's
+rooms replace them. Claiming the profile (lock, session, store check, the cached room list)
+still happens before the terminal is taken over."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tui_client.engine.host import EngineHost
+from tui_client.engine.models import RoomSummary
 from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.timefmt import TimeFormatter
@@ -57,6 +59,39 @@ async def test_the_main_screen_answers_keys_before_the_engine_is_open(tmp_path: 
             gate.set()
             await wait_for(pilot, lambda: any(r.room_id == GENERAL for r in room_list.rooms), what="the rooms")
             assert not any("loading" in str(o.prompt) for o in room_list.options)
+            assert len(opened) == 1
+    finally:
+        gate.set()
+        host.stop()
+
+
+async def test_the_rooms_the_cache_kept_are_listed_and_keys_work_until_the_engine_replaces_them(
+    tmp_path: Path,
+) -> None:
+    gate = threading.Event()
+    opened: list[FakeEngine] = []
+    host = _host(gate, opened)
+    kept = RoomSummary("!kept:example.org", "Kept before", None, True, "shared", (), unread=0)
+    app = TuiApp(host, restored=True, time_format=TimeFormatter(timezone.utc), now=lambda: FIXED_NOW,
+                 screenshot_dir=tmp_path, profile="test", kept_rooms=[kept])
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(RoomList),
+                           what="the main screen")
+            room_list = app.screen.query_one(RoomList)
+            await wait_for(pilot, lambda: any("Kept before" in str(o.prompt) for o in room_list.options),
+                           what="the kept room")
+            assert not any("loading" in str(o.prompt) for o in room_list.options)
+            assert app.sync_state.state == "connecting"  # (the status bar says so: not live yet)
+            await pilot.press("ctrl+p")  # keys work meanwhile: the command palette opens
+            await wait_for(pilot, lambda: app.screen.query("CommandList"), what="the command palette")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen again")
+            assert not opened
+
+            gate.set()
+            await wait_for(pilot, lambda: any(r.room_id == GENERAL for r in room_list.rooms), what="the rooms")
+            assert not any(r.room_id == kept.room_id for r in room_list.rooms)  # the engine's list, not the cache's
             assert len(opened) == 1
     finally:
         gate.set()

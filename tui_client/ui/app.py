@@ -77,7 +77,9 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         now: Callable[[], float] = time.time,
         screenshot_dir: Path | None = None,
         profile: str = "default",
+        kept_rooms: Iterable[RoomSummary] = (),
     ) -> None:
+        """`kept_rooms`: the offline cache's room list, shown until the engine answers."""
         super().__init__()
         self.backend = backend
         self.restored = restored
@@ -87,6 +89,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.now = now
         self.screenshot_dir = screenshot_dir
         self.profile = profile
+        self.kept_rooms = tuple(kept_rooms)
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
         if self.keymap:  # (checking imports every screen: not for a start without a [keys] table)
@@ -119,6 +122,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
                 from .screens.main import MainScreen
 
                 self.sync_state = SyncState(SyncPhase.CONNECTING)
+                self.rooms = self.kept_rooms  # (what the last run kept, while connecting)
                 self._main = MainScreen()
                 await self.push_screen(self._main)
             self.call_after_refresh(self._begin_backend)
@@ -391,10 +395,12 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     ]
 
 
-def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str) -> int:
+def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str,
+            kept_rooms: Iterable[RoomSummary] = ()) -> int:
     """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
     runtime.tune()
-    app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
+    app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile,
+                 kept_rooms=kept_rooms)
     app.freeze_after_start = True
     terminal_graphics.finish()  # (stdin is Textual's from now on)
     app.run()
