@@ -84,7 +84,18 @@ def engine_opener(claimed: ClaimedProfile, settings: Settings) -> Callable[[], A
 def run_tui(profile: str, loaded: LoadedSettings) -> int:
     """`tui-client` without a command: claim the profile *before* the terminal is taken over (so
     a locked or unusable profile is one line on stderr and its exit code), then run the UI on it,
-    listing the rooms the cache kept; the engine opens behind the UI's first frame."""
+    listing the rooms the cache kept; the engine opens behind the UI's first frame. The terminal
+    is asked what it can draw images with meanwhile (`ui.terminal_graphics`)."""
+    from ..ui import terminal_graphics
+
+    terminal_graphics.start()
+    try:
+        return _claim_and_run(profile, loaded)
+    finally:
+        terminal_graphics.finish()  # (a no-op once the app ran: the terminal is left as found)
+
+
+def _claim_and_run(profile: str, loaded: LoadedSettings) -> int:
     from ..engine.errors import ProfileLockedError, SessionFileError, StoreError
 
     directory = paths.profile_dir(profile)
@@ -101,16 +112,12 @@ def run_tui(profile: str, loaded: LoadedSettings) -> int:
         logger.exception("could not open profile %s", profile)
         err(f"error: could not open profile {profile!r}: {exc}")
         return EXIT_FAILED
-    from ..ui import terminal_graphics
-
-    terminal_graphics.start()  # (answered while the UI imports)
     try:
         from ..ui.app import run_app
 
         return run_app(host, restored=claimed.session is not None, loaded=loaded, profile=profile,
                        kept_rooms=claimed.kept_rooms)
     finally:
-        terminal_graphics.finish()  # (a no-op once the app ran: the terminal is left as found)
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
         if not existed:
             # Nobody logged in (or every attempt failed): leave no empty profile behind.
