@@ -52,7 +52,9 @@ def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None 
     """An `EngineHost` on a claimed profile (locked, session read, store checked, cached room list
     read: nothing heavy) whose engine is built and opened on its thread when the UI calls
     `begin()` after its first frame, so that importing nio and opening the store never delay it;
-    and the claim (whether a session exists, the rooms to show until the engine answers).
+    and the claim (whether a session exists, the rooms to show until the engine answers). On a
+    first start after login nothing can be listed before the engine's first sync, so the engine
+    begins at once, while the UI imports and draws.
 
     Raises as `open_backend` does, before anything is started."""
     from ..engine.claim import claim_profile
@@ -61,6 +63,8 @@ def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None 
     claimed = claim_profile(profile, profile_dir)
     host = EngineHost(opener=engine_opener(claimed, settings), on_unopened=claimed.lock.release)
     host.start()
+    if claimed.session is not None and not claimed.kept_rooms:
+        host.begin()
     return host, claimed
 
 
