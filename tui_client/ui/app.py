@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
@@ -35,7 +35,6 @@ from .bridge import Backend, Bridge
 from .timefmt import TimeFormatter
 from .formatting import clean
 from .palette import ActionsProvider
-from .screens.login import LoginScreen
 from .workers import ReportsWorkerErrors
 
 logger = logging.getLogger(__name__)
@@ -130,6 +129,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             if self.restored:
                 await self.show_main()
             else:
+                from .screens.login import LoginScreen  # (not imported by a start with a session)
+
                 await self.push_screen(LoginScreen())
         except Exception as exc:
             from .screens.failure import StartupFailedScreen
@@ -139,6 +140,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
 
     async def show_main(self) -> None:
         """After a restore or a login: the main screen, the initial state, then syncing."""
+        from .screens.login import LoginScreen
         from .screens.main import MainScreen
 
         state = await self.bridge.read(
@@ -170,8 +172,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         if begin is not None:
             begin()
 
-    @on(LoginScreen.LoggedIn)
-    def _logged_in(self) -> None:
+    def on_login_screen_logged_in(self) -> None:  # (LoginScreen.LoggedIn, by its handler's name)
         self.enter_main()
 
     @work(name="Opening your rooms", exit_on_error=False)

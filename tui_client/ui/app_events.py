@@ -16,7 +16,6 @@ from textual.reactive import reactive
 from ..config import Settings
 from ..engine.models import Invite, RoomSummary, SyncState
 from .bridge import Bridge
-from .screens.login import LoginScreen
 
 if TYPE_CHECKING:
     from textual.worker import Worker
@@ -204,5 +203,7 @@ class EngineEvents(App[int]):
         self.refresh_trust()
 
     def session_ended(self, reason: str) -> None:
+        from .screens.login import LoginScreen
+
         self.notify(reason, title="Logged out", severity="error", timeout=15)
         self.push_screen(LoginScreen(message=reason))
