@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tui_client.engine.host import EngineHost
-from tui_client.engine.models import RoomSummary
+from tui_client.engine.models import RoomSummary, SyncState
 from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.timefmt import TimeFormatter
@@ -96,6 +96,35 @@ async def test_the_rooms_the_cache_kept_are_listed_and_keys_work_until_the_engin
     finally:
         gate.set()
         host.stop()
+
+
+class FirstStart(FakeEngine):
+    """A first start after login: nothing listed until the first sync, which waits for the test."""
+
+    def __init__(self) -> None:
+        super().__init__(rooms=[], invites=[], timelines={})
+
+    def start_sync(self) -> None:
+        self.set_sync_state(SyncState("connecting"))
+
+
+async def test_before_the_first_sync_an_empty_list_says_it_is_loading_not_that_there_are_no_rooms(make_app):
+    app = make_app(FirstStart())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(RoomList),
+                       what="the main screen")
+        room_list = app.screen.query_one(RoomList)
+        await wait_for(pilot, lambda: app.user_id, what="the engine's answer")  # (show_main has run)
+
+        def prompts() -> str:
+            return " ".join(str(o.prompt) for o in room_list.options)
+
+        await wait_for(pilot, lambda: "loading your rooms" in prompts(), what="loading")
+        await pilot.pause()
+        assert "no rooms yet" not in prompts()
+
+        app.fake.set_sync_state(SyncState("syncing", since=0.0))  # the first sync: no rooms at all
+        await wait_for(pilot, lambda: "no rooms yet" in prompts(), what="the list saying there are none")
 
 
 def test_a_host_never_opened_releases_what_it_was_given_and_a_failed_open_reaches_the_caller() -> None:

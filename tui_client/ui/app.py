@@ -56,6 +56,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
     ]
 
     rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
+    # Whether `rooms` is the engine's answer: until then an empty list is "loading", not "none".
+    rooms_known: reactive[bool] = reactive(False, init=False)
     invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
     sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
@@ -99,7 +101,6 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self.freeze_after_start = False  # run_app: see ui/runtime.py
-        self.rooms_known = False  # whether `rooms` is the engine's answer yet
         self._main: Any = None  # the MainScreen once logged in
         self._verification_dialogs: dict[str, Any] = {}  # flow id -> open VerificationScreen
         self._quitting = False
@@ -146,8 +147,10 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         state = await self.bridge.read(
             lambda e: (tuple(e.rooms()), tuple(e.invites()), e.sync_state, e.user_id, e.device_id)
         )
-        self.rooms_known = True
         self.rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
+        # An engine with nothing listed before its first sync (a first start after login) has
+        # not said there are no rooms: the list keeps saying it is loading until it has synced.
+        self.rooms_known = bool(self.rooms or self.invites) or self.sync_state.state == "syncing"
         if isinstance(self.screen, LoginScreen):
             if self._main is None:
                 self._main = MainScreen()

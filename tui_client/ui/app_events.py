@@ -183,6 +183,7 @@ class EngineEvents(App[int]):
     def _sync_state_changed(self, message: Bridge.SyncStateChanged) -> None:
         previous, self.sync_state = self.sync_state, message.state
         if message.state.state == "syncing" and previous.state != "syncing":
+            self.rooms_known = True  # (a first sync that found no rooms: now the list says so)
             self.refresh_trust()
         if message.state.state == "logged_out" and previous.state != "logged_out":
             self.session_ended(message.state.detail or "the server ended this session")

@@ -140,6 +140,7 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
         self.watch(self.app, "rooms", lambda _: self._lists_changed())
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
         self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
+        self.watch(self.app, "rooms_known", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
         self.query_one("#composer-context").display = False
         self.query_one("#typing").display = False
