@@ -12,9 +12,12 @@ from datetime import timezone
 from pathlib import Path
 
 import pytest
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal
 
 from tui_client.engine.host import EngineHost
 from tui_client.engine.models import RoomSummary, SyncState
+from tui_client.ui import app as app_module
 from tui_client.ui.app import TuiApp
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.timefmt import TimeFormatter
@@ -125,6 +128,40 @@ async def test_before_the_first_sync_an_empty_list_says_it_is_loading_not_that_t
 
         app.fake.set_sync_state(SyncState("syncing", since=0.0))  # the first sync: no rooms at all
         await wait_for(pilot, lambda: "no rooms yet" in prompts(), what="the list saying there are none")
+
+
+class OneList(App[None]):
+    """The room list alone, in the main screen's place and with its stylesheet."""
+
+    CSS_PATH = Path(app_module.__file__).parent / TuiApp.CSS_PATH
+
+    def __init__(self, rooms: list[RoomSummary]) -> None:
+        super().__init__()
+        self.kept = tuple(rooms)
+        self.at_mount: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield RoomList(id="rooms")
+
+    def on_mount(self) -> None:
+        room_list = self.query_one(RoomList)
+        room_list.set_data(self.kept, ())  # before the first layout, as at start-up
+        self.at_mount = [str(o.prompt) for o in room_list.options]
+
+
+@pytest.mark.parametrize("size", [(60, 20), (100, 30), (200, 50)])
+async def test_rooms_given_before_the_first_layout_are_listed_in_it_fitted_to_the_width(size) -> None:
+    rooms = [RoomSummary(f"!r{i}:example.org", f"Room number {i} with a long name", None, True, "shared", (),
+                         unread=i % 3) for i in range(40)]
+    app = OneList(rooms)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        room_list = app.query_one(RoomList)
+        assert len(app.at_mount) == 40  # (nothing waits for a resize: the first frame has them)
+        assert app.at_mount == [str(o.prompt) for o in room_list.options]  # no rebuild at the real width
+        width = room_list.scrollable_content_region.width - 2  # (the options' padding)
+        assert all(o.prompt.cell_length == width for o in room_list.options)  # badges on the right edge
 
 
 def test_a_host_never_opened_releases_what_it_was_given_and_a_failed_open_reaches_the_caller() -> None:
