@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import paths
 from ..config import LoadedSettings, Settings
 
 if TYPE_CHECKING:
     from ..demo.story import Demo
+    from ..engine.claim import ClaimedProfile
+    from ..engine.engine import Engine
     from ..engine.host import EngineHost
 
 from .common import (
@@ -45,21 +48,33 @@ def open_backend(profile: str, settings: Settings, profile_dir: Path | None = No
     return host, bool(restored)
 
 
-def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[EngineHost, bool]:
-    """An `EngineHost` on a claimed profile (locked, session read, store checked: nothing heavy)
-    whose engine is built and opened on its thread when the UI calls `begin()` after its first
-    frame, so that importing nio and opening the store never delay it. Whether a session exists.
+def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None = None) -> tuple[EngineHost, ClaimedProfile]:
+    """An `EngineHost` on a claimed profile (locked, session read, store checked, cached room list
+    read: nothing heavy) whose engine is built and opened on its thread when the UI calls
+    `begin()` after its first frame, so that importing nio and opening the store never delay it;
+    and the claim (whether a session exists, the rooms to show until the engine answers). On a
+    first start after login nothing can be listed before the engine's first sync, so the engine
+    begins at once, while the UI imports and draws.
 
     Raises as `open_backend` does, before anything is started."""
     from ..engine.claim import claim_profile
     from ..engine.host import EngineHost
 
     claimed = claim_profile(profile, profile_dir)
+    host = EngineHost(opener=engine_opener(claimed, settings), on_unopened=claimed.lock.release)
+    host.start()
+    if claimed.session is not None and not claimed.kept_rooms:
+        host.begin()
+    return host, claimed
 
-    async def open_engine() -> Any:
+
+def engine_opener(claimed: ClaimedProfile, settings: Settings) -> Callable[[], Awaitable[Engine]]:
+    """What builds and opens the engine on a claimed profile, on the engine thread."""
+
+    async def open_engine() -> Engine:
         from ..engine.engine import Engine  # (nio is imported here, on the engine thread)
 
-        engine = Engine(profile, settings=settings, profile_dir=claimed.directory, claimed=claimed)
+        engine = Engine(claimed.profile, settings=settings, profile_dir=claimed.directory, claimed=claimed)
         try:
             await engine.open()
         except BaseException:
@@ -67,22 +82,30 @@ def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None 
             raise
         return engine
 
-    host = EngineHost(opener=open_engine, on_unopened=claimed.lock.release)
-    host.start()
-    return host, claimed.session is not None
+    return open_engine
 
 
 def run_tui(profile: str, loaded: LoadedSettings) -> int:
     """`tui-client` without a command: claim the profile *before* the terminal is taken over (so
-    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it;
-    the engine opens behind the UI's first frame."""
+    a locked or unusable profile is one line on stderr and its exit code), then run the UI on it,
+    listing the rooms the cache kept; the engine opens behind the UI's first frame. The terminal
+    is asked what it can draw images with meanwhile (`ui.terminal_graphics`)."""
+    from ..ui import terminal_graphics
+
+    terminal_graphics.start()
+    try:
+        return _claim_and_run(profile, loaded)
+    finally:
+        terminal_graphics.finish()  # (a no-op once the app ran: the terminal is left as found)
+
+
+def _claim_and_run(profile: str, loaded: LoadedSettings) -> int:
     from ..engine.errors import ProfileLockedError, SessionFileError, StoreError
-    from ..ui.app import run_app
 
     directory = paths.profile_dir(profile)
     existed = directory.exists()
     try:
-        host, restored = deferred_backend(profile, loaded.settings)
+        host, claimed = deferred_backend(profile, loaded.settings)
     except ProfileLockedError as exc:
         err(f"error: {exc}")
         return EXIT_LOCKED
@@ -94,7 +117,10 @@ def run_tui(profile: str, loaded: LoadedSettings) -> int:
         err(f"error: could not open profile {profile!r}: {exc}")
         return EXIT_FAILED
     try:
-        return run_app(host, restored=restored, loaded=loaded, profile=profile)
+        from ..ui.app import run_app
+
+        return run_app(host, restored=claimed.session is not None, loaded=loaded, profile=profile,
+                       kept_rooms=claimed.kept_rooms)
     finally:
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
         if not existed:

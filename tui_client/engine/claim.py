@@ -5,6 +5,9 @@ profile locked by another process or a store that cannot be used is one line on 
 exit code before the terminal is taken over, then draws its first screen, and only then builds
 the engine (importing nio and opening the store) on the engine thread (`host.EngineHost` with an
 opener). An `Engine` given the claim uses its lock and session instead of taking them again.
+
+The claim also reads the offline cache's room list (sqlite and the store key, no nio), so that
+first screen already lists the rooms kept by the last run, until the engine's list replaces it.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from pathlib import Path
 
 from .. import paths
 from .lock import ProfileLock
+from .models import RoomSummary
 from .session import SessionInfo, load_session
-from .store_guard import check_store
+from .store_guard import check_store, store_path
+from .timeline.cache import read_room_list
 
 
 @dataclass
@@ -24,20 +29,23 @@ class ClaimedProfile:
     directory: Path
     lock: ProfileLock
     session: SessionInfo | None  # None: nobody is logged in (the TUI shows its login screen)
+    kept_rooms: tuple[RoomSummary, ...] = ()  # the offline cache's room list, in list order
 
 
 def claim_profile(profile: str, profile_dir: Path | None = None) -> ClaimedProfile:
-    """Lock the profile, read its session and check its crypto store.
+    """Lock the profile, read its session, check its crypto store and read its cached room list.
 
     Raises `ProfileLockedError`, `SessionFileError` or `StoreError` (nothing held then)."""
     directory = profile_dir or paths.profile_dir(profile)
     lock = ProfileLock(paths.ensure_private_dir(directory), profile)
     lock.acquire()
+    kept: list[RoomSummary] = []
     try:
         info = load_session(directory)
         if info is not None:
             check_store(directory, profile, info)
+            kept = read_room_list(store_path(directory), info.store_key)
     except BaseException:
         lock.release()
         raise
-    return ClaimedProfile(profile, directory, lock, info)
+    return ClaimedProfile(profile, directory, lock, info, tuple(kept))

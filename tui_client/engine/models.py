@@ -316,6 +316,12 @@ class RoomSummary:
         return self.encrypted and self.history_visibility in ("shared", "world_readable")
 
 
+def listing_order(summary: RoomSummary, newest_ts: int = 0) -> tuple[int, str]:
+    """Where a room goes in the room list: the most recently active first (`newest_ts`: the
+    newest event its timeline holds, if newer than the summary says), then by name."""
+    return -max(summary.last_active, newest_ts), summary.name.lower()
+
+
 @dataclass(frozen=True)
 class Invite:
     room_id: str

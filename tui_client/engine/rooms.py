@@ -14,7 +14,7 @@ from nio.events import InviteEvent, RoomHistoryVisibilityEvent, UnknownToDeviceE
 
 from .events import EngineEvent, InviteReceived, RoomsChanged
 from .history_sharing.bundle import BUNDLE_EVENT_TYPES
-from .models import Invite, Member, RoomSummary, SpaceChild
+from .models import Invite, Member, RoomSummary, SpaceChild, listing_order
 from .nio.olm import DecryptedOlmEvent
 from .spaces import children as space_children
 
@@ -245,7 +245,7 @@ class Rooms:
         if not self._live:
             out += [s for room_id, s in self._cached.items() if room_id not in self._client.rooms]
         # (A cached room's summary is as old as the cache; its timeline may be newer.)
-        out.sort(key=lambda s: (-max(s.last_active, self._timelines.last_timestamp(s.room_id)), s.name.lower()))
+        out.sort(key=lambda s: listing_order(s, self._timelines.last_timestamp(s.room_id)))
         return out
 
     def summary(self, room_id: str) -> RoomSummary | None:

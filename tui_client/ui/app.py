@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
@@ -28,16 +28,14 @@ from textual.screen import Screen
 from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
-from . import runtime
+from . import runtime, terminal_graphics
 from .app_commands import SharedCommands
 from .app_events import EngineEvents
 from .bridge import Backend, Bridge
 from .timefmt import TimeFormatter
 from .formatting import clean
 from .palette import ActionsProvider
-from .screens.login import LoginScreen
 from .workers import ReportsWorkerErrors
-from .widgets import image_preview  # noqa: F401  (asks the terminal its cell size before the app starts)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +56,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
     ]
 
     rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
+    # Whether `rooms` is the engine's answer: until then an empty list is "loading", not "none".
+    rooms_known: reactive[bool] = reactive(False, init=False)
     invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
     sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
     user_id: reactive[str] = reactive("", init=False)
@@ -78,7 +78,9 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         now: Callable[[], float] = time.time,
         screenshot_dir: Path | None = None,
         profile: str = "default",
+        kept_rooms: Iterable[RoomSummary] = (),
     ) -> None:
+        """`kept_rooms`: the offline cache's room list, shown until the engine answers."""
         super().__init__()
         self.backend = backend
         self.restored = restored
@@ -88,16 +90,17 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.now = now
         self.screenshot_dir = screenshot_dir
         self.profile = profile
+        self.kept_rooms = tuple(kept_rooms)
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
-        from .keymap import keymap_problems
+        if self.keymap:  # (checking imports every screen: not for a start without a [keys] table)
+            from .keymap import keymap_problems
 
-        for problem in (found := keymap_problems(self.keymap, self.binding_sources())):
-            logger.warning("config: %s", problem)
-        self.problems += tuple(found)
+            for problem in (found := keymap_problems(self.keymap, self.binding_sources())):
+                logger.warning("config: %s", problem)
+            self.problems += tuple(found)
         self.bridge = Bridge(backend, self)
         self.freeze_after_start = False  # run_app: see ui/runtime.py
-        self.rooms_known = False  # whether `rooms` is the engine's answer yet
         self._main: Any = None  # the MainScreen once logged in
         self._verification_dialogs: dict[str, Any] = {}  # flow id -> open VerificationScreen
         self._quitting = False
@@ -119,6 +122,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
                 from .screens.main import MainScreen
 
                 self.sync_state = SyncState(SyncPhase.CONNECTING)
+                self.rooms = self.kept_rooms  # (what the last run kept, while connecting)
                 self._main = MainScreen()
                 await self.push_screen(self._main)
             self.call_after_refresh(self._begin_backend)
@@ -126,6 +130,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             if self.restored:
                 await self.show_main()
             else:
+                from .screens.login import LoginScreen  # (not imported by a start with a session)
+
                 await self.push_screen(LoginScreen())
         except Exception as exc:
             from .screens.failure import StartupFailedScreen
@@ -135,13 +141,16 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
 
     async def show_main(self) -> None:
         """After a restore or a login: the main screen, the initial state, then syncing."""
+        from .screens.login import LoginScreen
         from .screens.main import MainScreen
 
         state = await self.bridge.read(
             lambda e: (tuple(e.rooms()), tuple(e.invites()), e.sync_state, e.user_id, e.device_id)
         )
-        self.rooms_known = True
         self.rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
+        # An engine with nothing listed before its first sync (a first start after login) has
+        # not said there are no rooms: the list keeps saying it is loading until it has synced.
+        self.rooms_known = bool(self.rooms or self.invites) or self.sync_state.state == "syncing"
         if isinstance(self.screen, LoginScreen):
             if self._main is None:
                 self._main = MainScreen()
@@ -166,8 +175,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         if begin is not None:
             begin()
 
-    @on(LoginScreen.LoggedIn)
-    def _logged_in(self) -> None:
+    def on_login_screen_logged_in(self) -> None:  # (LoginScreen.LoggedIn, by its handler's name)
         self.enter_main()
 
     @work(name="Opening your rooms", exit_on_error=False)
@@ -391,10 +399,13 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     ]
 
 
-def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str) -> int:
+def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str,
+            kept_rooms: Iterable[RoomSummary] = ()) -> int:
     """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
     runtime.tune()
-    app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile)
+    app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile,
+                 kept_rooms=kept_rooms)
     app.freeze_after_start = True
+    terminal_graphics.finish()  # (stdin is Textual's from now on)
     app.run()
     return app.return_code or 0

@@ -16,7 +16,6 @@ from textual.reactive import reactive
 from ..config import Settings
 from ..engine.models import Invite, RoomSummary, SyncState
 from .bridge import Bridge
-from .screens.login import LoginScreen
 
 if TYPE_CHECKING:
     from textual.worker import Worker
@@ -184,6 +183,7 @@ class EngineEvents(App[int]):
     def _sync_state_changed(self, message: Bridge.SyncStateChanged) -> None:
         previous, self.sync_state = self.sync_state, message.state
         if message.state.state == "syncing" and previous.state != "syncing":
+            self.rooms_known = True  # (a first sync that found no rooms: now the list says so)
             self.refresh_trust()
         if message.state.state == "logged_out" and previous.state != "logged_out":
             self.session_ended(message.state.detail or "the server ended this session")
@@ -204,5 +204,7 @@ class EngineEvents(App[int]):
         self.refresh_trust()
 
     def session_ended(self, reason: str) -> None:
+        from .screens.login import LoginScreen
+
         self.notify(reason, title="Logged out", severity="error", timeout=15)
         self.push_screen(LoginScreen(message=reason))

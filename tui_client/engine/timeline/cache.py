@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..crypto.symmetric import seal, store_subkey, unseal
-from ..models import RoomSummary
+from ..models import RoomSummary, listing_order
 from .codec import CodecError, decode, encode
 from .relations import EventFacts
 
@@ -133,21 +134,40 @@ class TimelineCache:
             "SELECT room_id, updated_at, summary, timeline FROM tc_room_cache ORDER BY room_id"
         ).fetchall()
         for room_id, updated_at, summary_blob, timeline_blob in rows:
-            summary: RoomSummary | None = None
-            last_ts = 0
             try:
-                if summary_blob:
-                    data = self._unseal(room_id, "summary", summary_blob)
-                    if not isinstance(data, dict) or data.get("format") != FORMAT:
-                        raise CodecError("unknown cache format")
-                    summary = decode(RoomSummary, data["summary"])
-                    last_ts = int(data.get("last_ts") or 0)
+                summary, last_ts = self._open_summary(room_id, summary_blob)
             except Exception as exc:
                 self._drop(room_id, exc)
                 continue
             sealed = bytes(timeline_blob) if timeline_blob else None
             out.append(CachedRoom(room_id, summary, last_ts, float(updated_at), sealed))
         return out
+
+    def room_list(self) -> list[RoomSummary]:
+        """The cached rooms' summaries in the room list's order, read without writing anything:
+        what the TUI draws before the engine opens. A row that cannot be read is skipped with a
+        line in the log (the engine drops it when it opens)."""
+        listed = []
+        for room_id, blob in self._db.conn.execute(
+            "SELECT room_id, summary FROM tc_room_cache WHERE summary IS NOT NULL"
+        ).fetchall():
+            try:
+                summary, last_ts = self._open_summary(room_id, blob)
+            except Exception as exc:
+                logger.warning("skipped the cached room %s: %s: %s", room_id, type(exc).__name__, exc)
+                continue
+            if summary is not None:
+                listed.append((listing_order(summary, last_ts), summary))
+        return [summary for _, summary in sorted(listed, key=lambda pair: pair[0])]
+
+    def _open_summary(self, room_id: str, blob: bytes | None) -> tuple[RoomSummary | None, int]:
+        """A row's summary and its newest event's time; raises if the row cannot be read."""
+        if not blob:
+            return None, 0
+        data = self._unseal(room_id, "summary", blob)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise CodecError("unknown cache format")
+        return decode(RoomSummary, data["summary"]), int(data.get("last_ts") or 0)
 
     def timeline(self, room: CachedRoom) -> tuple[list[EventFacts], bool] | None:
         """A cached room's events and whether they reach its start; None if there are none or
@@ -166,3 +186,31 @@ class TimelineCache:
     def _drop(self, room_id: str, exc: Exception) -> None:
         logger.warning("dropped the cached timeline of %s: %s: %s", room_id, type(exc).__name__, exc)
         self.forget(room_id)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """A read-only connection where a `Database` is expected (for `room_list`, which never writes)."""
+
+    conn: sqlite3.Connection
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+def read_room_list(store: Path, store_key: str) -> list[RoomSummary]:
+    """The cached room list of the store at `store`, opened read-only, without nio or the engine
+    (`TimelineCache.room_list`); [] when there is no cache yet or the store cannot be read (the
+    engine reports a store that is unusable)."""
+    try:
+        conn = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        logger.info("no cached room list: %s", exc)
+        return []
+    try:
+        return TimelineCache(_Reader(conn), store_key).room_list()
+    except sqlite3.Error as exc:  # e.g. a store from before the cache: no table yet
+        logger.info("no cached room list: %s", exc)
+        return []
+    finally:
+        conn.close()

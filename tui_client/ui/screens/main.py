@@ -88,6 +88,10 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
                 tooltip="Replace your cryptographic identity (when the recovery key is lost)"),
     ]
 
+    # The composer from the first frame: focusing the room list first (Textual's default) then
+    # the composer re-renders the footer and the list once more before the first key is read.
+    AUTO_FOCUS = "#composer"
+
     current_room: reactive[str | None] = reactive(None, init=False)
 
     def __init__(self) -> None:
@@ -136,6 +140,7 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
         self.watch(self.app, "rooms", lambda _: self._lists_changed())
         self.watch(self.app, "invites", lambda _: self._lists_changed(), init=False)
         self.watch(self.app, "changed_identities", lambda _: self._lists_changed(), init=False)
+        self.watch(self.app, "rooms_known", lambda _: self._lists_changed(), init=False)
         self.query_one("#detail").display = False
         self.query_one("#composer-context").display = False
         self.query_one("#typing").display = False

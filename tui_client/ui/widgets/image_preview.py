@@ -1,9 +1,10 @@
 """An image shown inside the timeline, through textual-image: a terminal graphics protocol
-(kitty's, sixel) where the terminal has one, coloured half-cells everywhere else.
+(kitty's, sixel) where the terminal has one, coloured half-cells everywhere else (and without a
+terminal: tests, screenshots).
 
-textual-image asks the terminal about its cell size once, when it is first imported, which it
-cannot do once Textual owns the terminal: `tui_client.ui.app` imports this module before the
-app starts.
+textual-image is imported with the first preview, told what the terminal answered before the app
+started (`ui.terminal_graphics`): importing it asks the terminal, which it cannot do once Textual
+owns it, and costs the first frame a tenth of a second or more.
 """
 
 from __future__ import annotations
@@ -12,14 +13,8 @@ import io
 from typing import Any
 
 from textual.widget import Widget
-from textual_image.renderable import Image as AutoRenderable
-from textual_image.renderable.unicode import Image as UnicodeRenderable
-from textual_image.widget import HalfcellImage
-from textual_image.widget import Image as TerminalImage
 
-# Without a terminal (headless: tests, screenshots) textual-image falls back to grey shades;
-# coloured half-cells (what a terminal without a graphics protocol gets) show the picture better.
-_WIDGET: Any = HalfcellImage if AutoRenderable is UnicodeRenderable else TerminalImage
+from .. import terminal_graphics
 
 MAX_PIXELS = 40_000_000  # a decompression bomb is refused, not decoded
 
@@ -38,7 +33,7 @@ def decode(data: bytes) -> Any:
 
 
 def preview(image: Any) -> Widget:
-    widget: Widget = _WIDGET(image, classes="preview")
+    widget: Widget = terminal_graphics.widget_class()(image, classes="preview")
     return widget
 
 

@@ -187,9 +187,9 @@ class RoomList(OptionList):
         keep = self._current
         if self._auto_selected and self.rooms and self.current_invite is not None:
             keep = self.rooms[0].room_id  # rooms arrived after the invites: open one
-        if self.scrollable_content_region.width <= 0:
-            # Not laid out yet: prompts fitted to a made-up width would wrap the names into
-            # shreds for a frame ("Ali / ce"). The first resize builds them at the real width.
+        if self._content_width() <= 0:
+            # Not laid out, and no width to expect: prompts fitted to a made-up width would wrap
+            # the names into shreds for a frame ("Ali / ce"). The first resize builds them.
             self._deferred = (keep,)
             self.call_after_refresh(self._build_deferred)
             return
@@ -203,7 +203,25 @@ class RoomList(OptionList):
 
     def _prompt_width(self) -> int:
         padding = self.get_component_styles("option-list--option").padding
-        return max(self.scrollable_content_region.width - padding.width, 10)
+        return max(self._content_width() - padding.width, 10)
+
+    def _content_width(self) -> int:
+        """The options' width: once laid out, the list's own; before its first layout, what the
+        stylesheet will give it (a share of the screen's width, clamped, less its border and its
+        stable scrollbar gutter), so that rooms handed over before the first layout (those the
+        cache kept, at start-up) are in the first frame. 0 when that cannot be told."""
+        width = self.scrollable_content_region.width
+        if width > 0 or not self.is_mounted:
+            return width
+        styles, screen = self.styles, self.app.size
+        if styles.width is None or styles.width.is_auto or styles.scrollbar_gutter != "stable":
+            return 0
+        cells = styles.width.resolve(screen, screen)
+        if styles.min_width is not None:
+            cells = max(cells, styles.min_width.resolve(screen, screen))
+        if styles.max_width is not None:
+            cells = min(cells, styles.max_width.resolve(screen, screen))
+        return max(int(cells) - styles.gutter.width - styles.scrollbar_size_vertical, 0)
 
     def _rebuild(self, keep: str | None = None) -> None:
         """Re-create the options for the current width, keeping `keep` (default: the current
