@@ -3,13 +3,13 @@ test_crash_recovery.py): it opens a saved profile and joins a room (and so impor
 inviter's key bundle) or syncs, printing a line at each point a test may kill it at.
 
     python -m tests.crash_helper PROFILE_DIR join ROOM_ID [--hold txn|roomkey|committed]
-    python -m tests.crash_helper PROFILE_DIR sync [--hold ...]
+    python -m tests.crash_helper PROFILE_DIR sync [--hold ...] [--idle]
 
 Lines: OPEN, SYNCED, JOINED, BUNDLE <state> (each state the received bundle is stored in),
 TXN (the bundle's sessions are written, the transaction is open), ROOMKEY <n> (room keys
 written, their transaction open), COMMITTED (an import's keys are committed). With --hold X
 the process stops at X and waits there to be killed (inside the open transaction for txn and
-roomkey). Nothing here changes what the engine does; it only watches and waits.
+roomkey). With --idle it syncs once and then waits, doing nothing more. Nothing here changes what the engine does; it only watches and waits.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("action", choices=["join", "sync"])
     parser.add_argument("room_id", nargs="?")
     parser.add_argument("--hold", choices=["txn", "roomkey", "committed"])
+    parser.add_argument("--idle", action="store_true", help="after the first sync, wait to be killed")
     args = parser.parse_args(argv)
     instrument(args.hold)
     from tui_client.engine.engine import Engine
@@ -89,6 +90,8 @@ async def main(argv: list[str]) -> int:
     if args.action == "join" and args.room_id in {i.room_id for i in engine.invites()}:
         await engine.join(args.room_id, wait_for_keys=0)
         mark("JOINED")
+    if args.idle:
+        await asyncio.sleep(120)  # only what the engine does by itself after a sync runs now
     while True:  # keep syncing (and importing in the background) until killed
         await engine.sync_once(timeout_ms=200)
         mark("SYNCED")

@@ -143,3 +143,29 @@ async def test_kill_9_during_sync_then_restart(engines, tmp_path):
         assert max(room_sessions(bob, room_id).values()) == 1
     finally:
         await bob.close()
+
+
+async def test_killed_a_second_after_its_first_sync_the_next_start_shows_what_it_synced(engines, tmp_path):
+    """The first sync of a run writes the offline cache a moment after the rooms are on screen
+    (not inside the sync, where it would compete with drawing them). A process killed after
+    that moment, with no later sync and no clean quit, still leaves a cache a start can show."""
+    alice = await engines("alice")
+    profile = tmp_path / "bob"
+    bob = await engines("bob", profile_dir=profile)
+    room_id = await alice.create_room("Cached", history_visibility="shared")
+    await alice.invite(room_id, bob.user_id)
+    await invited(bob, room_id)
+    await bob.join(room_id)
+    assert await alice.wait_until(lambda: alice.room(room_id).joined_count == 2)
+    await bob.close()
+    await alice.send_text(room_id, "written while Bob was away")
+
+    await run_and_kill(profile, ["sync", "--idle"], "SYNCED", after=1.5)
+
+    again = Engine("bob", profile_dir=profile)
+    try:
+        assert await again.open()  # no sync: only what the killed run left
+        assert room_id in {r.room_id for r in again.rooms()}
+        assert "written while Bob was away" in bodies(again.timeline(room_id))
+    finally:
+        await again.close()

@@ -88,6 +88,8 @@ __all__ = ["Engine", "EngineError", "NotLoggedIn", "SharingFailed", "StoreError"
 
 logger = logging.getLogger(__name__)
 
+FIRST_FLUSH_DELAY = 0.5  # seconds after the first sync of a run before its cache write
+
 Listener = Callable[[EngineEvent], None]
 
 
@@ -145,6 +147,8 @@ class Engine:
         self._parts: _Parts | None = None
         self._identity_checked = False
         self._startup_done = False
+        # The first sync's offline-cache write, held back while the UI draws its rooms.
+        self._first_flush: tuple[set[str], str | None] | None = None
         self._sync = SyncLoop(self._require_client, self._after_sync, self.emit, clock, self.settings)
 
     # -- events out ---------------------------------------------------------------------------
@@ -413,6 +417,7 @@ class Engine:
     async def close(self) -> None:
         await self.stop_sync()
         if self._parts is not None:
+            self._write_first_flush()
             self._parts.timelines.flush_cache({}, None)  # what changed since the last sync
             self._parts.sharing.close()
             self._parts.backup.close()
@@ -494,10 +499,37 @@ class Engine:
         parts = self._require()
         parts.rooms.on_sync(resp)
         parts.keys.on_sync(resp)
-        # Inside the sync's transaction: the cache and the sync token it matches are stored together.
         touched = set(resp.rooms.join) | parts.timelines.dirty_rooms()
-        summaries = {s.room_id: s for room_id in touched if (s := parts.rooms.summary(room_id)) is not None}
-        parts.timelines.flush_cache(summaries, parts.client.next_batch)
+        if not self._sync.first_sync_done:
+            # The first sync of a run (on a first start, every room's state and messages) is on
+            # the user's screen as soon as this returns; writing the cache now (0.1 s of Python
+            # for 100 rooms) would compete with drawing it. A crash before the write leaves the
+            # cache's token behind nio's, and the next start reads its timelines as stale.
+            self._first_flush = (touched, parts.client.next_batch)
+            asyncio.get_running_loop().call_later(FIRST_FLUSH_DELAY, self._write_first_flush)
+            return
+        if self._first_flush is not None:
+            touched |= self._first_flush[0]
+            self._first_flush = None
+        self._write_cache(touched, parts.client.next_batch)
+
+    def _write_cache(self, rooms: set[str], sync_token: str | None) -> None:
+        """The summaries of `rooms` and every changed timeline, with the sync token they match
+        (inside that sync's transaction, or after it when no later sync was handled since)."""
+        parts = self._require()
+        summaries = {s.room_id: s for room_id in rooms if (s := parts.rooms.summary(room_id)) is not None}
+        parts.timelines.flush_cache(summaries, sync_token)
+
+    def _write_first_flush(self) -> None:
+        if self._first_flush is None or self._parts is None:
+            return
+        store = self._parts.client.store
+        if store is not None and store.database.in_transaction():
+            # A later sync is being handled: it writes this one's rooms with its own token.
+            return
+        rooms, token = self._first_flush
+        self._first_flush = None
+        self._write_cache(rooms, token)
 
     async def _after_sync(self) -> None:
         parts = self._require()
