@@ -54,13 +54,18 @@ def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None 
     `begin()` after its first frame, so that importing nio and opening the store never delay it;
     and the claim (whether a session exists, the rooms to show until the engine answers). On a
     first start after login nothing can be listed before the engine's first sync, so the engine
-    begins at once, while the UI imports and draws.
+    begins at once, while the UI imports and draws, and that sync is asked for at once
+    (`engine.first_sync`).
 
     Raises as `open_backend` does, before anything is started."""
     from ..engine.claim import claim_profile
     from ..engine.host import EngineHost
 
     claimed = claim_profile(profile, profile_dir)
+    if claimed.session is not None and claimed.never_synced:
+        from ..engine.first_sync import prefetch
+
+        claimed.early_sync = prefetch(claimed.session)  # the server works while we import
     host = EngineHost(opener=engine_opener(claimed, settings), on_unopened=claimed.lock.release)
     host.start()
     if claimed.session is not None and not claimed.kept_rooms:

@@ -12,6 +12,7 @@ first screen already lists the rooms kept by the last run, until the engine's li
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from .. import paths
 from .lock import ProfileLock
 from .models import RoomSummary
 from .session import SessionInfo, load_session
-from .store_guard import check_store, store_path
+from .store_guard import check_store, has_sync_token, store_path
 from .timeline.cache import read_room_list
 
 
@@ -30,6 +31,9 @@ class ClaimedProfile:
     lock: ProfileLock
     session: SessionInfo | None  # None: nobody is logged in (the TUI shows its login screen)
     kept_rooms: tuple[RoomSummary, ...] = ()  # the offline cache's room list, in list order
+    never_synced: bool = False  # the store has no sync token: the next sync is an initial one
+    # That initial sync, asked for early (first_sync.prefetch): the engine's first sync uses it.
+    early_sync: Future[bytes] | None = None
 
 
 def claim_profile(profile: str, profile_dir: Path | None = None) -> ClaimedProfile:
@@ -40,12 +44,14 @@ def claim_profile(profile: str, profile_dir: Path | None = None) -> ClaimedProfi
     lock = ProfileLock(paths.ensure_private_dir(directory), profile)
     lock.acquire()
     kept: list[RoomSummary] = []
+    never_synced = False
     try:
         info = load_session(directory)
         if info is not None:
             check_store(directory, profile, info)
             kept = read_room_list(store_path(directory), info.store_key)
+            never_synced = not has_sync_token(store_path(directory))
     except BaseException:
         lock.release()
         raise
-    return ClaimedProfile(profile, directory, lock, info, tuple(kept))
+    return ClaimedProfile(profile, directory, lock, info, tuple(kept), never_synced)

@@ -338,6 +338,7 @@ class Engine:
             self._client.restore_login(info.user_id, info.device_id, info.access_token)
             return True
         self._client = self._new_client(info.homeserver, info.user_id, info.device_id, True, info.store_key)
+        self._client.early_sync = claimed.early_sync if claimed else None
         try:
             self._client.restore_login(info.user_id, info.device_id, info.access_token)
             self._build_parts(self._client, info.store_key)

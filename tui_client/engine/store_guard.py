@@ -54,6 +54,19 @@ def _connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=5)
 
 
+def has_sync_token(path: Path) -> bool:
+    """Whether the store at `path` has saved a sync token (so its next sync is not an initial
+    one); True when that cannot be read, which asks for nothing early."""
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("SELECT 1 FROM synctokens WHERE token != '' LIMIT 1").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True
+
+
 def check_store(profile_dir: Path, profile: str, info: SessionInfo) -> None:
     """Raise StoreError unless the store holds `info`'s device account, readable with its key."""
     path = store_path(profile_dir)

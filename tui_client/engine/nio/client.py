@@ -5,6 +5,7 @@ nio drops are in `responses`)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -67,6 +68,9 @@ class EngineClient(AsyncClient):
         )
         super().__init__(homeserver, user, device_id or "", store_path, config)
         self._full_state_sync = False
+        # The initial sync, asked for while the app started (engine.first_sync); the first
+        # full-state sync without a token takes its answer instead of asking again.
+        self.early_sync: concurrent.futures.Future[bytes] | None = None
 
     def load_store(self) -> None:
         """As nio's, but with our store class and Olm machine (nio hard-codes `Olm`)."""
@@ -109,6 +113,13 @@ class EngineClient(AsyncClient):
         full_state: bool | None = None, set_presence: str | None = None,
     ) -> AppSyncResponse | SyncError:
         self._full_state_sync = bool(full_state)
+        early, self.early_sync = self.early_sync, None
+        if early is not None and full_state and sync_filter is None and set_presence is None and not (
+            since or self.next_batch or self.loaded_sync_token
+        ):
+            resp = await self._early_response(early)
+            if resp is not None:
+                return resp
         method, path = Api.sync(
             self.access_token,
             since=since or self.next_batch or self.loaded_sync_token,
@@ -121,6 +132,22 @@ class EngineClient(AsyncClient):
             AppSyncResponse, method, path,
             timeout=120 if full_state else (timeout / 1000 + 15 if timeout else 30),
         )
+
+    async def _early_response(self, early: concurrent.futures.Future[bytes]) -> SyncResponse | None:
+        """The early initial sync's answer, handled as `_send` handles one it fetched; None when
+        there is none (the caller asks the server itself and reports what goes wrong)."""
+        try:
+            body: bytes = await asyncio.wrap_future(early)
+            parsed = json.loads(body)
+        except Exception as exc:
+            logger.info("the first sync asked for at start gave no answer (%s); asking again", exc)
+            return None
+        resp = AppSyncResponse.from_dict(parsed)
+        if not isinstance(resp, SyncResponse):
+            logger.info("the first sync asked for at start is not a sync response; asking again")
+            return None
+        await self.receive_response(resp)
+        return resp
 
     def _handle_olm_events(self, response: Any) -> None:
         super()._handle_olm_events(response)
