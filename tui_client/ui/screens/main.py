@@ -308,11 +308,13 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
     def _update_header(self) -> None:
         self.refresh_bindings()  # what the footer offers depends on the room (inspector, accept identity)
         header = self.query_one("#room-header", Static)
-        if self.query_one(ContentSwitcher).current == "invite-pane":
+        pane = self._pane()
+        shown = pane.current if pane is not None else None
+        if shown == "invite-pane":
             header.update(Content.styled("Invitation", "bold"))
             self._update_warning(None)
             return
-        if self.query_one(ContentSwitcher).current == "space-pane":
+        if shown == "space-pane":
             header.update(Content.styled("Space", "bold"))
             self._update_warning(None)
             return

@@ -135,12 +135,23 @@ class MainRooms(Screen[Any]):
 
     # -- crypto: inspector, identities, key files ---------------------------------------------
 
+    _pane_switcher: ContentSwitcher | None = None
+
+    def _pane(self) -> ContentSwitcher | None:
+        """The switcher of the right-hand pane (conversation, invite, space), None before it is
+        composed. Found once: a query walks every widget on the screen, and the footer asks
+        `check_action` (so `_inspected`) on every refresh of the bindings."""
+        if self._pane_switcher is None or self._pane_switcher.parent is None:
+            found = self.query(ContentSwitcher)
+            self._pane_switcher = found.first() if found else None
+        return self._pane_switcher
+
     def _inspected(self) -> tuple[str, str] | None:
         """(room id, name) of what the inspector would show: the open room or highlighted invite."""
-        switchers = self.query(ContentSwitcher)
-        if not switchers:
+        pane = self._pane()
+        if pane is None:
             return None
-        if switchers.first().current == "invite-pane":
+        if pane.current == "invite-pane":
             invite = self.query_one(RoomList).current_invite
             return (invite.room_id, invite.name) if invite is not None else None
         room = self.room(self.current_room)
@@ -231,7 +242,8 @@ class MainRooms(Screen[Any]):
                 count, path = result
                 self.notify(f"Exported {count} room key{'s' if count != 1 else ''} to {path}", title="Keys exported")
 
-        room = self.room(self.current_room) if self.query_one(ContentSwitcher).current == "conversation" else None
+        pane = self._pane()
+        room = self.room(self.current_room) if pane is not None and pane.current == "conversation" else None
         self.app.push_screen(ExportKeysScreen(room), done)
 
     def action_import_keys(self) -> None:
