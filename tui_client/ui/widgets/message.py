@@ -80,17 +80,19 @@ class MessageView(ItemView):
         self._apply_classes()
 
     def compose(self) -> ComposeResult:
+        # The marks and "seen by" lines exist only once there is something to show: most
+        # messages have neither, and a long timeline mounts thousands of these views.
         self._meta = Static(self._header(), classes="meta", markup=False)
         self._text = Static(self._main_body(), classes="body", markup=False)
-        marks = self._marks_body()
-        self._marks = Static(marks, classes="body marks", markup=False)
-        self._marks.display = bool(marks)
-        self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
-        self._seen.display = bool(self.readers)
         yield self._meta
         yield self._text
-        yield self._marks
-        yield self._seen
+        marks = self._marks_body()
+        if marks:
+            self._marks = Static(marks, classes="body marks", markup=False)
+            yield self._marks
+        if self.readers:
+            self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
+            yield self._seen
 
     def on_mount(self) -> None:
         self._want_preview()
@@ -122,6 +124,9 @@ class MessageView(ItemView):
         if self._seen is not None:
             self._seen.update(seen_line(readers))
             self._seen.display = bool(readers)
+        elif readers and self._text is not None:
+            self._seen = Static(seen_line(readers), classes="seen", markup=False)
+            self.mount(self._seen)
 
     def set_header(self, show: bool) -> None:
         if show != self.show_header:
@@ -132,14 +137,25 @@ class MessageView(ItemView):
         self._apply_classes()
         # The children may exist before this view is mounted: an update can arrive in between,
         # so update them whenever compose has run (before that, compose renders the new item).
-        if self._meta is not None and self._text is not None and self._marks is not None:
+        if self._meta is not None and self._text is not None:
             self._meta.update(self._header())
             self._text.update(self._main_body())
-            marks = self._marks_body()
-            self._marks.update(marks)
-            self._marks.display = bool(marks)
+            self._show_marks(self._marks_body())
         if self.is_mounted:
             self._want_preview()
+
+    def _show_marks(self, marks: Content) -> None:
+        """The thread summary and reactions line: updated, hidden when empty, added (above
+        "seen by") the first time there is something to show."""
+        if self._marks is not None:
+            self._marks.update(marks)
+            self._marks.display = bool(marks)
+        elif marks:
+            self._marks = Static(marks, classes="body marks", markup=False)
+            if self._seen is not None:
+                self.mount(self._marks, before=self._seen)
+            else:
+                self.mount(self._marks)
 
     def _apply_classes(self) -> None:
         item = self.item
