@@ -41,8 +41,10 @@ def sender_style(user_id: str) -> str:
 class ItemView(Vertical):
     """Base of everything in the timeline that stands for one `TimelineItem`."""
 
-    def __init__(self, item: TimelineItem, time_format: TimeFormatter) -> None:
-        super().__init__(classes="item")
+    def __init__(self, item: TimelineItem, time_format: TimeFormatter, classes: str = "") -> None:
+        # Classes given here, not added one by one: each add_class re-checks the styles, and a
+        # long timeline builds these views by the dozen.
+        super().__init__(classes=f"item {classes}")
         self.item = item
         self.time_format = time_format
 
@@ -67,7 +69,7 @@ class MessageView(ItemView):
     def __init__(
         self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True, thread_marks: bool = True
     ) -> None:
-        super().__init__(item, time_format)
+        super().__init__(item, time_format, " ".join(["message", *state_classes(item, show_header)]))
         self.show_header = show_header
         self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
         self._meta: Static | None = None
@@ -76,8 +78,6 @@ class MessageView(ItemView):
         self._seen: Static | None = None
         self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
         self._preview_asked = False
-        self.add_class("message")
-        self._apply_classes()
 
     def compose(self) -> ComposeResult:
         # The marks and "seen by" lines exist only once there is something to show: most
@@ -158,15 +158,9 @@ class MessageView(ItemView):
                 self.mount(self._marks)
 
     def _apply_classes(self) -> None:
-        item = self.item
-        self.set_class(not self.show_header, "-continuation")
-        self.set_class(item.failed, "-failed")
-        self.set_class(item.provenance is not None, "-shared")
-        self.set_class(item.kind == "notice", "-notice")
-        self.set_class(item.kind == "emote", "-emote")
-        self.set_class(item.own, "-own")
-        self.set_class(item.redacted, "-redacted")
-        self.set_class(item.highlight, "-highlight")
+        wanted = state_classes(self.item, self.show_header)
+        for name in STATE_CLASSES:
+            self.set_class(name in wanted, name)
 
     def _header(self) -> Content:
         item = self.item
@@ -305,13 +299,22 @@ def poll_content(poll: Poll, own_user_id: str) -> Content:
     return Content("\n").join(lines)
 
 
+STATE_CLASSES = ("-continuation", "-failed", "-shared", "-notice", "-emote", "-own", "-redacted", "-highlight")
+
+
+def state_classes(item: TimelineItem, show_header: bool) -> list[str]:
+    """The classes of a message's view that its styles depend on (a subset of STATE_CLASSES)."""
+    flags = (not show_header, item.failed, item.provenance is not None, item.kind == "notice",
+             item.kind == "emote", item.own, item.redacted, item.highlight)
+    return [name for name, on in zip(STATE_CLASSES, flags) if on]
+
+
 class EventLine(ItemView):
     """A membership or state change: a dim line, wrapped lines indented past the time."""
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter) -> None:
-        super().__init__(item, time_format)
+        super().__init__(item, time_format, "event")
         self._parts: tuple[Static, Static] | None = None
-        self.add_class("event")
 
     def compose(self) -> ComposeResult:
         self._parts = (
