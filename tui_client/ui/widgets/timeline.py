@@ -250,6 +250,10 @@ class Timeline(TimelineWindow, can_focus=True):
         if self._hi == len(self._items) and not self.is_anchored and new >= self.max_scroll_y:
             self.anchor()  # back at the newest: follow new messages again
 
+    def _window_moved(self) -> None:
+        self._update_banner()
+        self.call_after_refresh(self._check_need_older)
+
     def _check_need_older(self) -> None:
         """Ask for older messages when the top of the first loaded item is visible and the room
         has more."""
@@ -291,7 +295,7 @@ class Timeline(TimelineWindow, can_focus=True):
     async def _select(self, index: int) -> None:
         """Select the item at `index`, sliding the window to it first when it is not mounted."""
         await self._bring_into_window(index)
-        self._update_banner()
+        self._window_moved()
         self.selected = self._items[index].event_id
 
     async def action_cursor_up(self) -> None:
@@ -316,7 +320,12 @@ class Timeline(TimelineWindow, can_focus=True):
     async def action_cursor_first(self) -> None:
         if self._items:
             await self._select(0)
-        self.call_after_refresh(self.scroll_home, animate=False)
+        self.call_after_refresh(self._to_top)
+
+    def _to_top(self) -> None:
+        """At the very top: older history is wanted even if the view was there already."""
+        self.scroll_home(animate=False, immediate=True)
+        self._check_need_older()
 
     async def action_cursor_last(self) -> None:
         """Select the newest message (membership and state lines after it are not what a reader

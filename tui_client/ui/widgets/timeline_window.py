@@ -1,6 +1,6 @@
 """The timeline's items as data, and the window of them that is mounted.
 
-A room may hold thousands of loaded items; a widget per item (a message is five) makes every
+A room may hold thousands of loaded items; a widget per item (a message is three or more) makes every
 layout, every reopen and the memory grow with all of them. So the items are kept as data
 (`_items`) and only a window of them, `_items[_lo:_hi]`, has widgets: the newest
 `OPEN_ITEMS` when a room opens, growing by `CHUNK` items above or below when the viewport comes
@@ -27,9 +27,9 @@ from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
 from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
-OPEN_ITEMS = 40  # mounted when a room opens (two to three screens of messages)
-CHUNK = 20  # mounted at once when the reader nears the window's edge
-MOST_MOUNTED = 100  # beyond this, the far end of the window is unmounted
+OPEN_ITEMS = 30  # mounted when a room opens (two screens of messages and more)
+CHUNK = 15  # mounted at once when the reader nears the window's edge
+MOST_MOUNTED = 75  # beyond this, the far end of the window is unmounted
 
 
 class TimelineWindow(VerticalScroll):
@@ -123,29 +123,31 @@ class TimelineWindow(VerticalScroll):
         self._hi = end
         await self.mount_all(widgets)
 
-    async def _mount_above(self, start: int) -> None:
-        """Mount `_items[start:_lo]` before the window, keeping what the reader sees in place."""
+    async def _mount_above(self, start: int) -> tuple[Widget, int] | None:
+        """Mount `_items[start:_lo]` before the window; returns the widget that was first and
+        where it was, for `_keep_place` (once the layout is not held up by a batch)."""
         first = next((w for w in self.children if w is not self._banner), None)
         widgets = self._build(start, self._lo)
         self._lo = start
         if first is None:
             await self.mount_all(widgets)
-            return
+            return None
         before = first.virtual_region.y
         await self.mount_all(widgets, after=self._banner)
-        self._keep_place(first, before)
+        return first, before
 
     def _keep_place(self, anchor: Widget, before: int) -> None:
-        """Once laid out, scroll by however far `anchor` moved (content mounted above it)."""
-        if self.is_anchored and self.scroll_y >= self.max_scroll_y:
+        """Scroll by however far `anchor` moved (content was mounted above it), before any frame
+        shows the content moved: called inside a batch, it lays the screen out there and then,
+        which Textual only does on its refresh timer (after painting) otherwise."""
+        if self.is_anchored and (self.scroll_y >= self.max_scroll_y or self.max_scroll_y <= 0):
             return  # at the bottom, the anchor keeps the newest in view by itself
-
-        def restore() -> None:
-            moved = anchor.virtual_region.y - before
-            if moved and anchor.is_mounted:
-                self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True, release_anchor=False)
-
-        self.call_after_refresh(restore)
+        screen = self.screen
+        screen._refresh_layout()  # the painting it asks for waits for the batch's end
+        moved = anchor.virtual_region.y - before
+        if moved:
+            self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True, release_anchor=False)
+            screen._refresh_layout()  # placed at the new scroll position before that painting
 
     async def _unmount_above(self, start: int) -> None:
         """Unmount `_items[_lo:start]`, scrolling up by their height so the reader stays put."""
@@ -169,10 +171,11 @@ class TimelineWindow(VerticalScroll):
 
     async def _mount_window(self, start: int, end: int) -> None:
         """Replace the mounted window with `_items[start:end]` (a jump, or a room opened)."""
-        await self.remove_children([w for w in self.children if w is not self._banner])
-        self._views, self._separators, self._marker_line = {}, {}, None
-        self._lo = self._hi = start
-        await self._mount_below(end)
+        with self.app.batch_update():
+            await self.remove_children([w for w in self.children if w is not self._banner])
+            self._views, self._separators, self._marker_line = {}, {}, None
+            self._lo = self._hi = start
+            await self._mount_below(end)
 
     def _restyle(self, index: int) -> None:
         """Give the item at `index` the header its (possibly new) previous item asks for."""
@@ -196,8 +199,9 @@ class TimelineWindow(VerticalScroll):
             await separator.remove()
         self._restyle(index)
 
-    def _update_banner(self) -> None:
-        """Say above the first mounted item what is above it (`Timeline` does)."""
+    def _window_moved(self) -> None:
+        """The window slid: `Timeline` says above it what is above it, and asks for older
+        history when it now starts at the first loaded item with the viewport at the top."""
 
     # -- sliding the window ---------------------------------------------------------------
 
@@ -224,21 +228,26 @@ class TimelineWindow(VerticalScroll):
                     await self._grow_down(min(len(self._items), self._hi + CHUNK))
         finally:
             self._sliding = False
-        self._update_banner()
+        self._window_moved()
         self.call_after_refresh(self._check_window)  # a long scroll may need another chunk
 
     async def _grow_up(self, start: int) -> None:
-        """Mount from `start`, unmounting the bottom beyond the cap."""
-        await self._mount_above(start)
-        if self._hi - self._lo > MOST_MOUNTED:
-            await self._unmount_below(self._lo + MOST_MOUNTED)
+        """Mount from `start`, unmounting the bottom beyond the cap (laid out once), keeping
+        what the reader sees in place."""
+        with self.app.batch_update():
+            place = await self._mount_above(start)
+            if self._hi - self._lo > MOST_MOUNTED:
+                await self._unmount_below(self._lo + MOST_MOUNTED)
+            if place is not None:
+                self._keep_place(*place)
         self._hold_anchor()
 
     async def _grow_down(self, end: int) -> None:
-        """Mount up to `end`, unmounting the top beyond the cap."""
-        await self._mount_below(end)
-        if self._hi - self._lo > MOST_MOUNTED:
-            await self._unmount_above(self._hi - MOST_MOUNTED)
+        """Mount up to `end`, unmounting the top beyond the cap (laid out once)."""
+        with self.app.batch_update():
+            await self._mount_below(end)
+            if self._hi - self._lo > MOST_MOUNTED:
+                await self._unmount_above(self._hi - MOST_MOUNTED)
         self._hold_anchor()
 
     async def _bring_into_window(self, index: int) -> None:
