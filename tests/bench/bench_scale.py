@@ -316,9 +316,10 @@ async def child_timeline(profile_dir: Path, long_room: str) -> dict[str, Any]:
             first = len(timeline.items)
             start = probe.mark()
             t0 = time.perf_counter()
-            await page_back_to(first + 500, 120)
-            await wait_until(lambda: not timeline.loading_older, 30, "the last page")
-            await pilot.pause(0)
+            with ui_profile():
+                await page_back_to(first + 500, 120)
+                await wait_until(lambda: not timeline.loading_older, 30, "the last page")
+                await pilot.pause(0)
             paginate_s = time.perf_counter() - t0
             stalls = probe.stats(start)
             paginated = len(timeline.items) - first
@@ -333,10 +334,11 @@ async def child_timeline(profile_dir: Path, long_room: str) -> dict[str, Any]:
             await wait_until(lambda: timeline.room_id == other, 30, "another room")
             await pilot.pause(0.5)
             t1 = time.perf_counter()
-            room_list.select_id(long_room)
-            await wait_until(lambda: timeline.room_id == long_room and len(timeline.items) >= loaded, 60,
-                             "the long room again")
-            await pilot.pause(0)  # its first frame
+            with ui_profile():
+                room_list.select_id(long_room)
+                await wait_until(lambda: timeline.room_id == long_room and len(timeline.items) >= loaded, 60,
+                                 "the long room again")
+                await pilot.pause(0)  # its first frame
             reopen_s = time.perf_counter() - t1
             await pilot.pause(0.5)
             out = {

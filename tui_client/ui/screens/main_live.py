@@ -28,6 +28,11 @@ from ..widgets.timeline import Timeline
 if TYPE_CHECKING:
     from ..app import TuiApp
 
+# Older messages asked for at once. The timeline keeps them as data and mounts only what comes
+# into view, so a page costs the UI the same whatever its size, while each round trip to the
+# server costs the reader a wait: fewer, larger pages go back through history faster.
+OLDER_PAGE = 100
+
 
 class MainLive(Screen[Any]):
     """For `MainScreen` only: it sets up the state these methods use (see its `__init__`)."""
@@ -145,7 +150,7 @@ class MainLive(Screen[Any]):
     async def load_older(self, room_id: str) -> None:
         timeline = self.query_one(Timeline)
         try:
-            added = await self.tui.bridge.call(lambda e: e.paginate_back(room_id, 40))
+            added = await self.tui.bridge.call(lambda e: e.paginate_back(room_id, OLDER_PAGE))
             at_start = await self.tui.bridge.read(lambda e: e.timeline_at_start(room_id))
         except Exception:
             if timeline.room_id == room_id:

@@ -41,8 +41,10 @@ def sender_style(user_id: str) -> str:
 class ItemView(Vertical):
     """Base of everything in the timeline that stands for one `TimelineItem`."""
 
-    def __init__(self, item: TimelineItem, time_format: TimeFormatter) -> None:
-        super().__init__(classes="item")
+    def __init__(self, item: TimelineItem, time_format: TimeFormatter, classes: str = "") -> None:
+        # Classes given here, not added one by one: each add_class re-checks the styles, and a
+        # long timeline builds these views by the dozen.
+        super().__init__(classes=f"item {classes}")
         self.item = item
         self.time_format = time_format
 
@@ -67,7 +69,7 @@ class MessageView(ItemView):
     def __init__(
         self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True, thread_marks: bool = True
     ) -> None:
-        super().__init__(item, time_format)
+        super().__init__(item, time_format, " ".join(["message", *state_classes(item, show_header)]))
         self.show_header = show_header
         self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
         self._meta: Static | None = None
@@ -76,21 +78,21 @@ class MessageView(ItemView):
         self._seen: Static | None = None
         self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
         self._preview_asked = False
-        self.add_class("message")
-        self._apply_classes()
 
     def compose(self) -> ComposeResult:
+        # The marks and "seen by" lines exist only once there is something to show: most
+        # messages have neither, and a long timeline mounts thousands of these views.
         self._meta = Static(self._header(), classes="meta", markup=False)
         self._text = Static(self._main_body(), classes="body", markup=False)
-        marks = self._marks_body()
-        self._marks = Static(marks, classes="body marks", markup=False)
-        self._marks.display = bool(marks)
-        self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
-        self._seen.display = bool(self.readers)
         yield self._meta
         yield self._text
-        yield self._marks
-        yield self._seen
+        marks = self._marks_body()
+        if marks:
+            self._marks = Static(marks, classes="body marks", markup=False)
+            yield self._marks
+        if self.readers:
+            self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
+            yield self._seen
 
     def on_mount(self) -> None:
         self._want_preview()
@@ -122,6 +124,9 @@ class MessageView(ItemView):
         if self._seen is not None:
             self._seen.update(seen_line(readers))
             self._seen.display = bool(readers)
+        elif readers and self._text is not None:
+            self._seen = Static(seen_line(readers), classes="seen", markup=False)
+            self.mount(self._seen)
 
     def set_header(self, show: bool) -> None:
         if show != self.show_header:
@@ -132,25 +137,30 @@ class MessageView(ItemView):
         self._apply_classes()
         # The children may exist before this view is mounted: an update can arrive in between,
         # so update them whenever compose has run (before that, compose renders the new item).
-        if self._meta is not None and self._text is not None and self._marks is not None:
+        if self._meta is not None and self._text is not None:
             self._meta.update(self._header())
             self._text.update(self._main_body())
-            marks = self._marks_body()
-            self._marks.update(marks)
-            self._marks.display = bool(marks)
+            self._show_marks(self._marks_body())
         if self.is_mounted:
             self._want_preview()
 
+    def _show_marks(self, marks: Content) -> None:
+        """The thread summary and reactions line: updated, hidden when empty, added (above
+        "seen by") the first time there is something to show."""
+        if self._marks is not None:
+            self._marks.update(marks)
+            self._marks.display = bool(marks)
+        elif marks:
+            self._marks = Static(marks, classes="body marks", markup=False)
+            if self._seen is not None:
+                self.mount(self._marks, before=self._seen)
+            else:
+                self.mount(self._marks)
+
     def _apply_classes(self) -> None:
-        item = self.item
-        self.set_class(not self.show_header, "-continuation")
-        self.set_class(item.failed, "-failed")
-        self.set_class(item.provenance is not None, "-shared")
-        self.set_class(item.kind == "notice", "-notice")
-        self.set_class(item.kind == "emote", "-emote")
-        self.set_class(item.own, "-own")
-        self.set_class(item.redacted, "-redacted")
-        self.set_class(item.highlight, "-highlight")
+        wanted = state_classes(self.item, self.show_header)
+        for name in STATE_CLASSES:
+            self.set_class(name in wanted, name)
 
     def _header(self) -> Content:
         item = self.item
@@ -289,13 +299,22 @@ def poll_content(poll: Poll, own_user_id: str) -> Content:
     return Content("\n").join(lines)
 
 
+STATE_CLASSES = ("-continuation", "-failed", "-shared", "-notice", "-emote", "-own", "-redacted", "-highlight")
+
+
+def state_classes(item: TimelineItem, show_header: bool) -> list[str]:
+    """The classes of a message's view that its styles depend on (a subset of STATE_CLASSES)."""
+    flags = (not show_header, item.failed, item.provenance is not None, item.kind == "notice",
+             item.kind == "emote", item.own, item.redacted, item.highlight)
+    return [name for name, on in zip(STATE_CLASSES, flags) if on]
+
+
 class EventLine(ItemView):
     """A membership or state change: a dim line, wrapped lines indented past the time."""
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter) -> None:
-        super().__init__(item, time_format)
+        super().__init__(item, time_format, "event")
         self._parts: tuple[Static, Static] | None = None
-        self.add_class("event")
 
     def compose(self) -> ComposeResult:
         self._parts = (

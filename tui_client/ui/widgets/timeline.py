@@ -9,26 +9,23 @@ Structural changes are serialised by a lock because mounting is asynchronous.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
 from textual import events
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static
 
 from ...engine.models import TimelineItem
-from ..timefmt import TimeFormatter
 from .image_preview import has_file
-from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
+from .message import ItemView, MessageView
+from .timeline_window import MOST_MOUNTED, OPEN_ITEMS, TimelineWindow
 
 
-class Timeline(VerticalScroll, can_focus=True):
-    """Items of the open room, oldest first."""
+class Timeline(TimelineWindow, can_focus=True):
+    """Items of the open room, oldest first (a window of them mounted: see timeline_window.py)."""
 
     BINDINGS = [
         Binding("up,k", "cursor_up", "Previous message", id="cursor_up", show=False),
@@ -57,6 +54,7 @@ class Timeline(VerticalScroll, can_focus=True):
     at_start: reactive[bool] = reactive(False, init=False)
     loading_older: reactive[bool] = reactive(False, init=False)
     selected: reactive[str | None] = reactive(None, init=False)
+    read_marker: str | None = None  # "new messages" start after this event
 
     class OlderWanted(Message):
         """The user reached the top and the room has older history."""
@@ -95,19 +93,6 @@ class Timeline(VerticalScroll, can_focus=True):
             self.action = action  # "reply" | "edit" | "react" | "delete" | "thread"
             self.item = item
 
-    def __init__(self, time_format: TimeFormatter, *, id: str | None = None, thread: bool = False) -> None:
-        super().__init__(id=id)
-        self.time_format = time_format
-        self.thread = thread  # the timeline of one thread (no "in a thread" marks; its own start)
-        self._items: list[TimelineItem] = []
-        self._views: dict[str, ItemView] = {}
-        self._separators: dict[str, DaySeparator] = {}  # event id of the item it precedes
-        self._readers: dict[str, tuple[str, ...]] = {}  # event id -> who read up to it
-        self.read_marker: str | None = None  # "new messages" start after this event
-        self._marker_line: NewMessagesLine | None = None
-        self._lock = asyncio.Lock()
-        self._banner = Static("", id="timeline-start", markup=False)
-
     def compose(self) -> Iterable[Widget]:
         yield self._banner
 
@@ -116,43 +101,36 @@ class Timeline(VerticalScroll, can_focus=True):
         self.anchor()
         self._update_banner()
 
+    def on_resize(self) -> None:
+        self._check_window()
+
     # -- what is shown -----------------------------------------------------------------------
-
-    @property
-    def items(self) -> list[TimelineItem]:
-        return list(self._items)
-
-    def view_of(self, event_id: str) -> ItemView | None:
-        return self._views.get(event_id)
 
     async def show(
         self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool, *,
         read_marker: str | None = None, readers: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
-        """Replace everything with the items of `room_id`; a "new messages" line follows
-        `read_marker` when newer messages come after it; `readers`: read receipts by event."""
+        """Replace everything with the items of `room_id` (the newest mounted); a "new messages"
+        line follows `read_marker` when newer messages come after it; `readers`: read receipts
+        by event."""
         async with self._lock:
-            await self.remove_children([w for w in self.children if w is not self._banner])
-            self._items, self._views, self._separators = [], {}, {}
+            self._items = list(items)
             self._readers = dict(readers or {})
-            self._marker_line = None
             self.set_reactive(Timeline.selected, None)
             self.room_id = room_id
             self.at_start = at_start
             self.loading_older = False
-            items = list(items)
-            await self._append(items)
             self.read_marker = read_marker
-            marked = self._views.get(read_marker or "")
-            if marked is not None and items and items[-1].event_id != read_marker:
-                self._marker_line = NewMessagesLine()
-                await self.mount(self._marker_line, after=marked)
+            ids = [i.event_id for i in self._items]
+            self._marker_at = read_marker if read_marker in ids[:-1] else None
+            await self._mount_window(max(0, len(ids) - OPEN_ITEMS), len(ids))
             self.anchor()
+        self._update_banner()
         self.call_after_refresh(self._check_need_older)
 
     @property
     def has_new_messages_line(self) -> bool:
-        return self._marker_line is not None
+        return self._marker_at is not None
 
     def set_readers(self, readers: dict[str, tuple[str, ...]]) -> None:
         """Move the "seen by" lines to where each member's read receipt now is."""
@@ -166,114 +144,80 @@ class Timeline(VerticalScroll, can_focus=True):
         return self._readers.get(event_id, ())
 
     async def add_items(self, items: Iterable[TimelineItem], *, at_start: bool = False) -> None:
-        """New items at the end (live) or at the start (back-pagination); duplicates are ignored."""
-        items = [i for i in items if i.event_id not in self._views]
+        """New items at the end (live) or at the start (back-pagination); duplicates are ignored.
+        They are data first: mounted only where the window reaches (see timeline_window.py)."""
+        items = list(items)
         if not items:
             return
         async with self._lock:
-            items = [i for i in items if i.event_id not in self._views]
+            known = {i.event_id for i in self._items}
+            items = [i for i in items if i.event_id not in known]
+            if not items:
+                return
             if at_start:
-                await self._prepend(items)
+                await self._add_older(items)
             else:
-                await self._append(items)
+                await self._add_newer(items)
+            self._hold_anchor()
+        self._update_banner()
+        self.call_after_refresh(self._check_window)
         self.call_after_refresh(self._check_need_older)
+
+    async def _add_older(self, items: list[TimelineItem]) -> None:
+        was_top = self._lo == 0
+        self._items[:0] = items
+        self._lo += len(items)
+        self._hi += len(items)
+        if self._lo == self._hi:  # nothing was mounted
+            await self._mount_window(max(0, len(self._items) - OPEN_ITEMS), len(self._items))
+        elif was_top:  # the first mounted item has a previous item now
+            await self._fix_day(self._lo)
+
+    async def _add_newer(self, items: list[TimelineItem]) -> None:
+        reaches_end = self._hi == len(self._items)
+        self._items.extend(items)
+        if not reaches_end:
+            return  # the reader is up in the history: they wait as data
+        if self._hi - self._lo + len(items) <= MOST_MOUNTED:
+            await self._mount_below(len(self._items))
+        elif self._near_bottom():
+            await self._grow_down(len(self._items))
 
     async def remove_items(self, event_ids: Iterable[str]) -> None:
         """Take items away (an undecryptable event turned out to be an edit of another)."""
         async with self._lock:
             for event_id in event_ids:
-                view = self._views.pop(event_id, None)
-                if view is None:
+                index = self.index_of(event_id)
+                if index is None:
                     continue
-                index = self._items.index(view.item)
+                widgets = self._unregister(index, index + 1)
                 del self._items[index]
-                separator = self._separators.pop(event_id, None)
-                if separator is not None:
-                    await separator.remove()
-                    if index < len(self._items):  # the next item now starts the day
-                        nxt = self._items[index]
-                        if index == 0 or self.time_format.day_of(self._items[index - 1].timestamp) != \
-                                self.time_format.day_of(nxt.timestamp):
-                            new = DaySeparator(self.time_format.day(nxt.timestamp))
-                            self._separators[nxt.event_id] = new
-                            await self.mount(new, before=self._views[nxt.event_id])
-                await view.remove()
+                if index < self._lo:
+                    self._lo -= 1
+                if index < self._hi:
+                    self._hi -= 1
+                if event_id == self._marker_at:
+                    self._marker_at = None
+                await self.remove_children(widgets)
                 if self.selected == event_id:
                     self.selected = None
-                self._regroup(index)
+                if index < len(self._items):  # the next item follows another one now
+                    await self._fix_day(index)
 
     def update_item(self, item: TimelineItem) -> None:
-        """Re-render an item in place (its keys arrived, its sender's name changed, …)."""
-        view = self._views.get(item.event_id)
-        if view is None:
+        """Re-render an item in place (its keys arrived, its sender's name changed, …); an item
+        that is not mounted changes as data, shown so when it is mounted."""
+        index = self.index_of(item.event_id)
+        if index is None:
             return
-        index = self._items.index(view.item)
         self._items[index] = item
-        view.update_item(item)
-        self._regroup(index)
-        self._regroup(index + 1)
+        view = self._views.get(item.event_id)
+        if view is not None:
+            view.update_item(item)
+        self._restyle(index)
+        self._restyle(index + 1)
         if self.selected == item.event_id:
             self.post_message(self.Selected(item))
-
-    def _regroup(self, index: int) -> None:
-        if 0 <= index < len(self._items):
-            view = self._views[self._items[index].event_id]
-            if isinstance(view, MessageView):
-                previous = self._items[index - 1] if index else None
-                view.set_header(starts_group(previous, self._items[index], self.time_format))
-
-    def _build(self, previous: TimelineItem | None, items: list[TimelineItem]) -> list[Widget]:
-        widgets: list[Widget] = []
-        for item in items:
-            if previous is None or self.time_format.day_of(previous.timestamp) != self.time_format.day_of(
-                item.timestamp
-            ):
-                separator = DaySeparator(self.time_format.day(item.timestamp))
-                self._separators[item.event_id] = separator
-                widgets.append(separator)
-            view = make_view(item, self.time_format, show_header=starts_group(previous, item, self.time_format),
-                             thread_marks=not self.thread)
-            if isinstance(view, MessageView):
-                view.readers = self._readers.get(item.event_id, ())
-            self._views[item.event_id] = view
-            widgets.append(view)
-            previous = item
-        return widgets
-
-    async def _append(self, items: list[TimelineItem]) -> None:
-        if not items:
-            return
-        previous = self._items[-1] if self._items else None
-        widgets = self._build(previous, items)
-        self._items.extend(items)
-        await self.mount_all(widgets)
-
-    async def _prepend(self, items: list[TimelineItem]) -> None:
-        if not items:
-            return
-        old_first = self._items[0] if self._items else None
-        widgets = self._build(None, items)
-        self._items[:0] = items
-        if old_first is not None:
-            separator = self._separators.get(old_first.event_id)
-            if separator is not None and self.time_format.day_of(items[-1].timestamp) == self.time_format.day_of(
-                old_first.timestamp
-            ):
-                del self._separators[old_first.event_id]
-                await separator.remove()
-            self._regroup(len(items))
-        old_y, old_max = self.scroll_y, self.max_scroll_y
-        # At the bottom (or while everything fits) the anchor keeps the newest in view; scrolling
-        # ourselves would release it and new messages would land out of sight.
-        keep_place = 0 < old_max and old_y < old_max
-        await self.mount_all(widgets, after=self._banner)
-        if keep_place:
-            # Keep what the reader was looking at in place while older messages appear above it.
-            self.call_after_refresh(
-                lambda: self.scroll_to(
-                    y=old_y + (self.max_scroll_y - old_max), animate=False, immediate=True, release_anchor=False
-                )
-            )
 
     # -- the "older messages" banner and its trigger ----------------------------------------
 
@@ -293,7 +237,7 @@ class Timeline(VerticalScroll, can_focus=True):
             text = "No room open. Create one (see the footer), accept an invite, or type /join #room:server."
         elif self.loading_older:
             text = "Loading older messages…"
-        elif self.at_start:
+        elif self.at_start and self._lo == 0:
             text = "This is the beginning of the thread." if self.thread else "This is the beginning of the room."
         else:
             text = "↑ Scroll up for older messages"
@@ -302,10 +246,18 @@ class Timeline(VerticalScroll, can_focus=True):
     def _on_scrolled(self, _old: float, new: float) -> None:
         if new <= 0:
             self._check_need_older()
+        self._check_window()
+        if self._hi == len(self._items) and not self.is_anchored and new >= self.max_scroll_y:
+            self.anchor()  # back at the newest: follow new messages again
+
+    def _window_moved(self) -> None:
+        self._update_banner()
+        self.call_after_refresh(self._check_need_older)
 
     def _check_need_older(self) -> None:
-        """Ask for older messages when the top is visible and the room has more."""
-        if self.room_id is None or self.at_start or self.loading_older or not self.is_mounted:
+        """Ask for older messages when the top of the first loaded item is visible and the room
+        has more."""
+        if self.room_id is None or self.at_start or self.loading_older or not self.is_mounted or self._lo > 0:
             return
         if self.scroll_y <= 0 or self.max_scroll_y <= 0:
             self.loading_older = True
@@ -320,56 +272,71 @@ class Timeline(VerticalScroll, can_focus=True):
     # -- selection ---------------------------------------------------------------------------
 
     def _index_of_selected(self) -> int | None:
-        if self.selected is None:
-            return None
-        for index, item in enumerate(self._items):
-            if item.event_id == self.selected:
-                return index
-        return None
+        return self.index_of(self.selected)
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
-        self.refresh_bindings()
         if old and (view := self._views.get(old)):
             view.remove_class("-selected")
-        item = None
+        index = self.index_of(new)
         if new and (view := self._views.get(new)):
             view.add_class("-selected")
-            self.scroll_to_widget(view, animate=False)
-            item = view.item
-        self.post_message(self.Selected(item))
+            self._scroll_to_view(view)
+        self.post_message(self.Selected(self._items[index] if index is not None else None))
         self.refresh_bindings()  # reply, edit, delete… depend on the selected message
 
-    def action_cursor_up(self) -> None:
+    def _scroll_to_view(self, view: Widget) -> None:
+        """Bring the view into sight; one just mounted once it has been laid out."""
+        if view.virtual_region:
+            self.scroll_to_widget(view, animate=False)
+        else:
+            self.call_after_refresh(lambda: view.is_mounted and self.scroll_to_widget(view, animate=False,
+                                                                                       immediate=True))
+
+    async def _select(self, index: int) -> None:
+        """Select the item at `index`, sliding the window to it first when it is not mounted."""
+        await self._bring_into_window(index)
+        self._window_moved()
+        self.selected = self._items[index].event_id
+
+    async def action_cursor_up(self) -> None:
         index = self._index_of_selected()
         if index is None:
-            self.action_cursor_last()
+            await self.action_cursor_last()
         elif index > 0:
-            self.selected = self._items[index - 1].event_id
+            await self._select(index - 1)
         else:
             self.scroll_home(animate=False)
             self._check_need_older()
 
-    def action_cursor_down(self) -> None:
+    async def action_cursor_down(self) -> None:
         index = self._index_of_selected()
         if index is None:
-            self.action_cursor_last()
+            await self.action_cursor_last()
         elif index < len(self._items) - 1:
-            self.selected = self._items[index + 1].event_id
+            await self._select(index + 1)
         else:
             self.scroll_end(animate=False)
 
-    def action_cursor_first(self) -> None:
+    async def action_cursor_first(self) -> None:
         if self._items:
-            self.selected = self._items[0].event_id
-        self.scroll_home(animate=False)
+            await self._select(0)
+        self.call_after_refresh(self._to_top)
 
-    def action_cursor_last(self) -> None:
+    def _to_top(self) -> None:
+        """At the very top: older history is wanted even if the view was there already."""
+        self.scroll_home(animate=False, immediate=True)
+        self._check_need_older()
+
+    async def action_cursor_last(self) -> None:
         """Select the newest message (membership and state lines after it are not what a reader
         looks for first), or the last item when there is no message."""
         if self._items:
-            messages = [i for i in self._items if i.is_message or i.failed]
-            self.selected = (messages or self._items)[-1].event_id
-            self.scroll_end(animate=False)
+            last = len(self._items) - 1
+            await self._select(next((i for i in range(last, -1, -1) if self._items[i].is_message
+                                     or self._items[i].failed), last))
+            if self._hi < len(self._items):  # the state lines after it
+                await self._bring_into_window(len(self._items) - 1)
+            self.call_after_refresh(self.anchor)  # the end, following new messages again
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details":
@@ -425,10 +392,10 @@ class Timeline(VerticalScroll, can_focus=True):
             item = self._items[index]
         self.post_message(self.DetailsWanted(item))
 
-    def on_focus(self) -> None:
+    async def on_focus(self) -> None:
         self.add_class("-focused")
         if self.selected is None:
-            self.action_cursor_last()
+            await self.action_cursor_last()
         else:
             index = self._index_of_selected()
             self.post_message(self.Selected(self._items[index] if index is not None else None))

@@ -1,0 +1,260 @@
+"""A room with thousands of loaded messages: the timeline mounts a window of them, and a reader
+going through the history never sees a gap, a jump, or a missing day line or header.
+
+Each test checks what the reader sees (the item at the top of the viewport, the selection, the
+banner) and that the mounted widgets stay few; `assert_drawn_as_data` checks that what is mounted
+is exactly what a timeline with every item mounted would show for that stretch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from tui_client.engine.events import TimelineItemsAdded
+from tui_client.engine.models import TimelineItem
+from tui_client.ui.screens.main import MainScreen
+from tui_client.ui.widgets.message import DaySeparator, ItemView, MessageView, NewMessagesLine, starts_group
+from tui_client.ui.widgets.timeline import Timeline
+from tui_client.ui.widgets.timeline_window import MOST_MOUNTED, OPEN_ITEMS
+
+from .conftest import wait_for
+from .fake_engine import ALICE, CAROL, GENERAL, ME, PROJECT, FakeEngine, _item, general_timeline, ts
+
+SIZE = (100, 30)
+SENDERS = ((ALICE, "Alice"), (CAROL, "Carol"), (ME, "Bob"))
+
+
+def long_history(count: int, first: int = 10_000, start: int = ts(1, 0, 0)) -> list[TimelineItem]:
+    """`count` messages, 7 minutes apart (a new day every ~200), senders taking turns by threes."""
+    return [
+        _item(first + n, PROJECT, *SENDERS[n // 3 % 3], start + n * 7 * 60_000, "message", f"message {first + n}")
+        for n in range(count)
+    ]
+
+
+class PagingEngine(FakeEngine):
+    """The fake engine, handing out older history a page at a time as a server does (each
+    page once `answer` is set, when a test holds it)."""
+
+    answer = threading.Event()
+
+    async def paginate_back(self, room_id: str, limit: int = 40) -> list[TimelineItem]:
+        self.calls.append(("paginate_back", (room_id,)))
+        while not self.answer.is_set():
+            await asyncio.sleep(0.01)
+        older = self._older.get(room_id, [])
+        page, self._older[room_id] = older[-limit:], older[:-limit]
+        self._at_start[room_id] = not self._older[room_id]
+        if page:
+            self._timelines[room_id][:0] = page
+            self.emit(TimelineItemsAdded(room_id, tuple(page), at_start=True))
+        return page
+
+
+def long_room_app(make_app, loaded: int = 2_000, older: int = 0, *, held: bool = False):
+    history = long_history(loaded)
+    engine = PagingEngine(
+        timelines={PROJECT: list(history), GENERAL: general_timeline()},
+        older={PROJECT: long_history(older, first=5_000, start=ts(1, 0, 0) - older * 7 * 60_000)} if older else None,
+    )
+    engine.answer = threading.Event()
+    if not held:
+        engine.answer.set()
+    return make_app(engine), history
+
+
+async def opened(pilot, last: str) -> Timeline:
+    """The long room open, its newest message drawn."""
+
+    def shown() -> bool:
+        screen = pilot.app.screen
+        if not isinstance(screen, MainScreen) or not screen.query(Timeline):
+            return False
+        view = screen.query_one(Timeline).view_of(last)
+        return view is not None and view.is_mounted and bool(view.region)
+
+    await wait_for(pilot, shown, what="the long room with its newest message")
+    return pilot.app.screen.query_one(Timeline)
+
+
+def top_item(timeline: Timeline) -> tuple[str, int]:
+    """The item at the top of the viewport, and the screen row its widget starts on."""
+    top = timeline.content_region.y
+    for view in timeline.query(ItemView):
+        if view.region and view.region.bottom > top:
+            return view.item.event_id, view.region.y
+    raise AssertionError("no item on screen: a blank timeline")
+
+
+def on_screen(timeline: Timeline, event_id: str) -> bool:
+    view = timeline.view_of(event_id)
+    area = timeline.content_region
+    return view is not None and bool(view.region) and area.y <= view.region.y and view.region.bottom <= area.bottom
+
+
+def mounted_items(timeline: Timeline) -> int:
+    return len(timeline.query(ItemView))
+
+
+def assert_drawn_as_data(timeline: Timeline) -> None:
+    """The mounted widgets are a stretch of the items, each with the day line and the header it
+    would have with every item mounted (so a window edge changes nothing the reader sees)."""
+    items = timeline.items
+    views = [w for w in timeline.children if isinstance(w, (ItemView, DaySeparator, NewMessagesLine))]
+    first = items.index(next(w for w in views if isinstance(w, ItemView)).item)
+    expected: list[tuple[str, str]] = []
+    for index in range(first, first + mounted_items(timeline)):
+        item, previous = items[index], items[index - 1] if index else None
+        if previous is None or timeline.time_format.day_of(previous.timestamp) != \
+                timeline.time_format.day_of(item.timestamp):
+            expected.append(("day", timeline.time_format.day(item.timestamp)))
+        expected.append((item.event_id, str(starts_group(previous, item, timeline.time_format))))
+    shown: list[tuple[str, str]] = []
+    for widget in views:
+        if isinstance(widget, DaySeparator):
+            shown.append(("day", widget.label))
+        elif isinstance(widget, MessageView):
+            shown.append((widget.item.event_id, str(widget.show_header)))
+    assert shown == expected
+
+
+async def settle(pilot) -> None:
+    """Let the window slide and the scroll position follow (a few frames)."""
+    for _ in range(4):
+        await pilot.pause()
+
+
+async def test_a_room_of_2000_messages_opens_at_the_newest_with_a_bounded_number_of_widgets(make_app):
+    app, history = long_room_app(make_app)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        await settle(pilot)
+        assert len(timeline.items) == 2_000
+        assert on_screen(timeline, history[-1].event_id)
+        assert 0 < mounted_items(timeline) <= MOST_MOUNTED
+        assert_drawn_as_data(timeline)
+        assert timeline.view_of(history[0].event_id) is None  # data, not a widget
+
+
+async def test_paging_up_to_the_oldest_keeps_the_place_and_then_asks_for_older_history(make_app):
+    app, history = long_room_app(make_app, loaded=100, older=150)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        await settle(pilot)
+        seen: list[int] = []
+        for _ in range(300):
+            if timeline.items[0].body == "message 5000":
+                break
+            await pilot.press("pageup")
+            before = top_item(timeline)
+            for _ in range(4):  # frame by frame, while the window slides
+                await pilot.pause()
+                assert top_item(timeline) == before, "the view moved while the window slid"
+            assert mounted_items(timeline) <= MOST_MOUNTED
+            seen.append(timeline.items.index(next(i for i in timeline.items if i.event_id == before[0])))
+        assert timeline.items[0].body == "message 5000", "the older history was asked for and shown"
+        assert ("paginate_back", (PROJECT,)) in app.fake.calls
+        assert len(set(seen)) > 10, "the reader went up through the history"
+        await wait_for(pilot, lambda: timeline.at_start and not timeline.loading_older)
+        for _ in range(30):
+            await pilot.press("pageup")
+        await settle(pilot)
+        assert top_item(timeline)[0] == "$e5000"
+        assert "This is the beginning of the room." in str(timeline.query_one("#timeline-start").render())
+        assert_drawn_as_data(timeline)
+
+
+async def test_older_messages_appear_above_without_moving_the_selected_one(make_app):
+    app, history = long_room_app(make_app, loaded=300, older=80, held=True)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        await pilot.press("g")  # the first loaded message: the timeline asks for older ones
+        await wait_for(pilot, lambda: timeline.selected == history[0].event_id and on_screen(timeline, history[0].event_id))
+        await wait_for(pilot, lambda: timeline.loading_older, what="the request for older history")
+        await settle(pilot)
+        row = timeline.view_of(history[0].event_id).region.y
+        app.fake.answer.set()
+        await wait_for(pilot, lambda: len(timeline.items) > 300 and not timeline.loading_older, what="older history")
+        await settle(pilot)
+        assert timeline.view_of(history[0].event_id).region.y == row
+        assert timeline.mounted_range[0] < 80, "older messages were mounted above, ready to scroll to"
+        assert on_screen(timeline, history[0].event_id) and timeline.selected == history[0].event_id
+        assert mounted_items(timeline) <= MOST_MOUNTED
+        assert_drawn_as_data(timeline)
+
+
+async def test_the_selection_moves_across_the_window_edge(make_app):
+    app, history = long_room_app(make_app, loaded=1_000)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        await wait_for(pilot, lambda: timeline.selected == history[-1].event_id)
+        for _ in range(OPEN_ITEMS + 10):  # past the top of the window mounted on opening
+            await pilot.press("up")
+        await settle(pilot)
+        above = history[-OPEN_ITEMS - 11].event_id
+        assert timeline.selected == above and on_screen(timeline, above)
+        assert timeline.view_of(above).has_class("-selected")
+        await pilot.press("g")
+        await settle(pilot)
+        assert timeline.selected == history[0].event_id and on_screen(timeline, history[0].event_id)
+        for _ in range(OPEN_ITEMS + 10):
+            await pilot.press("down")
+        await settle(pilot)
+        below = history[OPEN_ITEMS + 10].event_id
+        assert timeline.selected == below and on_screen(timeline, below)
+        assert mounted_items(timeline) <= MOST_MOUNTED
+        assert_drawn_as_data(timeline)
+        await pilot.press("G")
+        await settle(pilot)
+        assert timeline.selected == history[-1].event_id and on_screen(timeline, history[-1].event_id)
+
+
+async def test_live_messages_while_reading_history_do_not_move_the_view(make_app):
+    app, history = long_room_app(make_app, loaded=1_000)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        for _ in range(3):  # up a little: the window still reaches the newest
+            await pilot.press("pageup")
+        await settle(pilot)
+        before = top_item(timeline)
+        app.fake.receive(PROJECT, ALICE, "Alice", "live 0")
+        await wait_for(pilot, lambda: timeline.items[-1].body == "live 0", what="a live message")
+        await settle(pilot)
+        assert top_item(timeline) == before, "a live message yanked the reader"
+        await pilot.press("g")  # far up: the window ends long before the newest
+        await settle(pilot)
+        before = top_item(timeline)
+        for n in range(1, 5):
+            app.fake.receive(PROJECT, ALICE, "Alice", f"live {n}")
+        await wait_for(pilot, lambda: timeline.items[-1].body == "live 4", what="the live messages")
+        await settle(pilot)
+        assert top_item(timeline) == before, "a live message yanked the reader"
+        assert timeline.view_of(timeline.items[-1].event_id) is None, "it waits as data"
+        await pilot.press("G")
+        await settle(pilot)
+        newest = timeline.items[-1].event_id
+        assert timeline.selected == newest and on_screen(timeline, newest)
+        app.fake.receive(PROJECT, CAROL, "Carol", "one more")
+        await wait_for(pilot, lambda: timeline.items[-1].body == "one more", what="the next live message")
+        await settle(pilot)
+        assert on_screen(timeline, timeline.items[-1].event_id), "at the newest, new messages come into view"
+
+
+async def test_switching_away_and_back_mounts_the_newest_again(make_app):
+    app, history = long_room_app(make_app, loaded=2_000)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press("alt+down")
+        await wait_for(pilot, lambda: timeline.room_id == GENERAL)
+        await pilot.press("alt+up")
+        await opened(pilot, history[-1].event_id)
+        await settle(pilot)
+        assert on_screen(timeline, history[-1].event_id) and mounted_items(timeline) <= MOST_MOUNTED
