@@ -36,7 +36,7 @@ What it measures, `--runs` times (best and median are printed, with the load ave
   hash, parse, verify, merge, persist) inside the TUI process and in a process without a UI, and
   Alice's build (export, JSON, encrypt).
 
-Each TUI scenario runs in a fresh child process (this script with --child), so import costs,
+Each TUI scenario (and the import without a UI) runs in a fresh child process (this script with --child), so import costs,
 memory and garbage-collector state are those of a real start.
 """
 
@@ -356,6 +356,47 @@ async def child_timeline(profile_dir: Path, long_room: str) -> dict[str, Any]:
     return out
 
 
+def child_headless_import(profile_dir: Path) -> dict[str, Any]:
+    """Bob's engine without a UI accepts the invite the parent sends; time the import after the
+    download (decrypt, hash, parse, verify, merge, persist)."""
+    from tui_client.engine.engine import Engine
+    from tui_client.engine.history_sharing.importer import BundleImporter
+    from tui_client.engine.host import EngineHost
+
+    timing: dict[str, float] = {}
+    original_run, original_download = BundleImporter.run, BundleImporter._download
+
+    async def download(self: Any, bundle: Any) -> bytes:
+        data = await original_download(self, bundle)
+        timing["downloaded"] = time.perf_counter()
+        return data
+
+    async def run(self: Any, acceptance: Any, bundle: Any) -> Any:
+        result = await original_run(self, acceptance, bundle)
+        timing["import_s"] = time.perf_counter() - timing["downloaded"]
+        return result
+
+    BundleImporter.run, BundleImporter._download = run, download  # type: ignore[method-assign]
+    bob = Engine("bench", profile_dir=profile_dir)
+    host = EngineHost(bob)
+    host.start()
+    try:
+        host.submit(bob.open()).result(60)
+        host.submit(bob.sync_once()).result(60)
+        print("READY", flush=True)
+        room_id = sys.stdin.readline().strip()
+
+        async def accept() -> None:
+            await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 60)
+            await bob.join(room_id)
+            await bob.sharing.wait(room_id, 120)
+
+        host.submit(accept()).result(180)
+    finally:
+        host.stop()
+    return {"import_s": timing["import_s"]}
+
+
 @contextlib.contextmanager
 def ui_profile() -> Any:
     """BENCH_PROFILE=1: cProfile the app's thread (the UI's work) over the block, to stderr."""
@@ -412,6 +453,8 @@ def run_child(args: argparse.Namespace) -> int:
         result = asyncio.run(child_bundle(profile_dir))
     elif args.child == "timeline":
         result = asyncio.run(child_timeline(profile_dir, args.long_room))
+    elif args.child == "headless-import":
+        result = child_headless_import(profile_dir)
     else:
         raise SystemExit(f"unknown child {args.child}")
     print("RESULT " + json.dumps(result), flush=True)
@@ -667,6 +710,29 @@ def forget_sync(profile_dir: Path) -> None:
 # The parent: measurements
 
 
+def cpu_busy(window: float = 0.3) -> float:
+    """The share of the machine's CPU time spent busy over `window` seconds (from /proc/stat)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(window)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+async def until_quiet(limit: float = 15.0, busy: float = 0.15) -> None:
+    """Before a timed step: wait (up to `limit` seconds) until the machine is mostly idle, e.g. the
+    peer has finished what its own import set going, so one side's work is not in the other's
+    figure."""
+    deadline = time.monotonic() + limit
+    loop = asyncio.get_running_loop()
+    while time.monotonic() < deadline and await loop.run_in_executor(None, cpu_busy) > busy:
+        pass
+
+
 def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -842,15 +908,11 @@ async def measure_bundle(world: World, run: int) -> dict[str, Any]:
     room_id = await prepare_bundle_room(world, run)
     build_s = time_build(world, room_id)
     loop = asyncio.get_running_loop()
-    invited: dict[str, Any] = {}
 
     def interact(proc: subprocess.Popen[str]) -> None:
-        async def invite() -> None:
-            invited["bob"] = await world.alice.invite(room_id, world.bob_user)
-            if world.peer is not None:
-                invited["peer"] = await world.alice.invite(room_id, world.peer_user)
-
-        asyncio.run_coroutine_threadsafe(invite(), loop).result(120)
+        # Bob alone: the peer is invited once his import is measured, so that neither's work
+        # competes with the other's for the two cores.
+        asyncio.run_coroutine_threadsafe(world.alice.invite(room_id, world.bob_user), loop).result(120)
         assert proc.stdin is not None
         proc.stdin.write(room_id + "\n")
         proc.stdin.flush()
@@ -860,60 +922,39 @@ async def measure_bundle(world: World, run: int) -> dict[str, Any]:
     profile = world.work / f"bundle-{run}"
     fresh_copy(world.profiles["p20k"], profile)
     result = await loop.run_in_executor(None, lambda: run_child_process("bundle", profile, interact=interact))
-    await leave_bundle_room(world, room_id)
     result["build_s"] = build_s
     if world.peer is not None:
+        await world.alice.invite(room_id, world.peer_user)
         rust = await world.peer.call("timeRoomKeyBundle", roomId=room_id, inviter=world.alice.user_id,
                                      timeoutMs=120_000)
         result["rust_receive_s"] = rust["receiveMs"] / 1000
         result["rust_build_s"] = rust["buildMs"] / 1000 if rust["buildMs"] is not None else float("nan")
         result["rust_imported"] = rust["imported"]
         result["rust_shareable"] = rust.get("shareable")
+    await leave_bundle_room(world, room_id)
     return result
 
 
 async def measure_headless_import(world: World, run: int) -> float:
-    """The same import in a process without a UI (the engine alone, on its own thread)."""
-    from tui_client.engine.engine import Engine
-    from tui_client.engine.history_sharing.importer import BundleImporter
-    from tui_client.engine.host import EngineHost
-
+    """The same import in a fresh process without a UI (the engine alone, on its own thread, as
+    `tui-client accept` runs it), not in this one, whose heap holds Alice and the whole world."""
     room_id = await prepare_bundle_room(world, 1000 + run)
     scratch = world.work / f"headless-{run}"
     fresh_copy(world.profiles["p2k"], scratch)
-    bob = Engine("bench", profile_dir=scratch)
-    host = EngineHost(bob)
-    host.start()
-    timing: dict[str, float] = {}
-    original_run, original_download = BundleImporter.run, BundleImporter._download
+    loop = asyncio.get_running_loop()
 
-    async def download(self: Any, bundle: Any) -> bytes:
-        data = await original_download(self, bundle)
-        timing["downloaded"] = time.perf_counter()
-        return data
+    def interact(proc: subprocess.Popen[str]) -> None:
+        asyncio.run_coroutine_threadsafe(world.alice.invite(room_id, world.bob_user), loop).result(120)
+        assert proc.stdin is not None
+        proc.stdin.write(room_id + "\n")
+        proc.stdin.flush()
 
-    async def run_(self: Any, acceptance: Any, bundle: Any) -> Any:
-        result = await original_run(self, acceptance, bundle)
-        timing["import_s"] = time.perf_counter() - timing["downloaded"]
-        return result
-
-    BundleImporter.run, BundleImporter._download = run_, download  # type: ignore[method-assign]
     try:
-        host.submit(bob.open()).result(60)
-        host.submit(bob.sync_once()).result(60)
-        await world.alice.invite(room_id, world.bob_user)
-
-        async def accept() -> None:
-            await bob.wait_until(lambda: any(i.room_id == room_id and i.bundle for i in bob.invites()), 60)
-            await bob.join(room_id)
-            await bob.sharing.wait(room_id, 120)
-
-        host.submit(accept()).result(180)
-        await leave_bundle_room(world, room_id)
+        result = await loop.run_in_executor(
+            None, lambda: run_child_process("headless-import", scratch, interact=interact))
     finally:
-        BundleImporter.run, BundleImporter._download = original_run, original_download  # type: ignore[method-assign]
-        host.stop()
-    return timing["import_s"]
+        await leave_bundle_room(world, room_id)
+    return float(result["import_s"])
 
 
 # =====================================================================================================
@@ -1028,6 +1069,11 @@ async def measure_initial_sync(world: World, run: int, add: Callable[[str, float
 
 
 async def measure_bundles(world: World, run: int, add: Callable[[str, float], None]) -> None:
+    # Without a UI first, once the peer is idle (it works on for a while after its own import).
+    await until_quiet()
+    headless = await measure_headless_import(world, run)
+    await until_quiet()
+    add("import_headless", headless)
     r = await measure_bundle(world, run)
     add("bundle_stall_max", r["stall_max_ms"] / 1000)
     add("bundle_stall_p99", r["stall_p99_ms"] / 1000)
@@ -1039,8 +1085,6 @@ async def measure_bundles(world: World, run: int, add: Callable[[str, float], No
         add("ratio_import_tui", r["import_s"] / r["rust_receive_s"])
         add("ratio_build", r["build_s"] / r["rust_build_s"])
     log(f"bundle: {json.dumps(r)}")
-    headless = await measure_headless_import(world, run)
-    add("import_headless", headless)
     if "rust_receive_s" in r:
         add("ratio_import", headless / r["rust_receive_s"])
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from nio.crypto import InboundGroupSession
 
+from ..bulk import collector_paused
 from ..crypto.attachments import AttachmentError, decrypt_attachment, parse_mxc
 from ..crypto.megolm import MegolmKeyError, import_exported
 from ..errors import DownloadError
@@ -82,12 +83,13 @@ class BundleImporter:
         bundle = replace(bundle, state=BundleState.IMPORTING, bytes_done=len(ciphertext))
         self.records.put_bundle(bundle)
         self.announce(room_id)
-        try:
-            parsed, sessions = await asyncio.to_thread(self._decode, ciphertext, bundle)
-        except (BundleError, AttachmentError) as exc:
-            return self.reject(acceptance, bundle, str(exc)), None
-        decoded = time.perf_counter()
-        imported = self._store(acceptance, bundle, parsed, sessions)
+        with collector_paused():  # (bulk.py: 10,000 keys are ~100,000 objects that all stay)
+            try:
+                parsed, sessions = await asyncio.to_thread(self._decode, ciphertext, bundle)
+            except (BundleError, AttachmentError) as exc:
+                return self.reject(acceptance, bundle, str(exc)), None
+            decoded = time.perf_counter()
+            imported = self._store(acceptance, bundle, parsed, sessions)
         if parsed.other_room_entries:
             logger.warning(
                 "the key bundle from %s for %s named other rooms in %d entries; those were ignored",
