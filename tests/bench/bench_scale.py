@@ -961,32 +961,33 @@ async def measure_headless_import(world: World, run: int) -> float:
 # Reporting
 
 
-def summarise(values: list[float]) -> tuple[float, float]:
+def summarise(values: list[float]) -> tuple[float, float, float]:
+    """Best, median and worst of the runs (NaN: the figure was not measured)."""
     clean = [v for v in values if v == v]
     if not clean:
-        return float("nan"), float("nan")
-    return min(clean), statistics.median(clean)
+        return float("nan"), float("nan"), float("nan")
+    return min(clean), statistics.median(clean), max(clean)
 
 
 def report(rows: list[tuple[str, list[float], str, float | None, str]]) -> None:
+    """One line a figure: best, median and worst of the runs; a target is met when the worst run
+    meets it (the issue asks for every target in each of three consecutive runs)."""
     print()
-    print(f"{'figure':<58} {'best':>9} {'median':>9}  {'target':>9}  met")
+    print(f"{'figure':<58} {'best':>9} {'median':>9} {'worst':>9}  {'target':>9}  met")
     for title, values, unit, target, kind in rows:
-        best, median = summarise(values)
+        best, median, worst = summarise(values)
+        if kind != "max":
+            best, worst = worst, best
         scale = {"ms": 1000, "µs": 1_000_000}.get(unit, 1)
         fmt = (lambda v: f"{v * scale:.0f} {unit}") if unit in ("ms", "µs") else (
             (lambda v: f"{v:.2f}{unit}") if unit in ("x",) else (lambda v: f"{v:.0f} {unit}"))
-        if target is None:
-            met = ""
-            target_text = ""
-        else:
-            worst_of_median = median
-            ok = worst_of_median <= target if kind == "max" else worst_of_median >= target
+        met = target_text = ""
+        if target is not None:
+            ok = worst <= target if kind == "max" else worst >= target
             met = "yes" if ok else "NO"
             target_text = fmt(target)
-        best_text = fmt(best) if best == best else "n/a"
-        median_text = fmt(median) if median == median else "n/a"
-        print(f"{title:<58} {best_text:>9} {median_text:>9}  {target_text:>9}  {met}")
+        shown = [fmt(v) if v == v else "n/a" for v in (best, median, worst)]
+        print(f"{title:<58} {shown[0]:>9} {shown[1]:>9} {shown[2]:>9}  {target_text:>9}  {met}")
 
 
 async def parent(args: argparse.Namespace) -> int:
@@ -1142,7 +1143,7 @@ def print_report(args: argparse.Namespace, figures: dict[str, list[float]], load
         (f"timeline: reopen a room with {int(max(g('loaded') or [0]))} loaded messages", g("reopen"), "ms", TARGETS["reopen"], "max"),
         ("RSS after reading that room", g("rss_room"), "MiB", TARGETS["rss_room"], "max"),
     ])
-    print("\n'met' compares the median with the target; the issue asks for every target in three "
+    print("\n'met': the worst run meets the target; the issue asks for every target in three "
           "consecutive runs on a quiet machine.")
     print(f"peak RSS of this process (Alice, Synapse client side): "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
