@@ -383,6 +383,7 @@ def child_headless_import(profile_dir: Path) -> dict[str, Any]:
     try:
         host.submit(bob.open()).result(60)
         host.submit(bob.sync_once()).result(60)
+        host.submit(bob.settle(30)).result(60)  # what a start sets going is done, as when a user accepts
         print("READY", flush=True)
         room_id = sys.stdin.readline().strip()
 
@@ -723,14 +724,16 @@ def cpu_busy(window: float = 0.3) -> float:
     return 1 - (idle1 - idle0) / max(1, total1 - total0)
 
 
-async def until_quiet(limit: float = 15.0, busy: float = 0.15) -> None:
-    """Before a timed step: wait (up to `limit` seconds) until the machine is mostly idle, e.g. the
-    peer has finished what its own import set going, so one side's work is not in the other's
-    figure."""
+async def until_quiet(limit: float = 30.0, busy: float = 0.15, quiet_for: float = 1.5) -> None:
+    """Before a timed step: wait (up to `limit` seconds) until the machine has been mostly idle for
+    `quiet_for` seconds, e.g. the peer has finished what its own import set going (js-sdk works on
+    in bursts for 3-5 s at up to two cores), so one side's work is not in the other's figure."""
     deadline = time.monotonic() + limit
     loop = asyncio.get_running_loop()
-    while time.monotonic() < deadline and await loop.run_in_executor(None, cpu_busy) > busy:
-        pass
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_for:
+        if await loop.run_in_executor(None, cpu_busy) > busy:
+            quiet_since = time.monotonic()
 
 
 def load_avg() -> str:
