@@ -15,7 +15,9 @@ imported or a sync arrived (measured with tests/bench/bench_scale.py):
 A separate process for the engine would remove the sharing altogether, but every command the UI
 sends and every event it receives would then cross a process boundary (pickling timeline items,
 rooms and sessions). With the engine's hot paths made cheap (lazy store, compiled schema checks,
-cached trust) and these settings, one process meets the stall targets; see the README.
+cached trust, the collector paused during bulk imports) and these settings, the engine's share of
+the stalls is small: what remains (worst 36-99 ms, p99 27-76 ms; targets 50 and 16) is the app's
+own frames, a layout of the whole screen or a slide of the timeline's window; see the README.
 
 Nor does the key bundle import get a worker process of its own, though it was tried (issue 15):
 decrypting and parsing a 10,000-key bundle (its longest single C calls: AES over 5 MB and
