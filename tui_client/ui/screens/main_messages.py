@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Static
 from textual.worker import Worker
 
 from ...engine.models import RoomSummary, TimelineItem
 from .. import slash_commands
 from ..widgets.composer import Composer
-from ..widgets.message import MessageView, item_details
+from ..widgets.message import MessageView
 from ..widgets.timeline import Timeline
 from .message_actions import MessageActions
 
@@ -74,23 +72,6 @@ class MainMessages(MessageActions, Screen[Any]):
             if root.event_id != item.thread_root:  # the root is not loaded: the thread screen loads it
                 root = replace(item, event_id=item.thread_root, body=None, thread_root=None, reply=None)
         self.app.push_screen(ThreadScreen(item.room_id, room.name if room else item.room_id, root))
-
-    @on(Composer.ContextChanged)
-    def _context_changed(self, message: Composer.ContextChanged) -> None:
-        label = self.query_one("#composer-context", Static)
-        binding = next(b for b in Composer.BINDINGS if isinstance(b, Binding) and b.id == "cancel_context")
-        content = self.context_label(message.context, self.tui.keys_for(binding).split(" / ")[0])
-        label.update(content or "")
-        label.display = content is not None
-
-    @on(Timeline.Selected)
-    def _selected(self, message: Timeline.Selected) -> None:
-        detail = self.query_one("#detail", Static)
-        if message.item is None:
-            detail.display = False
-            return
-        detail.update(item_details(message.item, self.tui.time_format))
-        detail.display = True
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:

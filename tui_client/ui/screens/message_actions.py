@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
 from ...engine.models import TimelineItem
 from ..formatting import clean
 from ..widgets.composer import Composer, ComposerContext
+from ..widgets.message import item_details
+from ..widgets.timeline import Timeline
 from .dialog import EngineDialog
 
 if TYPE_CHECKING:
@@ -186,6 +189,27 @@ class MessageActions:
             self.app.push_screen(DeleteMessageScreen(room_id, item))
         elif action == "thread":
             self.open_thread(item)
+
+    # The detail line under the timeline and the line above the composer, the same on every
+    # screen with both (handlers by name: this mixin is not a widget class, so `@on` would not
+    # register here).
+
+    def on_timeline_selected(self, message: Timeline.Selected) -> None:
+        """Show the selected item's provenance, failure and facts under the timeline."""
+        detail = cast(Screen[Any], self).query_one("#detail", Static)
+        if message.item is None:
+            detail.display = False
+            return
+        detail.update(item_details(message.item, self.tui.time_format))
+        detail.display = True
+
+    def on_composer_context_changed(self, message: Composer.ContextChanged) -> None:
+        """Say above the composer what the next text will be (a reply, an edit) and how to cancel."""
+        label = cast(Screen[Any], self).query_one("#composer-context", Static)
+        binding = next(b for b in Composer.BINDINGS if isinstance(b, Binding) and b.id == "cancel_context")
+        content = self.context_label(message.context, self.tui.keys_for(binding).split(" / ")[0])
+        label.update(content or "")
+        label.display = content is not None
 
     def context_label(self, context: ComposerContext | None, cancel_key: str) -> Content | None:
         """The line above the composer: what the next text will be."""

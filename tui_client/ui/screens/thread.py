@@ -20,7 +20,7 @@ from ...engine.models import TimelineItem
 from .. import slash_commands
 from ..formatting import clean
 from ..widgets.composer import Composer
-from ..widgets.message import MessageView, item_details
+from ..widgets.message import MessageView
 from ..widgets.timeline import Timeline
 from ..workers import ReportsWorkerErrors
 from .message_actions import MessageActions
@@ -113,23 +113,6 @@ class ThreadScreen(ReportsWorkerErrors, MessageActions, Screen[None]):
     def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
         if self.tui.settings.image_previews:
             self.load_preview(message.view)
-
-    @on(Timeline.Selected)
-    def _selected(self, message: Timeline.Selected) -> None:
-        detail = self.query_one("#detail", Static)
-        if message.item is None:
-            detail.display = False
-            return
-        detail.update(item_details(message.item, self.tui.time_format))
-        detail.display = True
-
-    @on(Composer.ContextChanged)
-    def _context_changed(self, message: Composer.ContextChanged) -> None:
-        label = self.query_one("#composer-context", Static)
-        binding = next(b for b in Composer.BINDINGS if isinstance(b, Binding) and b.id == "cancel_context")
-        content = self.context_label(message.context, self.tui.keys_for(binding).split(" / ")[0])
-        label.update(content or "")
-        label.display = content is not None
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
