@@ -219,12 +219,14 @@ async def child_initial_sync(profile_dir: Path) -> dict[str, Any]:
     return out
 
 
-async def child_bundle(profile_dir: Path) -> dict[str, Any]:
-    """Bob's TUI runs; the parent has Alice share 10,000 keys with him; Bob accepts; measure."""
+@contextlib.contextmanager
+def timed_imports(done: Callable[[], None] = lambda: None) -> Any:
+    """Time the key bundle imports in the block: `import_s` from the end of the download
+    (decrypt, hash, parse, verify, merge, persist), `run_s` the whole run, `imported` its keys;
+    `done` is called after each."""
     from tui_client.engine.history_sharing.importer import BundleImporter
 
     timing: dict[str, float] = {}
-    done = asyncio.Event()
     original_run, original_download = BundleImporter.run, BundleImporter._download
 
     async def download(self: Any, bundle: Any) -> bytes:
@@ -238,11 +240,19 @@ async def child_bundle(profile_dir: Path) -> dict[str, Any]:
         timing["run_s"] = time.perf_counter() - t
         timing["import_s"] = time.perf_counter() - timing.get("downloaded", t)
         timing["imported"] = result[0].imported
-        done.set()
+        done()
         return result
 
-    BundleImporter.run = run  # type: ignore[method-assign]
-    BundleImporter._download = download  # type: ignore[method-assign]
+    BundleImporter.run, BundleImporter._download = run, download  # type: ignore[method-assign]
+    try:
+        yield timing
+    finally:
+        BundleImporter.run, BundleImporter._download = original_run, original_download  # type: ignore[method-assign]
+
+
+async def child_bundle(profile_dir: Path) -> dict[str, Any]:
+    """Bob's TUI runs; the parent has Alice share 10,000 keys with him; Bob accepts; measure."""
+    done = asyncio.Event()
     loop = asyncio.get_running_loop()
     if os.environ.get("BENCH_TRACE") == "1":
         trace_stalls()
@@ -251,27 +261,27 @@ async def child_bundle(profile_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     engine_loop = host.loop
     try:
-        async with app.run_test(size=SIZE) as pilot:
-            probe.start()
-            await wait_until(lambda: _synced(host), 60, "the first sync")
-            await pilot.pause(0.5)
-            print("READY", flush=True)
-            room_id = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
-            invite = await wait_until(
-                lambda: next((i for i in app.invites if i.room_id == room_id and i.bundle), None),
-                60, "the invite with its key bundle",
-            )
-            start = probe.mark()
-            with ui_profile():
-                app.accept_invite(invite)
-                await wait_until(done.is_set, 120, "the import")
-                # The import's aftermath (re-decryption, the room list) lands on the UI loop too.
+        with timed_imports(done.set) as timing:
+            async with app.run_test(size=SIZE) as pilot:
+                probe.start()
+                await wait_until(lambda: _synced(host), 60, "the first sync")
                 await pilot.pause(0.5)
-            out = {**probe.stats(start), **timing}
-            probe.stop()
-            await app.action_quit()
+                print("READY", flush=True)
+                room_id = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+                invite = await wait_until(
+                    lambda: next((i for i in app.invites if i.room_id == room_id and i.bundle), None),
+                    60, "the invite with its key bundle",
+                )
+                start = probe.mark()
+                with ui_profile():
+                    app.accept_invite(invite)
+                    await wait_until(done.is_set, 120, "the import")
+                    # The import's aftermath (re-decryption, the room list) lands on the UI loop too.
+                    await pilot.pause(0.5)
+                out = {**probe.stats(start), **timing}
+                probe.stop()
+                await app.action_quit()
     finally:
-        BundleImporter.run = original_run  # type: ignore[method-assign]
         host.stop()
         del engine_loop
     return out
@@ -360,23 +370,8 @@ def child_headless_import(profile_dir: Path) -> dict[str, Any]:
     """Bob's engine without a UI accepts the invite the parent sends; time the import after the
     download (decrypt, hash, parse, verify, merge, persist)."""
     from tui_client.engine.engine import Engine
-    from tui_client.engine.history_sharing.importer import BundleImporter
     from tui_client.engine.host import EngineHost
 
-    timing: dict[str, float] = {}
-    original_run, original_download = BundleImporter.run, BundleImporter._download
-
-    async def download(self: Any, bundle: Any) -> bytes:
-        data = await original_download(self, bundle)
-        timing["downloaded"] = time.perf_counter()
-        return data
-
-    async def run(self: Any, acceptance: Any, bundle: Any) -> Any:
-        result = await original_run(self, acceptance, bundle)
-        timing["import_s"] = time.perf_counter() - timing["downloaded"]
-        return result
-
-    BundleImporter.run, BundleImporter._download = run, download  # type: ignore[method-assign]
     bob = Engine("bench", profile_dir=profile_dir)
     host = EngineHost(bob)
     host.start()
@@ -392,7 +387,8 @@ def child_headless_import(profile_dir: Path) -> dict[str, Any]:
             await bob.join(room_id)
             await bob.sharing.wait(room_id, 120)
 
-        host.submit(accept()).result(180)
+        with timed_imports() as timing:
+            host.submit(accept()).result(180)
     finally:
         host.stop()
     return {"import_s": timing["import_s"]}
@@ -906,20 +902,28 @@ def time_build(world: World, room_id: str) -> float:
     return best
 
 
+def invite_bob(world: World, room_id: str, loop: asyncio.AbstractEventLoop) -> Callable[[subprocess.Popen[str]], None]:
+    """For a child that printed READY: Alice (on this process's loop) invites Bob to `room_id`
+    with its key bundle, and the child is told which room to accept."""
+
+    def interact(proc: subprocess.Popen[str]) -> None:
+        asyncio.run_coroutine_threadsafe(world.alice.invite(room_id, world.bob_user), loop).result(120)
+        assert proc.stdin is not None
+        proc.stdin.write(room_id + "\n")
+        proc.stdin.flush()
+
+    return interact
+
+
 async def measure_bundle(world: World, run: int) -> dict[str, Any]:
     """Alice shares 10,000 keys with Bob's running TUI (and with the Rust peer), Bob accepts."""
     room_id = await prepare_bundle_room(world, run)
     build_s = time_build(world, room_id)
     loop = asyncio.get_running_loop()
 
-    def interact(proc: subprocess.Popen[str]) -> None:
-        # Bob alone: the peer is invited once his import is measured, so that neither's work
-        # competes with the other's for the two cores.
-        asyncio.run_coroutine_threadsafe(world.alice.invite(room_id, world.bob_user), loop).result(120)
-        assert proc.stdin is not None
-        proc.stdin.write(room_id + "\n")
-        proc.stdin.flush()
-
+    # Bob alone: the peer is invited once his import is measured, so that neither's work competes
+    # with the other's for the two cores.
+    interact = invite_bob(world, room_id, loop)
     # A copy: the import adds 10,000 sessions, and the world's 20,000 profile must stay 20,000 for
     # the next run's start-up and RSS figures.
     profile = world.work / f"bundle-{run}"
@@ -946,12 +950,7 @@ async def measure_headless_import(world: World, run: int) -> float:
     fresh_copy(world.profiles["p2k"], scratch)
     loop = asyncio.get_running_loop()
 
-    def interact(proc: subprocess.Popen[str]) -> None:
-        asyncio.run_coroutine_threadsafe(world.alice.invite(room_id, world.bob_user), loop).result(120)
-        assert proc.stdin is not None
-        proc.stdin.write(room_id + "\n")
-        proc.stdin.flush()
-
+    interact = invite_bob(world, room_id, loop)
     try:
         result = await loop.run_in_executor(
             None, lambda: run_child_process("headless-import", scratch, interact=interact))
