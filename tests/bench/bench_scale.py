@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 PROCESS_START = time.perf_counter()
+TRACE = os.environ.get("BENCH_TRACE") == "1"
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -115,7 +116,10 @@ class LoopProbe:
         while True:
             before = loop.time()
             await asyncio.sleep(self.interval)
-            self.lateness.append(max(0.0, loop.time() - before - self.interval))
+            late = max(0.0, loop.time() - before - self.interval)
+            self.lateness.append(late)
+            if late > 0.015 and TRACE:
+                print(f"{(time.perf_counter() - PROCESS_START) * 1000:.0f} LATE {late * 1000:.1f} ms", file=sys.stderr)
 
     def mark(self) -> int:
         return len(self.lateness)
@@ -412,7 +416,7 @@ def ui_profile() -> Any:
         profiler.disable()
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
         stats.sort_stats("tottime").print_stats(30)
         print(out.getvalue(), file=sys.stderr)
 
@@ -424,6 +428,7 @@ def trace_stalls() -> None:
     import threading
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(relativeCreated)d %(message)s")
+    logging.getLogger("tui_client.engine.history_sharing").setLevel(logging.INFO)
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
     loop.slow_callback_duration = 0.02
@@ -440,6 +445,69 @@ def trace_stalls() -> None:
                   f"collected={info['collected']} thread={threading.current_thread().name}", file=sys.stderr)
 
     gc.callbacks.append(on_gc)
+    trace_frames()
+
+
+def trace_frames() -> None:
+    """Under BENCH_TRACE: every screen update over 8 ms, with the widgets that asked for a
+    layout since the last one (by class) and how many widgets it rendered."""
+    from collections import Counter
+
+    from textual.screen import Screen
+    from textual.widget import Widget
+
+    asked: Counter[str] = Counter()
+    rendered = [0]
+    spent: Counter[str] = Counter()
+    original_refresh, original_update = Widget.refresh, Screen._on_timer_update
+    original_render_lines = Widget.render_lines
+
+    def name(widget: Any) -> str:
+        if widget.id:
+            return f"{type(widget).__name__}#{widget.id}"
+        if widget.classes and type(widget).__name__ in ("Line", "Static"):
+            return f"{type(widget).__name__}.{'.'.join(sorted(widget.classes))}"
+        return type(widget).__name__
+
+    def refresh(self: Any, *regions: Any, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Any:
+        if layout:
+            asked[name(self)] += 1
+        return original_refresh(self, *regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def render_lines(self: Any, crop: Any) -> Any:
+        rendered[0] += 1
+        t = time.perf_counter()
+        try:
+            return original_render_lines(self, crop)
+        finally:
+            spent[name(self)] += time.perf_counter() - t
+
+    def on_timer_update(self: Any) -> None:
+        layout = self._layout_required
+        t = time.perf_counter()
+        original_update(self)
+        took = (time.perf_counter() - t) * 1000
+        if took > 8:
+            print(f"{(time.perf_counter() - PROCESS_START) * 1000:.0f} frame {took:.1f} ms layout={layout} "
+                  f"rendered={rendered[0]} asked={dict(asked.most_common(6))} "
+                  f"ms={ {k: round(v * 1000, 1) for k, v in spent.most_common(5)} }", file=sys.stderr)
+        asked.clear()
+        spent.clear()
+        rendered[0] = 0
+
+    from tui_client.ui.widgets.timeline_window import TimelineWindow
+
+    original_mount_window = TimelineWindow._mount_window
+
+    async def mount_window(self: Any, start: int, end: int) -> None:
+        print(f"{(time.perf_counter() - PROCESS_START) * 1000:.0f} mount window {start}:{end} of {len(self._items)} "
+              f"in {self.room_id}", file=sys.stderr)
+        await original_mount_window(self, start, end)
+
+    TimelineWindow._mount_window = mount_window  # type: ignore[method-assign]
+    Widget.refresh = refresh  # type: ignore[method-assign]
+    Widget.render_lines = render_lines  # type: ignore[method-assign]
+    Screen._on_timer_update = on_timer_update  # type: ignore[method-assign]
 
 
 def run_child(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from ..formatting import clean
 from ..widgets.composer import Composer
 from ..widgets.footer import Footer
 from ..widgets.invite_card import InviteCard
+from ..widgets.line import Line
 from ..widgets.room_list import INVITE_PREFIX, RoomList
 from ..widgets.space_card import ChildCard, SpaceCard
 from ..widgets.status import StatusBar
@@ -115,15 +116,15 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
         with Horizontal(id="body"):
             yield RoomList(id="rooms")
             with Vertical(id="room-pane"):
-                yield Static(id="room-header", markup=False)
-                yield Static(id="identity-warning", markup=False)
+                yield Line(id="room-header", markup=False)
+                yield Line(id="identity-warning", markup=False)
                 with ContentSwitcher(initial="conversation", id="pane"):
                     with Vertical(id="conversation"):
                         yield Timeline(self.tui.time_format, id="timeline")
-                        yield Static(id="detail", markup=False)
-                        yield Static(id="typing", markup=False)
-                        yield Static(id="transfer", markup=False)
-                        yield Static(id="composer-context", markup=False)
+                        yield Line(id="detail", markup=False)
+                        yield Line(id="typing", markup=False)
+                        yield Line(id="transfer", markup=False)
+                        yield Line(id="composer-context", markup=False)
                         yield Composer(id="composer")
                     yield Vertical(id="invite-pane")
                     yield Vertical(id="space-pane")

@@ -20,6 +20,7 @@ from ...engine.models import TimelineItem
 from .. import slash_commands
 from ..formatting import clean
 from ..widgets.composer import Composer
+from ..widgets.line import Line
 from ..widgets.message import MessageView
 from ..widgets.timeline import Timeline
 from ..workers import ReportsWorkerErrors
@@ -48,10 +49,10 @@ class ThreadScreen(ReportsWorkerErrors, MessageActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="thread-pane"):
-            yield Static(id="room-header", markup=False)
+            yield Line(id="room-header", markup=False)
             yield Timeline(self.tui.time_format, id="thread-timeline", thread=True)
-            yield Static(id="detail", markup=False)
-            yield Static(id="composer-context", markup=False)
+            yield Line(id="detail", markup=False)
+            yield Line(id="composer-context", markup=False)
             yield Composer(id="thread-composer")
         yield Footer(compact=True)
 

@@ -22,6 +22,7 @@ from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
 from . import image_preview
+from .line import Line
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
 SENDER_STYLES = (
@@ -82,16 +83,16 @@ class MessageView(ItemView):
     def compose(self) -> ComposeResult:
         # The marks and "seen by" lines exist only once there is something to show: most
         # messages have neither, and a long timeline mounts thousands of these views.
-        self._meta = Static(self._header(), classes="meta", markup=False)
-        self._text = Static(self._main_body(), classes="body", markup=False)
+        self._meta = Line(self._header(), classes="meta", markup=False)
+        self._text = Line(self._main_body(), classes="body", markup=False)
         yield self._meta
         yield self._text
         marks = self._marks_body()
         if marks:
-            self._marks = Static(marks, classes="body marks", markup=False)
+            self._marks = Line(marks, classes="body marks", markup=False)
             yield self._marks
         if self.readers:
-            self._seen = Static(seen_line(self.readers), classes="seen", markup=False)
+            self._seen = Line(seen_line(self.readers), classes="seen", markup=False)
             yield self._seen
 
     def on_mount(self) -> None:
@@ -125,7 +126,7 @@ class MessageView(ItemView):
             self._seen.update(seen_line(readers))
             self._seen.display = bool(readers)
         elif readers and self._text is not None:
-            self._seen = Static(seen_line(readers), classes="seen", markup=False)
+            self._seen = Line(seen_line(readers), classes="seen", markup=False)
             self.mount(self._seen)
 
     def set_header(self, show: bool) -> None:
@@ -151,7 +152,7 @@ class MessageView(ItemView):
             self._marks.update(marks)
             self._marks.display = bool(marks)
         elif marks:
-            self._marks = Static(marks, classes="body marks", markup=False)
+            self._marks = Line(marks, classes="body marks", markup=False)
             if self._seen is not None:
                 self.mount(self._marks, before=self._seen)
             else:
@@ -318,8 +319,8 @@ class EventLine(ItemView):
 
     def compose(self) -> ComposeResult:
         self._parts = (
-            Static(self._time(), classes="event-time", markup=False),
-            Static(self._line(), classes="event-text", markup=False),
+            Line(self._time(), classes="event-time", markup=False),
+            Line(self._line(), classes="event-text", markup=False),
         )
         yield from self._parts
 

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from ...engine.models import SyncPhase, SyncState
 from ..describe import sync_line
 from ..formatting import clean
+from .line import Line
 
 NARROW = 100  # below this many columns the right-hand side is abbreviated
 
@@ -50,9 +51,9 @@ class StatusBar(Horizontal):
         self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-sync", markup=False)
-        yield Static(id="status-backup", markup=False)
-        yield Static(id="status-who", markup=False)
+        yield Line(id="status-sync", markup=False)
+        yield Line(id="status-backup", markup=False)
+        yield Line(id="status-who", markup=False)
 
     def on_mount(self) -> None:
         self._render_sync()

@@ -21,10 +21,10 @@ import asyncio
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Static
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
+from .line import Line
 from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
 OPEN_ITEMS = 30  # mounted when a room opens (two screens of messages and more)
@@ -49,7 +49,7 @@ class TimelineWindow(VerticalScroll):
         self._marker_line: NewMessagesLine | None = None  # while that item is mounted
         self._lock = asyncio.Lock()
         self._sliding = False
-        self._banner = Static("", id="timeline-start", markup=False)
+        self._banner = Line("", id="timeline-start", markup=False)
 
     # -- the data ---------------------------------------------------------------------------
 

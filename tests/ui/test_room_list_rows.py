@@ -1,0 +1,74 @@
+"""The room list keeps drawn rows across rebuilds (a sync that changes one room redraws that
+row, not all of them): what it shows, and which room a click on a row picks, must follow the
+rooms when they change and move."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.app import App, ComposeResult
+
+from tui_client.engine.models import Member, RoomSummary
+from tui_client.ui.widgets.room_list import RoomList
+
+
+def room(n: int, active: int, unread: int = 0) -> RoomSummary:
+    return RoomSummary(f"!r{n}:hs", f"Room {n:02d}", None, True, "shared",
+                       (Member("@me:hs", "Me", "join"),), unread=unread, last_active=active)
+
+
+class ListApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RoomList(id="rooms")
+
+
+def shown(rooms: RoomList) -> list[tuple[str, str | None]]:
+    """Each visible row's text and the room its cells say a click picks."""
+    rows = []
+    for y in range(rooms.scrollable_content_region.height):
+        strip = rooms.render_line(y)
+        text = strip.text.strip()
+        if not text:
+            continue
+        metas = {seg.style.meta.get("option") for seg in strip if seg.style is not None and seg.style.meta}
+        assert len(metas) == 1, f"row {text!r} carries {metas}"
+        index = metas.pop()
+        picked = rooms.get_option_at_index(index).id if index is not None else None
+        rows.append((text, picked))
+    return rows
+
+
+async def test_rows_follow_rooms_that_change_and_move() -> None:
+    app = ListApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        rooms = app.query_one(RoomList)
+        first = [room(n, active=1000 - n) for n in range(8)]
+        rooms.set_data(tuple(first), ())
+        await pilot.pause()
+        before = [picked for text, picked in shown(rooms) if "Room" in text]
+        assert before == [f"!r{n}:hs" for n in range(8)]
+
+        # Room 05 gets a new message: it moves to the top with an unread count; the others
+        # keep their prompts and are drawn from the kept rows, one row lower.
+        moved = list(first)
+        moved[5] = dataclasses.replace(first[5], unread=2, last_active=5000)
+        rooms.set_data(tuple(moved), ())
+        await pilot.pause()
+        after = shown(rooms)
+
+        names = [o.id for o in rooms.options if o.id and o.id.startswith("!r")]
+        assert names[0] == "!r5:hs"
+        for text, picked in after:
+            if "Room" in text:
+                number = int(text.split("Room ")[1][:2])
+                assert picked == f"!r{number}:hs", f"a click on {text!r} would open {picked}"
+        top = next(text for text, picked in after if picked == "!r5:hs")
+        assert "2" in top.split("Room 05")[1], f"the moved row shows its unread count: {top!r}"
+
+        # Clicking the second room row opens the room it shows.
+        row_texts = [t for t, p in after if p and p.startswith("!r")]
+        y = next(y for y in range(rooms.size.height) if row_texts[1] in rooms.render_line(y).text)
+        await pilot.click(RoomList, offset=(3, y + rooms.gutter.top))
+        await pilot.pause()
+        assert rooms.highlighted is not None
+        assert rooms.get_option_at_index(rooms.highlighted).id == f"!r{int(row_texts[1].split('Room ')[1][:2])}:hs"
