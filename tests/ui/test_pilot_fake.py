@@ -434,6 +434,13 @@ async def test_messages_group_and_name_the_sender_once(make_app):
         two = app.fake.receive(PROJECT, ALICE, "Alice", "hello?")
         await wait_for(pilot, lambda: timeline.view_of(two.event_id) is not None)
         assert timeline.view_of(one.event_id).show_header and not timeline.view_of(two.event_id).show_header
+        # The first one goes (it turned out to be an edit): the second now starts the group and
+        # names her, though it was drawn without a header.
+        await timeline.remove_items([one.event_id])
+        await pilot.pause()
+        view = timeline.view_of(two.event_id)
+        assert view.show_header and not view.has_class("-continuation")
+        assert "Alice" in str(view.query_one(".meta").render()) and view.query_one(".meta").region.height == 1
 
 
 class BrokenEngine(FakeEngine):

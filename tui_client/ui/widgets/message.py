@@ -81,11 +81,13 @@ class MessageView(ItemView):
         self._preview_asked = False
 
     def compose(self) -> ComposeResult:
-        # The marks and "seen by" lines exist only once there is something to show: most
-        # messages have neither, and a long timeline mounts thousands of these views.
-        self._meta = Line(self._header(), classes="meta", markup=False)
+        # The header, the marks and "seen by" lines exist only once there is something to show:
+        # most messages continue a group and have none of them, and each widget is a share of
+        # every layout of the timeline.
         self._text = Line(self._main_body(), classes="body", markup=False)
-        yield self._meta
+        if self.show_header:
+            self._meta = Line(self._header(), classes="meta", markup=False)
+            yield self._meta
         yield self._text
         marks = self._marks_body()
         if marks:
@@ -133,13 +135,17 @@ class MessageView(ItemView):
         if show != self.show_header:
             self.show_header = show
             self._apply_classes()
+            if show and self._meta is None and self._text is not None:  # composed without one
+                self._meta = Line(self._header(), classes="meta", markup=False)
+                self.mount(self._meta, before=self._text)
 
     def refresh_content(self) -> None:
         self._apply_classes()
         # The children may exist before this view is mounted: an update can arrive in between,
         # so update them whenever compose has run (before that, compose renders the new item).
-        if self._meta is not None and self._text is not None:
-            self._meta.update(self._header())
+        if self._text is not None:
+            if self._meta is not None:
+                self._meta.update(self._header())
             self._text.update(self._main_body())
             self._show_marks(self._marks_body())
         if self.is_mounted:

@@ -27,8 +27,8 @@ from ..timefmt import TimeFormatter
 from .line import Line
 from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
-OPEN_ITEMS = 30  # mounted when a room opens (two screens of messages and more)
-CHUNK = 15  # mounted at once when the reader nears the window's edge
+OPEN_ITEMS = 20  # mounted when a room opens (two screens of messages and more)
+CHUNK = 8  # mounted at once when the reader nears the window's edge
 MOST_MOUNTED = 75  # beyond this, the far end of the window is unmounted
 
 
