@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .. import json_slices
+
 BUNDLE_EVENT_TYPE = "m.room_key_bundle"
 BUNDLE_EVENT_TYPES = frozenset({BUNDLE_EVENT_TYPE, "io.element.msc4268.room_key_bundle"})
 HISTORY_NOT_SHARED = "m.history_not_shared"
@@ -169,7 +171,7 @@ def _optional_text(entry: Mapping[str, Any], field: str, where: str, limit: int)
 def parse_bundle(data: bytes, room_id: str) -> ParsedBundle:
     """Strictly parse a decrypted bundle meant for `room_id`. Raises BundleError."""
     try:
-        obj = json.loads(data)
+        obj = json_slices.loads(data)  # in slices: the interface's thread gets the GIL between them
     except RecursionError:
         raise BundleError("the bundle is nested deeper than any real bundle") from None
     except (ValueError, UnicodeDecodeError) as exc:
