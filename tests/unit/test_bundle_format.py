@@ -4,6 +4,7 @@ Every case is pure (no server, no store) and runs in milliseconds."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -22,7 +23,7 @@ from tui_client.engine.history_sharing.bundle import (
     parse_bundle,
     serialize_bundle,
 )
-from tui_client.engine.history_sharing.importer import sessions_from_keys
+from tui_client.engine.history_sharing.importer import pending_sessions
 
 ROOM = "!room:x"
 OTHER = "!other:x"
@@ -157,7 +158,32 @@ def test_a_key_that_is_not_the_session_it_names_rejects_the_bundle():
     entry["session_key"] = key_entry()["session_key"]
     parsed = parse({"room_keys": [entry]})
     with pytest.raises(BundleError, match="belongs to another session"):
-        sessions_from_keys(parsed.room_keys, random_key())
+        pending_sessions(parsed.room_keys, random_key())
+
+
+@pytest.mark.parametrize("damage", ["short", "version", "not base64"])
+def test_a_key_that_is_no_session_export_rejects_the_bundle(damage):
+    entry = key_entry()
+    raw = bytearray(base64.b64decode(entry["session_key"] + "=" * (-len(entry["session_key"]) % 4)))
+    if damage == "short":
+        raw = raw[:-1]
+    elif damage == "version":
+        raw[0] = 2
+    key = base64.b64encode(bytes(raw)).decode().rstrip("=")
+    if damage == "not base64":
+        key = key[:-2] + "!!"
+    keys = [HistoricKey(ROOM, entry["sender_key"], entry["session_id"], key, entry["sender_claimed_keys"]["ed25519"])]
+    with pytest.raises(BundleError, match="unusable key"):
+        pending_sessions(keys, random_key())
+
+
+def test_checked_keys_are_the_sessions_they_name_once_made():
+    entries = [key_entry() for _ in range(3)]
+    parsed = parse({"room_keys": entries})
+    pending = pending_sessions(parsed.room_keys, "FORWARDER")
+    made = [p.opener(p) for p in pending]
+    assert [s.id for s in made] == [e["session_id"] for e in entries]
+    assert all(s.forwarding_chain == ["FORWARDER"] and s.room_id == ROOM for s in made)
 
 
 def test_a_forged_export_passes_the_id_check_and_decrypts_nothing():
@@ -165,7 +191,8 @@ def test_a_forged_export_passes_the_id_check_and_decrypts_nothing():
     real = vodozemac.GroupSession()
     message = real.encrypt(b"secret")
     parsed = parse({"room_keys": [key_entry(session_id=real.session_id, session_key=forged_export(real.session_id))]})
-    [session] = sessions_from_keys(parsed.room_keys, random_key())
+    [pending] = pending_sessions(parsed.room_keys, random_key())
+    session = pending.opener(pending)
     assert session.id == real.session_id
     with pytest.raises(vodozemac.MegolmDecryptionException):
         session._session.decrypt(message)

@@ -3,11 +3,33 @@ sessions, checked to be the session they name. Pure."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import vodozemac
+
+EXPORT_BYTES = 165  # version 1, index (4), ratchet (128), the session's Ed25519 key (32)
 
 
 class MegolmKeyError(ValueError):
     """A session export is unusable, or is not the session it names."""
+
+
+def check_exported(session_key: str, session_id: str) -> None:
+    """What `import_exported` checks, without making the session: the export's form and that
+    the signing key it carries (whose base64 is the session's id) is the session it names. A
+    key bundle's 10,000 sessions are made when first used instead (nio.lazy_sessions); one whose
+    key then turns out unusable (a signing key that is no curve point) is logged and treated as
+    absent, as a damaged stored session is."""
+    try:
+        raw = base64.b64decode(session_key + "=" * (-len(session_key) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MegolmKeyError(f"session {session_id[:10]}…: unusable key ({exc})") from None
+    if len(raw) != EXPORT_BYTES or raw[0] != 1:
+        raise MegolmKeyError(f"session {session_id[:10]}…: unusable key (not a version 1 session export)")
+    named = base64.b64encode(raw[EXPORT_BYTES - 32:]).decode().rstrip("=")
+    if named != session_id:
+        raise MegolmKeyError(f"session {session_id[:10]}…: its key belongs to another session ({named[:10]}…)")
 
 
 def import_exported(session_key: str, session_id: str) -> vodozemac.InboundGroupSession:

@@ -63,6 +63,7 @@ from ..room_keys import (
     decide_merge,
     shared_history_flag,
 )
+from .lazy_sessions import Pending
 from .store import AppStore
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class MergeOutcome:
     """What happened to one offered copy of a session."""
 
     decision: MergeDecision
-    session: InboundGroupSession | None  # what we now hold, if it changed
+    session: InboundGroupSession | Pending | None  # what we now hold, if it changed (Pending: new, not made yet)
     meta: SessionMeta | None
 
     @property
@@ -140,7 +141,10 @@ def inbound_session(
     return InboundGroupSession("", ed25519, sender_key, room_id, chain, session=inner)
 
 
-def changed(outcomes: Iterable[MergeOutcome]) -> tuple[list[InboundGroupSession], list[SessionMeta]]:
+UNUSABLE_OFFER = MergeDecision(MergeAction.KEEP, "the offered key is unusable")
+
+
+def changed(outcomes: Iterable[MergeOutcome]) -> tuple[list[InboundGroupSession | Pending], list[SessionMeta]]:
     """The sessions and metadata to persist after a merge."""
     kept = [o for o in outcomes if o.session is not None and o.meta is not None]
     return [o.session for o in kept], [o.meta for o in kept]  # type: ignore[misc]
@@ -564,20 +568,32 @@ class AppOlm(Olm):
         return event
 
     def merge_sessions(
-        self, candidates: Iterable[tuple[InboundGroupSession, SessionMeta]]
+        self, candidates: Iterable[tuple[InboundGroupSession | Pending, SessionMeta]]
     ) -> list[MergeOutcome]:
-        """Apply the merge rules in memory; one outcome per candidate (persist `changed(...)`)."""
+        """Apply the merge rules in memory; one outcome per candidate (persist `changed(...)`).
+        A `Pending` candidate (a key bundle's, checked but not made yet) is held as it is when
+        it is new, and made here only when a held copy must be weighed against it."""
         outcomes: list[MergeOutcome] = []
         entries = self.inbound_group_store._entries
-        for new, new_meta in candidates:
+        for offered, new_meta in candidates:
             room_id, sid = new_meta.room_id, new_meta.session_id  # new.id is recomputed on each access
             old_meta = self.session_meta.get((room_id, sid))
-            old = self._held_copy(room_id, sid, new.sender_key, old_meta)
+            old = self._held_copy(room_id, sid, offered.sender_key, old_meta)
             if old is None:  # the common case (a bundle of sessions we never had): no rules to weigh
-                entries[room_id][new.sender_key][sid] = new
+                entries[room_id][offered.sender_key][sid] = offered
                 self.session_meta[(room_id, sid)] = new_meta
-                outcomes.append(MergeOutcome(NEW_SESSION, new, new_meta))
+                outcomes.append(MergeOutcome(NEW_SESSION, offered, new_meta))
                 continue
+            if isinstance(offered, Pending):
+                try:
+                    new = offered.opener(offered)
+                except Exception as exc:  # its signing key is no key: keep what we hold
+                    logger.warning("session %s… of %s: the offered key is unusable (%s); kept ours",
+                                   sid[:8], room_id, exc)
+                    outcomes.append(MergeOutcome(UNUSABLE_OFFER, None, None))
+                    continue
+            else:
+                new = offered
             self._unlabelled.get(room_id, set()).discard(sid)
             if old is not None and old_meta is None:
                 old_meta = SessionMeta(room_id, sid, old.sender_key, False, Origin.DIRECT)

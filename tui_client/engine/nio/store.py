@@ -206,7 +206,7 @@ class AppStore(SqliteStore):
                 session_id, sender_key, ed25519, exported = entry
                 if session_id not in found:
                     found[session_id] = Pending(
-                        self._open_exported, room_id, session_id, sender_key, ed25519, exported, (forwarder_key,)
+                        self.open_exported, room_id, session_id, sender_key, ed25519, exported, (forwarder_key,)
                     )
         return list(found.values())
 
@@ -228,7 +228,7 @@ class AppStore(SqliteStore):
             for _, forwarder_key, entries in self._bundle_session_entries(room_id):
                 for entry in entries:
                     if len(entry) == 4 and entry[0] not in index:
-                        index[entry[0]] = Pending(self._open_exported, room_id, entry[0], entry[1], entry[2],
+                        index[entry[0]] = Pending(self.open_exported, room_id, entry[0], entry[1], entry[2],
                                                   entry[3], (forwarder_key,))
         return index.get(session_id)
 
@@ -248,7 +248,8 @@ class AppStore(SqliteStore):
         return InboundGroupSession("", p.ed25519, p.sender_key, p.room_id, list(p.chain), session=inner)
 
     @staticmethod
-    def _open_exported(p: Pending) -> InboundGroupSession:
+    def open_exported(p: Pending) -> InboundGroupSession:
+        """The session of a Megolm export kept in a key bundle's blob (or just imported)."""
         inner = import_exported(str(p.data), p.session_id)
         return InboundGroupSession("", p.ed25519, p.sender_key, p.room_id, list(p.chain), session=inner)
 
