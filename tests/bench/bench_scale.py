@@ -376,6 +376,11 @@ def child_headless_import(profile_dir: Path) -> dict[str, Any]:
     from tui_client.engine.engine import Engine
     from tui_client.engine.host import EngineHost
 
+    if TRACE:  # the importer says how long each step took
+        import logging
+
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(relativeCreated)d %(message)s")
+        logging.getLogger("tui_client.engine.history_sharing").setLevel(logging.INFO)
     bob = Engine("bench", profile_dir=profile_dir)
     host = EngineHost(bob)
     host.start()
@@ -505,6 +510,18 @@ def trace_frames() -> None:
         await original_mount_window(self, start, end)
 
     TimelineWindow._mount_window = mount_window  # type: ignore[method-assign]
+
+    from tui_client.engine.engine import Engine
+
+    original_write_cache = Engine._write_cache
+
+    def write_cache(self: Any, rooms: set[str], sync_token: str | None) -> None:
+        t = time.perf_counter()
+        original_write_cache(self, rooms, sync_token)
+        print(f"{(time.perf_counter() - PROCESS_START) * 1000:.0f} engine: cache of {len(rooms)} rooms written in "
+              f"{(time.perf_counter() - t) * 1000:.1f} ms", file=sys.stderr)
+
+    Engine._write_cache = write_cache  # type: ignore[method-assign]
     Widget.refresh = refresh  # type: ignore[method-assign]
     Widget.render_lines = render_lines  # type: ignore[method-assign]
     Screen._on_timer_update = on_timer_update  # type: ignore[method-assign]
