@@ -12,7 +12,7 @@ import pytest
 
 from tui_client.engine.claim import claim_profile
 from tui_client.engine.engine import Engine
-from tui_client.engine.first_sync import prefetch
+from tui_client.engine.first_sync import glimpse_of, prefetch
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +55,7 @@ async def test_the_first_sync_asked_for_at_start_is_the_engines_first_sync(engin
     claimed = claim_profile("bob", profile)
     assert claimed.never_synced and not claimed.kept_rooms
     claimed.early_sync = prefetch(claimed.session)
+    glimpse = glimpse_of(claimed.early_sync, claimed.session.user_id)
     bob = Engine("bob", profile_dir=profile, claimed=claimed)
     try:
         assert await bob.open()
@@ -62,6 +63,12 @@ async def test_the_first_sync_asked_for_at_start_is_the_engines_first_sync(engin
         await bob.sync_once()
         assert syncs == [], "the engine asked for the initial sync again"
         assert room_id in {r.room_id for r in bob.rooms()}
+        # What the TUI showed before the engine handled the answer is what it lists after.
+        seen = {r.room_id: (r.name, r.encrypted, r.history_visibility, {m.user_id for m in r.members})
+                for r in glimpse.result(10)}
+        listed = {r.room_id: (r.name, r.encrypted, r.history_visibility, {m.user_id for m in r.members})
+                  for r in bob.rooms()}
+        assert seen == listed
         assert event_id in {i.event_id for i in bob.timeline(room_id)}, "Alice's message is in it"
         await bob.sync_once()
         assert len(syncs) == 1 and "since=" in syncs[0], "the next sync goes on from the early one's token"

@@ -124,8 +124,13 @@ def _claim_and_run(profile: str, loaded: LoadedSettings) -> int:
     try:
         from ..ui.app import run_app
 
+        glimpse = None
+        if claimed.early_sync is not None and claimed.session is not None:
+            from ..engine.first_sync import glimpse_of
+
+            glimpse = glimpse_of(claimed.early_sync, claimed.session.user_id)
         return run_app(host, restored=claimed.session is not None, loaded=loaded, profile=profile,
-                       kept_rooms=claimed.kept_rooms)
+                       kept_rooms=claimed.kept_rooms, glimpse=glimpse)
     finally:
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
         if not existed:

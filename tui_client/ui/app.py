@@ -14,6 +14,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ from .palette import ActionsProvider
 from .workers import ReportsWorkerErrors
 
 logger = logging.getLogger(__name__)
+
+GLIMPSE_WAIT = 120.0  # seconds: as long as the engine waits for a first sync
+
 
 class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
     """tui-client's terminal UI."""
@@ -79,8 +83,11 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         screenshot_dir: Path | None = None,
         profile: str = "default",
         kept_rooms: Iterable[RoomSummary] = (),
+        glimpse: Future[tuple[RoomSummary, ...]] | None = None,
     ) -> None:
-        """`kept_rooms`: the offline cache's room list, shown until the engine answers."""
+        """`kept_rooms`: the offline cache's room list, shown until the engine answers.
+        `glimpse`: on a first start after login, the rooms the server's first answer lists,
+        shown from when it arrives until the engine has handled it (engine.first_sync)."""
         super().__init__()
         self.backend = backend
         self.restored = restored
@@ -91,6 +98,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.screenshot_dir = screenshot_dir
         self.profile = profile
         self.kept_rooms = tuple(kept_rooms)
+        self.glimpse = glimpse
+        self._glimpsed = False  # the list shows the glimpse (until the engine lists rooms itself)
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
         if self.keymap:  # (checking imports every screen: not for a start without a [keys] table)
@@ -125,6 +134,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
                 self.rooms = self.kept_rooms  # (what the last run kept, while connecting)
                 self._main = MainScreen()
                 await self.push_screen(self._main)
+                if self.glimpse is not None and not self.rooms:
+                    self._wait_for_glimpse(self.glimpse)
             self.call_after_refresh(self._begin_backend)
             await self.bridge.attach()
             if self.restored:
@@ -139,6 +150,30 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             logger.exception("start-up failed")
             await self.push_screen(StartupFailedScreen(f"{type(exc).__name__}: {exc}"))
 
+    @work(thread=True, name="First look at the rooms", exit_on_error=False)
+    def _wait_for_glimpse(self, glimpse: Future[tuple[RoomSummary, ...]]) -> None:
+        try:
+            rooms = glimpse.result(timeout=GLIMPSE_WAIT)
+        except Exception:  # (a timeout: the engine's own list comes regardless)
+            return
+        if rooms:
+            self.call_from_thread(self._show_glimpse, rooms)
+
+    def _show_glimpse(self, rooms: tuple[RoomSummary, ...]) -> None:
+        if self.rooms or self.sync_state.state == "syncing":
+            return  # the engine listed them first
+        self._glimpsed = True
+        self.rooms = rooms
+        self.rooms_known = True
+
+    def show_engine_rooms(self, rooms: tuple[RoomSummary, ...]) -> None:
+        """The engine's room list; an empty one before its first sync is handled does not
+        replace the glimpse (it has not looked yet)."""
+        if not rooms and self._glimpsed and self.sync_state.state != "syncing":
+            return
+        self._glimpsed = False
+        self.rooms = rooms
+
     async def show_main(self) -> None:
         """After a restore or a login: the main screen, the initial state, then syncing."""
         from .screens.login import LoginScreen
@@ -147,7 +182,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         state = await self.bridge.read(
             lambda e: (tuple(e.rooms()), tuple(e.invites()), e.sync_state, e.user_id, e.device_id)
         )
-        self.rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
+        rooms, self.invites, self.sync_state, self.user_id, self.device_id = state
+        self.show_engine_rooms(rooms)
         # An engine with nothing listed before its first sync (a first start after login) has
         # not said there are no rooms: the list keeps saying it is loading until it has synced.
         self.rooms_known = bool(self.rooms or self.invites) or self.sync_state.state == "syncing"
@@ -400,11 +436,11 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
 
 
 def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str,
-            kept_rooms: Iterable[RoomSummary] = ()) -> int:
+            kept_rooms: Iterable[RoomSummary] = (), glimpse: Future[tuple[RoomSummary, ...]] | None = None) -> int:
     """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
     runtime.tune()
     app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile,
-                 kept_rooms=kept_rooms)
+                 kept_rooms=kept_rooms, glimpse=glimpse)
     app.freeze_after_start = True
     terminal_graphics.finish()  # (stdin is Textual's from now on)
     app.run()

@@ -41,11 +41,14 @@ class EngineEvents(App[int]):
 
         def refresh_identities(self, announce: bool = False) -> Worker[None]: ...
 
+        def show_engine_rooms(self, rooms: tuple[RoomSummary, ...]) -> None: ...
+
     # -- engine events -----------------------------------------------------------------------
 
     @on(Bridge.RoomsChanged)
     def _rooms_changed(self, message: Bridge.RoomsChanged) -> None:
-        self.rooms, self.invites = message.rooms, message.invites
+        self.invites = message.invites
+        self.show_engine_rooms(message.rooms)
 
     @on(Bridge.InviteReceived)
     def _invite_received(self, message: Bridge.InviteReceived) -> None:
