@@ -240,6 +240,9 @@ async def test_typing_receipts_and_the_new_messages_line(make_app):
         screen.query_one(RoomList).select_id(PROJECT)
         timeline = screen.query_one(Timeline)
         await wait_for(pilot, lambda: timeline.has_new_messages_line, what="Project X with its new messages line")
+        # (the line is known as data first; its widgets are composed on the next turns of the loop)
+        await wait_for(pilot, lambda: (view := timeline.view_of("$e8")) is not None and view.query(".seen"),
+                       what="the messages drawn")
         children = list(timeline.children)
         line = next(w for w in children if type(w).__name__ == "NewMessagesLine")
         assert children.index(line) == children.index(timeline.view_of("$e4")) + 1
