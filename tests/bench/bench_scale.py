@@ -862,7 +862,9 @@ def start_in_pty(world: World, profile: str, timeout: float = 60.0) -> dict[str,
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", **world.xdg)
     env.pop("TEXTUAL", None)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(exe), "--profile", profile], stdin=slave, stdout=slave, stderr=slave,
+    # BENCH_WRAP: a command to run the TUI under, e.g. "py-spy record --threads -f raw -o /tmp/start.txt --"
+    wrap = os.environ.get("BENCH_WRAP", "").split()
+    proc = subprocess.Popen([*wrap, str(exe), "--profile", profile], stdin=slave, stdout=slave, stderr=slave,
                             env=env, close_fds=True, start_new_session=True)
     os.close(slave)
     out = bytearray()
@@ -1109,6 +1111,9 @@ async def parent(args: argparse.Namespace) -> int:
             compile_bytecode()
             loads: list[float] = []
             for run in range(1, args.runs + 1):
+                # Each step starts on an idle machine: the Rust peer works on for seconds after its
+                # import (on the other core, which slows this one), and Synapse after a sync.
+                await until_quiet()
                 log(f"run {run} of {args.runs} (load average {load_avg()})")
                 loads.append(os.getloadavg()[0])
                 for name in ("p2k", "p20k", "p20k-one") if wanted("store") else ():
@@ -1120,6 +1125,7 @@ async def parent(args: argparse.Namespace) -> int:
                     add(f"start_key_{name}", marks["key"])
                     add(f"start_connected_{name}", marks["connected"])
                     add(f"rss_start_{name}", marks["rss"])
+                await until_quiet()
                 if wanted("first"):
                     profile = Path(world.xdg["XDG_DATA_HOME"]) / "tui-client" / "profiles" / f"first{run}"
                     fresh_copy(world.profiles["p20k-first"], profile)
@@ -1127,10 +1133,12 @@ async def parent(args: argparse.Namespace) -> int:
                     add("first_frame", marks["frame"])
                     add("first_rows", marks["rows"])
                     add("first_key", marks["key"])
+                await until_quiet()
                 if wanted("sync"):
                     await measure_initial_sync(world, run, add)
                 if wanted("bundle"):
                     await measure_bundles(world, run, add)
+                await until_quiet()
                 if wanted("timeline"):
                     await measure_timeline(world, add)
                 log(f"run {run} done")
