@@ -197,6 +197,11 @@ class JsPeer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    @property
+    def pid(self) -> int | None:
+        """The Node process's id while it runs (the benchmark pauses it while it measures ours)."""
+        return self._proc.pid if self.running else None
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             with open(self.log_path, "rb") as fh:
