@@ -1184,6 +1184,7 @@ async def measure_initial_sync(world: World, run: int, add: Callable[[str, float
     with peer_paused(world):
         r = await asyncio.get_running_loop().run_in_executor(
             None, lambda: run_child_process("initial-sync", sync_copy))
+    log(f"initial sync: {json.dumps(r)}")
     add("sync_stall_max", r["stall_max_ms"] / 1000)
     add("sync_stall_p99", r["stall_p99_ms"] / 1000)
     add("sync_s", r["sync_s"])
@@ -1218,6 +1219,7 @@ async def measure_timeline(world: World, add: Callable[[str, float], None]) -> N
         r = await asyncio.get_running_loop().run_in_executor(
             None, lambda: run_child_process("timeline", world.profiles["p20k"],
                                             extra=["--long-room", world.long_room]))
+    log(f"timeline: {json.dumps(r)}")
     add("paginate_500", r["paginate_s"])
     add("paginate_stall_max", r["paginate_stall_max_ms"] / 1000)
     add("paginate_stall_p99", r["paginate_stall_p99_ms"] / 1000)
