@@ -22,13 +22,17 @@ members; the engine's list replaces it once the sync is handled.
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
 from .models import Member, RoomSummary
 from .session import SessionInfo
+
+logger = logging.getLogger(__name__)
 
 PATH = "/_matrix/client/v3/sync?full_state=true"
 TIMEOUT = 120.0  # seconds: what the engine allows a full-state sync
@@ -45,8 +49,12 @@ def prefetch(session: SessionInfo) -> Future[bytes]:
     future.set_running_or_notify_cancel()
 
     def run() -> None:
+        started = time.monotonic()
         try:
-            future.set_result(_fetch(session))
+            body = _fetch(session)
+            logger.info("the initial sync asked for at start: %d KiB in %.0f ms", len(body) // 1024,
+                        (time.monotonic() - started) * 1000)
+            future.set_result(body)
         except BaseException as exc:  # the engine falls back to its own request
             future.set_exception(exc if isinstance(exc, EarlySyncFailed) else EarlySyncFailed(
                 f"{type(exc).__name__}: {exc}"))
