@@ -16,15 +16,16 @@ A separate process for the engine would remove the sharing altogether, but every
 sends and every event it receives would then cross a process boundary (pickling timeline items,
 rooms and sessions). With the engine's hot paths made cheap (lazy store, compiled schema checks,
 cached trust, the collector paused during bulk imports) and these settings, the engine's share of
-the stalls is small: what remains (worst 36-99 ms, p99 27-76 ms; targets 50 and 16) is the app's
-own frames, a layout of the whole screen or a slide of the timeline's window; see the README.
+the stalls is small: what remains (worst 23-78 ms, p99 19-78 ms; targets 50 and 16) is the app's
+own frames (mounting and laying out a screenful of messages, 15-40 ms), twice as long while the
+engine computes beside them; see the README.
 
 Nor does the key bundle import get a worker process of its own, though it was tried (issue 15):
-decrypting and parsing a 10,000-key bundle (its longest single C calls: AES over 5 MB and
-`json.loads` of it) on the engine's worker thread delays a bare asyncio loop by at most 13-15 ms,
-and in the TUI the worst stalls during an import (45-65 ms, loaded machine) were the same with
-the work in another process: they are the app's own frames (Textual's `screen_update`, 25-47
-ms each), not the import. A spawned worker also re-imports the main script and costs a second
+in the TUI the worst stalls during an import were the same with the work in another process:
+they were the app's own frames. Those are now cheaper (one-line texts repaint without a layout,
+the room list keeps its rows), and the longest single C call of the import, `json.loads` of 5 MB
+(15 ms holding the GIL), is now one call per entry (engine/json_slices.py): the worst stall
+during an import went from 38-99 ms to 20-28 ms. A spawned worker also re-imports the main script and costs a second
 interpreter, for 30-50 ms less import time. What did cost the loop was the engine reading every
 stored session in the middle of an import or a start (a merge's store-wide scan, the backup's
 counts): those now read one room, or ask the store.
