@@ -340,12 +340,16 @@ class Timelines:
         if tl.at_start:
             return []
         start = tl.prev_batch
+        before: list[Any] = []  # older events the context gave (newest first), ahead of the page
         if start is None and (oldest := tl.events.first_timeline_event()) is not None:
-            # A timeline from the cache: ask the server where the oldest event we have is.
+            # A timeline from the cache: ask the server where the oldest event we have is. The
+            # server answers with a few events before it too (nio does not send limit=0, and a
+            # server may not honour it); `start` is older than those, so they belong to the page.
             context = await self._client.room_context(room_id, oldest, limit=0)
             start = getattr(context, "start", None)
             if not isinstance(context, r.RoomContextResponse) or not start:
                 raise EngineError(f"could not load older messages: {error_text(context)}")
+            before = list(context.events_before)
         resp = await self._client.room_messages(room_id, start=start, limit=limit, direction=MessageDirection.back)
         if not isinstance(resp, r.RoomMessagesResponse):
             raise EngineError(f"could not load older messages: {error_text(resp)}")
@@ -353,7 +357,7 @@ class Timelines:
         facts: list[EventFacts] = []
         bundled: list[EventFacts] = []
         raw: dict[str, Any] = {}
-        for event in reversed(resp.chunk):
+        for event in reversed(before + list(resp.chunk)):
             f = self.facts(room_id, event)
             if f is not None:
                 facts.append(f)
