@@ -10,6 +10,7 @@ the tests run it on a fake engine with canned data and a pinned time zone.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -39,9 +40,6 @@ from .palette import ActionsProvider
 from .workers import ReportsWorkerErrors
 
 logger = logging.getLogger(__name__)
-
-GLIMPSE_WAIT = 120.0  # seconds: as long as the engine waits for a first sync
-
 
 class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
     """tui-client's terminal UI."""
@@ -150,14 +148,16 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             logger.exception("start-up failed")
             await self.push_screen(StartupFailedScreen(f"{type(exc).__name__}: {exc}"))
 
-    @work(thread=True, name="First look at the rooms", exit_on_error=False)
-    def _wait_for_glimpse(self, glimpse: Future[tuple[RoomSummary, ...]]) -> None:
+    @work(name="First look at the rooms", exit_on_error=False)
+    async def _wait_for_glimpse(self, glimpse: Future[tuple[RoomSummary, ...]]) -> None:
+        # Awaited on the app's loop, not waited for on a thread: quitting while the server has
+        # not answered cancels it (a thread would hold the process open until the answer).
         try:
-            rooms = glimpse.result(timeout=GLIMPSE_WAIT)
-        except Exception:  # (a timeout: the engine's own list comes regardless)
+            rooms = await asyncio.wrap_future(glimpse)
+        except Exception:  # (the engine's own list comes regardless)
             return
         if rooms:
-            self.call_from_thread(self._show_glimpse, rooms)
+            self._show_glimpse(rooms)
 
     def _show_glimpse(self, rooms: tuple[RoomSummary, ...]) -> None:
         if self.rooms or self.sync_state.state == "syncing":
