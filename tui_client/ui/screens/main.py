@@ -260,7 +260,11 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
         self.query_one(ContentSwitcher).current = "invite-pane"
         self._update_header()
         if self._focus_in("conversation"):
-            self.query_one("#invite-pane InviteCard").focus()  # focus follows the pane
+            # Focus follows the pane, at once: `focus()` would move it after the messages queued
+            # now, and when one of them highlights a room (at start, the list settles on the
+            # first room) the focus would land on this card after it was taken away, and keys
+            # would go nowhere.
+            self.set_focus(self.query_one("#invite-pane InviteCard"))
 
     @on(RoomList.Opened)
     def _opened(self, message: RoomList.Opened) -> None:
