@@ -793,6 +793,27 @@ def forget_sync(profile_dir: Path) -> None:
     conn.close()
 
 
+def uncache_initial_sync(profile_dir: Path) -> None:
+    """Synapse answers an initial sync it answered in the last 2 minutes from a cache keyed by
+    user, device and request: every run's first start (the same profile copied) would get the
+    first run's answer at once. A real first start after login asks what nobody asked before,
+    so the key is moved on: it includes the stream position of the user's ignore list, which is
+    set again (to the same empty list)."""
+    import urllib.parse
+    import urllib.request
+
+    from tui_client.engine.session import load_session
+
+    info = load_session(profile_dir)
+    assert info is not None
+    url = (f"{info.homeserver}/_matrix/client/v3/user/{urllib.parse.quote(info.user_id)}"
+           "/account_data/m.ignored_user_list")
+    request = urllib.request.Request(url, data=b'{"ignored_users": {}}', method="PUT", headers={
+        "Authorization": f"Bearer {info.access_token}", "Content-Type": "application/json"})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
 # =====================================================================================================
 # The parent: measurements
 
@@ -1154,6 +1175,7 @@ async def parent(args: argparse.Namespace) -> int:
                 if wanted("first"):
                     profile = Path(world.xdg["XDG_DATA_HOME"]) / "tui-client" / "profiles" / f"first{run}"
                     fresh_copy(world.profiles["p20k-first"], profile)
+                    uncache_initial_sync(profile)
                     with peer_paused(world):
                         marks = start_in_pty(world, f"first{run}")
                     add("first_frame", marks["frame"])
@@ -1181,6 +1203,7 @@ async def parent(args: argparse.Namespace) -> int:
 async def measure_initial_sync(world: World, run: int, add: Callable[[str, float], None]) -> None:
     sync_copy = world.work / f"sync-{run}"
     fresh_copy(world.profiles["p20k-first"], sync_copy)
+    uncache_initial_sync(sync_copy)
     with peer_paused(world):
         r = await asyncio.get_running_loop().run_in_executor(
             None, lambda: run_child_process("initial-sync", sync_copy))

@@ -12,7 +12,7 @@ import pytest
 
 from tui_client.engine.claim import claim_profile
 from tui_client.engine.engine import Engine
-from tui_client.engine.first_sync import glimpse_of, prefetch
+from tui_client.engine.first_sync import glimpse, glimpse_sliding, glimpses_of, prefetch, prefetch_glimpse
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +43,12 @@ async def bob_logs_in_on_a_new_device(engines: Any, homeserver: Any, tmp_path: P
     await bob.join(room_id)
     assert await alice.wait_until(lambda: alice.room(room_id).joined_count == 2)
     event_id = await alice.send_text(room_id, "before Bob's new device")
+    # A room with no name: the list names it after its members (the server's heroes).
+    unnamed = await alice.create_room(None)
+    await alice.invite(unnamed, bob.user_id)
+    assert await bob.wait_until(lambda: any(i.room_id == unnamed for i in bob.invites()), 20)
+    await bob.join(unnamed)
+    assert await alice.wait_until(lambda: alice.room(unnamed).joined_count == 2)
     profile = tmp_path / "bob-laptop"
     laptop = Engine("bob", profile_dir=profile)
     await laptop.login(homeserver.url, bob.test_user.localpart, bob.test_user.password)
@@ -54,8 +60,10 @@ async def test_the_first_sync_asked_for_at_start_is_the_engines_first_sync(engin
     room_id, event_id, profile = await bob_logs_in_on_a_new_device(engines, homeserver, tmp_path)
     claimed = claim_profile("bob", profile)
     assert claimed.never_synced and not claimed.kept_rooms
+    sliding = prefetch_glimpse(claimed.session)
     claimed.early_sync = prefetch(claimed.session)
-    glimpse = glimpse_of(claimed.early_sync, claimed.session.user_id)
+    quick, full = glimpses_of([(sliding, glimpse_sliding), (claimed.early_sync, glimpse)], claimed.session.user_id)
+    glimpses = {"sliding sync": quick, "initial sync": full}
     bob = Engine("bob", profile_dir=profile, claimed=claimed)
     try:
         assert await bob.open()
@@ -63,12 +71,22 @@ async def test_the_first_sync_asked_for_at_start_is_the_engines_first_sync(engin
         await bob.sync_once()
         assert syncs == [], "the engine asked for the initial sync again"
         assert room_id in {r.room_id for r in bob.rooms()}
-        # What the TUI showed before the engine handled the answer is what it lists after.
-        seen = {r.room_id: (r.name, r.encrypted, r.history_visibility, {m.user_id for m in r.members})
-                for r in glimpse.result(10)}
-        listed = {r.room_id: (r.name, r.encrypted, r.history_visibility, {m.user_id for m in r.members})
-                  for r in bob.rooms()}
-        assert seen == listed
+        # What the TUI showed before the engine handled the answer is what it lists after, from
+        # either early answer; the sliding sync's has the members that name a room, the other all.
+        listed = {r.room_id: (r.name, r.encrypted, r.history_visibility, r.is_direct) for r in bob.rooms()}
+        assert len(listed) == 2 and "Alice" in {name for name, *_ in listed.values()}
+        members = {r.room_id: {m.user_id for m in r.members} for r in bob.rooms()}
+        for kind, glimpsed in glimpses.items():
+            rooms = glimpsed.result(10)
+            seen = {r.room_id: (r.name, r.encrypted, r.history_visibility, r.is_direct) for r in rooms}
+            assert seen == listed, kind
+            assert [r.room_id for r in rooms] == [r.room_id for r in bob.rooms()], f"{kind}: the list's order"
+            for r in rooms:  # Alice names the unnamed room and wrote the newest message in the other
+                alice = members[r.room_id] - {claimed.session.user_id}
+                assert alice <= {m.user_id for m in r.members} <= members[r.room_id], kind
+        # The full answer also has every member and the unread counts (Synapse's sliding sync has 0).
+        assert {r.room_id: {m.user_id for m in r.members} for r in full.result()} == members
+        assert {r.room_id: r.unread for r in full.result()} == {r.room_id: r.unread for r in bob.rooms()}
         assert event_id in {i.event_id for i in bob.timeline(room_id)}, "Alice's message is in it"
         await bob.sync_once()
         assert len(syncs) == 1 and "since=" in syncs[0], "the next sync goes on from the early one's token"

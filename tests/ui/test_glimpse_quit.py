@@ -25,7 +25,8 @@ SCRIPT = textwrap.dedent("""
         pending = Future()
         pending.set_running_or_notify_cancel()  # a server that has not answered
         host = EngineHost(FakeEngine(rooms=[]))
-        app = TuiApp(host, restored=True, time_format=TimeFormatter(timezone.utc), profile="t", glimpse=pending)
+        app = TuiApp(host, restored=True, time_format=TimeFormatter(timezone.utc), profile="t",
+                     glimpses=(pending, pending))
         async with app.run_test() as pilot:
             await pilot.pause(0.3)
             assert any(w.name == "First look at the rooms" for w in app.workers)

@@ -12,10 +12,13 @@ from .. import paths
 from ..config import LoadedSettings, Settings
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..demo.story import Demo
     from ..engine.claim import ClaimedProfile
     from ..engine.engine import Engine
     from ..engine.host import EngineHost
+    from ..engine.models import RoomSummary
 
 from .common import (
     EXIT_FAILED,
@@ -53,9 +56,11 @@ def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None 
     read: nothing heavy) whose engine is built and opened on its thread when the UI calls
     `begin()` after its first frame, so that importing nio and opening the store never delay it;
     and the claim (whether a session exists, the rooms to show until the engine answers). On a
-    first start after login nothing can be listed before the engine's first sync, so the engine
-    begins at once, while the UI imports and draws, and that sync is asked for at once
-    (`engine.first_sync`).
+    first start after login the initial sync is asked for at once, with a sliding sync of the
+    newest rooms for the list meanwhile (`engine.first_sync`): the server works while the UI
+    imports and draws, and the engine, begun after the first frame as on any start, takes the
+    answer. (Begun at once, its imports shared the GIL with the UI's and the first frame came
+    0.3-0.4 s later.)
 
     Raises as `open_backend` does, before anything is started."""
     from ..engine.claim import claim_profile
@@ -63,13 +68,15 @@ def deferred_backend(profile: str, settings: Settings, profile_dir: Path | None 
 
     claimed = claim_profile(profile, profile_dir)
     if claimed.session is not None and claimed.never_synced:
-        from ..engine.first_sync import prefetch
+        from ..engine.first_sync import prefetch, prefetch_glimpse
 
-        claimed.early_sync = prefetch(claimed.session)  # the server works while we import
+        # The server works while we import: the newest rooms for the list, and the full sync.
+        claimed.early_glimpse = prefetch_glimpse(claimed.session)
+        claimed.early_sync = prefetch(claimed.session)
     host = EngineHost(opener=engine_opener(claimed, settings), on_unopened=claimed.lock.release)
     host.start()
-    if claimed.session is not None and not claimed.kept_rooms:
-        host.begin()
+    if claimed.session is not None and not claimed.kept_rooms and claimed.early_sync is None:
+        host.begin()  # (nothing to list before the engine: it may as well start at once)
     return host, claimed
 
 
@@ -124,13 +131,16 @@ def _claim_and_run(profile: str, loaded: LoadedSettings) -> int:
     try:
         from ..ui.app import run_app
 
-        glimpse = None
+        glimpses: tuple[Future[tuple[RoomSummary, ...]], ...] = ()
         if claimed.early_sync is not None and claimed.session is not None:
-            from ..engine.first_sync import glimpse_of
+            from ..engine import first_sync
 
-            glimpse = glimpse_of(claimed.early_sync, claimed.session.user_id)
+            answers = [(claimed.early_sync, first_sync.glimpse)]
+            if claimed.early_glimpse is not None:
+                answers.insert(0, (claimed.early_glimpse, first_sync.glimpse_sliding))
+            glimpses = first_sync.glimpses_of(answers, claimed.session.user_id)
         return run_app(host, restored=claimed.session is not None, loaded=loaded, profile=profile,
-                       kept_rooms=claimed.kept_rooms, glimpse=glimpse)
+                       kept_rooms=claimed.kept_rooms, glimpses=glimpses)
     finally:
         host.stop()  # a no-op after a clean quit; closes the engine if the app ended otherwise
         if not existed:

@@ -34,6 +34,8 @@ class ClaimedProfile:
     never_synced: bool = False  # the store has no sync token: the next sync is an initial one
     # That initial sync, asked for early (first_sync.prefetch): the engine's first sync uses it.
     early_sync: Future[bytes] | None = None
+    # The sliding sync of the first rooms only, for the room list meanwhile (first_sync.prefetch_glimpse).
+    early_glimpse: Future[bytes] | None = None
 
 
 def claim_profile(profile: str, profile_dir: Path | None = None) -> ClaimedProfile:

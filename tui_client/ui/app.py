@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -81,11 +81,12 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         screenshot_dir: Path | None = None,
         profile: str = "default",
         kept_rooms: Iterable[RoomSummary] = (),
-        glimpse: Future[tuple[RoomSummary, ...]] | None = None,
+        glimpses: Sequence[Future[tuple[RoomSummary, ...]]] = (),
     ) -> None:
         """`kept_rooms`: the offline cache's room list, shown until the engine answers.
-        `glimpse`: on a first start after login, the rooms the server's first answer lists,
-        shown from when it arrives until the engine has handled it (engine.first_sync)."""
+        `glimpses`: on a first start after login, the rooms the server's early answers list,
+        from the quickest to the most complete, each shown from when it arrives (unless a more
+        complete one is shown) until the engine has handled the sync (engine.first_sync)."""
         super().__init__()
         self.backend = backend
         self.restored = restored
@@ -96,7 +97,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.screenshot_dir = screenshot_dir
         self.profile = profile
         self.kept_rooms = tuple(kept_rooms)
-        self.glimpse = glimpse
+        self.glimpses = tuple(glimpses)
         self._glimpsed = False  # the list shows the glimpse (until the engine lists rooms itself)
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.set_keymap(self.keymap)
@@ -132,8 +133,8 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
                 self.rooms = self.kept_rooms  # (what the last run kept, while connecting)
                 self._main = MainScreen()
                 await self.push_screen(self._main)
-                if self.glimpse is not None and not self.rooms:
-                    self._wait_for_glimpse(self.glimpse)
+                if self.glimpses and not self.rooms:
+                    self._wait_for_glimpses(self.glimpses)
             self.call_after_refresh(self._begin_backend)
             await self.bridge.attach()
             if self.restored:
@@ -149,22 +150,27 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             await self.push_screen(StartupFailedScreen(f"{type(exc).__name__}: {exc}"))
 
     @work(name="First look at the rooms", exit_on_error=False)
-    async def _wait_for_glimpse(self, glimpse: Future[tuple[RoomSummary, ...]]) -> None:
+    async def _wait_for_glimpses(self, glimpses: Sequence[Future[tuple[RoomSummary, ...]]]) -> None:
         # Awaited on the app's loop, not waited for on a thread: quitting while the server has
         # not answered cancels it (a thread would hold the process open until the answer).
-        try:
-            rooms = await asyncio.wrap_future(glimpse)
-        except Exception:  # (the engine's own list comes regardless)
-            return
-        if rooms:
-            self._show_glimpse(rooms)
+        waiting = {asyncio.wrap_future(glimpse): rank for rank, glimpse in enumerate(glimpses)}
+        shown = -1
+        while waiting:
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for rank, task in sorted((waiting.pop(task), task) for task in done):
+                if task.exception() is None and task.result() and rank > shown:
+                    if not self._show_glimpse(task.result()):
+                        return  # the engine listed the rooms itself
+                    shown = rank
 
-    def _show_glimpse(self, rooms: tuple[RoomSummary, ...]) -> None:
-        if self.rooms or self.sync_state.state == "syncing":
-            return  # the engine listed them first
+    def _show_glimpse(self, rooms: tuple[RoomSummary, ...]) -> bool:
+        """List `rooms` unless the engine has listed its own (then False)."""
+        if (self.rooms and not self._glimpsed) or self.sync_state.state == "syncing":
+            return False
         self._glimpsed = True
         self.rooms = rooms
         self.rooms_known = True
+        return True
 
     def show_engine_rooms(self, rooms: tuple[RoomSummary, ...]) -> None:
         """The engine's room list; an empty one before its first sync is handled does not
@@ -436,11 +442,11 @@ def binding_sources() -> list[tuple[str, type[DOMNode]]]:
 
 
 def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile: str,
-            kept_rooms: Iterable[RoomSummary] = (), glimpse: Future[tuple[RoomSummary, ...]] | None = None) -> int:
+            kept_rooms: Iterable[RoomSummary] = (), glimpses: Sequence[Future[tuple[RoomSummary, ...]]] = ()) -> int:
     """Run the terminal UI on an opened backend (the CLI builds it); returns the exit code."""
     runtime.tune()
     app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile,
-                 kept_rooms=kept_rooms, glimpse=glimpse)
+                 kept_rooms=kept_rooms, glimpses=glimpses)
     app.freeze_after_start = True
     terminal_graphics.finish()  # (stdin is Textual's from now on)
     app.run()
