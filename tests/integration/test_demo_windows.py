@@ -29,6 +29,9 @@ class Window:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tui_client", "demo", "--server-only", *args],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # Ctrl-C in a terminal: a run started in the background by a non-interactive shell
+            # (as CI may be) passes SIGINT on ignored, and the window would never hear it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -55,7 +58,10 @@ class Window:
 
     def quit(self) -> str:
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(60)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the window did not quit on Ctrl-C; it said: {self.seen}") from None
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return "\n".join(self.seen)
