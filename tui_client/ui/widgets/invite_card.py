@@ -73,8 +73,10 @@ class InviteCard(Vertical, can_focus=True):
 
     def set_invite(self, invite: Invite) -> None:
         self.invite = invite
-        if self.is_mounted:
-            self.query_one(".invite-details", Static).update(invite_details(invite))
+        # (No details while the card is being composed, which uses `invite`, or taken away: a
+        # room highlighted right after the invite removes it while the lists change.)
+        for details in self.query(".invite-details").results(Static):
+            details.update(invite_details(invite))
 
     def action_accept(self) -> None:
         self.post_message(self.Accepted(self.invite))

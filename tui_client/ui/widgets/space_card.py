@@ -94,5 +94,5 @@ class SpaceCard(Vertical):
 
     def set_space(self, space: RoomSummary, rooms: dict[str, RoomSummary]) -> None:
         self.space, self._rooms = space, rooms
-        if self.is_mounted:
-            self.query_one(".space-details", Static).update(space_details(space, rooms))
+        for details in self.query(".space-details").results(Static):  # (none while composed or taken away)
+            details.update(space_details(space, rooms))
