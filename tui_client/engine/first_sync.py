@@ -1,9 +1,9 @@
 """The first sync after a login, asked for while the TUI is still starting.
 
 On a first start after login nothing can be listed before the initial sync of every room, and
-the server takes 0.2-0.7 s to answer it (a fresh Synapse, 100 rooms). The engine can ask only
-once nio is imported and the store is open (~0.6 s of a 2-core machine, shared with the UI's own
-start). So the claim starts the request at once, on a thread, with the standard library (no nio,
+the server takes 0.6-2 s to answer it (100 rooms on a local Synapse, warm or just started). The
+engine can ask only once nio is imported and the store is open (~0.6 s of a 2-core machine,
+shared with the UI's own start). So the claim starts the request at once, on a thread, with the standard library (no nio,
 no aiohttp); the engine's first sync then takes this answer instead of asking again
 (`EngineClient.sync`), and handles it exactly as it would its own.
 
