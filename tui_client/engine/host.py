@@ -19,6 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .errors import EngineError
 from .events import EngineEvent
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class EngineHost:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="tui-client-engine", daemon=True)
         self._started = threading.Event()
+        self._stopped = False  # (set once the engine is closed: nothing more will run)
 
     @property
     def engine(self) -> Engine:
@@ -102,7 +104,14 @@ class EngineHost:
             self._started.wait()
 
     def submit(self, coro: Awaitable[T]) -> concurrent.futures.Future[T]:
-        """Schedule a coroutine on the engine loop."""
+        """Schedule a coroutine on the engine loop; after `stop()`, a future that has already
+        failed (work asked for while quitting would otherwise never run nor end)."""
+        if self._stopped or self.loop.is_closed():
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            failed: concurrent.futures.Future[T] = concurrent.futures.Future()
+            failed.set_exception(EngineError("the engine has stopped"))
+            return failed
         return asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
 
     def run(self, func: Callable[[Engine], Awaitable[T]]) -> concurrent.futures.Future[T]:
@@ -138,6 +147,7 @@ class EngineHost:
                     self.submit(engine.close()).result(timeout=timeout)
             except Exception as exc:
                 logger.warning("engine did not close cleanly: %s", exc)
+            self._stopped = True
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout)
         if self._engine is None and self._on_unopened is not None:
