@@ -135,10 +135,10 @@ def _claim_and_run(profile: str, loaded: LoadedSettings) -> int:
         if claimed.early_sync is not None and claimed.session is not None:
             from ..engine import first_sync
 
-            answers = [(claimed.early_sync, first_sync.glimpse)]
-            if claimed.early_glimpse is not None:
-                answers.insert(0, (claimed.early_glimpse, first_sync.glimpse_sliding))
-            glimpses = first_sync.glimpses_of(answers, claimed.session.user_id)
+            quick = ([(claimed.early_glimpse, first_sync.glimpse_sliding)]
+                     if claimed.early_glimpse is not None else [])
+            glimpses = first_sync.glimpses_of([*quick, (claimed.early_sync, first_sync.glimpse)],
+                                              claimed.session.user_id)
         return run_app(host, restored=claimed.session is not None, loaded=loaded, profile=profile,
                        kept_rooms=claimed.kept_rooms, glimpses=glimpses)
     finally:

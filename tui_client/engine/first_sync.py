@@ -3,9 +3,9 @@
 On a first start after login nothing can be listed before the initial sync of every room, and
 the server takes 0.6-2 s to answer it (100 rooms on a local Synapse, warm or just started). The
 engine can ask only once nio is imported and the store is open (~0.6 s of a 2-core machine,
-shared with the UI's own start). So the claim starts the request at once, on a thread, with the standard library (no nio,
-no aiohttp); the engine's first sync then takes this answer instead of asking again
-(`EngineClient.sync`), and handles it exactly as it would its own.
+shared with the UI's own start). So the claim starts the request at once, on a thread, with
+the standard library (no nio, no aiohttp); the engine's first sync then takes this answer
+instead of asking again (`EngineClient.sync`), and handles it exactly as it would its own.
 
 Only a full-state sync without a token is asked for early: it is what the engine would ask,
 and it is only ever made before the first token is saved. Anything other than a 200 with JSON
@@ -190,19 +190,18 @@ def glimpse_sliding(body: bytes, user_id: str) -> tuple[RoomSummary, ...]:
         if "invite_state" in room or "stripped_state" in room:
             continue  # an invite: the list shows those from the engine
         state = _event_list(room.get("required_state"))
-        heroes = [h for h in room.get("heroes") or () if isinstance(h, Mapping) and isinstance(h.get("user_id"), str)] \
-            if isinstance(room.get("heroes"), list) else []
+        heroes = room.get("heroes")
+        heroes = [h for h in heroes if isinstance(h, Mapping) and isinstance(h.get("user_id"), str)] \
+            if isinstance(heroes, list) else []
         known = {e.get("state_key") for e in state if e.get("type") == "m.room.member"}
         for hero in heroes:  # the members that name the room, as members (joined: the server counts them so)
             if hero["user_id"] not in known:
                 state.append({"type": "m.room.member", "state_key": hero["user_id"],
                               "content": {"membership": "join", "displayname": hero.get("displayname")}})
-        summary = {"m.heroes": [h["user_id"] for h in heroes], "m.joined_member_count": room.get("joined_count"),
+        # In the initial sync's shape for `_room_name` (which skips what is missing or not a count).
+        summary = {"m.heroes": [h["user_id"] for h in heroes] if heroes else None,
+                   "m.joined_member_count": room.get("joined_count"),
                    "m.invited_member_count": room.get("invited_count")}
-        if not heroes:
-            del summary["m.heroes"]
-        if not isinstance(room.get("joined_count"), int):
-            del summary["m.joined_member_count"]
         counts = {"notification_count": room.get("notification_count"), "highlight_count": room.get("highlight_count")}
         found.append(_summary(room_id, state, _event_list(room.get("timeline")), summary, counts, user_id,
                               room_id in direct))

@@ -158,19 +158,12 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         while waiting:
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             for rank, task in sorted((waiting.pop(task), task) for task in done):
-                if task.exception() is None and task.result() and rank > shown:
-                    if not self._show_glimpse(task.result()):
-                        return  # the engine listed the rooms itself
-                    shown = rank
-
-    def _show_glimpse(self, rooms: tuple[RoomSummary, ...]) -> bool:
-        """List `rooms` unless the engine has listed its own (then False)."""
-        if (self.rooms and not self._glimpsed) or self.sync_state.state == "syncing":
-            return False
-        self._glimpsed = True
-        self.rooms = rooms
-        self.rooms_known = True
-        return True
+                if task.exception() is not None or not task.result() or rank < shown:
+                    continue
+                if (self.rooms and not self._glimpsed) or self.sync_state.state == "syncing":
+                    return  # the engine listed the rooms itself
+                self._glimpsed, self.rooms_known, shown = True, True, rank
+                self.rooms = task.result()
 
     def show_engine_rooms(self, rooms: tuple[RoomSummary, ...]) -> None:
         """The engine's room list; an empty one before its first sync is handled does not
