@@ -13,6 +13,7 @@ from tui_client.engine.models import KeyProvenance, TimelineItem
 from tui_client.safe_text import clean, json_text
 from tui_client.ui.timefmt import TimeFormatter
 from tui_client.ui.widgets.message import MessageView, item_details, make_view
+from tui_client.ui.widgets.rows import Rows
 
 # C0 controls but tab and newline, DEL, C1 controls, lone surrogates.
 TERMINAL_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -29,12 +30,9 @@ def shown(item: TimelineItem) -> list[str]:
     """The strings the TUI (timeline entry, detail line) and the CLI (`history`, `--json`)
     would print for `item`."""
     view = make_view(item, UTC)
-    texts: list[str] = []
     if isinstance(view, MessageView):
-        texts += [view._header().plain, view._body().plain]
-    else:
-        texts += [view._time().plain, view._line().plain]  # type: ignore[attr-defined]
-    texts.append(item_details(item, UTC).plain)
+        view.readers = (item.sender_name,)  # "seen by" them too
+    texts = [str(Rows(view.rows())), item_details(item, UTC).plain]  # all the rows the view draws
     # `tui-client history` (cli/rooms.py), line by line and as --json
     body = clean(item.body) if item.body is not None else f"⚠ {name_text(item.failure_reason)}"
     badge = f"  [{name_text(item.provenance.badge)}]" if item.provenance else ""

@@ -60,8 +60,9 @@ async def ready(pilot) -> MainScreen:
 
 
 def texts(screen) -> str:
-    """All the text of the screen's statics (to assert what a user reads)."""
-    return "\n".join(str(s.render()) for s in screen.query(Static))
+    """All the text of the screen's (or a widget's) statics (to assert what a user reads)."""
+    own = [screen] if isinstance(screen, Static) else []
+    return "\n".join(str(s.render()) for s in [*own, *screen.query(Static)])
 
 
 def notifications(app) -> list[str]:
@@ -440,7 +441,8 @@ async def test_messages_group_and_name_the_sender_once(make_app):
         await pilot.pause()
         view = timeline.view_of(two.event_id)
         assert view.show_header and not view.has_class("-continuation")
-        assert "Alice" in str(view.query_one(".meta").render()) and view.query_one(".meta").region.height == 1
+        # Drawn on its first line, the text under it.
+        assert "Alice" in view.render_line(0).text and two.body in view.render_line(1).text
 
 
 class BrokenEngine(FakeEngine):
@@ -495,3 +497,23 @@ async def test_the_room_shows_the_inviters_keys_while_they_download(make_app):
         screen = await ready(pilot)
         header = str(screen.query_one("#room-header").render())
         assert "⇣ downloading the keys Alice shared… 1.2 of 5.3 MB" in header
+
+
+async def test_the_mouse_selects_and_copies_a_messages_text(make_app):
+    """A message is one widget drawing its header, text and marks: a drag over its text selects
+    that text (not the header above it), lines counted across the parts."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        said = app.fake.receive(PROJECT, ALICE, "Alice", "select me please")
+        await wait_for(pilot, lambda: timeline.view_of(said.event_id) is not None and timeline.view_of(
+            said.event_id).region, what="the message drawn")
+        await pilot.pause()
+        view = timeline.view_of(said.event_id)
+        assert view.render_line(1).text.startswith("  select me please")
+        await pilot.mouse_down(view, offset=(2, 1))
+        await pilot.hover(view, offset=(10, 1))  # the last cell under the pointer is selected
+        await pilot.mouse_up(view, offset=(10, 1))
+        await pilot.pause()
+        assert screen.get_selected_text() == "select me"

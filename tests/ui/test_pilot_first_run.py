@@ -38,14 +38,14 @@ async def ready(pilot) -> MainScreen:
 
 
 def texts(node) -> str:
-    return "\n".join(str(s.render()) for s in node.query(Static))
+    own = [node] if isinstance(node, Static) else []
+    return "\n".join(str(s.render()) for s in [*own, *node.query(Static)])
 
 
 def header(timeline: Timeline, event_id: str) -> str:
     view = timeline.view_of(event_id)
     assert isinstance(view, MessageView)
-    meta = view.query_one(".meta")
-    return str(meta.render()) if meta.display else ""
+    return view.shown_part("meta") or ""
 
 
 async def test_every_shared_message_carries_the_badge_with_the_sharers_user_id(make_app):
@@ -137,10 +137,10 @@ async def test_a_long_message_says_it_goes_on_and_details_show_all_of_it(make_ap
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(Timeline)
                        and (view := app.screen.query_one(Timeline).view_of("$e10")) is not None
-                       and view.query(".body"), what="the long message")
+                       and view.shown_part("body"), what="the long message")
         screen = app.screen
         timeline = screen.query_one(Timeline)
-        body = str(timeline.view_of("$e10").query_one(".body").render())
+        body = timeline.view_of("$e10").shown_part("body")
         assert "THE END" not in body
         assert f"the message goes on: {len(long_text):,} characters in all" in body
         await pilot.press("f3")

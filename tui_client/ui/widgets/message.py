@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import zlib
 
+from collections.abc import Iterable
+
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.containers import Vertical
+from textual.selection import Selection
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
@@ -22,7 +24,7 @@ from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
 from . import image_preview
-from .line import Line
+from .rows import Row, Rows
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
 SENDER_STYLES = (
@@ -39,8 +41,34 @@ def sender_style(user_id: str) -> str:
     return SENDER_STYLES[zlib.crc32(user_id.encode()) % len(SENDER_STYLES)]
 
 
-class ItemView(Vertical):
-    """Base of everything in the timeline that stands for one `TimelineItem`."""
+class RowsView(Static):
+    """A widget that shows `Rows`, repainting only when they change and laying the screen out only
+    when its height may have changed."""
+
+    def __init__(self, classes: str = "") -> None:
+        super().__init__(classes=classes, markup=False)
+        self._shown: Rows | None = None
+
+    def show_rows(self, rows: Iterable[Row]) -> None:
+        new = Rows(rows)
+        old = self._shown
+        if old is not None and old.same_as(new):
+            return
+        self._shown = new
+        self.update(new, layout=old is None or not old.same_height_as(new))
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The text under a mouse selection (Textual only reads a `Content`'s by itself)."""
+        return (selection.extract(self._shown.text), "\n") if self._shown is not None else None
+
+    @property
+    def shown_rows(self) -> tuple[Row, ...]:
+        return self._shown.rows if self._shown is not None else ()
+
+
+class ItemView(RowsView):
+    """Base of everything in the timeline that stands for one `TimelineItem`: one widget that
+    draws all of it (see rows.py), built when it is mounted."""
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter, classes: str = "") -> None:
         # Classes given here, not added one by one: each add_class re-checks the styles, and a
@@ -49,18 +77,38 @@ class ItemView(Vertical):
         self.item = item
         self.time_format = time_format
 
+    def compose(self) -> ComposeResult:
+        self.refresh_content()  # once the timeline has set what it shows besides the item (readers)
+        return ()
+
     def update_item(self, item: TimelineItem) -> None:
         self.item = item
         self.refresh_content()
 
-    def refresh_content(self) -> None:  # pragma: no cover - overridden
-        pass
+    def refresh_content(self) -> None:
+        self.show_rows(self.rows())
+
+    def rows(self) -> list[Row]:  # pragma: no cover - overridden
+        return []
+
+
+class _Part(RowsView):
+    """Above or below an image preview, the message's text or its marks ("top" / "bottom")."""
+
+    def __init__(self, view: MessageView, which: str) -> None:
+        super().__init__(classes=f"part {which}")
+        self.view = view
+        self.which = which
+
+    def refresh_content(self) -> None:
+        self.show_rows(self.view.top_rows() if self.which == "top" else self.view.bottom_rows())
 
 
 class MessageView(ItemView):
     """A message: header (sender, time, 🔑 badge) unless it continues a group (a message with
-    a badge never does), then its body (and for an image, the image once it has arrived:
-    `PreviewWanted` asks the screen for it)."""
+    a badge never does), then its body, its thread and reactions, who read up to it (and for an
+    image, the image under the text once it has arrived: `PreviewWanted` asks the screen for it;
+    the view then holds the text, the image and the marks as three widgets)."""
 
     class PreviewWanted(Message):
         def __init__(self, view: MessageView) -> None:
@@ -73,29 +121,43 @@ class MessageView(ItemView):
         super().__init__(item, time_format, " ".join(["message", *state_classes(item, show_header)]))
         self.show_header = show_header
         self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
-        self._meta: Static | None = None
-        self._text: Static | None = None
-        self._marks: Static | None = None  # the thread summary and the reactions, under a preview
-        self._seen: Static | None = None
         self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
         self._preview_asked = False
+        self._parts: tuple[_Part, _Part] | None = None  # while an image preview is shown
 
-    def compose(self) -> ComposeResult:
-        # The header, the marks and "seen by" lines exist only once there is something to show:
-        # most messages continue a group and have none of them, and each widget is a share of
-        # every layout of the timeline.
-        self._text = Line(self._main_body(), classes="body", markup=False)
-        if self.show_header:
-            self._meta = Line(self._header(), classes="meta", markup=False)
-            yield self._meta
-        yield self._text
+    def top_rows(self) -> list[Row]:
+        rows = [Row(self._header(), wrap=False, name="meta")] if self.show_header else []
+        return [*rows, Row(self._styled_body(self._main_body()), indent=2, name="body")]
+
+    def bottom_rows(self) -> list[Row]:
+        rows = []
         marks = self._marks_body()
         if marks:
-            self._marks = Line(marks, classes="body marks", markup=False)
-            yield self._marks
+            rows.append(Row(self._styled_body(marks), indent=2, name="marks"))
         if self.readers:
-            self._seen = Line(seen_line(self.readers), classes="seen", markup=False)
-            yield self._seen
+            rows.append(Row(seen_line(self.readers), indent=2, wrap=False, align="right", name="seen"))
+        return rows
+
+    def rows(self) -> list[Row]:
+        return [*self.top_rows(), *self.bottom_rows()]
+
+    def shown_part(self, name: str) -> str | None:
+        """The text of a part as drawn ("meta", "body", "marks", "seen"); None: not drawn."""
+        for widget in (self, *(self._parts or ())):
+            for row in widget.shown_rows:
+                if row.name == name:
+                    return row.content.plain
+        return None
+
+    def _styled_body(self, content: Content) -> Content:
+        """The text under the header in the message's look (a notice or a deleted message dim,
+        an undecryptable one slanted); the styles inside it win."""
+        item = self.item
+        if item.kind == "notice" or item.redacted:
+            content = content.stylize_before("$foreground-muted")
+        if item.failed:
+            content = content.stylize_before("italic")
+        return content
 
     def on_mount(self) -> None:
         self._want_preview()
@@ -109,60 +171,46 @@ class MessageView(ItemView):
                 self.post_message(self.PreviewWanted(self))
         elif self._preview_asked:
             self._preview_asked = False
-            for old in self.query(".preview"):
-                old.remove()
+            if self._parts is not None:
+                self._parts = None
+                self.remove_children()
+            self.refresh_content()
 
     async def show_preview(self, image: object) -> None:
         """Show the image under the text, above the reactions (once; a newer one replaces it)."""
         for old in self.query(".preview"):
             await old.remove()
-        if self._text is not None and self.is_mounted and image_preview.is_image(self.item):
-            await self.mount(image_preview.preview(image), after=self._text)
+        if not self.is_mounted or not image_preview.is_image(self.item):
+            return
+        if self._parts is None:
+            self._parts = (_Part(self, "top"), _Part(self, "bottom"))
+            for part in self._parts:
+                part.refresh_content()
+            self.show_rows([])
+            await self.mount_all([self._parts[0], image_preview.preview(image), self._parts[1]])
+        else:
+            await self.mount(image_preview.preview(image), after=self._parts[0])
 
     def set_readers(self, readers: tuple[str, ...]) -> None:
         """Show "seen by Alice, Bob" under the message (nothing when nobody's receipt is here)."""
-        if readers == self.readers:
-            return
-        self.readers = readers
-        if self._seen is not None:
-            self._seen.update(seen_line(readers))
-            self._seen.display = bool(readers)
-        elif readers and self._text is not None:
-            self._seen = Line(seen_line(readers), classes="seen", markup=False)
-            self.mount(self._seen)
+        if readers != self.readers:
+            self.readers = readers
+            self.refresh_content()
 
     def set_header(self, show: bool) -> None:
         if show != self.show_header:
             self.show_header = show
-            self._apply_classes()
-            if show and self._meta is None and self._text is not None:  # composed without one
-                self._meta = Line(self._header(), classes="meta", markup=False)
-                self.mount(self._meta, before=self._text)
+            self.refresh_content()
 
     def refresh_content(self) -> None:
         self._apply_classes()
-        # The children may exist before this view is mounted: an update can arrive in between,
-        # so update them whenever compose has run (before that, compose renders the new item).
-        if self._text is not None:
-            if self._meta is not None:
-                self._meta.update(self._header())
-            self._text.update(self._main_body())
-            self._show_marks(self._marks_body())
+        if self._parts is not None:
+            for part in self._parts:
+                part.refresh_content()
+        else:
+            super().refresh_content()
         if self.is_mounted:
             self._want_preview()
-
-    def _show_marks(self, marks: Content) -> None:
-        """The thread summary and reactions line: updated, hidden when empty, added (above
-        "seen by") the first time there is something to show."""
-        if self._marks is not None:
-            self._marks.update(marks)
-            self._marks.display = bool(marks)
-        elif marks:
-            self._marks = Line(marks, classes="body marks", markup=False)
-            if self._seen is not None:
-                self.mount(self._marks, before=self._seen)
-            else:
-                self.mount(self._marks)
 
     def _apply_classes(self) -> None:
         wanted = state_classes(self.item, self.show_header)
@@ -317,29 +365,23 @@ def state_classes(item: TimelineItem, show_header: bool) -> list[str]:
 
 
 class EventLine(ItemView):
-    """A membership or state change: a dim line, wrapped lines indented past the time."""
+    """A membership or state change: a dim line after its time, wrapped lines indented past it."""
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter) -> None:
         super().__init__(item, time_format, "event")
-        self._parts: tuple[Static, Static] | None = None
 
-    def compose(self) -> ComposeResult:
-        self._parts = (
-            Line(self._time(), classes="event-time", markup=False),
-            Line(self._line(), classes="event-text", markup=False),
-        )
-        yield from self._parts
-
-    def refresh_content(self) -> None:
-        if self._parts is not None:  # else compose renders the new item
-            self._parts[0].update(self._time())
-            self._parts[1].update(self._line())
+    def rows(self) -> list[Row]:
+        time = self._time()
+        return [Row(self._line(), indent=max(EVENT_TIME_WIDTH, time.cell_length), prefix=time)]
 
     def _time(self) -> Content:
         return Content.styled(f"{self.time_format.time(self.item.timestamp)}  · ", "$foreground-muted")
 
     def _line(self) -> Content:
         return Content.styled(clean(self.item.body or self.item.event_type), "$foreground-muted")
+
+
+EVENT_TIME_WIDTH = 9  # "12:34  · "
 
 
 def seen_line(readers: tuple[str, ...], most: int = 4) -> Content:

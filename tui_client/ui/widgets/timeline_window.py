@@ -1,6 +1,6 @@
 """The timeline's items as data, and the window of them that is mounted.
 
-A room may hold thousands of loaded items; a widget per item (a message is three or more) makes every
+A room may hold thousands of loaded items; a widget per item (one each: see rows.py) makes every
 layout, every reopen and the memory grow with all of them. So the items are kept as data
 (`_items`) and only a window of them, `_items[_lo:_hi]`, has widgets: the newest
 `OPEN_ITEMS` when a room opens, growing by `CHUNK` items above or below when the viewport comes
