@@ -112,6 +112,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self._main: Any = None  # the MainScreen once logged in
         self._verification_dialogs: dict[str, Any] = {}  # flow id -> open VerificationScreen
         self._quitting = False
+        self._announce_identities = False  # the start-up's "has a new identity" is still to be said
         self.theme = "textual-dark"
 
     # -- start-up ----------------------------------------------------------------------------
@@ -275,7 +276,9 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
 
     @work(exclusive=True, group="identities", name="Checking identities", exit_on_error=False)
     async def refresh_identities(self, announce: bool = False) -> None:
-        """Re-read whose identity changed (and is not accepted yet); at start-up, say so once."""
+        """Re-read whose identity changed (and is not accepted yet); at start-up, say so once
+        (by whichever run ends first: a later run, e.g. on an identity event, cancels this one)."""
+        self._announce_identities |= announce
         from .describe import join_names
 
         def changed(engine: Any) -> tuple[str, ...]:
@@ -288,6 +291,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
             logger.info("could not read changed identities: %s", exc)
             return
         self.changed_identities = users
+        announce, self._announce_identities = self._announce_identities, False
         if announce and users:
             people = join_names([self.person(u) for u in users])
             verb = "has a new identity" if len(users) == 1 else "have new identities"
