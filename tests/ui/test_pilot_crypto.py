@@ -139,6 +139,9 @@ async def test_the_start_ups_new_identity_toast_survives_an_identity_event_right
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        await wait_for(pilot, lambda: any("has a new identity" in n for n in notifications(app)),
+                       what="the real start-up's toast")
+        await pilot.pause(0.2)
         app.clear_notifications()
         app.refresh_identities(announce=True)  # as at start-up
         app.refresh_identities()  # an identity event: the worker is exclusive

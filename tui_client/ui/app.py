@@ -26,6 +26,7 @@ from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker
 
 from .. import paths
 from ..config import LoadedSettings, Settings
@@ -274,19 +275,18 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.own_trust = value
         self.trust = trust_line(value)
 
-    @work(exclusive=True, group="identities", name="Checking identities", exit_on_error=False)
-    async def refresh_identities(self, announce: bool = False) -> None:
-        """Re-read whose identity changed (and is not accepted yet); at start-up, say so once
-        (by whichever run ends first: a later run, e.g. on an identity event, cancels this one)."""
+    def refresh_identities(self, announce: bool = False) -> Worker[None]:
+        """Re-read whose identity changed (and is not accepted yet); at start-up, say so once (by
+        whichever reading ends: a later one, e.g. on an identity event, cancels the one before)."""
         self._announce_identities |= announce
+        return self._read_identities()
+
+    @work(exclusive=True, group="identities", name="Checking identities", exit_on_error=False)
+    async def _read_identities(self) -> None:
         from .describe import join_names
 
-        def changed(engine: Any) -> tuple[str, ...]:
-            method = getattr(engine, "changed_identities", None)
-            return tuple(method()) if method is not None else ()
-
         try:
-            users = await self.bridge.read(changed)
+            users = await self.bridge.read(lambda engine: tuple(getattr(engine, "changed_identities", tuple)()))
         except Exception as exc:  # informative only; the next event tries again
             logger.info("could not read changed identities: %s", exc)
             return
