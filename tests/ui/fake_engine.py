@@ -648,7 +648,7 @@ class FakeEngine(FakeVerifications, FakeCrypto):
             raise EngineError("could not send: the server said no")
         self._counter += 1
         item = _item(self._counter, room_id, ME, "Bob", ts(4, 12, 0), "emote" if emote else "message", text,
-                     decryption=Decryption.DECRYPTED)
+                     decryption=Decryption.DECRYPTED, msgtype="m.emote" if emote else "m.text")
         self._timelines.setdefault(room_id, []).append(item)
         self.emit(TimelineItemsAdded(room_id, (item,)))
         return item.event_id

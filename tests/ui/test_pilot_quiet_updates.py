@@ -57,3 +57,32 @@ async def test_the_room_list_redraws_a_changed_room_and_not_an_unchanged_list(ma
         app.rooms = renamed
         await wait_for(pilot, lambda: any("General (renamed)" in str(o.prompt) for o in room_list.options),
                        what="the new name in the list")
+
+
+async def test_the_footer_offers_what_the_selected_message_allows_as_the_cursor_moves(make_app):
+    """The timeline asks the footer to redraw only when the selection allows other actions; it
+    must still ask when they do change (your own message can be edited, another's cannot)."""
+    from tui_client.ui.widgets.timeline import Timeline
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        await app.fake.send_text(timeline.room_id, "mine")
+        await app.fake.send_text(timeline.room_id, "mine too")
+        app.fake.receive(timeline.room_id, "@alice:example.org", "Alice", "theirs")
+        await wait_for(pilot, lambda: len([i for i in timeline.items if i.body in ("mine", "mine too", "theirs")]) == 3,
+                       what="the three messages")
+        timeline.focus()
+        await pilot.press("G")  # theirs
+        await wait_for(pilot, lambda: "Reply" in footer_keys(screen) and "Edit" not in footer_keys(screen),
+                       what="reply without edit")
+        await pilot.press("k")  # "mine too"
+        await wait_for(pilot, lambda: "Edit" in footer_keys(screen), what="edit on your own message")
+        keys_before = list(screen.query_one(Footer).query(FooterKey))
+        await pilot.press("k")  # "mine": the same actions
+        await pilot.pause()
+        await pilot.pause()
+        assert list(screen.query_one(Footer).query(FooterKey)) == keys_before
+        await pilot.press("j", "j")  # theirs again
+        await wait_for(pilot, lambda: "Edit" not in footer_keys(screen), what="no edit on theirs")
