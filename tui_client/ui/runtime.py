@@ -16,9 +16,10 @@ A separate process for the engine would remove the sharing altogether, but every
 sends and every event it receives would then cross a process boundary (pickling timeline items,
 rooms and sessions). With the engine's hot paths made cheap (lazy store, compiled schema checks,
 cached trust, the collector paused during bulk imports) and these settings, the engine's share of
-the stalls is small: what remains (worst 23-78 ms, p99 19-78 ms; targets 50 and 16) is the app's
-own frames (mounting and laying out a screenful of messages, 15-40 ms), twice as long while the
-engine computes beside them; see the README.
+the stalls is small: what remains (worst 23-70 ms, p99 22-60 ms; targets 50 and 16) is the app's
+own frames (mounting and laying out a screenful of messages, one widget each: 10-35 ms; painting
+the timeline after a layout, 10-25 ms), twice as long while the engine computes beside them; see
+the README.
 
 Nor does the key bundle import get a worker process of its own, though it was tried (issue 15):
 in the TUI the worst stalls during an import were the same with the work in another process:
