@@ -6,6 +6,9 @@ never touch another room's session, and must lose to the key its creator sends u
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import vodozemac
 from nio.crypto.sessions import InboundGroupSession
 
@@ -221,3 +224,16 @@ def test_a_copy_held_without_metadata_under_another_creator_is_still_found(tmp_p
     assert outcome.decision.action is MergeAction.KEEP and "names another creator" in outcome.decision.reason
     held = [s for s in olm.inbound_group_store if s.id == group.session_id]
     assert len(held) == 1 and held[0].sender_key == impostor
+
+
+def test_session_metadata_stays_a_frozen_value_with_its_own_constructor():
+    """SessionMeta fills its fields at once (a bundle makes 10,000): it must still compare,
+    hash, refuse changes and copy with changes like any frozen dataclass."""
+    meta = SessionMeta("!r:x", "sid", "curve", True, Origin.BUNDLE, "@alice:x", received_at=5.0)
+    assert meta == SessionMeta("!r:x", "sid", "curve", True, Origin.BUNDLE, "@alice:x", None, None, 5.0)
+    assert hash(meta) == hash(SessionMeta("!r:x", "sid", "curve", True, Origin.BUNDLE, "@alice:x", received_at=5.0))
+    assert meta.forwarder_device is None and meta.key == ("!r:x", "sid")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.origin = Origin.OWN  # type: ignore[misc]
+    upgraded = dataclasses.replace(meta, origin=Origin.DIRECT)
+    assert upgraded.origin is Origin.DIRECT and upgraded.received_at == 5.0 and meta.origin is Origin.BUNDLE
