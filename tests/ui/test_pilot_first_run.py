@@ -19,28 +19,7 @@ from tui_client.ui.widgets.timeline import Timeline
 
 from .conftest import wait_for
 from .fake_engine import ALICE, PROJECT, FakeEngine, _item, project_timeline, ts
-
-SIZE = (100, 30)
-
-
-async def ready(pilot) -> MainScreen:
-    app = pilot.app
-
-    def shown() -> bool:
-        screen = app.screen
-        if not isinstance(screen, MainScreen) or not screen.query(Timeline):
-            return False
-        last = screen.query_one(Timeline).view_of("$e9")
-        return last is not None and last.is_mounted
-
-    await wait_for(pilot, shown, what="the main screen with Project X")
-    return app.screen
-
-
-def texts(node) -> str:
-    own = [node] if isinstance(node, Static) else []
-    return "\n".join(str(s.render()) for s in [*own, *node.query(Static)])
-
+from .test_pilot_fake import SIZE, notifications, ready, texts
 
 def header(timeline: Timeline, event_id: str) -> str:
     view = timeline.view_of(event_id)
@@ -153,10 +132,6 @@ async def test_a_long_message_says_it_goes_on_and_details_show_all_of_it(make_ap
         assert text.text == long_text and text.has_focus
         await pilot.press("c")
         assert app.clipboard == long_text
-
-
-def notifications(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 class ReadOnlyRoomEngine(FakeEngine):
