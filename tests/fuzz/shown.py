@@ -12,7 +12,8 @@ from tui_client.cli.output import item_json, name_text
 from tui_client.engine.models import KeyProvenance, TimelineItem
 from tui_client.safe_text import clean, json_text
 from tui_client.ui.timefmt import TimeFormatter
-from tui_client.ui.widgets.message import MessageView, item_details, make_view
+from tui_client.ui.widgets.message import MessageView, make_view
+from tui_client.ui.widgets.message_text import item_details
 from tui_client.ui.widgets.rows import Rows
 
 # C0 controls but tab and newline, DEL, C1 controls, lone surrogates.

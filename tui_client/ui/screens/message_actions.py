@@ -26,7 +26,7 @@ from textual.widgets import Button, Input, Label, Static
 from ...engine.models import TimelineItem
 from ..formatting import clean
 from ..widgets.composer import Composer, ComposerContext
-from ..widgets.message import item_details
+from ..widgets.message_text import item_details
 from ..widgets.timeline import Timeline
 from .dialog import EngineDialog
 

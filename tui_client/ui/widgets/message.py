@@ -3,7 +3,8 @@ the message it replies to, "edited", its reactions, its thread, or "message dele
 membership/state one-liner, or a day separator.
 
 Views hold the `TimelineItem` they show and re-render in place when the engine sends a newer
-version of it (`update_item`), e.g. once the keys of a failed message arrive.
+version of it (`update_item`), e.g. once the keys of a failed message arrive. The pieces of text
+they show (a quote, the reactions, a poll, "seen by", the detail line) are message_text.py's.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ...engine.models import Decryption, Poll, Reaction, ReplyPreview, TimelineItem
+from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
 from ..describe import failure_line
 from ..formatting import MAX_CHARS, body_content, clean
 from . import image_preview
+from .message_text import deleted_text, poll_content, reactions_line, reply_line, seen_line
 from .rows import Row, Rows
 
 # Sender names get one of these colours, chosen by a stable hash of the user id.
@@ -290,70 +292,6 @@ class MessageView(ItemView):
             return ""
 
 
-MAX_REACTION_KEYS = 12  # shown under a message; the rest are counted
-MAX_KEY_WIDTH = 16
-
-
-def deleted_text(item: TimelineItem) -> str:
-    """"🗑 message deleted", or who deleted it and why when that is someone else or a reason."""
-    text = "🗑 message deleted"
-    if item.redacted_by and item.redacted_by != item.sender:
-        text = f"🗑 deleted by {clean(item.redacted_by)}"
-    if item.redaction_reason:
-        text += f": {clean(item.redaction_reason)}"
-    return text
-
-
-def reply_line(reply: ReplyPreview) -> Content:
-    """The quote above a reply: who wrote what it answers, and its first line."""
-    bar = ("▎ ", "$text-primary")
-    if reply.state == "ok":
-        return Content.assemble(
-            bar, (f"{clean(reply.sender_name or reply.sender or '?')}: ", "bold $foreground-muted"),
-            (clean(reply.snippet or ""), "$foreground-muted"),
-        )
-    said = {
-        "deleted": "a deleted message",
-        "encrypted": f"an encrypted message from {clean(reply.sender_name or reply.sender or '?')}",
-        "missing": "a message that could not be loaded",
-        "loading": "a message (loading…)",
-    }.get(reply.state, "a message")
-    return Content.assemble(bar, (f"in reply to {said}", "italic $foreground-muted"))
-
-
-def reactions_line(reactions: tuple[Reaction, ...]) -> Content:
-    parts: list[str | tuple[str, str]] = []
-    for reaction in reactions[:MAX_REACTION_KEYS]:
-        key = clean(reaction.key)
-        if len(key) > MAX_KEY_WIDTH:
-            key = key[: MAX_KEY_WIDTH - 1] + "…"
-        style = "bold $text-accent" if reaction.own_event_id else "$foreground"
-        parts += [(f"{key} {reaction.count}", style), "  "]
-    if len(reactions) > MAX_REACTION_KEYS:
-        parts.append((f"+{len(reactions) - MAX_REACTION_KEYS} more", "$foreground-muted"))
-    return Content.assemble(*parts)
-
-
-def poll_content(poll: Poll, own_user_id: str) -> Content:
-    """A poll: its question, then each answer (with its votes, unless they are hidden until the
-    end), your own choice marked."""
-    hidden = poll.kind == "undisclosed" and not poll.ended
-    lines = [Content.assemble(("📊 ", ""), (clean(poll.question), "bold"),
-                              ((" (ended)" if poll.ended else ""), "$foreground-muted"))]
-    mine = set(poll.own_choice(own_user_id)) if own_user_id else set()
-    for answer in poll.answers:
-        mark = "◉" if answer.id in mine else "○"
-        if hidden:
-            lines.append(Content.assemble(f"  {mark} ", clean(answer.text)))
-        else:
-            votes = len(answer.voters)
-            lines.append(Content.assemble(
-                f"  {mark} ", clean(answer.text), (f"  {votes} vote{'' if votes == 1 else 's'}", "$foreground-muted")))
-    if hidden:
-        lines.append(Content.styled("  results are shown when the poll ends", "italic $foreground-muted"))
-    return Content("\n").join(lines)
-
-
 STATE_CLASSES = ("-continuation", "-failed", "-shared", "-notice", "-emote", "-own", "-redacted", "-highlight")
 
 
@@ -382,21 +320,6 @@ class EventLine(ItemView):
 
 
 EVENT_TIME_WIDTH = 9  # "12:34  · "
-
-
-def seen_line(readers: tuple[str, ...], most: int = 4) -> Content:
-    """"seen by Alice, Bob and 3 others" (names cleaned; the first readers first)."""
-    if not readers:
-        return Content("")
-    names = [clean(n) for n in readers[:most]]
-    rest = len(readers) - len(names)
-    if rest:
-        text = f"{', '.join(names)} and {rest} other{'s' if rest != 1 else ''}"
-    elif len(names) > 1:
-        text = f"{', '.join(names[:-1])} and {names[-1]}"
-    else:
-        text = names[0]
-    return Content.styled(f"seen by {text}", "italic $foreground-muted")
 
 
 class NewMessagesLine(Widget):
@@ -447,35 +370,3 @@ def starts_group(previous: TimelineItem | None, item: TimelineItem, time_format:
     # A message decrypted with a shared key always shows its header: the 🔑 badge (who vouched
     # for it) is in the header, and it must be beside every message it applies to.
     return item.provenance is not None or previous.failed != item.failed
-
-
-def item_details(item: TimelineItem, time_format: TimeFormatter) -> Content:
-    """The detail line under the timeline for the selected item: the provenance sentence, the
-    decryption failure, then who sent it when and how it was protected."""
-    lines: list[Content] = []
-    if item.provenance is not None:
-        lines.append(Content.styled(clean(f"🔑 {item.provenance.sentence(item.sender)}"), "$text-accent"))
-    edit = item.edit_provenance
-    if edit is not None and edit != item.provenance:
-        lines.append(Content.styled(clean(f"🔑 (the edit) {edit.sentence(item.sender)}"), "$text-accent"))
-    if item.redacted:
-        lines.append(Content.styled(deleted_text(item), "$foreground-muted"))
-    if item.failed or item.failure_reason:
-        lines.append(Content.styled(clean(failure_line(item)), "$text-error"))
-    if item.decryption is Decryption.DECRYPTED:
-        protection = "end-to-end encrypted"
-    elif item.failed:
-        protection = "encrypted"
-    else:
-        protection = "not encrypted"
-    facts = [f"{item.sender_name} ({item.sender})", time_format.full(item.timestamp), protection]
-    if item.session_id:
-        facts.append(f"session {item.session_id[:10]}…")
-    if item.sender_device:
-        facts.append(f"device {item.sender_device}")
-    if item.edited:
-        facts.append(f"edited ({len(item.edits) - 1} time{'s' if len(item.edits) > 2 else ''})")
-    if item.reactions:
-        facts.append("reactions: " + ", ".join(f"{r.key} {len(r.senders)}" for r in item.reactions))
-    lines.append(Content.styled(clean(" · ".join(facts)), "$foreground-muted"))
-    return Content("\n").join(lines)

@@ -218,7 +218,7 @@ class Timeline(TimelineWindow, can_focus=True):
         self._restyle(index + 1)
         if self.selected == item.event_id:
             self.post_message(self.Selected(item))
-            self._refresh_offers()  # e.g. its keys came: it can be replied to
+            self.refresh_bindings()  # e.g. its keys came: it can be replied to
 
     # -- the "older messages" banner and its trigger ----------------------------------------
 
@@ -283,20 +283,8 @@ class Timeline(TimelineWindow, can_focus=True):
             view.add_class("-selected")
             self._scroll_to_view(view)
         self.post_message(self.Selected(self._items[index] if index is not None else None))
-        self._refresh_offers()
-
-    _OFFERS = (("details", ()), *(("message", (a,)) for a in ("reply", "edit", "react", "delete", "thread")),
-               ("file", (True,)))
-    _offers: tuple[bool, ...] | None = None
-
-    def _refresh_offers(self) -> None:
-        """Reply, edit, delete… depend on the selected message: have the footer say what the
-        selection allows, when that changed (the footer composes all its keys again each time:
-        10-30 ms of the loop at every step of the cursor when done every time)."""
-        offers = tuple(bool(self.check_action(action, parameters)) for action, parameters in self._OFFERS)
-        if offers != self._offers:
-            self._offers = offers
-            self.refresh_bindings()
+        self.refresh_bindings()  # reply, edit, delete… depend on the selected message (the footer
+        # redraws only when what it shows changes: widgets/footer.py)
 
     def _scroll_to_view(self, view: Widget) -> None:
         """Bring the view into sight; one just mounted once it has been laid out."""
