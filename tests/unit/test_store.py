@@ -24,7 +24,7 @@ from tui_client.engine.history_sharing.records import (
 )
 from tui_client.engine.history_sharing.store import SharingStore
 from tui_client.engine.nio.migrations import StoreVersionError, migrate
-from tui_client.engine.room_keys import Origin, SessionMeta
+from tui_client.engine.room_keys import Forwarder, Origin, SessionMeta
 from tui_client.engine.nio.store import AppStore
 
 ROOM = "!room:x"
@@ -76,6 +76,64 @@ def test_a_newer_copy_in_the_table_wins_over_the_blob(tmp_path):
     loaded = {s.id: s for s in _store(tmp_path).load_inbound_group_sessions()}
     assert loaded[sid].ed25519 == "ed-direct" and loaded[sid].forwarding_chain == []
     assert _store(tmp_path).count_inbound_sessions_by_room() == {ROOM: 1}
+
+
+ALICE = Forwarder("@alice:x", "ALICEDEV", "alice-master")
+
+
+def test_a_bundles_provenance_is_read_back_from_its_blob_after_a_restart(tmp_path):
+    """Each session of a bundle reads as shared by its forwarder after a restart, one at a time
+    (decrypting), room by room (the inspector) and counted, without a metadata row each."""
+    store = _store(tmp_path)
+    entries = [(sid, "creator-curve", "creator-ed", exported) for _, sid, exported in (_exported() for _ in range(20))]
+    with store.transaction():
+        store.save_bundle_sessions(ROOM, "alice-curve", entries, 7.0, ALICE)
+    store.database.close()
+
+    again = _store(tmp_path)
+    expected = SessionMeta(ROOM, entries[3][0], "creator-curve", True, Origin.BUNDLE, "@alice:x", "ALICEDEV",
+                           "alice-master", 7.0)
+    assert again.load_session_meta()[(ROOM, entries[3][0])] == expected
+    assert {m.session_id: m for m in again.room_session_meta(ROOM)}[entries[3][0]] == expected
+    assert {m.session_id for m in again.room_session_meta(ROOM)} == {e[0] for e in entries}
+    assert again.rooms_with_meta() == {ROOM}
+    assert again.count_sessions_by_origin(Origin.BUNDLE) == 20
+    assert len(again.load_session_meta()) == 20
+    assert again.conn.execute("SELECT COUNT(*) FROM tc_session_meta").fetchone()[0] == 0
+
+
+def test_a_metadata_row_wins_over_the_blobs_and_a_new_bundle_rewrites_a_stale_one(tmp_path):
+    store = _store(tmp_path)
+    (_, sid, exported), (_, stale_sid, stale_exported) = _exported(), _exported()
+    # A row written before this bundle (a copy since dropped): the bundle's import must not read
+    # back as that.
+    store.save_session_meta([SessionMeta(ROOM, stale_sid, "curve", False, Origin.IMPORT)])
+    with store.transaction():
+        store.save_bundle_sessions(ROOM, "alice-curve", [(sid, "curve", "ed", exported),
+                                                         (stale_sid, "curve", "ed", stale_exported)], 7.0, ALICE)
+    upgraded = SessionMeta(ROOM, sid, "curve", False, Origin.DIRECT, received_at=9.0)
+    store.save_session_meta([upgraded])  # a better copy came from its creator
+    store.database.close()
+
+    metas = _store(tmp_path).load_session_meta()
+    assert metas[(ROOM, sid)] == upgraded
+    assert metas[(ROOM, stale_sid)].origin is Origin.BUNDLE and metas[(ROOM, stale_sid)].forwarder_user == "@alice:x"
+    assert _store(tmp_path).count_sessions_by_origin(Origin.BUNDLE) == 1
+
+
+def test_a_session_a_later_bundle_stores_again_reads_as_the_later_bundles(tmp_path):
+    store = _store(tmp_path)
+    _, sid, exported = _exported()
+    with store.transaction():
+        store.save_bundle_sessions(ROOM, "alice-curve", [(sid, "curve", "ed", exported)], 7.0, ALICE)
+    with store.transaction():
+        store.save_bundle_sessions(ROOM, "carol-curve", [(sid, "curve", "ed", exported)], 8.0,
+                                   Forwarder("@carol:x", "C", None))
+    store.database.close()
+    again = _store(tmp_path)
+    assert again.load_session_meta()[(ROOM, sid)].forwarder_user == "@carol:x", \
+        "the later import was asked to store it as new: its provenance is what reads back"
+    assert {s.forwarding_chain[0] for s in again.load_inbound_group_sessions()} == {"alice-curve"}
 
 
 def test_one_session_id_in_two_rooms_is_two_records(tmp_path):
@@ -276,3 +334,30 @@ def test_what_the_key_backup_lacks_is_read_from_the_records_and_a_better_copy_is
     store.save_inbound_group_sessions([late])
     assert store.sessions_to_back_up("1").count((OTHER, improved)) == 1
     assert (ROOM, in_blob[0][1]) not in _store(tmp_path).sessions_to_back_up("1")
+
+
+def test_a_store_from_before_blobs_named_their_sharer_keeps_its_metadata_rows(tmp_path):
+    from tui_client.engine.crypto.symmetric import seal, store_subkey
+
+    nio_store = SqliteStore("@me:x", "DEV", str(tmp_path), "store-key", "crypto.db")
+    nio_store.save_account(OlmAccount())
+    conn = nio_store.database.connection()
+    migrate(conn, upto=migrations.MIGRATIONS.index(migrations._v7_bundle_provenance), ctx=migrations.Context("store-key"))
+    (_, sid, exported), (_, unlabelled, exported2) = _exported(), _exported()
+    lines = "\n".join((" ".join((sid, "curve", "ed", exported)), " ".join((unlabelled, "curve", "ed", exported2))))
+    blob = seal(store_subkey("store-key", migrations.BUNDLE_BLOB_PURPOSE), lines.encode(), ROOM.encode())
+    conn.execute("INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
+                 "VALUES (?,?,?,?,?)", (ROOM, "fwd", 2, 1.0, blob))
+    conn.execute("INSERT INTO tc_session_meta(room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
+                 "forwarder_device, forwarder_master_key, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                 (ROOM, sid, "curve", 1, "bundle", "@a:x", "D", "mk", 1.0))
+    conn.commit()
+    nio_store.database.close()
+
+    store = _store(tmp_path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
+    assert {s.id for s in store.load_inbound_group_sessions()} == {sid, unlabelled}
+    metas = store.load_session_meta()
+    assert metas[(ROOM, sid)].forwarder_user == "@a:x"
+    assert (ROOM, unlabelled) not in metas, "a blob that names no sharer lends its sessions no provenance"
+    assert store.count_sessions_by_origin(Origin.BUNDLE) == 1

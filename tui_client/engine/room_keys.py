@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 # The spelling of MSC4268's flag that Element's Rust crypto reads today (it also reads
 # "m.shared_history"); the only one we write: rust-sdk rejects an m.room_key carrying two
@@ -103,6 +103,14 @@ def decide_merge(old: CopyFacts | None, new: CopyFacts, connected: bool) -> Merg
     if not equal and new.origin.rank > old.origin.rank:
         return MergeDecision(MergeAction.OLD_RATCHET_NEW_META, "kept earlier ratchet, upgraded metadata")
     return MergeDecision(MergeAction.KEEP, "no improvement")
+
+
+class Forwarder(NamedTuple):
+    """Who shared a key bundle: what its sessions' metadata says besides each session."""
+
+    user: str
+    device: str | None
+    master_key: str | None
 
 
 @dataclass(frozen=True, init=False)

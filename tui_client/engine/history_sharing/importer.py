@@ -18,7 +18,7 @@ from ..models import ImportResult
 from ..nio.lazy_sessions import Pending
 from ..nio.olm import changed
 from ..nio.store import AppStore
-from ..room_keys import MergeAction, Origin, SessionMeta
+from ..room_keys import Forwarder, MergeAction, Origin, SessionMeta
 from .bundle import BundleError, HistoricKey, ParsedBundle, parse_bundle
 from .host import SharingHost
 from .records import AcceptedInvite, AcceptState, BundleState, ReceivedBundle, WithheldRecord, WithheldVia
@@ -171,18 +171,20 @@ class BundleImporter:
         olm = self._client.olm
         identity = self.host.identity.identity_of(bundle.sender_user)
         now = self.host.clock()
-        master = identity.master.public_key if identity else None
+        forwarder = Forwarder(bundle.sender_user, bundle.sender_device,
+                              identity.master.public_key if identity else None)
         candidates = [
-            (s, SessionMeta(k.room_id, k.session_id, k.sender_key, True, Origin.BUNDLE, bundle.sender_user,
-                            bundle.sender_device, master, now))
+            (s, SessionMeta(k.room_id, k.session_id, k.sender_key, True, Origin.BUNDLE, *forwarder, now))
             for s, k in zip(sessions, parsed.room_keys)
         ]
         outcomes = olm.merge_sessions(candidates)
         # Brand-new sessions go into one encrypted blob for this bundle, exported from the same
-        # key text the session in memory was made from; a session that replaced or improved a
-        # copy we held goes to the sessions table (which wins over blobs on load).
+        # key text the session in memory was made from, their metadata the blob's (it names the
+        # forwarder); a session that replaced or improved a copy we held goes to the sessions
+        # table, its metadata to the metadata table (both win over blobs on load).
         new_entries = []
         replaced = []
+        replaced_metas = []
         for outcome, key in zip(outcomes, parsed.room_keys):
             if outcome.session is None:
                 continue
@@ -190,6 +192,8 @@ class BundleImporter:
                 new_entries.append((key.session_id, key.sender_key, key.sender_claimed_ed25519, key.session_key))
             else:
                 replaced.append(outcome.session)
+                if outcome.meta is not None:
+                    replaced_metas.append(outcome.meta)
         stored_sessions, metas = changed(outcomes)
         withheld = [
             WithheldRecord(w.room_id, w.session_id, w.sender_key, w.code, w.reason, bundle.sender_user,
@@ -199,11 +203,11 @@ class BundleImporter:
         store = self._client.store
         with store.deferred_checkpoint(), store.transaction():
             if new_entries:
-                store.save_bundle_sessions(bundle.room_id, bundle.sender_key, new_entries, now)
+                store.save_bundle_sessions(bundle.room_id, bundle.sender_key, new_entries, now, forwarder)
             if replaced:
                 store.save_inbound_group_sessions(replaced)
-            if metas:
-                store.save_session_meta(metas)
+            if replaced_metas:
+                store.save_session_meta(replaced_metas)
             if withheld:
                 self.records.save_withheld(withheld)
             self.finish(

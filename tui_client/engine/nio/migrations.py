@@ -314,8 +314,16 @@ def _v6_room_cache(conn: sqlite3.Connection, ctx: Context) -> None:
     )
 
 
+def _v7_bundle_provenance(conn: sqlite3.Connection, ctx: Context) -> None:
+    """A key bundle's blob names who shared it, so that its sessions' metadata (all the same
+    but for the session) is read from the blob instead of 10,000 rows of ``tc_session_meta``.
+    Blobs written before have NULL here, and their sessions' rows in ``tc_session_meta``."""
+    for column in ("forwarder_user", "forwarder_device", "forwarder_master_key"):
+        conn.execute(f"ALTER TABLE tc_bundle_sessions ADD COLUMN {column} TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection, Context], None]] = [
-    _v1, _v2, _v3, _v4, _v5_key_backup, _v6_room_cache,
+    _v1, _v2, _v3, _v4, _v5_key_backup, _v6_room_cache, _v7_bundle_provenance,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -10,6 +10,9 @@ Sessions first received in a key bundle are stored as one encrypted blob per bun
 (``tc_bundle_sessions``, in Megolm export format) rather than as one pickled row each: importing
 10,000 keys is then one row instead of 10,000. A session that later changes (a better or more
 trusted copy arrives) is written to ``tc_inbound_session``, which wins over a blob on load.
+The blob's row also names who shared it (``Forwarder``): its sessions' metadata is the same
+but for the session, so it is made from the blob when read rather than written as 10,000 rows
+of ``tc_session_meta`` (a fifth of an import); a row there wins over the blob's.
 
 Our outbound Megolm session per room (``tc_outbound_session``: its pickle, counters and who
 it was shared with, sealed) survives restarts, so consecutive sends and CLI calls continue one
@@ -32,7 +35,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import vodozemac
 from nio.crypto import GroupSessionStore, InboundGroupSession
@@ -44,7 +47,7 @@ from ..crypto.megolm import import_exported
 from ..crypto.symmetric import seal, store_subkey, unseal
 from .lazy_sessions import LazyGroupSessionStore, MetaMap, Pending
 from .migrations import BUNDLE_BLOB_PURPOSE, Context, migrate
-from ..room_keys import Origin, SessionMeta
+from ..room_keys import Forwarder, Origin, SessionMeta
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,8 @@ class AppStore(SqliteStore):
         self._trust: dict[tuple[str, str, str, str, str], bool] = {}
         # Sessions in key bundle blobs by room and session id, for rooms read one session at a time.
         self._blob_index: dict[str, dict[str, Pending]] = {}
+        # Metadata of sessions in key bundle blobs that name who shared them, by room.
+        self._blob_metas: dict[str, dict[str, SessionMeta]] = {}
         self._outbound_key = store_subkey(self.pickle_key, OUTBOUND_PURPOSE)
         migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
@@ -198,8 +203,9 @@ class AppStore(SqliteStore):
                 self._open_pickled, room_id, session_id, sender_key, fp_key, bytes(pickle),
                 tuple(chain.split()) if chain else (),
             )
-        for _, forwarder_key, entries in self._bundle_session_entries(room_id):
-            for entry in entries:
+        for blob in self._bundle_blobs(room_id):
+            forwarder_key = blob.forwarder_key
+            for entry in blob.entries:
                 if len(entry) != 4:
                     logger.error("a stored key bundle of %s has a damaged entry; skipped", room_id)
                     continue
@@ -225,11 +231,11 @@ class AppStore(SqliteStore):
         index = self._blob_index.get(room_id)
         if index is None:
             index = self._blob_index[room_id] = {}
-            for _, forwarder_key, entries in self._bundle_session_entries(room_id):
-                for entry in entries:
+            for blob in self._bundle_blobs(room_id):
+                for entry in blob.entries:
                     if len(entry) == 4 and entry[0] not in index:
                         index[entry[0]] = Pending(self.open_exported, room_id, entry[0], entry[1], entry[2],
-                                                  entry[3], (forwarder_key,))
+                                                  entry[3], (blob.forwarder_key,))
         return index.get(session_id)
 
     def rooms_with_sessions(self) -> set[str]:
@@ -254,35 +260,71 @@ class AppStore(SqliteStore):
         return InboundGroupSession("", p.ed25519, p.sender_key, p.room_id, list(p.chain), session=inner)
 
     def save_bundle_sessions(
-        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]], created_at: float
+        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]], created_at: float,
+        forwarder: Forwarder | None = None,
     ) -> None:
         """Store (session_id, sender_key, ed25519, exported_key) entries as one encrypted row.
-        Call inside the import's transaction."""
+        With `forwarder`, the entries' metadata is the blob's (shared history, from a bundle of
+        `forwarder`, received at `created_at`), unless ``tc_session_meta`` holds a row for the
+        session: an entry that has one already (or is in an earlier blob) gets its row rewritten
+        here, so that what is read back is what was imported. Call inside the import's
+        transaction."""
+        if forwarder is not None:
+            held = {sid for (sid,) in self.conn.execute(
+                "SELECT session_id FROM tc_session_meta WHERE room_id=?", (room_id,)
+            )}
+            held.update(self._room_blob_metas(room_id))
+            if held:
+                self.save_session_meta(
+                    SessionMeta(room_id, sid, sender_key, True, Origin.BUNDLE, *forwarder, created_at)
+                    for sid, sender_key, _, _ in entries if sid in held
+                )
         self._blob_index.pop(room_id, None)
+        self._blob_metas.pop(room_id, None)
         lines = "\n".join(" ".join(e) for e in entries).encode()
+        user, device, master_key = forwarder if forwarder is not None else (None, None, None)
         self.conn.execute(
-            "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob) "
-            "VALUES (?,?,?,?,?)",
-            (room_id, forwarder_key, len(entries), created_at, seal(self._blob_key, lines, room_id.encode())),
+            "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob, "
+            "forwarder_user, forwarder_device, forwarder_master_key) VALUES (?,?,?,?,?,?,?,?)",
+            (room_id, forwarder_key, len(entries), created_at, seal(self._blob_key, lines, room_id.encode()),
+             user, device, master_key),
         )
 
-    def _bundle_session_entries(self, room_id: str | None = None) -> Iterator[tuple[str, str, list[list[str]]]]:
-        """(room, forwarder key, [session id, sender key, ed25519, exported key]) per stored blob,
-        oldest first; of one room only, or of every room."""
+    def _bundle_blobs(self, room_id: str | None = None) -> Iterator[_Blob]:
+        """Every stored key bundle blob, read and split into entries, oldest first; of one room
+        only, or of every room. A blob that cannot be read is logged and left out."""
+        columns = "room_id, forwarder_key, created_at, forwarder_user, forwarder_device, forwarder_master_key, blob"
         if room_id is None:
-            rows = self.conn.execute("SELECT room_id, forwarder_key, blob FROM tc_bundle_sessions ORDER BY id")
+            rows = self.conn.execute(f"SELECT {columns} FROM tc_bundle_sessions ORDER BY id")
         else:
-            rows = self.conn.execute(
-                "SELECT room_id, forwarder_key, blob FROM tc_bundle_sessions WHERE room_id=? ORDER BY id", (room_id,)
-            )
-        for room_id, forwarder_key, blob in rows.fetchall():
-            blob = bytes(blob)
+            rows = self.conn.execute(f"SELECT {columns} FROM tc_bundle_sessions WHERE room_id=? ORDER BY id",
+                                     (room_id,))
+        for room, forwarder_key, created_at, user, device, master_key, blob in rows.fetchall():
             try:
-                lines = unseal(self._blob_key, blob, room_id.encode()).decode()
+                lines = unseal(self._blob_key, bytes(blob), room.encode()).decode()
             except Exception as exc:
-                logger.error("a stored key bundle of %s cannot be read: %s", room_id, exc)
+                logger.error("a stored key bundle of %s cannot be read: %s", room, exc)
                 continue
-            yield room_id, forwarder_key, [line.split(" ") for line in lines.split("\n") if line]
+            yield _Blob(
+                room, forwarder_key, created_at, Forwarder(user, device, master_key) if user else None,
+                [line.split(" ") for line in lines.split("\n") if line],
+            )
+
+    def _room_blob_metas(self, room_id: str) -> dict[str, SessionMeta]:
+        """Session id → metadata of the room's sessions in blobs that name who shared them (of
+        two blobs, the first wins, as for the sessions); read once per room."""
+        found = self._blob_metas.get(room_id)
+        if found is None:
+            found = self._blob_metas[room_id] = {}
+            for blob in self._bundle_blobs(room_id):
+                if blob.forwarder is None:  # written before blobs named their sharer: rows hold it
+                    continue
+                user, device, master_key = blob.forwarder
+                for entry in blob.entries:
+                    if len(entry) == 4 and entry[0] not in found:
+                        found[entry[0]] = SessionMeta(room_id, entry[0], entry[1], True, Origin.BUNDLE, user,
+                                                      device, master_key, blob.created_at)
+        return found
 
     def save_inbound_group_session(self, session: InboundGroupSession) -> None:
         self.save_inbound_group_sessions([session])
@@ -316,9 +358,9 @@ class AppStore(SqliteStore):
             self.conn.execute("SELECT room_id, COUNT(*) FROM tc_inbound_session GROUP BY room_id").fetchall()
         )
         known = set(self.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall())
-        for room_id, _, entries in self._bundle_session_entries():
-            extra = sum(1 for e in entries if (room_id, e[0]) not in known)
-            counts[room_id] = counts.get(room_id, 0) + extra
+        for blob in self._bundle_blobs():
+            extra = sum(1 for e in blob.entries if (blob.room_id, e[0]) not in known)
+            counts[blob.room_id] = counts.get(blob.room_id, 0) + extra
         return counts
 
     # -- our outbound Megolm sessions ------------------------------------------------------------
@@ -355,11 +397,16 @@ class AppStore(SqliteStore):
         return MetaMap(self)
 
     def room_session_meta(self, room_id: str) -> list[SessionMeta]:
-        return [_meta_from_row(row) for row in self.conn.execute(
+        """The room's session metadata: rows of ``tc_session_meta``, then that of key bundle
+        blobs for the sessions without a row."""
+        found = {meta.session_id: meta for meta in map(_meta_from_row, self.conn.execute(
             "SELECT room_id, session_id, sender_key, shared_history, origin, forwarder_user, "
             "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta WHERE room_id=?",
             (room_id,),
-        )]
+        ))}
+        for session_id, meta in self._room_blob_metas(room_id).items():
+            found.setdefault(session_id, meta)
+        return list(found.values())
 
     def one_session_meta(self, room_id: str, session_id: str) -> SessionMeta | None:
         row = self.conn.execute(
@@ -368,10 +415,15 @@ class AppStore(SqliteStore):
             "WHERE room_id=? AND session_id=?",
             (room_id, session_id),
         ).fetchone()
-        return _meta_from_row(row) if row is not None else None
+        if row is not None:
+            return _meta_from_row(row)
+        return self._room_blob_metas(room_id).get(session_id)
 
     def rooms_with_meta(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT DISTINCT room_id FROM tc_session_meta")}
+        return {row[0] for row in self.conn.execute(
+            "SELECT DISTINCT room_id FROM tc_session_meta "
+            "UNION SELECT DISTINCT room_id FROM tc_bundle_sessions WHERE forwarder_user IS NOT NULL"
+        )}
 
     def save_session_meta(self, metas: Iterable[SessionMeta]) -> None:
         rows = sorted(
@@ -419,14 +471,20 @@ class AppStore(SqliteStore):
             key for key in self.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall()
             if key not in backed_up
         )
-        for room_id, _, entries in self._bundle_session_entries():
-            for entry in entries:
-                if len(entry) == 4 and (room_id, entry[0]) not in backed_up:
-                    missing[(room_id, entry[0])] = None
+        for blob in self._bundle_blobs():
+            for entry in blob.entries:
+                if len(entry) == 4 and (blob.room_id, entry[0]) not in backed_up:
+                    missing[(blob.room_id, entry[0])] = None
         return list(missing)
 
     def count_sessions_by_origin(self, origin: Origin) -> int:
         (count,) = self.conn.execute("SELECT COUNT(*) FROM tc_session_meta WHERE origin=?", (origin.value,)).fetchone()
+        if origin is Origin.BUNDLE:  # and those whose metadata is their blob's
+            rows = set(self.conn.execute("SELECT room_id, session_id FROM tc_session_meta").fetchall())
+            rooms = {room for (room,) in self.conn.execute(
+                "SELECT DISTINCT room_id FROM tc_bundle_sessions WHERE forwarder_user IS NOT NULL"
+            )}
+            count += sum(1 for room in rooms for sid in self._room_blob_metas(room) if (room, sid) not in rows)
         return int(count)
 
     # -- identities ------------------------------------------------------------------------
@@ -505,6 +563,16 @@ class AppStore(SqliteStore):
     def get_kv(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM tc_kv WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+class _Blob(NamedTuple):
+    """One stored key bundle blob, read."""
+
+    room_id: str
+    forwarder_key: str
+    created_at: float
+    forwarder: Forwarder | None  # None: written before blobs named their sharer
+    entries: list[list[str]]  # [session id, sender key, ed25519, exported key]
 
 
 def _meta_from_row(row: tuple[Any, ...]) -> SessionMeta:
