@@ -237,3 +237,18 @@ def test_session_metadata_stays_a_frozen_value_with_its_own_constructor():
         meta.origin = Origin.OWN  # type: ignore[misc]
     upgraded = dataclasses.replace(meta, origin=Origin.DIRECT)
     assert upgraded.origin is Origin.DIRECT and upgraded.received_at == 5.0 and meta.origin is Origin.BUNDLE
+
+
+def test_a_session_twice_in_one_bundle_is_weighed_against_its_first_copy(tmp_path):
+    """A merge takes the sessions it holds none of without weighing them (a bundle's common
+    case); a second copy of one in the same batch is held by then, and a forged one is refused."""
+    olm = machine(tmp_path)
+    group, start = new_group()
+    message = group.encrypt(b"before Bob joined")
+    genuine, forged = copy_of(start, ROOM), forged_copy(group.session_id, ROOM)
+    outcomes = olm.merge_sessions([(genuine, meta(genuine, B, shared=True, by="@alice:x")),
+                                   (forged, meta(forged, B, shared=True, by="@alice:x"))])
+    olm.persist(*changed(outcomes))
+    assert [o.decision.action for o in outcomes] == [MergeAction.NEW, MergeAction.KEEP]
+    for o in (olm, reopen(olm, tmp_path)):
+        assert decrypts(o, ROOM, group.session_id, message)

@@ -575,11 +575,21 @@ class AppOlm(Olm):
         it is new, and made here only when a held copy must be weighed against it."""
         outcomes: list[MergeOutcome] = []
         entries = self.inbound_group_store._entries
+        held: dict[str, set[str]] = {}  # per room: the session ids we hold, under any creator's key
         for offered, new_meta in candidates:
             room_id, sid = new_meta.room_id, new_meta.session_id  # new.id is recomputed on each access
+            held_ids = held.get(room_id)
+            if held_ids is None:
+                held_ids = held[room_id] = self._held_ids(room_id)
+            if sid not in held_ids:  # the common case (a bundle of sessions we never had): no rules to weigh
+                entries[room_id][offered.sender_key][sid] = offered
+                self.session_meta[(room_id, sid)] = new_meta
+                held_ids.add(sid)
+                outcomes.append(MergeOutcome(NEW_SESSION, offered, new_meta))
+                continue
             old_meta = self.session_meta.get((room_id, sid))
             old = self._held_copy(room_id, sid, offered.sender_key, old_meta)
-            if old is None:  # the common case (a bundle of sessions we never had): no rules to weigh
+            if old is None:  # no copy of ours to weigh it against (its stored row was damaged)
                 entries[room_id][offered.sender_key][sid] = offered
                 self.session_meta[(room_id, sid)] = new_meta
                 outcomes.append(MergeOutcome(NEW_SESSION, offered, new_meta))
@@ -654,6 +664,11 @@ class AppOlm(Olm):
                 if session_id in per_sender:
                     return per_sender[session_id]
         return None
+
+    def _held_ids(self, room_id: str) -> set[str]:
+        """The ids of the room's sessions we hold (not made yet: only the ids are read)."""
+        senders = self.inbound_group_store._entries[room_id]  # reads the room, as a merge must
+        return {sid for per_sender in dict.values(senders) for sid in dict.keys(per_sender)}
 
     def _unlabelled_in(self, room_id: str, room: dict[str, dict[str, InboundGroupSession]]) -> set[str]:
         """The room's sessions held without metadata: only they can hide under another creator's
