@@ -66,6 +66,9 @@ import sys
 import tempfile
 import termios
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -640,6 +643,11 @@ async def reopen_world(work: Path, server: Any) -> World | None:
     world = World(work, server, alice, saved["bob_user"], "pw-bob", saved["rooms"], saved["long_room"],
                   {k: Path(v) for k, v in saved["profiles"].items()}, saved["xdg"])
     log("reusing the world built earlier in " + str(work))
+    # Bundle rooms of runs before Bob forgot them (see `forget_as_bob`).
+    own = {*world.rooms, world.long_room}
+    forgotten = sum(forget_as_bob(world, room_id) for room_id in list(alice.client.rooms) if room_id not in own)
+    if forgotten:
+        log(f"Bob forgot {forgotten} bundle rooms of earlier runs")
     return world
 
 
@@ -1016,6 +1024,26 @@ async def leave_bundle_room(world: World, room_id: str) -> None:
     list one more room per run, until the world's own rooms no longer fit on the start-up
     screen the launch measurement reads."""
     await world.alice.client.room_kick(room_id, world.bob_user, reason="measured")
+    forget_as_bob(world, room_id)
+
+
+def forget_as_bob(world: World, room_id: str) -> bool:
+    """Bob forgets a room he was removed from, on his profiles' device: a sliding sync lists
+    the rooms a user was kicked from (forgotten ones not), and the first start's glimpse asks
+    for the 40 most recently active; each run's bundle rooms would otherwise take those places
+    from the world's own rooms, and the first start would draw them only once the full sync is
+    in (1.3-2.3 s instead of 0.7-0.9 s after 70 runs). True if forgotten."""
+    session = json.loads((world.profiles["p2k"] / "session.json").read_text())
+    request = urllib.request.Request(
+        f"{session['homeserver']}/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/forget", data=b"{}",
+        method="POST", headers={"Authorization": f"Bearer {session['access_token']}",
+                                "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status == 200
+    except urllib.error.HTTPError:  # still in it, or never was
+        return False
 
 
 def time_build(world: World, room_id: str) -> float:
