@@ -12,7 +12,7 @@ from ..config import load_settings
 from ..logs import set_log_context, setup_logging
 from .common import EXIT_FAILED, EXIT_LOCKED, EXIT_PROFILE_UNUSABLE, CliError
 from .output import err
-from .parser import build_parser
+from .parser import parse_command_line
 from .tui import run_tui
 
 logger = logging.getLogger("tui_client.cli")
@@ -22,8 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     # Everything the client writes (store, session, logs, screenshots, key files) is for this
     # user only: files 0600, directories 0700, whatever the shell's umask.
     os.umask(0o077)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args, refuse = parse_command_line(argv)
     loaded = load_settings()
     args.settings = loaded.settings
     args.config_problems = loaded.problems
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths.validate_profile_name(args.profile)
     except ValueError as exc:
-        parser.error(str(exc))
+        refuse(str(exc))
     level = args.log_level or loaded.settings.log_level
     setup_logging(level, stderr_level="DEBUG" if args.verbose else None)
     set_log_context(args.profile if args.command != "demo" else "demo")
