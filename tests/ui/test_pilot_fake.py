@@ -517,3 +517,26 @@ async def test_the_mouse_selects_and_copies_a_messages_text(make_app):
         await pilot.mouse_up(view, offset=(10, 1))
         await pilot.pause()
         assert screen.get_selected_text() == "select me"
+
+
+async def test_the_main_screen_follows_a_resize_and_ignores_one_to_its_own_size(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        laid_out: list[object] = []  # the sizes the whole screen was laid out for (on a resize)
+        original = screen._refresh_layout
+
+        def refresh_layout(size=None, *args, **kwargs):
+            if size is not None:
+                laid_out.append(size)
+            return original(size, *args, **kwargs)
+
+        screen._refresh_layout = refresh_layout
+        screen.post_message(events.Resize(screen.size, screen.size))  # what the terminal reports at start
+        await pilot.pause(0.1)
+        assert laid_out == [], "a resize to the size it has is not a layout of the whole screen"
+        width = timeline.size.width
+        await pilot.resize_terminal(140, 40)
+        await wait_for(pilot, lambda: timeline.size.width > width, what="the timeline widening")
+        assert screen.size == (140, 40) and (140, 40) in laid_out

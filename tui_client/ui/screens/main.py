@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -130,6 +130,14 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
                     yield Vertical(id="space-pane")
         yield StatusBar(now=self.tui.now, id="status")
         yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Textual hands a screen every resize the terminal reports, also one to the size it is
+        # laid out at already (the app ignores those itself, but still forwards them): at start
+        # two come right after the first frame, each a layout and repaint of the whole screen
+        # (12-16 ms here) that the first key typed waited behind. Not Screen's own handler then.
+        if event.size == self.outer_size:  # (the size it was laid out at; `size` is the app's)
+            event.prevent_default()
 
     def on_mount(self) -> None:
         status = self.query_one(StatusBar)
