@@ -230,12 +230,7 @@ class AppStore(SqliteStore):
                            tuple(chain.split()) if chain else ())
         index = self._blob_index.get(room_id)
         if index is None:
-            index = self._blob_index[room_id] = {}
-            for blob in self._bundle_blobs(room_id):
-                for entry in blob.entries:
-                    if len(entry) == 4 and entry[0] not in index:
-                        index[entry[0]] = Pending(self.open_exported, room_id, entry[0], entry[1], entry[2],
-                                                  entry[3], (blob.forwarder_key,))
+            index = self._index_room_blobs(room_id)[0]
         return index.get(session_id)
 
     def rooms_with_sessions(self) -> set[str]:
@@ -311,20 +306,29 @@ class AppStore(SqliteStore):
             )
 
     def _room_blob_metas(self, room_id: str) -> dict[str, SessionMeta]:
-        """Session id → metadata of the room's sessions in blobs that name who shared them (of
-        two blobs, the first wins, as for the sessions); read once per room."""
+        """Session id → metadata of the room's sessions in blobs that name who shared them."""
         found = self._blob_metas.get(room_id)
-        if found is None:
-            found = self._blob_metas[room_id] = {}
-            for blob in self._bundle_blobs(room_id):
-                if blob.forwarder is None:  # written before blobs named their sharer: rows hold it
+        return found if found is not None else self._index_room_blobs(room_id)[1]
+
+    def _index_room_blobs(self, room_id: str) -> tuple[dict[str, Pending], dict[str, SessionMeta]]:
+        """The room's blobs read once (decrypting in a room asks for a session and for its
+        metadata): its sessions not made yet, and the metadata of those in blobs that name who
+        shared them (of two blobs, the first wins, as for the sessions)."""
+        index: dict[str, Pending] = {}
+        metas: dict[str, SessionMeta] = {}
+        for blob in self._bundle_blobs(room_id):
+            forwarder = blob.forwarder  # (None: written before blobs named their sharer; rows hold it)
+            for entry in blob.entries:
+                if len(entry) != 4 or entry[0] in index:
                     continue
-                user, device, master_key = blob.forwarder
-                for entry in blob.entries:
-                    if len(entry) == 4 and entry[0] not in found:
-                        found[entry[0]] = SessionMeta(room_id, entry[0], entry[1], True, Origin.BUNDLE, user,
-                                                      device, master_key, blob.created_at)
-        return found
+                session_id, sender_key, ed25519, exported = entry
+                index[session_id] = Pending(self.open_exported, room_id, session_id, sender_key, ed25519, exported,
+                                            (blob.forwarder_key,))
+                if forwarder is not None:
+                    metas[session_id] = SessionMeta(room_id, session_id, sender_key, True, Origin.BUNDLE,
+                                                    *forwarder, blob.created_at)
+        self._blob_index[room_id], self._blob_metas[room_id] = index, metas
+        return index, metas
 
     def save_inbound_group_session(self, session: InboundGroupSession) -> None:
         self.save_inbound_group_sessions([session])
