@@ -581,17 +581,16 @@ class AppOlm(Olm):
             held_ids = held.get(room_id)
             if held_ids is None:
                 held_ids = held[room_id] = self._held_ids(room_id)
-            if sid not in held_ids:  # the common case (a bundle of sessions we never had): no rules to weigh
+            # The common case (a bundle of sessions we never had) has no copy to weigh: the ids
+            # the room holds say so without looking for one (or for its metadata).
+            old_meta = old = None
+            if sid in held_ids:
+                old_meta = self.session_meta.get((room_id, sid))
+                old = self._held_copy(room_id, sid, offered.sender_key, old_meta)
+            if old is None:
                 entries[room_id][offered.sender_key][sid] = offered
                 self.session_meta[(room_id, sid)] = new_meta
                 held_ids.add(sid)
-                outcomes.append(MergeOutcome(NEW_SESSION, offered, new_meta))
-                continue
-            old_meta = self.session_meta.get((room_id, sid))
-            old = self._held_copy(room_id, sid, offered.sender_key, old_meta)
-            if old is None:  # no copy of ours to weigh it against (its stored row was damaged)
-                entries[room_id][offered.sender_key][sid] = offered
-                self.session_meta[(room_id, sid)] = new_meta
                 outcomes.append(MergeOutcome(NEW_SESSION, offered, new_meta))
                 continue
             if isinstance(offered, Pending):

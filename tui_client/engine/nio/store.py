@@ -6,13 +6,10 @@ versioned by `engine.migrations` (``PRAGMA user_version``).
 
 Megolm sessions are keyed by room *and* session id (``tc_inbound_session``), unlike nio's own
 table (session id alone), so a key offered for one room can never overwrite another room's.
-Sessions first received in a key bundle are stored as one encrypted blob per bundle
-(``tc_bundle_sessions``, in Megolm export format) rather than as one pickled row each: importing
-10,000 keys is then one row instead of 10,000. A session that later changes (a better or more
-trusted copy arrives) is written to ``tc_inbound_session``, which wins over a blob on load.
-The blob's row also names who shared it (``Forwarder``): its sessions' metadata is the same
-but for the session, so it is made from the blob when read rather than written as 10,000 rows
-of ``tc_session_meta`` (a fifth of an import); a row there wins over the blob's.
+Sessions first received in a key bundle are stored as one encrypted blob per bundle, with
+their metadata (`bundle_blobs`). A session that later changes (a better or more trusted copy
+arrives) is written to ``tc_inbound_session``, its metadata to ``tc_session_meta``; both win
+over a blob on load.
 
 Our outbound Megolm session per room (``tc_outbound_session``: its pickle, counters and who
 it was shared with, sealed) survives restarts, so consecutive sends and CLI calls continue one
@@ -24,7 +21,8 @@ secrets (``tc_secret``) and small values (``tc_kv``). History sharing's records 
 module (`history_sharing.store`) on the same connection.
 
 A little over the usual length: every table here shares the one connection and its
-transactions with nio's own; the lazily read sessions are in `lazy_sessions`.
+transactions with nio's own; the lazily read sessions are in `lazy_sessions`, the key bundle
+blobs in `bundle_blobs`.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import vodozemac
 from nio.crypto import GroupSessionStore, InboundGroupSession
@@ -45,6 +43,7 @@ from peewee import SqliteDatabase
 
 from ..crypto.megolm import import_exported
 from ..crypto.symmetric import seal, store_subkey, unseal
+from .bundle_blobs import BundleBlobs, Entry
 from .lazy_sessions import LazyGroupSessionStore, MetaMap, Pending
 from .migrations import BUNDLE_BLOB_PURPOSE, Context, migrate
 from ..room_keys import Forwarder, Origin, SessionMeta
@@ -74,16 +73,13 @@ class AppStore(SqliteStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._account_id: int | None = None
-        self._blob_key = store_subkey(self.pickle_key, BUNDLE_BLOB_PURPOSE)
         self._megolm_key = derive_pickle_key(self.pickle_key)  # once, not once per session
         # nio's device trust (verified / blacklisted / ignored), asked for every decrypted event
         # and every device a room key goes to: kept in memory, forgotten on any change to trust or
         # to device keys (a key query).
         self._trust: dict[tuple[str, str, str, str, str], bool] = {}
-        # Sessions in key bundle blobs by room and session id, for rooms read one session at a time.
-        self._blob_index: dict[str, dict[str, Pending]] = {}
-        # Metadata of sessions in key bundle blobs that name who shared them, by room.
-        self._blob_metas: dict[str, dict[str, SessionMeta]] = {}
+        self._blobs = BundleBlobs(lambda: self.conn, store_subkey(self.pickle_key, BUNDLE_BLOB_PURPOSE),
+                                  self.open_exported)
         self._outbound_key = store_subkey(self.pickle_key, OUTBOUND_PURPOSE)
         migrate(self.database.connection(), ctx=Context(self.pickle_key))
 
@@ -193,7 +189,6 @@ class AppStore(SqliteStore):
         """A room's stored sessions, not unpickled yet: rows of the sessions table, then those
         only in key bundle blobs (a row holds a newer copy; of two blobs, the first wins)."""
         found: dict[str, Pending] = {}
-        self._blob_index.pop(room_id, None)  # the room's sessions are held from now on
         for session_id, sender_key, fp_key, pickle, chain in self.conn.execute(
             "SELECT session_id, sender_key, fp_key, pickle, forwarding_chain FROM tc_inbound_session "
             "WHERE room_id=?",
@@ -203,17 +198,9 @@ class AppStore(SqliteStore):
                 self._open_pickled, room_id, session_id, sender_key, fp_key, bytes(pickle),
                 tuple(chain.split()) if chain else (),
             )
-        for blob in self._bundle_blobs(room_id):
-            forwarder_key = blob.forwarder_key
-            for entry in blob.entries:
-                if len(entry) != 4:
-                    logger.error("a stored key bundle of %s has a damaged entry; skipped", room_id)
-                    continue
-                session_id, sender_key, ed25519, exported = entry
-                if session_id not in found:
-                    found[session_id] = Pending(
-                        self.open_exported, room_id, session_id, sender_key, ed25519, exported, (forwarder_key,)
-                    )
+        for session_id, pending in self._blobs.sessions(room_id).items():
+            found.setdefault(session_id, pending)
+        self._blobs.forget_sessions(room_id)  # the room's sessions are held from now on
         return list(found.values())
 
     def one_session(self, room_id: str, session_id: str) -> Pending | None:
@@ -228,10 +215,7 @@ class AppStore(SqliteStore):
             sender_key, fp_key, pickle, chain = row
             return Pending(self._open_pickled, room_id, session_id, sender_key, fp_key, bytes(pickle),
                            tuple(chain.split()) if chain else ())
-        index = self._blob_index.get(room_id)
-        if index is None:
-            index = self._index_room_blobs(room_id)[0]
-        return index.get(session_id)
+        return self._blobs.sessions(room_id).get(session_id)
 
     def rooms_with_sessions(self) -> set[str]:
         return {row[0] for row in self.conn.execute(
@@ -255,7 +239,7 @@ class AppStore(SqliteStore):
         return InboundGroupSession("", p.ed25519, p.sender_key, p.room_id, list(p.chain), session=inner)
 
     def save_bundle_sessions(
-        self, room_id: str, forwarder_key: str, entries: list[tuple[str, str, str, str]], created_at: float,
+        self, room_id: str, forwarder_key: str, entries: list[Entry], created_at: float,
         forwarder: Forwarder | None = None,
     ) -> None:
         """Store (session_id, sender_key, ed25519, exported_key) entries as one encrypted row.
@@ -268,67 +252,13 @@ class AppStore(SqliteStore):
             held = {sid for (sid,) in self.conn.execute(
                 "SELECT session_id FROM tc_session_meta WHERE room_id=?", (room_id,)
             )}
-            held.update(self._room_blob_metas(room_id))
+            held.update(self._blobs.metas(room_id))
             if held:
                 self.save_session_meta(
                     SessionMeta(room_id, sid, sender_key, True, Origin.BUNDLE, *forwarder, created_at)
                     for sid, sender_key, _, _ in entries if sid in held
                 )
-        self._blob_index.pop(room_id, None)
-        self._blob_metas.pop(room_id, None)
-        lines = "\n".join(" ".join(e) for e in entries).encode()
-        user, device, master_key = forwarder if forwarder is not None else (None, None, None)
-        self.conn.execute(
-            "INSERT INTO tc_bundle_sessions(room_id, forwarder_key, session_count, created_at, blob, "
-            "forwarder_user, forwarder_device, forwarder_master_key) VALUES (?,?,?,?,?,?,?,?)",
-            (room_id, forwarder_key, len(entries), created_at, seal(self._blob_key, lines, room_id.encode()),
-             user, device, master_key),
-        )
-
-    def _bundle_blobs(self, room_id: str | None = None) -> Iterator[_Blob]:
-        """Every stored key bundle blob, read and split into entries, oldest first; of one room
-        only, or of every room. A blob that cannot be read is logged and left out."""
-        columns = "room_id, forwarder_key, created_at, forwarder_user, forwarder_device, forwarder_master_key, blob"
-        if room_id is None:
-            rows = self.conn.execute(f"SELECT {columns} FROM tc_bundle_sessions ORDER BY id")
-        else:
-            rows = self.conn.execute(f"SELECT {columns} FROM tc_bundle_sessions WHERE room_id=? ORDER BY id",
-                                     (room_id,))
-        for room, forwarder_key, created_at, user, device, master_key, blob in rows.fetchall():
-            try:
-                lines = unseal(self._blob_key, bytes(blob), room.encode()).decode()
-            except Exception as exc:
-                logger.error("a stored key bundle of %s cannot be read: %s", room, exc)
-                continue
-            yield _Blob(
-                room, forwarder_key, created_at, Forwarder(user, device, master_key) if user else None,
-                [line.split(" ") for line in lines.split("\n") if line],
-            )
-
-    def _room_blob_metas(self, room_id: str) -> dict[str, SessionMeta]:
-        """Session id → metadata of the room's sessions in blobs that name who shared them."""
-        found = self._blob_metas.get(room_id)
-        return found if found is not None else self._index_room_blobs(room_id)[1]
-
-    def _index_room_blobs(self, room_id: str) -> tuple[dict[str, Pending], dict[str, SessionMeta]]:
-        """The room's blobs read once (decrypting in a room asks for a session and for its
-        metadata): its sessions not made yet, and the metadata of those in blobs that name who
-        shared them (of two blobs, the first wins, as for the sessions)."""
-        index: dict[str, Pending] = {}
-        metas: dict[str, SessionMeta] = {}
-        for blob in self._bundle_blobs(room_id):
-            forwarder = blob.forwarder  # (None: written before blobs named their sharer; rows hold it)
-            for entry in blob.entries:
-                if len(entry) != 4 or entry[0] in index:
-                    continue
-                session_id, sender_key, ed25519, exported = entry
-                index[session_id] = Pending(self.open_exported, room_id, session_id, sender_key, ed25519, exported,
-                                            (blob.forwarder_key,))
-                if forwarder is not None:
-                    metas[session_id] = SessionMeta(room_id, session_id, sender_key, True, Origin.BUNDLE,
-                                                    *forwarder, blob.created_at)
-        self._blob_index[room_id], self._blob_metas[room_id] = index, metas
-        return index, metas
+        self._blobs.add(room_id, forwarder_key, entries, created_at, forwarder)
 
     def save_inbound_group_session(self, session: InboundGroupSession) -> None:
         self.save_inbound_group_sessions([session])
@@ -362,7 +292,7 @@ class AppStore(SqliteStore):
             self.conn.execute("SELECT room_id, COUNT(*) FROM tc_inbound_session GROUP BY room_id").fetchall()
         )
         known = set(self.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall())
-        for blob in self._bundle_blobs():
+        for blob in self._blobs.read():
             extra = sum(1 for e in blob.entries if (blob.room_id, e[0]) not in known)
             counts[blob.room_id] = counts.get(blob.room_id, 0) + extra
         return counts
@@ -408,7 +338,7 @@ class AppStore(SqliteStore):
             "forwarder_device, forwarder_master_key, received_at FROM tc_session_meta WHERE room_id=?",
             (room_id,),
         ))}
-        for session_id, meta in self._room_blob_metas(room_id).items():
+        for session_id, meta in self._blobs.metas(room_id).items():
             found.setdefault(session_id, meta)
         return list(found.values())
 
@@ -421,7 +351,7 @@ class AppStore(SqliteStore):
         ).fetchone()
         if row is not None:
             return _meta_from_row(row)
-        return self._room_blob_metas(room_id).get(session_id)
+        return self._blobs.metas(room_id).get(session_id)
 
     def rooms_with_meta(self) -> set[str]:
         return {row[0] for row in self.conn.execute(
@@ -475,20 +405,16 @@ class AppStore(SqliteStore):
             key for key in self.conn.execute("SELECT room_id, session_id FROM tc_inbound_session").fetchall()
             if key not in backed_up
         )
-        for blob in self._bundle_blobs():
+        for blob in self._blobs.read():
             for entry in blob.entries:
                 if len(entry) == 4 and (blob.room_id, entry[0]) not in backed_up:
                     missing[(blob.room_id, entry[0])] = None
         return list(missing)
 
     def count_sessions_by_origin(self, origin: Origin) -> int:
+        if origin is Origin.BUNDLE:  # (with those whose metadata is their blob's)
+            return sum(meta.origin is origin for room in self.rooms_with_meta() for meta in self.room_session_meta(room))
         (count,) = self.conn.execute("SELECT COUNT(*) FROM tc_session_meta WHERE origin=?", (origin.value,)).fetchone()
-        if origin is Origin.BUNDLE:  # and those whose metadata is their blob's
-            rows = set(self.conn.execute("SELECT room_id, session_id FROM tc_session_meta").fetchall())
-            rooms = {room for (room,) in self.conn.execute(
-                "SELECT DISTINCT room_id FROM tc_bundle_sessions WHERE forwarder_user IS NOT NULL"
-            )}
-            count += sum(1 for room in rooms for sid in self._room_blob_metas(room) if (room, sid) not in rows)
         return int(count)
 
     # -- identities ------------------------------------------------------------------------
@@ -567,16 +493,6 @@ class AppStore(SqliteStore):
     def get_kv(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM tc_kv WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
-
-
-class _Blob(NamedTuple):
-    """One stored key bundle blob, read."""
-
-    room_id: str
-    forwarder_key: str
-    created_at: float
-    forwarder: Forwarder | None  # None: written before blobs named their sharer
-    entries: list[list[str]]  # [session id, sender key, ed25519, exported key]
 
 
 def _meta_from_row(row: tuple[Any, ...]) -> SessionMeta:
