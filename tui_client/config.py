@@ -9,7 +9,7 @@ directory in its place is reported and ignored (reading a FIFO would hang the cl
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,13 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from . import paths
+from .records import made, record
 
 HISTORY_VISIBILITIES = ("shared", "invited", "joined", "world_readable")
 NOTIFY_CHOICES = ("mentions", "all", "off")
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     default_profile: str = "default"
     log_level: str = "INFO"
@@ -57,7 +58,7 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class LoadedSettings:
     settings: Settings
     path: Path
@@ -96,7 +97,7 @@ def parse_settings(text: str) -> tuple[Settings, list[str]]:
         return Settings(), [f"not valid TOML ({exc}); using defaults"]
     except RecursionError:
         return Settings(), ["nested deeper than any settings file; using defaults"]
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(made(Settings))}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:

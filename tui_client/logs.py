@@ -12,13 +12,13 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from io import TextIOWrapper
 from pathlib import Path
 from types import TracebackType
 
 from . import paths
 from .safe_text import clean_log, one_line
+from .records import record
 
 _SECRET_PATTERNS = [
     # Authorization headers and access tokens in URLs or JSON.
@@ -98,7 +98,7 @@ def add_line_context(handler: logging.Handler) -> None:
     handler.addFilter(RedactingFilter())
 
 
-@dataclass(frozen=True)
+@record
 class LogLine:
     created: float
     level: str

@@ -44,6 +44,7 @@ from tui_client.engine.engine import Engine, EngineError
 from tui_client.engine.errors import StoreError
 from tui_client.engine.nio.migrations import LATEST, migrate
 from tui_client.engine.session import SessionFileError, SessionInfo, load_session, save_session
+from tui_client.records import made
 
 ROOM = "!room:localhost"
 MEGOLM = "m.megolm.v1.aes-sha2"
@@ -187,7 +188,7 @@ def _toml_value(value: object) -> str:
     return '""'
 
 
-FIELDS = [f.name for f in fields(Settings)]
+FIELDS = [f.name for f in fields(made(Settings))]
 toml_lines = st.one_of(
     st.builds(lambda k, v: f"{k} = {_toml_value(v)}", st.sampled_from(FIELDS),
               st.one_of(json_values(6), st.sampled_from(HUGE_INTS), st.sampled_from(["DEBUG", "shared", "f12"]))),

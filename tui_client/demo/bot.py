@@ -13,13 +13,13 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine.engine import Engine
 from ..engine.events import EngineEvent, TimelineItemsAdded
 from ..engine.models import TimelineItem
 from ..logs import PrivateRotatingFileHandler, add_line_context, set_log_context, setup_logging
+from ..records import record
 from .story import Demo
 from .windows import live_windows
 
@@ -28,7 +28,7 @@ logger = logging.getLogger("tui_client.demo.bot")
 CHECKLIST = "🚀 Launch checklist looks good to me."
 
 
-@dataclass(frozen=True)
+@record
 class BotFacts:
     """What Alice can see when she answers, so she never claims what did not happen."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..records import record
 from .cast import ROOM_NAME
 
 # Where a selected timeline item stands, as far as the story goes.
@@ -23,7 +24,7 @@ OTHER = "other"
 QUIET = "Alice went quiet (her bot stopped; see bot.log)."
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """What the demo app sees, reduced to what the story needs."""
 
@@ -47,7 +48,7 @@ class Facts:
     bot_alive: bool | None = None  # Alice's bot runs (None: not known)
 
 
-@dataclass(frozen=True)
+@record
 class Hint:
     step: str
     text: str

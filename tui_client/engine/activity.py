@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nio.events import ReceiptEvent, TypingNoticeEvent
 
+from ..records import record
 from .events import EngineEvent, ReceiptsChanged, TypingChanged
 from .models import TimelineItem
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_TYPING = 20  # names; a room cannot flood the line with thousands
 
 
-@dataclass(frozen=True)
+@record
 class ReadPoint:
     """A member's latest read receipt: the event and when they read it (ms)."""
 

@@ -10,12 +10,12 @@ import datetime as dt
 import os
 import platform
 import sys
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, paths
+from ..records import record
 from .history_sharing.records import AcceptState
 from .models import (
     SyncState,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .timeline.timelines import Timelines
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """What the views read: the logged-in client and the parts that know about it."""
 

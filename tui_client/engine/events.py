@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..records import record
 from .models import BackupStatus, Invite, OwnTrust, RoomSummary, SyncState, TimelineItem, VerificationInfo
 
 
-@dataclass(frozen=True)
+@record
 class EngineEvent:
     pass
 
 
-@dataclass(frozen=True)
+@record
 class RoomsChanged(EngineEvent):
     rooms: tuple[RoomSummary, ...]
     invites: tuple[Invite, ...]
 
 
-@dataclass(frozen=True)
+@record
 class InviteReceived(EngineEvent):
     invite: Invite
 
 
-@dataclass(frozen=True)
+@record
 class TimelineReset(EngineEvent):
     """The live timeline of a room had a gap; what was shown is stale. Re-read it."""
 
     room_id: str
 
 
-@dataclass(frozen=True)
+@record
 class TimelineItemsAdded(EngineEvent):
     room_id: str
     items: tuple[TimelineItem, ...]
     at_start: bool = False  # True for back-pagination
 
 
-@dataclass(frozen=True)
+@record
 class TimelineItemUpdated(EngineEvent):
     """An item changed in place, e.g. it decrypted once its key arrived."""
 
@@ -45,7 +44,7 @@ class TimelineItemUpdated(EngineEvent):
     item: TimelineItem
 
 
-@dataclass(frozen=True)
+@record
 class TimelineItemsRemoved(EngineEvent):
     """Items that turned out not to be messages of their own (an undecryptable event that
     decrypted into an edit or a reaction, now folded into its target)."""
@@ -54,7 +53,7 @@ class TimelineItemsRemoved(EngineEvent):
     event_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class TypingChanged(EngineEvent):
     """Who is typing in a room now (display names, without us)."""
 
@@ -62,7 +61,7 @@ class TypingChanged(EngineEvent):
     names: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class ReceiptsChanged(EngineEvent):
     """Read receipts of others moved: for each shown event, who read up to it (display names)."""
 
@@ -70,7 +69,7 @@ class ReceiptsChanged(EngineEvent):
     receipts: tuple[tuple[str, tuple[str, ...]], ...]
 
 
-@dataclass(frozen=True)
+@record
 class Notification(EngineEvent):
     """A new message the user's push rules say to notify about (in a live sync, not ours).
 
@@ -84,7 +83,7 @@ class Notification(EngineEvent):
     sound: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class TransferProgress(EngineEvent):
     """A file going up or coming down: `done` of `total` bytes (total None when unknown)."""
 
@@ -96,18 +95,18 @@ class TransferProgress(EngineEvent):
     upload: bool
 
 
-@dataclass(frozen=True)
+@record
 class SyncStateChanged(EngineEvent):
     state: SyncState
 
 
-@dataclass(frozen=True)
+@record
 class EngineErrorEvent(EngineEvent):
     message: str
     detail: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Notice(EngineEvent):
     """Something a user should see once (a bundle imported, a bundle refused, …)."""
 
@@ -116,7 +115,7 @@ class Notice(EngineEvent):
     level: str = "information"  # "information" | "warning" | "error"
 
 
-@dataclass(frozen=True)
+@record
 class IdentityChanged(EngineEvent):
     """Someone's master key is not the one we pinned: their identity was reset (or replaced)."""
 
@@ -125,21 +124,21 @@ class IdentityChanged(EngineEvent):
     new_master_key: str
 
 
-@dataclass(frozen=True)
+@record
 class OwnTrustChanged(EngineEvent):
     """Whether this device is verified by our own cross-signing identity changed."""
 
     trust: OwnTrust
 
 
-@dataclass(frozen=True)
+@record
 class BackupChanged(EngineEvent):
     """The key backup's state or a restore's progress changed (at most a few times a second)."""
 
     status: BackupStatus
 
 
-@dataclass(frozen=True)
+@record
 class VerificationChanged(EngineEvent):
     """An emoji verification began (ours or theirs), moved on, or ended."""
 

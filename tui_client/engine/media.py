@@ -13,10 +13,10 @@ import io
 import mimetypes
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..records import record
 from .crypto.attachments import AttachmentError, check_file_info, minimal_file_info, parse_mxc
 
 MEDIA_MSGTYPES = ("m.image", "m.file", "m.audio", "m.video")
@@ -24,7 +24,7 @@ THUMBNAIL_SIZE = (800, 600)  # as Element: images larger than this get a thumbna
 MAX_NAME_BYTES = 200
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """Where bytes are: an mxc URL, and for an encrypted file its checked description."""
 
@@ -36,7 +36,7 @@ class Source:
         return self.file is not None
 
 
-@dataclass(frozen=True)
+@record
 class Media:
     msgtype: str
     name: str
@@ -146,7 +146,7 @@ def msgtype_for(mimetype: str) -> str:
     return "m.image" if mimetype.startswith("image/") else "m.file"
 
 
-@dataclass(frozen=True)
+@record
 class ImageFacts:
     width: int
     height: int

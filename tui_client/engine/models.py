@@ -8,8 +8,10 @@ contract stays one list to read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
+
+from ..records import record
 
 
 class Decryption(str, Enum):
@@ -26,7 +28,7 @@ class IdentityState(str, Enum):
     OWN = "own"
 
 
-@dataclass(frozen=True)
+@record
 class KeyProvenance:
     """Who gave us the key that decrypted a message, when it was not its sender."""
 
@@ -73,7 +75,7 @@ class KeyProvenance:
         )
 
 
-@dataclass(frozen=True)
+@record
 class Reaction:
     """One reaction key on a message and who reacted with it (first reaction first)."""
 
@@ -86,7 +88,7 @@ class Reaction:
         return len(self.senders)
 
 
-@dataclass(frozen=True)
+@record
 class EditVersion:
     """One version of an edited message (event details list them, newest last)."""
 
@@ -96,7 +98,7 @@ class EditVersion:
     provenance: KeyProvenance | None = None
 
 
-@dataclass(frozen=True)
+@record
 class ReplyPreview:
     """What a reply quotes: the replied-to message's sender and a one-line snippet."""
 
@@ -107,7 +109,7 @@ class ReplyPreview:
     snippet: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class ThreadSummary:
     """On a thread's root: how many replies it has and the latest one."""
 
@@ -117,7 +119,7 @@ class ThreadSummary:
     latest_snippet: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Attachment:
     name: str | None
     mimetype: str | None
@@ -126,14 +128,14 @@ class Attachment:
     url: str | None = None  # mxc:// (plain) or the encrypted file's url
 
 
-@dataclass(frozen=True)
+@record
 class PollAnswer:
     id: str
     text: str
     voters: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Poll:
     question: str
     answers: tuple[PollAnswer, ...]
@@ -146,13 +148,13 @@ class Poll:
         return tuple(a.id for a in self.answers if user_id in a.voters)
 
 
-@dataclass(frozen=True)
+@record
 class Location:
     description: str | None
     geo_uri: str | None
 
 
-@dataclass(frozen=True)
+@record
 class TimelineItem:
     event_id: str
     room_id: str
@@ -222,7 +224,7 @@ class TimelineItem:
         return next((r for r in self.reactions if r.key == key), None)
 
 
-@dataclass(frozen=True)
+@record
 class Member:
     user_id: str
     display_name: str | None
@@ -233,7 +235,7 @@ class Member:
         return self.display_name or self.user_id
 
 
-@dataclass(frozen=True)
+@record
 class BundleSummary:
     """A key bundle from the inviter, as an invite or the inspector shows it."""
 
@@ -272,7 +274,7 @@ class BundleSummary:
         return f"{sender_name} shared keys for earlier messages"
 
 
-@dataclass(frozen=True)
+@record
 class SpaceChild:
     """A room a space lists, joined or not (what the server's hierarchy told us of it)."""
 
@@ -285,7 +287,7 @@ class SpaceChild:
     via: tuple[str, ...] = ()  # servers to join it through
 
 
-@dataclass(frozen=True)
+@record
 class RoomSummary:
     room_id: str
     name: str
@@ -322,7 +324,7 @@ def listing_order(summary: RoomSummary, newest_ts: int = 0) -> tuple[int, str]:
     return -max(summary.last_active, newest_ts), summary.name.lower()
 
 
-@dataclass(frozen=True)
+@record
 class Invite:
     room_id: str
     name: str
@@ -347,7 +349,7 @@ class SyncPhase(str, Enum):
     LOGGED_OUT = "logged_out"
 
 
-@dataclass(frozen=True)
+@record
 class SyncState:
     state: SyncPhase
     detail: str | None = None
@@ -355,7 +357,7 @@ class SyncState:
     since: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Whoami:
     user_id: str
     device_id: str
@@ -365,7 +367,7 @@ class Whoami:
     extra: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class SessionReport:
     """One Megolm session as the crypto inspector shows it."""
 
@@ -382,7 +384,7 @@ class SessionReport:
     received_at: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class WithheldReport:
     session_id: str
     code: str
@@ -394,7 +396,7 @@ class WithheldReport:
     received_at: float
 
 
-@dataclass(frozen=True)
+@record
 class DeviceReport:
     device_id: str
     display_name: str
@@ -402,7 +404,7 @@ class DeviceReport:
     ed25519: str | None
 
 
-@dataclass(frozen=True)
+@record
 class MemberReport:
     user_id: str
     display_name: str | None
@@ -412,7 +414,7 @@ class MemberReport:
     devices: tuple[DeviceReport, ...]
 
 
-@dataclass(frozen=True)
+@record
 class RoomInspection:
     room_id: str
     name: str
@@ -427,7 +429,7 @@ class RoomInspection:
     prediction: PredictionCheck | None = None
 
 
-@dataclass(frozen=True)
+@record
 class PredictionCheck:
     """Our inviter predicted what we would read of the room's earlier messages: how it went."""
 
@@ -452,7 +454,7 @@ class PredictionCheck:
         return line
 
 
-@dataclass(frozen=True)
+@record
 class EventDetails:
     event_id: str
     room_id: str
@@ -472,7 +474,7 @@ class EventDetails:
 # -- identities and trust (cross-signing) -------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class OwnTrust:
     identity_exists: bool  # the account has a published master key
     device_verified: bool  # our device carries a valid signature of that identity
@@ -489,7 +491,7 @@ class OwnTrust:
         return "no identity"
 
 
-@dataclass(frozen=True)
+@record
 class IdentityInfo:
     user_id: str
     state: IdentityState
@@ -498,7 +500,7 @@ class IdentityInfo:
     changed_at: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class DeviceInfo:
     user_id: str
     device_id: str
@@ -528,7 +530,7 @@ class VerificationPhase(str, Enum):
         return self in (VerificationPhase.DONE, VerificationPhase.CANCELLED)
 
 
-@dataclass(frozen=True)
+@record
 class VerificationInfo:
     """One emoji verification, as front ends show it."""
 
@@ -564,7 +566,7 @@ class VerificationInfo:
 # -- history sharing, as front ends see it -----------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class SharePreview:
     shareable: bool
     reason: str  # why not, or what will be shared
@@ -573,7 +575,7 @@ class SharePreview:
     warning: str | None = None  # e.g. "this user may not exist"
 
 
-@dataclass(frozen=True)
+@record
 class ShareResult:
     shared: bool
     reason: str
@@ -582,7 +584,7 @@ class ShareResult:
     devices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class ImportResult:
     state: str  # "imported" | "rejected" | "held" | "waiting" | "retrying" | "expired" | "nothing"
     detail: str
@@ -591,7 +593,7 @@ class ImportResult:
     withheld_count: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class EventPrediction:
     """Whether an invitee will be able to read one earlier message, and why not."""
 
@@ -601,7 +603,7 @@ class EventPrediction:
     code: str  # history_sharing.prediction.Why
 
 
-@dataclass(frozen=True)
+@record
 class SharePrediction:
     """What an invitee will read of the messages we have loaded, message by message."""
 
@@ -657,7 +659,7 @@ class BackupState(str, Enum):
     ERROR = "error"  # the server's answer was unusable, or it could not be reached
 
 
-@dataclass(frozen=True)
+@record
 class BackupRestore:
     """A restore from the key backup: running, or the last one this run."""
 
@@ -670,7 +672,7 @@ class BackupRestore:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class BackupStatus:
     """The server-side key backup as this device sees it (`backup status`)."""
 
@@ -684,7 +686,7 @@ class BackupStatus:
     restore: BackupRestore | None = None
 
 
-@dataclass(frozen=True)
+@record
 class RestoreResult:
     total: int
     imported: int

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
+from ..records import record
+
 # The spelling of MSC4268's flag that Element's Rust crypto reads today (it also reads
 # "m.shared_history"); the only one we write: rust-sdk rejects an m.room_key carrying two
 # aliases of the flag. We read all three.
@@ -45,7 +47,7 @@ class Origin(str, Enum):
         return {Origin.OWN: 3, Origin.DIRECT: 2}.get(self, 1)
 
 
-@dataclass(frozen=True)
+@record
 class CopyFacts:
     """One copy of a session (same room and session id) as the merge sees it."""
 
@@ -63,7 +65,7 @@ class MergeAction(str, Enum):
     REPLACE = "replace"  # the old copy is not the creator's session: drop it, take the new one
 
 
-@dataclass(frozen=True)
+@record
 class MergeDecision:
     action: MergeAction
     reason: str

@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ..fsutil import write_private_file
 from ..paths import read_regular_file
+from ..records import made, record
 from .errors import SessionFileError as SessionFileError  # (defined with the other errors, for front ends)
 
 SESSION_FILE = "session.json"
 
 
-@dataclass(frozen=True)
+@record
 class SessionInfo:
     homeserver: str
     user_id: str
@@ -53,7 +54,7 @@ def load_session(profile_dir: Path) -> SessionInfo | None:
     if not isinstance(raw, dict):
         raise SessionFileError(f"the saved session {path} is not a JSON object")
     try:
-        info = SessionInfo(**{k: raw[k] for k in SessionInfo.__dataclass_fields__})
+        info = SessionInfo(**{k: raw[k] for k in made(SessionInfo).__dataclass_fields__})
     except (KeyError, TypeError) as exc:
         raise SessionFileError(f"the saved session {path} is incomplete ({exc})") from exc
     if not all(isinstance(v, str) and v for v in asdict(info).values()):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..records import record
 from .directs import ROOM_ID
 from .models import SpaceChild
 
@@ -27,7 +27,7 @@ MAX_TEXT = 500  # characters of a name or topic kept
 MAX_VIA = 10
 
 
-@dataclass(frozen=True)
+@record
 class ChildInfo:
     """What the hierarchy says about one child of a space."""
 

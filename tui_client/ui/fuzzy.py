@@ -9,10 +9,10 @@ built, so a keystroke costs one pass over 1,000 rooms in a few milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class Candidate:
     key: str  # what choosing it selects (a room id, "invite:" + id)
     label: str  # shown
@@ -21,7 +21,7 @@ class Candidate:
     kind: str = "room"  # "room" | "dm" | "space" | "invite"
 
 
-@dataclass(frozen=True)
+@record
 class Match:
     candidate: Candidate
     score: float

@@ -9,10 +9,11 @@ can list them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class _Bound:
     action_id: str
     where: str  # the help screen's label, e.g. "everywhere", "room list"

@@ -17,9 +17,9 @@ list each other cannot loop.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from ..engine.models import Invite, RoomSummary, SpaceChild
+from ..records import record
 
 INVITE_PREFIX = "invite:"
 JOIN_PREFIX = "join:"
@@ -27,7 +27,7 @@ HEADER_PREFIX = "header:"
 MAX_DEPTH = 6  # deeper spaces are shown flat at this depth
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One line (or block) of the room list."""
 

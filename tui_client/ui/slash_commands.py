@@ -7,9 +7,9 @@ starting with "//" sends the rest literally ("//shrug" sends "/shrug").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..config import HISTORY_VISIBILITIES
+from ..records import record
 
 USER_ID = re.compile(r"^@[^:\s]+:\S+$")
 ROOM_REF = re.compile(r"^[#!][^:\s]+:\S+$")
@@ -19,43 +19,43 @@ class CommandError(ValueError):
     """The text looks like a command but cannot be run; the message is for the user."""
 
 
-@dataclass(frozen=True)
+@record
 class SendText:
     text: str
     emote: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class InviteUser:
     user_id: str
 
 
-@dataclass(frozen=True)
+@record
 class DirectChat:
     user_id: str
 
 
-@dataclass(frozen=True)
+@record
 class SendFile:
     path: str
 
 
-@dataclass(frozen=True)
+@record
 class JoinRoom:
     room: str
 
 
-@dataclass(frozen=True)
+@record
 class LeaveRoom:
     pass
 
 
-@dataclass(frozen=True)
+@record
 class SetVisibility:
     visibility: str
 
 
-@dataclass(frozen=True)
+@record
 class CommandHelp:
     pass
 

@@ -27,8 +27,9 @@ import threading
 import time
 import tty
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
+
+from ..records import record
 
 TIMEOUT = 0.1  # seconds to wait for the terminal's answers (what textual-image waits per question)
 DEFAULT_CELL = (10, 20)  # (width, height) in pixels: a VT340's, textual-image's fallback too
@@ -40,7 +41,7 @@ _TGP_ANSWER = re.compile(rb"\x1b_Gi=31;OK\x1b\\")
 _DA1_ANSWER = re.compile(rb"\x1b\[\?([\d;]*)c")
 
 
-@dataclass(frozen=True)
+@record
 class Graphics:
     protocol: str  # "sixel", "tgp" (kitty's) or "halfcell" (coloured half cells: any terminal)
     cell: tuple[int, int]  # (width, height) of a cell in pixels

@@ -7,11 +7,12 @@ same on every machine, and nothing here reads the clock ("today"/"yesterday" wou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
+from ..records import record
 
-@dataclass(frozen=True)
+
+@record
 class TimeFormatter:
     tz: tzinfo | None = None  # None: the local time zone
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import vodozemac
 
+from ...records import record
 from ..room_keys import SHARED_HISTORY_SEND_KEY, shared_history_flag
 from .canonical import b64decode, b64encode
 from .key_export import MEGOLM, ExportedKey
@@ -104,7 +104,7 @@ def _curve25519(value: object, what: str) -> bytes:
 # -- the backup version ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class BackupInfo:
     """One backup version as ``GET /room_keys/version`` describes it."""
 
@@ -154,7 +154,7 @@ def new_auth_data(key: bytes) -> dict[str, Any]:
     return {"public_key": public_key_of(key)}
 
 
-@dataclass(frozen=True)
+@record
 class BackupTrust:
     """Whether we may use a backup: to restore we need its private key; to add keys to it, its
     private key or a signature of its ``auth_data`` by a key we trust."""
@@ -328,7 +328,7 @@ def valid_session_id(session_id: object) -> bool:
         return False
 
 
-@dataclass(frozen=True)
+@record
 class BackupEntry:
     room_id: str
     session_id: str

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ...records import record
 from .canonical import b64decode, b64encode, canonical_json
 from .signing import Ed25519Key, is_valid_public_key, sign_json, verify_json
 
@@ -77,7 +78,7 @@ def _key_object(user_id: str, usage: str, key: Ed25519Key) -> dict[str, Any]:
     return {"user_id": user_id, "usage": [usage], "keys": {"ed25519:" + public: public}}
 
 
-@dataclass(frozen=True)
+@record
 class CrossSigningPrivateKeys:
     """Our three private cross-signing keys.
 
@@ -193,7 +194,7 @@ class CrossSigningPrivateKeys:
             raise CrossSigningError(f"master key cannot be signed: {exc}") from None
 
 
-@dataclass(frozen=True)
+@record
 class CrossSigningPublicKey:
     """One validated cross-signing key object from the server."""
 
@@ -203,7 +204,7 @@ class CrossSigningPublicKey:
     raw: dict[str, Any] = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@record
 class UserIdentity:
     """A user's cross-signing identity with the MSK -> SSK/USK signatures checked.
 

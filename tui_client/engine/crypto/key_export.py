@@ -13,9 +13,9 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from ...records import record
 from ..room_keys import SHARED_HISTORY_SEND_KEY, shared_history_flag
 from .symmetric import aes_ctr, hmac_sha256, pbkdf2_sha512, same
 
@@ -31,7 +31,7 @@ class KeyExportError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class ExportedKey:
     room_id: str
     sender_key: str

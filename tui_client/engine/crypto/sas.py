@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Any
 
 import vodozemac
 
+from ...records import record
 from .canonical import b64encode, canonical_json
 
 __all__ = [
@@ -97,7 +97,7 @@ def emoji_for(indices: list[int]) -> tuple[tuple[str, str], ...]:
     return tuple(EMOJI[i] for i in indices)
 
 
-@dataclass(frozen=True)
+@record
 class ShortAuthString:
     emoji: tuple[tuple[str, str], ...]  # seven (symbol, name)
     decimals: tuple[int, int, int]

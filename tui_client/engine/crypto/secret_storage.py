@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ...records import record
 from .canonical import b64decode, b64encode
 from .symmetric import aes_ctr, hkdf_sha256, hmac_sha256, pbkdf2_sha512, same
 
@@ -348,7 +349,7 @@ def _has_check_values(description: Mapping[str, Any]) -> bool:
     return description.get("iv") is not None or description.get("mac") is not None
 
 
-@dataclass(frozen=True)
+@record
 class UnlockedCrossSigningSeeds:
     """Ed25519 seeds of our cross-signing keys, from secret storage.
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ...records import record
 from .. import json_slices
 
 BUNDLE_EVENT_TYPE = "m.room_key_bundle"
@@ -108,7 +108,7 @@ class WithheldEntry(NamedTuple):
         return self.code in HISTORY_NOT_SHARED_CODES
 
 
-@dataclass(frozen=True)
+@record
 class ParsedBundle:
     room_keys: tuple[HistoricKey, ...]  # only those for the expected room
     withheld: tuple[WithheldEntry, ...]  # only those for the expected room, one per session

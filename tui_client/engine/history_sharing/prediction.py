@@ -10,9 +10,9 @@ room's history visibility when it was sent). Everything else says why not.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 
+from ...records import record
 from ..models import EventPrediction, SharePrediction, SharePreview
 from .bundle import HISTORY_NOT_SHARED_CODES
 from .records import WithheldRecord
@@ -30,7 +30,7 @@ class Why(str, Enum):
     NEVER_HAD = "never_had"  # we never had its key
 
 
-@dataclass(frozen=True)
+@record
 class EventFacts:
     """One message as the prediction needs it."""
 

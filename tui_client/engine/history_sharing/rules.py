@@ -18,10 +18,10 @@ Megolm session wins when one arrives again is decided in `engine.room_keys`, for
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
+from ...records import record
 from ..crypto.attachments import check_file_info
 from ..crypto.cross_signing import check_sender_device_keys
 from .bundle import MAX_ROOM_KEYS, MAX_WITHHELD, WithheldEntry, not_shared_entry
@@ -47,7 +47,7 @@ class SessionFacts(NamedTuple):
     shareable: bool
 
 
-@dataclass(frozen=True)
+@record
 class BundlePlan:
     keys: tuple[SessionFacts, ...]  # exported at their first known index
     withheld: tuple[WithheldEntry, ...]  # ours (not shareable) first, then passed on
@@ -73,23 +73,23 @@ def plan_bundle(
             keys.append(s)
         else:
             withheld.append(not_shared_entry(room_id, s.session_id, s.sender_key, our_device_id))
-    for record in received_withheld:
-        entry = record.entry()
-        if record.room_id == room_id and entry.not_shared and record.session_id not in listed:
-            listed.add(record.session_id)
+    for withheld_record in received_withheld:
+        entry = withheld_record.entry()
+        if withheld_record.room_id == room_id and entry.not_shared and withheld_record.session_id not in listed:
+            listed.add(withheld_record.session_id)
             withheld.append(entry)
     capped = max(0, len(keys) - MAX_ROOM_KEYS) + max(0, len(withheld) - MAX_WITHHELD)
     return BundlePlan(tuple(keys[:MAX_ROOM_KEYS]), tuple(withheld[:MAX_WITHHELD]), capped)
 
 
-@dataclass(frozen=True)
+@record
 class RoomFacts:
     joined: bool
     encrypted: bool
     history_visibility: str | None
 
 
-@dataclass(frozen=True)
+@record
 class InviteeFacts:
     """What we know of the person about to be invited (after a key query)."""
 
@@ -161,7 +161,7 @@ def count_opened_messages(items: Iterable[tuple[str | None, bool]], shared_sessi
 # -- an announcement arrives ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Announcement:
     room_id: str
     file: dict[str, Any]
@@ -215,7 +215,7 @@ class AcceptAction(str, Enum):
     DONE = "done"  # the bundle for this acceptance was already handled
 
 
-@dataclass(frozen=True)
+@record
 class AcceptDecision:
     action: AcceptAction
     reason: str

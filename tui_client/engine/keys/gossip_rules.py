@@ -17,11 +17,11 @@ Each function returns ``None`` when the answer is yes, else the reason why not (
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import vodozemac
 
+from ...records import record
 from ..crypto.canonical import b64decode
 from ..crypto.secret_storage import MASTER_SECRET, SELF_SIGNING_SECRET, USER_SIGNING_SECRET
 
@@ -37,7 +37,7 @@ def _text(value: Any, limit: int = 255) -> str | None:
     return value if isinstance(value, str) and value and len(value) <= limit else None
 
 
-@dataclass(frozen=True)
+@record
 class DeviceFacts:
     """What we know of the device something came from (or is for)."""
 
@@ -91,7 +91,7 @@ def key_request_refusal(own_user: str, own_device: str, requester: DeviceFacts) 
 # -- secrets ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class SecretRequest:
     name: str
     request_id: str
@@ -146,7 +146,7 @@ def decode_secret(value: Any) -> bytes | None:
     return data if len(data) == 32 else None
 
 
-@dataclass(frozen=True)
+@record
 class ReceivedSecret:
     name: str
     request_id: str

@@ -29,10 +29,10 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 
+from ...records import record
 from ..crypto.symmetric import seal, store_subkey, unseal
 from ..errors import StoreError
 
@@ -127,7 +127,7 @@ CREATE TABLE IF NOT EXISTS tc_kv (
 """
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """What a migration may need besides the connection."""
 

@@ -50,6 +50,7 @@ from nio.events import BadEvent, ForwardedRoomKeyEvent, UnknownBadEvent
 from nio.exceptions import EncryptionError
 from unpaddedbase64 import encode_base64
 
+from ...records import record
 from ..history_sharing.bundle import BUNDLE_EVENT_TYPES
 from ..history_sharing.rules import SHAREABLE_VISIBILITIES
 from ..room_keys import (
@@ -100,7 +101,7 @@ def _refuse_key_request(*args: Any) -> str | None:
     return "this client does not answer key requests here"
 
 
-@dataclass(frozen=True)
+@record
 class OlmHooks:
     """How the Olm machine (and the client around it) learns from and tells the engine."""
 
@@ -121,7 +122,7 @@ class OlmHooks:
     legacy_no_shared_history: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class MergeOutcome:
     """What happened to one offered copy of a session."""
 
@@ -150,7 +151,7 @@ def changed(outcomes: Iterable[MergeOutcome]) -> tuple[list[InboundGroupSession 
     return [o.session for o in kept], [o.meta for o in kept]  # type: ignore[misc]
 
 
-@dataclass(frozen=True)
+@record
 class DecryptedOlmEvent:
     """An Olm-decrypted to-device event of a type nio does not handle itself."""
 

@@ -32,7 +32,6 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import vodozemac
@@ -41,6 +40,7 @@ from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 from peewee import SqliteDatabase
 
+from ...records import record
 from ..crypto.megolm import import_exported
 from ..crypto.symmetric import seal, store_subkey, unseal
 from .bundle_blobs import BundleBlobs, Entry
@@ -54,7 +54,7 @@ OUTBOUND_PURPOSE = "outbound megolm session"
 WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 
-@dataclass(frozen=True)
+@record
 class StoredIdentity:
     user_id: str
     keys: dict[str, Any]  # {"master_key": ..., "self_signing_key": ..., "user_signing_key": ...}

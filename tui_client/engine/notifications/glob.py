@@ -19,8 +19,9 @@ so one left-to-right pass decides the match.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from ...records import record
 
 MAX_PATTERN = 1000  # characters; longer patterns never match (no real rule is this long)
 
@@ -29,7 +30,7 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-@dataclass(frozen=True)
+@record
 class _Glob:
     segments: tuple[re.Pattern[str], ...]  # at least one; empty segments where stars are at the ends
     lengths: tuple[int, ...]

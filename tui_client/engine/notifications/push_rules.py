@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import Any
 
+from ...records import record
 from .glob import matches_whole, matches_words
 
 KINDS = ("override", "content", "room", "sender", "underride")
@@ -41,7 +42,7 @@ MAX_CONDITIONS = 20  # per rule
 LEGACY_MENTION_RULES = frozenset({".m.rule.contains_display_name", ".m.rule.contains_user_name", ".m.rule.roomnotif"})
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     rule_id: str
     kind: str
@@ -50,12 +51,12 @@ class Rule:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class Ruleset:
     rules: tuple[Rule, ...]  # in evaluation order (override, content, room, sender, underride)
 
 
-@dataclass(frozen=True)
+@record
 class PushContext:
     """What the rules need to know about the room and the user, besides the event."""
 
@@ -66,7 +67,7 @@ class PushContext:
     notification_levels: Mapping[str, int] = field(default_factory=dict)  # power_levels.notifications
 
 
-@dataclass(frozen=True)
+@record
 class PushActions:
     notify: bool = False
     highlight: bool = False

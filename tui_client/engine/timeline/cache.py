@@ -19,10 +19,10 @@ import json
 import logging
 import sqlite3
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ...records import record
 from ..crypto.symmetric import seal, store_subkey, unseal
 from ..models import RoomSummary, listing_order
 from .codec import CodecError, decode, encode
@@ -42,7 +42,7 @@ class Database(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
-@dataclass(frozen=True)
+@record
 class CacheRow:
     """What to write for one room: its summary, its timeline's events (None: keep the cached
     ones), whether they reach the room's start, and when its newest event was sent."""
@@ -53,7 +53,7 @@ class CacheRow:
     last_ts: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class CachedRoom:
     """A room as the cache has it; its timeline stays sealed until `TimelineCache.timeline`."""
 
@@ -188,7 +188,7 @@ class TimelineCache:
         self.forget(room_id)
 
 
-@dataclass(frozen=True)
+@record
 class _Reader:
     """A read-only connection where a `Database` is expected (for `room_list`, which never writes)."""
 

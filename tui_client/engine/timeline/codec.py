@@ -16,6 +16,8 @@ from enum import Enum
 from functools import cache
 from typing import Any, TypeVar, Union
 
+from ...records import made
+
 T = TypeVar("T")
 
 
@@ -31,7 +33,7 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
     """The fields of a dataclass type, None for any other type (asked once per type: the
     cache after a first sync encodes ~50,000 values, and `dataclasses.fields` per value was
     most of its time)."""
-    if dataclasses.is_dataclass(cls):
+    if dataclasses.is_dataclass(made(cls)):
         return tuple(f.name for f in dataclasses.fields(cls))
     return None
 
@@ -62,7 +64,7 @@ def encode(value: Any) -> Any:
 def _shape(tp: Any) -> tuple[Any, tuple[Any, ...], bool]:
     """A type hint's origin and arguments, and whether it is a dataclass (asked once per hint:
     the room list read before the first frame decodes ~2,600 values)."""
-    return typing.get_origin(tp), typing.get_args(tp), isinstance(tp, type) and dataclasses.is_dataclass(tp)
+    return typing.get_origin(tp), typing.get_args(tp), isinstance(tp, type) and dataclasses.is_dataclass(made(tp))
 
 
 @cache

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from ...records import record
 from ..models import Attachment, Location, Poll, PollAnswer
 
 REPLACE = "m.replace"
@@ -38,7 +38,7 @@ MAX_POLL_ANSWERS = 20  # MSC3381's limit; more are ignored
 MAX_ID_LENGTH = 255  # the spec's limit for event ids
 
 
-@dataclass(frozen=True)
+@record
 class ContentView:
     """What a timeline shows of one piece of content."""
 
@@ -51,7 +51,7 @@ class ContentView:
     location: Location | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Relation:
     """An event's `m.relates_to`, checked for shape."""
 

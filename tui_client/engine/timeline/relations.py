@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from ...records import record
 from ..models import (
     Decryption,
     EditVersion,
@@ -71,14 +72,14 @@ SNIPPET_LENGTH = 80
 MAX_PENDING = 2000  # relations whose target we have not seen, per room (the oldest go first)
 
 
-@dataclass(frozen=True)
+@record
 class Redaction:
     by: str
     reason: str | None = None
     event_id: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class EventFacts:
     """What one event says, as far as we could read it."""
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,10 +11,11 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
+from ...records import record
 from ..describe import HISTORY_VISIBILITIES, visibility_line
 
 
-@dataclass(frozen=True)
+@record
 class CreateRoomRequest:
     name: str
     encrypted: bool

@@ -8,17 +8,16 @@ WezTerm, foot and recent iTerm2 report shift+enter through the kitty keyboard pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
 from ...engine.models import TimelineItem
+from ...records import record
 
 
-@dataclass(frozen=True)
+@record
 class ComposerContext:
     """What the composer's text will be: a reply to `item`, or its new text (an edit)."""
 

@@ -12,7 +12,6 @@ width left or cut with an ellipsis, aligned left or right.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
@@ -24,8 +23,10 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions, RulesMap, Visual
 
+from ...records import record
 
-@dataclass(frozen=True)
+
+@record
 class Row:
     content: Content
     indent: int = 0  # cells before each line of the row

@@ -10,12 +10,13 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import vodozemac
 
 from ....config import Settings
+from ....records import record
 from ...crypto.backup import BackupEntry, BackupError, BackupInfo, Decryptor, iter_room, iter_rooms
 from ...crypto.key_export import ExportedKey
 from ...crypto.megolm import MegolmKeyError, import_exported
@@ -42,7 +43,7 @@ SHARE_INTERVAL = 10.0  # nor before sharing its history, within this many
 MAX_LOGGED_FAILURES = 20  # per restore; the rest are counted
 
 
-@dataclass(frozen=True)
+@record
 class _Decoded:
     key: ExportedKey
     inner: vodozemac.InboundGroupSession

@@ -10,9 +10,10 @@ import logging
 import os
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ....records import record
 from ...crypto.cross_signing import CrossSigningPrivateKeys, private_seeds_match
 from ...crypto.secret_storage import (
     DEFAULT_KEY_EVENT,
@@ -34,7 +35,7 @@ from .own import IdentityError, OwnIdentity
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@record
 class StoredSecrets:
     """Other secrets read from secret storage while verifying (e.g. the key backup's key):
     their values, and why those that are there could not be read."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from ....records import record
 from ...crypto.sas import (
     HASH,
     KEY_AGREEMENT,
@@ -125,7 +126,7 @@ class KeyDirectory(Protocol):
     def master_key(self, user_id: str) -> str | None: ...
 
 
-@dataclass(frozen=True)
+@record
 class Own:
     user_id: str
     device_id: str
@@ -135,7 +136,7 @@ class Own:
     master_key: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Send:
     """A message to deliver: to the other side's device(s) for a to-device flow (``devices``:
     which ones), or as a room event in the flow's room."""
@@ -145,7 +146,7 @@ class Send:
     devices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Verified:
     """What a finished verification proved: the other device's key, and their master key if
     they vouched for it."""
