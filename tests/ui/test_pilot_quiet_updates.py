@@ -86,3 +86,42 @@ async def test_the_footer_offers_what_the_selected_message_allows_as_the_cursor_
         assert list(screen.query_one(Footer).query(FooterKey)) == keys_before
         await pilot.press("j", "j")  # theirs again
         await wait_for(pilot, lambda: "Edit" not in footer_keys(screen), what="no edit on theirs")
+
+
+async def test_the_engines_news_redraws_what_shows_it_not_the_whole_screen(make_app):
+    """A new room list or sync state is drawn by the widgets that show it.
+    The app keeps them as plain data: Textual's reactive attributes repaint the whole screen
+    when set, which during a key bundle import was a 20-48 ms frame each time the rooms moved."""
+    from tui_client.engine.models import SyncPhase
+    from tui_client.ui.widgets.composer import Composer
+    from tui_client.ui.widgets.timeline import Timeline
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        room_list = screen.query_one(RoomList)
+        drawn: dict[str, int] = {"composer": 0, "timeline": 0, "rooms": 0}
+
+        def counting(name: str, widget) -> None:
+            original = widget.render_lines
+
+            def render_lines(crop):
+                drawn[name] += 1
+                return original(crop)
+
+            widget.render_lines = render_lines
+
+        counting("composer", screen.query_one(Composer))
+        counting("timeline", screen.query_one(Timeline))
+        counting("rooms", room_list)
+        await pilot.pause(0.1)
+        drawn.update(composer=0, timeline=0, rooms=0)
+
+        general = next(r for r in app.rooms if r.room_id == GENERAL)
+        app.rooms = tuple(replace(r, name="General (moved)") if r is general else r for r in app.rooms)
+        app.sync_state = replace(app.sync_state, state=SyncPhase.SYNCING)
+        await wait_for(pilot, lambda: any("General (moved)" in str(o.prompt) for o in room_list.options),
+                       what="the new name in the list")
+        await pilot.pause(0.1)
+        assert drawn["rooms"] > 0, "the room list shows the new name"
+        assert drawn["composer"] == 0 and drawn["timeline"] == 0, f"nothing else is redrawn: {drawn}"

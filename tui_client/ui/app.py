@@ -24,7 +24,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker
 
@@ -58,17 +58,20 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         Binding("ctrl+s", "save_screenshot", "Screenshot", id="screenshot", show=False),
     ]
 
-    rooms: reactive[tuple[RoomSummary, ...]] = reactive(tuple, init=False)
+    # The engine's news, kept as plain data (`var`, not `reactive`: setting a reactive attribute of
+    # the app repaints the whole screen, a 20-48 ms frame each time the rooms moved during an
+    # import); the main screen's watchers hand each to the widget that shows it.
+    rooms: var[tuple[RoomSummary, ...]] = var(tuple, init=False)
     # Whether `rooms` is the engine's answer: until then an empty list is "loading", not "none".
-    rooms_known: reactive[bool] = reactive(False, init=False)
-    invites: reactive[tuple[Invite, ...]] = reactive(tuple, init=False)
-    sync_state: reactive[SyncState] = reactive(SyncState(SyncPhase.STOPPED), init=False)
-    user_id: reactive[str] = reactive("", init=False)
-    device_id: reactive[str] = reactive("", init=False)
-    trust: reactive[str] = reactive("verified: —", init=False)
-    own_trust: reactive[object | None] = reactive(None, init=False)  # the engine's OwnTrust
-    changed_identities: reactive[tuple[str, ...]] = reactive(tuple, init=False)  # not yet accepted
-    backup: reactive[object | None] = reactive(None, init=False)  # the engine's BackupStatus
+    rooms_known: var[bool] = var(False, init=False)
+    invites: var[tuple[Invite, ...]] = var(tuple, init=False)
+    sync_state: var[SyncState] = var(SyncState(SyncPhase.STOPPED), init=False)
+    user_id: var[str] = var("", init=False)
+    device_id: var[str] = var("", init=False)
+    trust: var[str] = var("verified: —", init=False)
+    own_trust: var[object | None] = var(None, init=False)  # the engine's OwnTrust
+    changed_identities: var[tuple[str, ...]] = var(tuple, init=False)  # not yet accepted
+    backup: var[object | None] = var(None, init=False)  # the engine's BackupStatus
 
     def __init__(
         self,

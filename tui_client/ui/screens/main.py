@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Static
 
@@ -93,7 +93,7 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
     # the composer re-renders the footer and the list once more before the first key is read.
     AUTO_FOCUS = "#composer"
 
-    current_room: reactive[str | None] = reactive(None, init=False)
+    current_room: var[str | None] = var(None, init=False)
 
     def __init__(self) -> None:
         super().__init__()

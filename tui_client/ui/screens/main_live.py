@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.content import Content
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
@@ -39,7 +39,7 @@ OLDER_PAGE = 250
 class MainLive(Screen[Any]):
     """For `MainScreen` only: it sets up the state these methods use (see its `__init__`)."""
 
-    current_room: reactive[str | None]
+    current_room: var[str | None]
     _loading_room: str | None
     _held: list[tuple[Any, bool]]
     _typing_room: str | None

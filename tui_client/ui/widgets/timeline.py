@@ -15,7 +15,7 @@ from textual import events
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widget import Widget
 
 from ...engine.models import TimelineItem
@@ -50,10 +50,10 @@ class Timeline(TimelineWindow, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
 
-    room_id: reactive[str | None] = reactive(None, init=False)
-    at_start: reactive[bool] = reactive(False, init=False)
-    loading_older: reactive[bool] = reactive(False, init=False)
-    selected: reactive[str | None] = reactive(None, init=False)
+    room_id: var[str | None] = var(None, init=False)
+    at_start: var[bool] = var(False, init=False)
+    loading_older: var[bool] = var(False, init=False)
+    selected: var[str | None] = var(None, init=False)
     read_marker: str | None = None  # "new messages" start after this event
 
     class OlderWanted(Message):
