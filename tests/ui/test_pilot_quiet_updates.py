@@ -125,3 +125,40 @@ async def test_the_engines_news_redraws_what_shows_it_not_the_whole_screen(make_
         await pilot.pause(0.1)
         assert drawn["rooms"] > 0, "the room list shows the new name"
         assert drawn["composer"] == 0 and drawn["timeline"] == 0, f"nothing else is redrawn: {drawn}"
+
+
+async def test_a_room_more_or_a_message_more_is_one_layout_of_the_screen_not_two(make_app):
+    """The room list and the timeline take their virtual size from a layout; Textual answered a
+    change of it with another layout of the whole screen (a growth of the timeline's window was
+    two layouts, a room added to the list one for nothing). A room more is drawn without one; a
+    message more (a widget to place) with one."""
+    from tui_client.engine.models import RoomSummary
+    from tui_client.ui.widgets.timeline import Timeline
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        room_list = screen.query_one(RoomList)
+        timeline = screen.query_one(Timeline)
+        await pilot.pause(0.2)
+        laid_out: list[bool] = []
+        original = screen._refresh_layout
+
+        def refresh_layout(size=None, scroll=False):
+            laid_out.append(scroll)
+            return original(size, scroll)
+
+        screen._refresh_layout = refresh_layout
+        extra = RoomSummary("!extra:example.org", "Extra room", None, True, "shared", (), 0)
+        app.rooms = (*app.rooms, extra)
+        await wait_for(pilot, lambda: any("Extra room" in str(o.prompt) for o in room_list.options),
+                       what="the new room in the list")
+        await pilot.pause(0.2)
+        assert [s for s in laid_out if not s] == [], "a room more is drawn without laying the screen out"
+
+        said = app.fake.receive(timeline.room_id, "@alice:example.org", "Alice", "one more")
+        await wait_for(pilot, lambda: timeline.view_of(said.event_id) is not None
+                       and timeline.view_of(said.event_id).region, what="the message placed")
+        await pilot.pause(0.2)
+        assert len([s for s in laid_out if not s]) == 1, f"one layout places the message: {laid_out}"
+        assert timeline.view_of(said.event_id).region.bottom <= timeline.region.bottom, "and it is in view"

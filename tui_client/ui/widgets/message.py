@@ -15,8 +15,10 @@ from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.selection import Selection
 from textual.content import Content
+from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -57,7 +59,9 @@ class RowsView(Static):
         if old is not None and old.same_as(new):
             return
         self._shown = new
-        self.update(new, layout=old is None or not old.same_height_as(new))
+        # Before it is mounted (from compose) the mount places it: asking for a layout then was
+        # a second layout of the screen after the first.
+        self.update(new, layout=self.is_mounted and (old is None or not old.same_height_as(new)))
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         """The text under a mouse selection (Textual only reads a `Content`'s by itself)."""
@@ -66,6 +70,11 @@ class RowsView(Static):
     @property
     def shown_rows(self) -> tuple[Row, ...]:
         return self._shown.rows if self._shown is not None else ()
+
+    # A layout gives a new view its size, and Textual's attribute for its virtual size (a view's
+    # own size: it scrolls nothing) then asked for a second layout of the whole screen. Its
+    # height follows its rows: `show_rows` asks for a layout when that may change.
+    virtual_size = Reactive(Size(0, 0), layout=False)
 
 
 class ItemView(RowsView):

@@ -17,7 +17,9 @@ from rich.style import Style as RichStyle
 from textual import events, on
 from textual.binding import Binding
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.style import Style
 from textual.widgets import OptionList
@@ -34,6 +36,11 @@ __all__ = ["INVITE_PREFIX", "JOIN_PREFIX", "RoomList", "invite_prompt", "room_pr
 class RoomList(OptionList):
     """Invites, direct chats, spaces and rooms; the highlighted entry is what the rest of the
     screen shows."""
+
+    # The list's height is the screen's, whatever it holds: a room more or less changes only its
+    # virtual size, which Textual's attribute answers with a layout of the whole screen (10-18 ms
+    # each time the rooms changed during a sync or an import). The scroll bar follows it without.
+    virtual_size = Reactive(Size(0, 0), layout=False)
 
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", id="cursor_down", show=False),

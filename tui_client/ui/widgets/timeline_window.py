@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widget import Widget
 
 from ...engine.models import TimelineItem
@@ -35,6 +37,12 @@ MOST_MOUNTED = 75  # beyond this, the far end of the window is unmounted
 class TimelineWindow(VerticalScroll):
     """Items as data, a window of them mounted (see the module docstring); `Timeline` adds the
     selection, the actions and the request for older history."""
+
+    # A layout gives the window its virtual size (the height of what is mounted), and Textual's
+    # attribute then asks for a second layout of the whole screen when it changed: every growth
+    # of the window was two layouts. Nothing else is placed by it (the scroll bar follows it in
+    # `_size_updated` itself), so a change only repaints.
+    virtual_size = Reactive(Size(0, 0), layout=False)
 
     def __init__(self, time_format: TimeFormatter, *, id: str | None = None, thread: bool = False) -> None:
         super().__init__(id=id)
