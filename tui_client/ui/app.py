@@ -58,12 +58,9 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         Binding("ctrl+s", "save_screenshot", "Screenshot", id="screenshot", show=False),
     ]
 
-    # The engine's news, kept as plain data (`var`, not `reactive`: setting a reactive attribute of
-    # the app repaints the whole screen, a 20-48 ms frame each time the rooms moved during an
-    # import); the main screen's watchers hand each to the widget that shows it.
+    # The engine's news as plain data (a reactive of the app repaints the whole screen when set).
     rooms: var[tuple[RoomSummary, ...]] = var(tuple, init=False)
-    # Whether `rooms` is the engine's answer: until then an empty list is "loading", not "none".
-    rooms_known: var[bool] = var(False, init=False)
+    rooms_known: var[bool] = var(False, init=False)  # until the engine answers, empty is "loading"
     invites: var[tuple[Invite, ...]] = var(tuple, init=False)
     sync_state: var[SyncState] = var(SyncState(SyncPhase.STOPPED), init=False)
     user_id: var[str] = var("", init=False)
