@@ -260,3 +260,39 @@ async def test_switching_away_and_back_mounts_the_newest_again(make_app):
         await opened(pilot, history[-1].event_id)
         await settle(pilot)
         assert on_screen(timeline, history[-1].event_id) and mounted_items(timeline) <= MOST_MOUNTED
+
+
+async def test_the_window_grows_above_the_reader_in_one_layout_without_moving_the_view(make_app):
+    """Mounting older items above the reader keeps what they see in place. Where they moved to
+    is computed from the container's own arrangement (which the screen's layout then reuses),
+    not by laying the whole screen out first: each growth was three layouts of the screen (two
+    to find the place, the frame's own), 15-17 ms of the UI loop while paging (issue 15)."""
+    app, history = long_room_app(make_app, loaded=1_000)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        await settle(pilot)
+        compositor = pilot.app.screen._compositor
+        laid_out: list[int] = []  # full layouts of the screen (a scroll alone places what is visible)
+        original = compositor.reflow
+
+        def reflow(parent, size):
+            laid_out.append(1)
+            return original(parent, size)
+
+        compositor.reflow = reflow
+        growths = 0
+        for _ in range(40):
+            first = timeline.mounted_range[0]
+            laid_out.clear()
+            await pilot.press("pageup")
+            before = top_item(timeline)
+            await settle(pilot)
+            if timeline.mounted_range[0] < first:
+                growths += 1
+                assert top_item(timeline) == before, "the view moved while the window grew"
+                assert len(laid_out) == 1, f"{len(laid_out)} layouts of the screen"
+            if growths == 3:
+                break
+        assert growths == 3, "the window grew as the reader went up"
+        assert_drawn_as_data(timeline)

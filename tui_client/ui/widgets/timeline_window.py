@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 
 from textual.containers import VerticalScroll
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.widget import Widget
 
@@ -133,29 +133,36 @@ class TimelineWindow(VerticalScroll):
 
     async def _mount_above(self, start: int) -> tuple[Widget, int] | None:
         """Mount `_items[start:_lo]` before the window; returns the widget that was first and
-        where it was, for `_keep_place` (once the layout is not held up by a batch)."""
+        where it was, for `_keep_place`."""
         first = next((w for w in self.children if w is not self._banner), None)
         widgets = self._build(start, self._lo)
         self._lo = start
         if first is None:
             await self.mount_all(widgets)
             return None
-        before = first.virtual_region.y
+        before, _ = self._placed(first)
         await self.mount_all(widgets, after=self._banner)
         return first, before
 
+    def _placed(self, child: Widget) -> tuple[int, int]:
+        """Where the screen's next layout puts `child` (its top in the scrolled content) and the
+        height of all the content, from the arrangement Textual caches for that layout (so it
+        is done once): asking the screen (`virtual_region`) lays out all of it."""
+        size = self._get_scrollable_region(Region(0, 0, *self.container_size)).size
+        arrangement = self.arrange(size)
+        top = next((placement.region.y for placement in arrangement.placements if placement.widget is child), 0)
+        return top, max(size.height, arrangement.total_region.bottom)
+
     def _keep_place(self, anchor: Widget, before: int) -> None:
-        """Scroll by however far `anchor` moved (content was mounted above it), before any frame
-        shows the content moved: called inside a batch, it lays the screen out there and then,
-        which Textual only does on its refresh timer (after painting) otherwise."""
+        """Scroll by however far `anchor` moves (content was mounted above it), before any frame
+        shows the content moved. The scroll range is set to what the coming layout gives it, so
+        the new position is not cut to the old range."""
         if self.is_anchored and (self.scroll_y >= self.max_scroll_y or self.max_scroll_y <= 0):
             return  # at the bottom, the anchor keeps the newest in view by itself
-        screen = self.screen
-        screen._refresh_layout()  # the painting it asks for waits for the batch's end
-        moved = anchor.virtual_region.y - before
-        if moved:
-            self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True, release_anchor=False)
-            screen._refresh_layout()  # placed at the new scroll position before that painting
+        top, height = self._placed(anchor)
+        if top != before:
+            self.virtual_size = Size(self.virtual_size.width, height)
+            self.scroll_to(y=self.scroll_y + top - before, animate=False, immediate=True, release_anchor=False)
 
     async def _unmount_above(self, start: int) -> None:
         """Unmount `_items[_lo:start]`, scrolling up by their height so the reader stays put."""
