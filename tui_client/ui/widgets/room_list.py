@@ -28,12 +28,13 @@ from textual.widgets.option_list import Option
 from ...engine.models import Invite, RoomSummary, SpaceChild
 from .. import room_tree
 from ..room_tree import INVITE_PREFIX, JOIN_PREFIX, Entry
+from .scrollbar import QuickScrollBars
 from .room_prompts import invite_prompt, room_prompt, space_prompt, unjoined_prompt
 
 __all__ = ["INVITE_PREFIX", "JOIN_PREFIX", "RoomList", "invite_prompt", "room_prompt"]
 
 
-class RoomList(OptionList):
+class RoomList(QuickScrollBars, OptionList):
     """Invites, direct chats, spaces and rooms; the highlighted entry is what the rest of the
     screen shows."""
 

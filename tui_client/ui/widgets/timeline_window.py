@@ -27,6 +27,7 @@ from textual.widget import Widget
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
 from .line import Line
+from .scrollbar import QuickScrollBars
 from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
 
 OPEN_ITEMS = 20  # mounted when a room opens (two screens of messages and more)
@@ -34,7 +35,7 @@ CHUNK = 8  # mounted at once when the reader nears the window's edge
 MOST_MOUNTED = 75  # beyond this, the far end of the window is unmounted
 
 
-class TimelineWindow(VerticalScroll):
+class TimelineWindow(QuickScrollBars, VerticalScroll):
     """Items as data, a window of them mounted (see the module docstring); `Timeline` adds the
     selection, the actions and the request for older history."""
 
