@@ -28,18 +28,17 @@ class ListApp(App[None]):
         yield RoomList(id="rooms")
 
 
-def shown(rooms: RoomList) -> list[tuple[str, str | None]]:
-    """Each visible row's text and the room its cells say a click picks."""
+async def shown(pilot, rooms: RoomList) -> list[tuple[str, str | None]]:
+    """Each visible row's text and the room a click on it picks (clicked, one by one)."""
     rows = []
     for y in range(rooms.scrollable_content_region.height):
-        strip = rooms.render_line(y)
-        text = strip.text.strip()
+        text = rooms.render_line(y).text.strip()
         if not text:
             continue
-        metas = {seg.style.meta.get("option") for seg in strip if seg.style is not None and seg.style.meta}
-        assert len(metas) == 1, f"row {text!r} carries {metas}"
-        index = metas.pop()
-        picked = rooms.get_option_at_index(index).id if index is not None else None
+        rooms.highlighted = None
+        await pilot.click(RoomList, offset=(3, y + rooms.gutter.top))
+        await pilot.pause()
+        picked = rooms.get_option_at_index(rooms.highlighted).id if rooms.highlighted is not None else None
         rows.append((text, picked))
     return rows
 
@@ -51,7 +50,7 @@ async def test_rows_follow_rooms_that_change_and_move() -> None:
         first = [room(n, active=1000 - n) for n in range(8)]
         rooms.set_data(tuple(first), ())
         await pilot.pause()
-        before = [picked for text, picked in shown(rooms) if "Room" in text]
+        before = [picked for text, picked in await shown(pilot, rooms) if "Room" in text]
         assert before == [f"!r{n}:hs" for n in range(8)]
 
         # Room 05 gets a new message: it moves to the top with an unread count; the others
@@ -60,7 +59,7 @@ async def test_rows_follow_rooms_that_change_and_move() -> None:
         moved[5] = dataclasses.replace(first[5], unread=2, last_active=5000)
         rooms.set_data(tuple(moved), ())
         await pilot.pause()
-        after = shown(rooms)
+        after = await shown(pilot, rooms)
 
         names = [o.id for o in rooms.options if o.id and o.id.startswith("!r")]
         assert names[0] == "!r5:hs"
@@ -81,14 +80,15 @@ async def test_rows_follow_rooms_that_change_and_move() -> None:
 
 
 def cells(strips) -> list[list[tuple[str, object]]]:
-    """Each row cell by cell: its character and what a terminal and the mouse get from its style
-    (the text-selection offsets OptionList's cells carry are left out: the list allows none)."""
+    """Each row cell by cell: its character and what a terminal gets from its style. Left out:
+    the text-selection offsets OptionList's cells carry (the list allows none) and the row
+    number (the list finds the row under the mouse from where it is: the test above clicks)."""
     rows = []
     for strip in strips:
         row = []
         for segment in strip:
             style = segment.style
-            meta = {k: v for k, v in style.meta.items() if k != "offset"} if style is not None else {}
+            meta = {k: v for k, v in style.meta.items() if k not in ("offset", "option")} if style is not None else {}
             look = None if style is None else (style.color, style.bgcolor, style.bold, style.italic, style.dim,
                                                 style.underline, style.reverse, style.strike, sorted(meta.items()))
             row += [(char, look) for char in segment.text]
@@ -107,13 +107,29 @@ async def test_every_row_is_drawn_as_option_list_draws_it(make_app):
         kinds = {entry.kind for entry in room_list.entries}
         assert {"header", "room", "space", "unjoined", "invite"} <= kinds, kinds
         compared = 0
-        for index, option in enumerate(room_list.options):
+        for option in room_list.options:
             for state in ("", "option-list--option-highlighted", "option-list--option-hover"):
                 style = room_list.get_visual_style("option-list--option", *([state] if state else []))
                 room_list._option_render_cache.clear()
                 theirs = OptionList._get_option_render(room_list, option, style)
-                mine = room_list._draw_option(option, style, index)
+                mine = room_list._draw_option(option, style)
                 assert cells(mine) == cells(theirs), (str(option.prompt), state)
                 assert [s.cell_length for s in mine] == [s.cell_length for s in theirs]
                 compared += 1
         assert compared == 3 * len(room_list.options) > 30
+
+
+async def test_a_click_on_a_scrolled_list_picks_the_room_on_that_row() -> None:
+    app = ListApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        rooms = app.query_one(RoomList)
+        rooms.set_data(tuple(room(n, active=1000 - n) for n in range(60)), ())
+        await pilot.pause()
+        rooms.scroll_to(y=25, animate=False, immediate=True)
+        await pilot.pause()
+        assert rooms.scroll_offset.y == 25
+        rows = await shown(pilot, rooms)
+        assert len(rows) >= 10
+        for text, picked in rows:
+            if "Room" in text:
+                assert picked == f"!r{int(text.split('Room ')[1][:2])}:hs", f"a click on {text!r} picked {picked}"

@@ -13,7 +13,6 @@ unread counts line up on the right) and kept per room while the room does not ch
 from __future__ import annotations
 
 from rich.segment import Segment
-from rich.style import Style as RichStyle
 from textual import events, on
 from textual.binding import Binding
 from textual.content import Content
@@ -115,7 +114,7 @@ class RoomList(QuickScrollBars, OptionList):
         self._by_key: dict[str, Entry] = {}
         self._prompts: dict[str, tuple[object, int, bool, Content]] = {}  # key -> (what, width, warn, prompt)
         # Drawn rows by (prompt, style, width), kept across rebuilds: see _get_option_render.
-        self._drawn: dict[tuple[int, Style, int], tuple[object, list[Strip], int]] = {}
+        self._drawn: dict[tuple[int, Style, int], tuple[object, list[Strip]]] = {}
         self.known = True  # False: the engine has not said yet which rooms there are
         self._current: str | None = None
         self._width = 0
@@ -233,32 +232,26 @@ class RoomList(QuickScrollBars, OptionList):
         (its cache is keyed by the Option objects, new on each rebuild), and the list is rebuilt
         on each sync that changes a room: 6-26 ms of every frame while a sync or an import runs.
         A row whose prompt is the same object as before (`_prompts` keeps it while the row is
-        unchanged), in the same style and width, is drawn as it was; only the row number its
-        cells carry (for the mouse) is set again when the row moved."""
+        unchanged), in the same style and width, is drawn as it was, wherever it moved: its
+        cells carry no row number (OptionList's do, for the mouse; see `_option_under`)."""
         prompt = option.prompt
-        index = self._option_to_index.get(option, -1)
         key = (id(prompt), style, self.scrollable_content_region.width)
         drawn = self._drawn.get(key)
-        if drawn is None or drawn[0] is not prompt:
-            strips = self._draw_option(option, style, index)
-            if len(self._drawn) > 8 * max(len(self.options), 64):
-                self._drawn.clear()  # rows long gone (their prompts are held here)
-        elif drawn[2] == index:
+        if drawn is not None and drawn[0] is prompt:
             return drawn[1]
-        else:
-            # After the cells' own styles, so that the new row number replaces the old one
-            # (Strip.apply_meta puts it before them, where the old one would win).
-            meta = RichStyle.from_meta({"option": index})
-            strips = [Strip(Segment.apply_style(strip, post_style=meta), strip.cell_length) for strip in drawn[1]]
-        self._drawn[key] = (prompt, strips, index)
+        if len(self._drawn) > 8 * max(len(self.options), 64):
+            self._drawn.clear()  # rows long gone (their prompts are held here)
+        strips = self._draw_option(option, style)
+        self._drawn[key] = (prompt, strips)
         return strips
 
-    def _draw_option(self, option: Option, style: Style, index: int) -> list[Strip]:
-        """A row as OptionList draws it (its padding, its width, the row number the mouse
-        reads), straight from the prompt's segments: OptionList's way, through the general
-        visual pipeline (wrapping, selection offsets), took 0.18 ms a row, and the first full
-        list after a start is 38 new rows in one frame (15 ms). Nothing here wraps (the prompts
-        are fitted to the width: room_prompts.py) and the list allows no text selection."""
+    def _draw_option(self, option: Option, style: Style) -> list[Strip]:
+        """A row as OptionList draws it (its padding, its width), straight from the prompt's
+        segments: OptionList's way, through the general visual pipeline (wrapping, selection
+        offsets, then the row number merged into each cell's style), took 0.24 ms a row, and
+        the first full list after a start is 38 new rows in one frame (15 ms). Nothing here
+        wraps (the prompts are fitted to the width: room_prompts.py) and the list allows no
+        text selection."""
         prompt = option.prompt
         if not isinstance(prompt, Content) or option._divider:
             return super()._get_option_render(option, style)
@@ -266,14 +259,32 @@ class RoomList(QuickScrollBars, OptionList):
         width = self.scrollable_content_region.width - self._get_left_gutter_width()
         rich_style = style.rich_style
         blank = Strip.blank(width, rich_style)
-        meta = {"option": index}
         strips = [blank] * padding.top
         for line in prompt.split("\n", allow_blank=True) or [prompt]:
             segments = [Segment(" " * padding.left, rich_style)] if padding.left else []
             segments += [Segment(text, part.rich_style) for text, part in line.render(style, "", self._get_style)]
             strips.append(Strip(segments).crop_extend(0, width - padding.right, rich_style))
         strips += [blank] * padding.bottom
-        return [strip.extend_cell_length(width, rich_style).apply_meta(meta) for strip in strips]
+        return [strip.extend_cell_length(width, rich_style) for strip in strips]
+
+    def _option_under(self, event: events.MouseEvent) -> int | None:
+        """The option under the mouse, from the row it is on (OptionList reads a row number
+        from the cell's style, which would make every row that moves a row to draw again)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        line = self.scroll_offset.y + offset.y
+        lines = self._lines
+        return lines[line][0] if 0 <= line < len(lines) else None
+
+    async def _on_click(self, event: events.Click) -> None:
+        index = self._option_under(event)
+        if index is not None and not self.options[index].disabled:
+            self.highlighted = index
+            self.action_select()
+
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        self._mouse_hovering_over = self._option_under(event)
 
     def notify_style_update(self) -> None:
         self._drawn.clear()  # a new theme or stylesheet: every row is drawn anew
