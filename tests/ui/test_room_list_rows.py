@@ -133,3 +133,33 @@ async def test_a_click_on_a_scrolled_list_picks_the_room_on_that_row() -> None:
         for text, picked in rows:
             if "Room" in text:
                 assert picked == f"!r{int(text.split('Room ')[1][:2])}:hs", f"a click on {text!r} picked {picked}"
+
+
+async def test_moving_the_highlight_repaints_the_two_rows_and_draws_them_right() -> None:
+    app = ListApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        rooms = app.query_one(RoomList)
+        rooms.set_data(tuple(room(n, active=1000 - n) for n in range(20)), ())
+        rooms.focus()
+        rooms.highlighted = 3
+        await pilot.pause()
+        await pilot.pause()
+        painted: list[int] = []
+        original = rooms.render_line
+
+        def render_line(y: int):
+            painted.append(y)
+            return original(y)
+
+        rooms.render_line = render_line
+        await pilot.press("down")
+        await pilot.pause()
+        await pilot.pause()
+        assert rooms.highlighted == 4
+        rows = {index: rooms._index_to_line[index] - rooms.scroll_offset.y for index in (3, 4)}
+        assert painted and set(painted) <= set(rows.values()), f"repainted rows {sorted(set(painted))}, moved {rows}"
+
+        plain = rooms.get_visual_style("option-list--option")
+        lit = rooms.get_visual_style("option-list--option", "option-list--option-highlighted")
+        assert cells([original(rows[4])]) == cells(rooms._draw_option(rooms.options[4], lit))
+        assert cells([original(rows[3])]) == cells(rooms._draw_option(rooms.options[3], plain))

@@ -16,7 +16,7 @@ from rich.segment import Segment
 from textual import events, on
 from textual.binding import Binding
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.strip import Strip
@@ -41,6 +41,12 @@ class RoomList(QuickScrollBars, OptionList):
     # virtual size, which Textual's attribute answers with a layout of the whole screen (10-18 ms
     # each time the rooms changed during a sync or an import). The scroll bar follows it without.
     virtual_size = Reactive(Size(0, 0), layout=False)
+    # OptionList repaints every row when the highlight or the mouse moves to another row (38
+    # rows, 4 ms of the frame that opens a room, and of each step of the cursor): the rows it
+    # leaves and lands on are repainted instead (`_repaint_rows`).
+    highlighted: Reactive[int | None] = Reactive(None, repaint=False)
+    _mouse_hovering_over: Reactive[int | None] = Reactive(None, repaint=False)
+    _painted_highlight: int | None = None  # the row drawn highlighted
 
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", id="cursor_down", show=False),
@@ -276,6 +282,21 @@ class RoomList(QuickScrollBars, OptionList):
         line = self.scroll_offset.y + offset.y
         lines = self._lines
         return lines[line][0] if 0 <= line < len(lines) else None
+
+    def watch_highlighted(self, highlighted: int | None) -> None:
+        self._repaint_rows(self._painted_highlight, highlighted)
+        self._painted_highlight = highlighted
+        super().watch_highlighted(highlighted)
+
+    def watch__mouse_hovering_over(self, old: int | None, new: int | None) -> None:
+        self._repaint_rows(old, new)
+
+    def _repaint_rows(self, *indexes: int | None) -> None:
+        """Repaint the rows of these options (where they are now, in the content area)."""
+        width = self.scrollable_content_region.width
+        for index in indexes:
+            if index is not None and (line := self._index_to_line.get(index)) is not None:
+                self.refresh(Region(0, line - self.scroll_offset.y, width, self._heights.get(index, 1)))
 
     async def _on_click(self, event: events.Click) -> None:
         index = self._option_under(event)
