@@ -27,8 +27,8 @@ from textual.widgets.option_list import Option
 from ...engine.models import Invite, RoomSummary, SpaceChild
 from .. import room_tree
 from ..room_tree import INVITE_PREFIX, JOIN_PREFIX, Entry
-from .scrollbar import QuickScrollBars
 from .room_prompts import invite_prompt, room_prompt, space_prompt, unjoined_prompt
+from .scrollbar import QuickScrollBars
 
 __all__ = ["INVITE_PREFIX", "JOIN_PREFIX", "RoomList", "invite_prompt", "room_prompt"]
 
@@ -41,9 +41,8 @@ class RoomList(QuickScrollBars, OptionList):
     # virtual size, which Textual's attribute answers with a layout of the whole screen (10-18 ms
     # each time the rooms changed during a sync or an import). The scroll bar follows it without.
     virtual_size = Reactive(Size(0, 0), layout=False)
-    # OptionList repaints every row when the highlight or the mouse moves to another row (38
-    # rows, 4 ms of the frame that opens a room, and of each step of the cursor): the rows it
-    # leaves and lands on are repainted instead (`_repaint_rows`).
+    # OptionList repaints all rows (38: 4 ms) when the highlight or the mouse moves to another;
+    # here only the rows it leaves and lands on are (`_repaint_rows`).
     highlighted: Reactive[int | None] = Reactive(None, repaint=False)
     _mouse_hovering_over: Reactive[int | None] = Reactive(None, repaint=False)
     _painted_highlight: int | None = None  # the row drawn highlighted
@@ -274,8 +273,7 @@ class RoomList(QuickScrollBars, OptionList):
         return [strip.extend_cell_length(width, rich_style) for strip in strips]
 
     def _option_under(self, event: events.MouseEvent) -> int | None:
-        """The option under the mouse, from the row it is on (OptionList reads a row number
-        from the cell's style, which would make every row that moves a row to draw again)."""
+        """The option on the row under the mouse (OptionList reads it from the cell's style)."""
         offset = event.get_content_offset(self)
         if offset is None:
             return None

@@ -27,8 +27,8 @@ from textual.widget import Widget
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
 from .line import Line
-from .scrollbar import QuickScrollBars
 from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
+from .scrollbar import QuickScrollBars
 
 OPEN_ITEMS = 20  # mounted when a room opens (two screens of messages and more)
 CHUNK = 8  # mounted at once when the reader nears the window's edge
