@@ -17,6 +17,7 @@ class LineApp(App[None]):
     Horizontal { height: 1; }
     #fill { width: 1fr; text-wrap: nowrap; }
     #auto { width: auto; text-wrap: nowrap; }
+    #wrapping { height: auto; }
     """
 
     def compose(self) -> ComposeResult:
@@ -24,6 +25,8 @@ class LineApp(App[None]):
         with Horizontal():
             yield Line("syncing", id="fill")
             yield Line("@bob:hs", id="auto")
+        yield Line(Content("Loading older messages…"), id="wrapping")
+        yield Line("end", id="below")
 
 
 def layouts(app: LineApp) -> list[tuple[str, bool]]:
@@ -74,3 +77,20 @@ async def test_an_auto_width_that_grows_moves_its_neighbours() -> None:
         await pilot.pause()
         assert who.size.width == len("@bob:example.org  device ABCDEFGH")
         assert app.query_one("#fill", Line).size.width == 60 - who.size.width
+
+
+async def test_an_auto_height_follows_the_lines_its_text_wraps_to() -> None:
+    """The timeline's banner changes with every page of older history; a text that wraps to as
+    many lines as before only repaints, one that takes more lines moves what is below."""
+    app = LineApp()
+    async with app.run_test(size=(40, 8)) as pilot:
+        asked = layouts(app)
+        banner, below = app.query_one("#wrapping", Line), app.query_one("#below", Line)
+        banner.update(Content("↑ Scroll up for older messages"))
+        assert asked == [("wrapping", False)]
+        await pilot.pause()
+        assert "Scroll up" in banner.render_line(0).text and banner.size.height == 1
+        banner.update(Content("This is the beginning of the room, and a longer line that wraps."))
+        assert asked[-1] == ("wrapping", True)
+        await pilot.pause()
+        assert banner.size.height == 2 and below.region.y == banner.region.bottom

@@ -304,3 +304,51 @@ async def test_the_window_grows_above_the_reader_in_one_layout_without_moving_th
                 break
         assert growths == 3, "the window grew as the reader went up"
         assert_drawn_as_data(timeline)
+
+
+async def test_a_jump_is_drawn_once_and_where_it_lands(make_app, monkeypatch):
+    """`g` (and `G`) far from the mounted window replace it. The first frame after must show the
+    item jumped to: drawn at the scroll position the old window had, it was a screenful of new
+    widgets drawn for nothing and then a second one at the item (two heavy frames per page while
+    paging back, issue 15). Nor may a day line mounted with it ask for a layout of the screen of
+    its own (as each did once laid out: a second layout of the whole screen)."""
+    app, history = long_room_app(make_app, loaded=1_000)
+    asked: list[DaySeparator] = []
+    refresh = DaySeparator.refresh
+
+    def asking(self, *regions, **options):
+        if options.get("layout"):
+            asked.append(self)
+        return refresh(self, *regions, **options)
+
+    monkeypatch.setattr(DaySeparator, "refresh", asking)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+        timeline.focus()
+        await settle(pilot)
+        compositor = pilot.app.screen._compositor
+        frames: list[tuple[tuple[int, int], float, float]] = []  # window, scroll position, its end
+        original = compositor.reflow
+
+        def reflow(parent, size):
+            result = original(parent, size)
+            frames.append((timeline.mounted_range, timeline.scroll_y, timeline.max_scroll_y))
+            return result
+
+        compositor.reflow = reflow
+        await pilot.press("g")
+        await wait_for(pilot, lambda: timeline.selected == history[0].event_id)
+        await settle(pilot)
+        at_first = [(y, end) for window, y, end in frames if window[0] == 0]
+        assert at_first, "the window moved to the first message"
+        assert all(y == 0 for y, _ in at_first), f"frames drawn away from the first message: {at_first}"
+        assert timeline._separators and not asked, "a day line asked for a layout of the screen"
+        assert timeline.scroll_y == 0 and on_screen(timeline, history[0].event_id)  # under the banner and its day
+
+        frames.clear()
+        await pilot.press("G")
+        await wait_for(pilot, lambda: timeline.selected == history[-1].event_id)
+        await settle(pilot)
+        at_newest = [(y, end) for window, y, end in frames if window[1] == 1_000]
+        assert at_newest and all(y == end for y, end in at_newest), f"frames drawn away from the newest: {at_newest}"
+        assert on_screen(timeline, history[-1].event_id)

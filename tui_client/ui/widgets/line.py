@@ -7,14 +7,17 @@ timeline's messages, the room list): 15-45 ms of the UI loop per frame while a s
 bundle import runs (tests/bench/bench_scale.py, BENCH_TRACE=1). A `Line` does nothing when the
 text is the same as shown (styles included: `Content.__eq__` compares the plain text only), and
 asks for a layout only when its size can follow its text: an `auto` width whose text changed
-length, an `auto` height of wrapping text, or a new number of lines. A width or height the
+length, an `auto` height of text that now wraps to another number of lines at the widget's width
+(the timeline's banner changes on every page of older history), or a new number of lines. A width or height the
 stylesheet fixes (a number, a fraction, none: the container's) does not follow the text.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from textual.content import Content
-from textual.visual import VisualType
+from textual.visual import RulesMap, VisualType
 from textual.widgets import Static
 
 
@@ -48,5 +51,15 @@ class Line(Static):
             width_follows = styles.width is not None and styles.width.is_auto
             height_follows = (styles.height is None or styles.height.is_auto) and (
                 styles.text_wrap != "nowrap" or lines(old) != lines(content))
+            if height_follows and not width_follows:
+                height_follows = self._lines_at_width(old) != self._lines_at_width(content)
             layout = height_follows or (width_follows and cells(old) != cells(content))
         super().update(content, layout=layout)
+
+    def _lines_at_width(self, content: VisualType) -> int:
+        """How many lines `content` wraps to at the width the widget has (-1: not known yet, or
+        not text)."""
+        width = self.content_size.width
+        if not width or not isinstance(content, Content):
+            return -1
+        return content.get_height(cast(RulesMap, self.styles), width)  # as Textual asks its visuals

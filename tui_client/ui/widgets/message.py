@@ -331,7 +331,16 @@ class EventLine(ItemView):
 EVENT_TIME_WIDTH = 9  # "12:34  · "
 
 
-class NewMessagesLine(Widget):
+class _Rule(Widget):
+    """A one-line rule across the timeline with a label in it."""
+
+    # As in RowsView: a new rule's first layout gave it a virtual size, and Textual's attribute
+    # asked for a second layout of the whole screen (each day line mounted by a jump or a growth
+    # of the timeline's window). Its height is the stylesheet's.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+
+class NewMessagesLine(_Rule):
     """"──── new messages ────" after the last message read before the room was opened."""
 
     def __init__(self) -> None:
@@ -345,7 +354,7 @@ class NewMessagesLine(Widget):
             "─" * (width - left - len(label)), "$text-error"))
 
 
-class DaySeparator(Widget):
+class DaySeparator(_Rule):
     """"──── Monday 3 March 2025 ────" before the first item of each day."""
 
     def __init__(self, label: str) -> None:

@@ -147,12 +147,19 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
 
     def _placed(self, child: Widget) -> tuple[int, int]:
         """Where the screen's next layout puts `child` (its top in the scrolled content) and the
+        height of all the content."""
+        region, height = self._placement(child)
+        return region.y, height
+
+    def _placement(self, child: Widget) -> tuple[Region, int]:
+        """The region the screen's next layout gives `child` in the scrolled content, and the
         height of all the content, from the arrangement Textual caches for that layout (so it
         is done once): asking the screen (`virtual_region`) lays out all of it."""
         size = self._get_scrollable_region(Region(0, 0, *self.container_size)).size
         arrangement = self.arrange(size)
-        top = next((placement.region.y for placement in arrangement.placements if placement.widget is child), 0)
-        return top, max(size.height, arrangement.total_region.bottom)
+        region = next((placement.region for placement in arrangement.placements if placement.widget is child),
+                      Region())
+        return region, max(size.height, arrangement.total_region.bottom)
 
     def _keep_place(self, anchor: Widget, before: int) -> None:
         """Scroll by however far `anchor` moves (content was mounted above it), before any frame
@@ -286,9 +293,32 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
             elif self._hi <= index < self._hi + CHUNK:
                 await self._grow_down(min(len(self._items), max(index + 1, self._hi + CHUNK // 2)))
             else:
+                up = index < self._lo
                 start = max(0, min(index - OPEN_ITEMS // 2, len(self._items) - OPEN_ITEMS))
                 await self._mount_window(start, min(len(self._items), start + OPEN_ITEMS))
                 self._hold_anchor()
+                self._land(index, up)
+
+    def _land(self, index: int, up: bool) -> None:
+        """After a jump, scroll to the item at `index` before any frame is drawn: the scroll
+        position before it belonged to other content, and a frame drawn there (then another at
+        the item) was a second screenful of new widgets drawn for nothing. Going up, the item
+        (and its day line) comes to the top, the first item with the room's start above it;
+        going down, it comes to the bottom."""
+        if index == 0:  # the top: no need to arrange the new widgets here (the frame does)
+            self.scroll_to(y=0, animate=False, immediate=True, release_anchor=False)
+            return
+        item = self._items[index]
+        view = self._views.get(item.event_id)
+        if view is None:
+            return
+        region, height = self._placement(view)
+        separator = self._separators.get(item.event_id)
+        top = self._placement(separator)[0].y if separator is not None else region.y
+        y = top if up else region.bottom - self.scrollable_content_region.height
+        self.virtual_size = Size(self.virtual_size.width, height)
+        self.scroll_to(y=max(0, min(y, height - self.scrollable_content_region.height)), animate=False,
+                       immediate=True, release_anchor=False)
 
     def _hold_anchor(self) -> None:
         """A window that stops short of the newest must not follow (or jump to) the end: mounting
