@@ -7,9 +7,9 @@ timeline's messages, the room list): 15-45 ms of the UI loop per frame while a s
 bundle import runs (tests/bench/bench_scale.py, BENCH_TRACE=1). A `Line` does nothing when the
 text is the same as shown (styles included: `Content.__eq__` compares the plain text only), and
 asks for a layout only when its size can follow its text: an `auto` width whose text changed
-length, an `auto` height of text that now wraps to another number of lines at the widget's width
-(the timeline's banner changes on every page of older history), or a new number of lines. A width or height the
-stylesheet fixes (a number, a fraction, none: the container's) does not follow the text.
+length, or an `auto` height whose text now takes another number of lines (wrapped at the widget's
+width: the timeline's banner changes on every page of older history, on one line). A width or
+height the stylesheet fixes (a number, a fraction, none: the container's) does not follow the text.
 """
 
 from __future__ import annotations

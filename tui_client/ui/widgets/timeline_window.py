@@ -141,15 +141,9 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
         if first is None:
             await self.mount_all(widgets)
             return None
-        before, _ = self._placed(first)
+        before = self._placement(first)[0].y
         await self.mount_all(widgets, after=self._banner)
         return first, before
-
-    def _placed(self, child: Widget) -> tuple[int, int]:
-        """Where the screen's next layout puts `child` (its top in the scrolled content) and the
-        height of all the content."""
-        region, height = self._placement(child)
-        return region.y, height
 
     def _placement(self, child: Widget) -> tuple[Region, int]:
         """The region the screen's next layout gives `child` in the scrolled content, and the
@@ -167,10 +161,10 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
         the new position is not cut to the old range."""
         if self.is_anchored and (self.scroll_y >= self.max_scroll_y or self.max_scroll_y <= 0):
             return  # at the bottom, the anchor keeps the newest in view by itself
-        top, height = self._placed(anchor)
-        if top != before:
+        region, height = self._placement(anchor)
+        if region.y != before:
             self.virtual_size = Size(self.virtual_size.width, height)
-            self.scroll_to(y=self.scroll_y + top - before, animate=False, immediate=True, release_anchor=False)
+            self.scroll_to(y=self.scroll_y + region.y - before, animate=False, immediate=True, release_anchor=False)
 
     async def _unmount_above(self, start: int) -> None:
         """Unmount `_items[_lo:start]`, scrolling up by their height so the reader stays put."""
@@ -308,17 +302,19 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
         if index == 0:  # the top: no need to arrange the new widgets here (the frame does)
             self.scroll_to(y=0, animate=False, immediate=True, release_anchor=False)
             return
-        item = self._items[index]
-        view = self._views.get(item.event_id)
+        event_id = self._items[index].event_id
+        view = self._views.get(event_id)
         if view is None:
             return
-        region, height = self._placement(view)
-        separator = self._separators.get(item.event_id)
-        top = self._placement(separator)[0].y if separator is not None else region.y
-        y = top if up else region.bottom - self.scrollable_content_region.height
+        viewport = self.scrollable_content_region.height
+        if up:  # its day line first, when it has one
+            region, height = self._placement(self._separators.get(event_id) or view)
+            y = region.y
+        else:
+            region, height = self._placement(view)
+            y = region.bottom - viewport
         self.virtual_size = Size(self.virtual_size.width, height)
-        self.scroll_to(y=max(0, min(y, height - self.scrollable_content_region.height)), animate=False,
-                       immediate=True, release_anchor=False)
+        self.scroll_to(y=max(0, min(y, height - viewport)), animate=False, immediate=True, release_anchor=False)
 
     def _hold_anchor(self) -> None:
         """A window that stops short of the newest must not follow (or jump to) the end: mounting
