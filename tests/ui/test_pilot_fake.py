@@ -52,17 +52,20 @@ async def ready(pilot) -> MainScreen:
         screen = app.screen
         if not isinstance(screen, MainScreen) or not screen.query(Timeline):
             return False
-        last = screen.query_one(Timeline).view_of("$e9")
-        return last is not None and last.is_mounted
+        return screen.query_one(Timeline).row_of("$e9") is not None
 
     await wait_for(pilot, shown, what="the main screen with Project X")
     return app.screen
 
 
 def texts(screen) -> str:
-    """All the text of the screen's (or a widget's) statics (to assert what a user reads)."""
+    """All the text of the screen's (or a widget's) statics and timelines (to assert what a user
+    reads)."""
     own = [screen] if isinstance(screen, Static) else []
-    return "\n".join(str(s.render()) for s in [*own, *screen.query(Static)])
+    drawn = [timeline.drawn_lines() for timeline in screen.query(Timeline)]  # wrapped as drawn
+    drawn += [str(view.drawn_rows()) for timeline in screen.query(Timeline) for item in timeline.items
+              if (view := timeline.view_of(item.event_id)) is not None]  # each item's text, unwrapped
+    return "\n".join([*(str(s.render()) for s in [*own, *screen.query(Static)]), *drawn])
 
 
 def notifications(app) -> list[str]:
@@ -295,8 +298,8 @@ async def test_new_messages_stay_in_view_after_older_ones_load(make_app):
             app.fake.receive(PROJECT, ALICE, "Alice", f"new {n}")
         await wait_for(pilot, lambda: timeline.items[-1].body == "new 5")
         await pilot.pause(0.1)
-        last = timeline.view_of(timeline.items[-1].event_id)
-        assert timeline.region.y < last.region.bottom <= timeline.region.bottom
+        last = timeline.region_of(timeline.items[-1].event_id)
+        assert timeline.region.y < last.bottom <= timeline.region.bottom
 
 
 async def test_switching_rooms_with_alt_down(make_app):
@@ -442,7 +445,8 @@ async def test_messages_group_and_name_the_sender_once(make_app):
         view = timeline.view_of(two.event_id)
         assert view.show_header and not view.has_class("-continuation")
         # Drawn on its first line, the text under it.
-        assert "Alice" in view.render_line(0).text and two.body in view.render_line(1).text
+        drawn = timeline.drawn_text(two.event_id)
+        assert "Alice" in drawn[0] and two.body in drawn[1]
 
 
 class BrokenEngine(FakeEngine):
@@ -500,21 +504,24 @@ async def test_the_room_shows_the_inviters_keys_while_they_download(make_app):
 
 
 async def test_the_mouse_selects_and_copies_a_messages_text(make_app):
-    """A message is one widget drawing its header, text and marks: a drag over its text selects
-    that text (not the header above it), lines counted across the parts."""
+    """The timeline draws each message's header, text and marks as lines: a drag over its text
+    selects that text (not the header above it), lines counted across the messages."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         timeline = screen.query_one(Timeline)
         said = app.fake.receive(PROJECT, ALICE, "Alice", "select me please")
-        await wait_for(pilot, lambda: timeline.view_of(said.event_id) is not None and timeline.view_of(
-            said.event_id).region, what="the message drawn")
+        await wait_for(pilot, lambda: timeline.row_of(said.event_id) is not None, what="the message drawn")
+        timeline.focus()  # (focused, it selects a message: its details show under the timeline)
+        timeline.selected = said.event_id
         await pilot.pause()
-        view = timeline.view_of(said.event_id)
-        assert view.render_line(1).text.startswith("  select me please")
-        await pilot.mouse_down(view, offset=(2, 1))
-        await pilot.hover(view, offset=(10, 1))  # the last cell under the pointer is selected
-        await pilot.mouse_up(view, offset=(10, 1))
+        region = timeline.region_of(said.event_id)
+        row = region.y + 1 - timeline.region.y  # its text, under its header
+        left = region.x - timeline.region.x
+        assert timeline.render_line(row - timeline.gutter.top).text.startswith("  select me please")
+        await pilot.mouse_down(timeline, offset=(left + 2, row))
+        await pilot.hover(timeline, offset=(left + 10, row))  # the last cell under the pointer is selected
+        await pilot.mouse_up(timeline, offset=(left + 10, row))
         await pilot.pause()
         assert screen.get_selected_text() == "select me"
 

@@ -99,11 +99,11 @@ async def test_no_stale_placeholder_after_logging_in(make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(Timeline),
                        what="the main screen")
         timeline = app.screen.query_one(Timeline)
-        await wait_for(pilot, lambda: "No room open" in str(timeline.query_one("#timeline-start").render()))
+        await wait_for(pilot, lambda: "No room open" in timeline.banner_text)
         await app.bridge.call(lambda e: e.create_room("First room"))
         await wait_for(pilot, lambda: timeline.room_id == "!firstroom:example.org", what="the room to open")
         await pilot.pause()
-        banner = str(timeline.query_one("#timeline-start").render())
+        banner = timeline.banner_text
         assert "No room open" not in banner and "beginning of the room" in banner
 
 

@@ -1,9 +1,9 @@
-"""A room with thousands of loaded messages: the timeline mounts a window of them, and a reader
-going through the history never sees a gap, a jump, or a missing day line or header.
+"""A room with thousands of loaded messages: the timeline renders a window of them, and a
+reader going through the history never sees a gap, a jump, or a missing day line or header.
 
 Each test checks what the reader sees (the item at the top of the viewport, the selection, the
-banner) and that the mounted widgets stay few; `assert_drawn_as_data` checks that what is mounted
-is exactly what a timeline with every item mounted would show for that stretch.
+banner) and that the rendered items stay few; `assert_drawn_as_data` checks that what is rendered
+is exactly what a timeline with every item rendered would show for that stretch.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import threading
 from tui_client.engine.events import TimelineItemsAdded
 from tui_client.engine.models import TimelineItem
 from tui_client.ui.screens.main import MainScreen
-from tui_client.ui.widgets.message import DaySeparator, ItemView, MessageView, NewMessagesLine, starts_group
+from tui_client.ui.widgets.message import starts_group
 from tui_client.ui.widgets.timeline import Timeline
-from tui_client.ui.widgets.timeline_window import MOST_MOUNTED, OPEN_ITEMS
+from tui_client.ui.widgets.timeline_window import MOST_RENDERED, OPEN_ITEMS
 
 from .conftest import wait_for
 from .fake_engine import ALICE, CAROL, GENERAL, ME, PROJECT, FakeEngine, _item, general_timeline, ts
@@ -71,58 +71,48 @@ async def opened(pilot, last: str) -> Timeline:
         screen = pilot.app.screen
         if not isinstance(screen, MainScreen) or not screen.query(Timeline):
             return False
-        view = screen.query_one(Timeline).view_of(last)
-        return view is not None and view.is_mounted and bool(view.region)
+        return screen.query_one(Timeline).row_of(last) is not None
 
     await wait_for(pilot, shown, what="the long room with its newest message")
     return pilot.app.screen.query_one(Timeline)
 
 
 def top_item(timeline: Timeline) -> tuple[str, int]:
-    """The item at the top of the viewport, and the screen row its widget starts on."""
-    top = timeline.content_region.y
-    for view in timeline.query(ItemView):
-        if view.region and view.region.bottom > top:
-            return view.item.event_id, view.region.y
-    raise AssertionError("no item on screen: a blank timeline")
+    """The item at the top of the viewport, and the screen row its rows start on."""
+    top = timeline.top_item()
+    assert top is not None, "no item on screen: a blank timeline"
+    return top
 
 
 def row_of(timeline: Timeline, event_id: str) -> int | None:
-    """The screen row an item's widget starts on (None when it is not mounted)."""
-    view = timeline.view_of(event_id)
-    return view.region.y if view is not None and view.region else None
+    """The screen row an item's rows start on (None when it is not rendered)."""
+    return timeline.row_of(event_id)
 
 
 def on_screen(timeline: Timeline, event_id: str) -> bool:
-    view = timeline.view_of(event_id)
+    region = timeline.region_of(event_id)
     area = timeline.content_region
-    return view is not None and bool(view.region) and area.y <= view.region.y and view.region.bottom <= area.bottom
+    return bool(region) and area.y <= region.y and region.bottom <= area.bottom
 
 
 def mounted_items(timeline: Timeline) -> int:
-    return len(timeline.query(ItemView))
+    first, end = timeline.mounted_range
+    return end - first
 
 
 def assert_drawn_as_data(timeline: Timeline) -> None:
-    """The mounted widgets are a stretch of the items, each with the day line and the header it
-    would have with every item mounted (so a window edge changes nothing the reader sees)."""
+    """The rendered window is a stretch of the items, each with the day line and the header it
+    would have with every item rendered (so a window edge changes nothing the reader sees)."""
     items = timeline.items
-    views = [w for w in timeline.children if isinstance(w, (ItemView, DaySeparator, NewMessagesLine))]
-    first = items.index(next(w for w in views if isinstance(w, ItemView)).item)
+    first, end = timeline.mounted_range
     expected: list[tuple[str, str]] = []
-    for index in range(first, first + mounted_items(timeline)):
+    for index in range(first, end):
         item, previous = items[index], items[index - 1] if index else None
         if previous is None or timeline.time_format.day_of(previous.timestamp) != \
                 timeline.time_format.day_of(item.timestamp):
             expected.append(("day", timeline.time_format.day(item.timestamp)))
         expected.append((item.event_id, str(starts_group(previous, item, timeline.time_format))))
-    shown: list[tuple[str, str]] = []
-    for widget in views:
-        if isinstance(widget, DaySeparator):
-            shown.append(("day", widget.label))
-        elif isinstance(widget, MessageView):
-            shown.append((widget.item.event_id, str(widget.show_header)))
-    assert shown == expected
+    assert timeline.drawn_outline() == expected
 
 
 async def settle(pilot) -> None:
@@ -138,7 +128,7 @@ async def test_a_room_of_2000_messages_opens_at_the_newest_with_a_bounded_number
         await settle(pilot)
         assert len(timeline.items) == 2_000
         assert on_screen(timeline, history[-1].event_id)
-        assert 0 < mounted_items(timeline) <= MOST_MOUNTED
+        assert 0 < mounted_items(timeline) <= MOST_RENDERED
         assert_drawn_as_data(timeline)
         assert timeline.view_of(history[0].event_id) is None  # data, not a widget
 
@@ -160,7 +150,7 @@ async def test_paging_up_to_the_oldest_keeps_the_place_and_then_asks_for_older_h
                 # Where the top item is, not which item is at the top: older history arriving
                 # while the banner is in view shows its last message where the banner was.
                 assert row_of(timeline, before[0]) == before[1], "the view moved while the window slid"
-            assert mounted_items(timeline) <= MOST_MOUNTED
+            assert mounted_items(timeline) <= MOST_RENDERED
             seen.append(timeline.items.index(next(i for i in timeline.items if i.event_id == before[0])))
         assert timeline.items[0].body == "message 5000", "the older history was asked for and shown"
         assert ("paginate_back", (PROJECT,)) in app.fake.calls
@@ -172,7 +162,7 @@ async def test_paging_up_to_the_oldest_keeps_the_place_and_then_asks_for_older_h
             await pilot.press("pageup")
             await settle(pilot)
         assert top_item(timeline)[0] == "$e5000"
-        assert "This is the beginning of the room." in str(timeline.query_one("#timeline-start").render())
+        assert timeline.banner_text == "This is the beginning of the room."
         assert_drawn_as_data(timeline)
 
 
@@ -185,14 +175,14 @@ async def test_older_messages_appear_above_without_moving_the_selected_one(make_
         await wait_for(pilot, lambda: timeline.selected == history[0].event_id and on_screen(timeline, history[0].event_id))
         await wait_for(pilot, lambda: timeline.loading_older, what="the request for older history")
         await settle(pilot)
-        row = timeline.view_of(history[0].event_id).region.y
+        row = timeline.row_of(history[0].event_id)
         app.fake.answer.set()
         await wait_for(pilot, lambda: len(timeline.items) > 300 and not timeline.loading_older, what="older history")
         await settle(pilot)
-        assert timeline.view_of(history[0].event_id).region.y == row
+        assert timeline.row_of(history[0].event_id) == row
         assert timeline.mounted_range[0] < 80, "older messages were mounted above, ready to scroll to"
         assert on_screen(timeline, history[0].event_id) and timeline.selected == history[0].event_id
-        assert mounted_items(timeline) <= MOST_MOUNTED
+        assert mounted_items(timeline) <= MOST_RENDERED
         assert_drawn_as_data(timeline)
 
 
@@ -216,7 +206,7 @@ async def test_the_selection_moves_across_the_window_edge(make_app):
         await settle(pilot)
         below = history[OPEN_ITEMS + 10].event_id
         assert timeline.selected == below and on_screen(timeline, below)
-        assert mounted_items(timeline) <= MOST_MOUNTED
+        assert mounted_items(timeline) <= MOST_RENDERED
         assert_drawn_as_data(timeline)
         await pilot.press("G")
         await settle(pilot)
@@ -267,21 +257,21 @@ async def test_switching_away_and_back_mounts_the_newest_again(make_app):
         await pilot.press("alt+up")
         await opened(pilot, history[-1].event_id)
         await settle(pilot)
-        assert on_screen(timeline, history[-1].event_id) and mounted_items(timeline) <= MOST_MOUNTED
+        assert on_screen(timeline, history[-1].event_id) and mounted_items(timeline) <= MOST_RENDERED
 
 
-async def test_the_window_grows_above_the_reader_in_one_layout_without_moving_the_view(make_app):
-    """Mounting older items above the reader keeps what they see in place. Where they moved to
-    is computed from the container's own arrangement (which the screen's layout then reuses),
-    not by laying the whole screen out first: each growth was three layouts of the screen (two
-    to find the place, the frame's own), 15-17 ms of the UI loop while paging (issue 15)."""
+async def test_the_window_grows_above_the_reader_without_a_layout_or_moving_the_view(make_app):
+    """Rendering older items above the reader keeps what they see in place, and lays nothing
+    out: the timeline draws lines, so a growth changes its scroll range, not the screen's
+    arrangement (with a widget per item, each growth was one to three layouts of the whole
+    screen, 15-17 ms of the UI loop while paging: issue 15)."""
     app, history = long_room_app(make_app, loaded=1_000)
     async with app.run_test(size=SIZE) as pilot:
         timeline = await opened(pilot, history[-1].event_id)
         timeline.focus()
         await settle(pilot)
         compositor = pilot.app.screen._compositor
-        laid_out: list[int] = []  # full layouts of the screen (a scroll alone places what is visible)
+        laid_out: list[int] = []  # full layouts of the screen
         original = compositor.reflow
 
         def reflow(parent, size):
@@ -299,51 +289,40 @@ async def test_the_window_grows_above_the_reader_in_one_layout_without_moving_th
             if timeline.mounted_range[0] < first:
                 growths += 1
                 assert top_item(timeline) == before, "the view moved while the window grew"
-                assert len(laid_out) == 1, f"{len(laid_out)} layouts of the screen"
+                assert not laid_out, f"{len(laid_out)} layouts of the screen"
             if growths == 3:
                 break
         assert growths == 3, "the window grew as the reader went up"
         assert_drawn_as_data(timeline)
 
 
-async def test_a_jump_is_drawn_once_and_where_it_lands(make_app, monkeypatch):
-    """`g` (and `G`) far from the mounted window replace it. The first frame after must show the
-    item jumped to: drawn at the scroll position the old window had, it was a screenful of new
-    widgets drawn for nothing and then a second one at the item (two heavy frames per page while
-    paging back, issue 15). Nor may a day line mounted with it ask for a layout of the screen of
-    its own (as each did once laid out: a second layout of the whole screen)."""
+async def test_a_jump_is_drawn_once_and_where_it_lands(make_app):
+    """`g` (and `G`) far from the rendered window replace it. The first frame after must show
+    the item jumped to: drawn at the scroll position the old window had, it was a screenful of
+    new messages drawn for nothing and then a second one at the item (two heavy frames per page
+    while paging back, issue 15)."""
     app, history = long_room_app(make_app, loaded=1_000)
-    asked: list[DaySeparator] = []
-    refresh = DaySeparator.refresh
-
-    def asking(self, *regions, **options):
-        if options.get("layout"):
-            asked.append(self)
-        return refresh(self, *regions, **options)
-
-    monkeypatch.setattr(DaySeparator, "refresh", asking)
     async with app.run_test(size=SIZE) as pilot:
         timeline = await opened(pilot, history[-1].event_id)
         timeline.focus()
         await settle(pilot)
         compositor = pilot.app.screen._compositor
         frames: list[tuple[tuple[int, int], float, float]] = []  # window, scroll position, its end
-        original = compositor.reflow
+        original = compositor.render_update
 
-        def reflow(parent, size):
-            result = original(parent, size)
+        def render_update(*args, **kwargs):
             frames.append((timeline.mounted_range, timeline.scroll_y, timeline.max_scroll_y))
-            return result
+            return original(*args, **kwargs)
 
-        compositor.reflow = reflow
+        compositor.render_update = render_update
         await pilot.press("g")
         await wait_for(pilot, lambda: timeline.selected == history[0].event_id)
         await settle(pilot)
         at_first = [(y, end) for window, y, end in frames if window[0] == 0]
         assert at_first, "the window moved to the first message"
         assert all(y == 0 for y, _ in at_first), f"frames drawn away from the first message: {at_first}"
-        assert timeline._separators and not asked, "a day line asked for a layout of the screen"
         assert timeline.scroll_y == 0 and on_screen(timeline, history[0].event_id)  # under the banner and its day
+        assert timeline.drawn_outline()[0] == ("day", timeline.time_format.day(history[0].timestamp))
 
         frames.clear()
         await pilot.press("G")

@@ -32,8 +32,7 @@ async def opened(pilot) -> MainScreen:
         screen = app.screen
         if not isinstance(screen, MainScreen) or not screen.query(Timeline):
             return False
-        view = screen.query_one(Timeline).view_of("$e47")
-        return view is not None and view.is_mounted
+        return screen.query_one(Timeline).row_of("$e47") is not None
 
     await wait_for(pilot, shown, what="the Launch room")
     return app.screen
@@ -251,7 +250,7 @@ async def test_files_open_and_preview_in_a_thread_and_news_from_the_room_on_scre
         await wait_for(pilot, lambda: isinstance(app.screen, ThreadScreen), what="the thread")
         thread = app.screen
         timeline = thread.query_one(Timeline)
-        await wait_for(pilot, lambda: timeline.view_of("$e48") is not None and timeline.view_of("$e48").query(".preview"),
+        await wait_for(pilot, lambda: timeline.has_preview("$e48"),
                        what="the image's preview in the thread")
         timeline.focus()
         timeline.selected = "$e48"

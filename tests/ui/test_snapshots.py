@@ -36,8 +36,7 @@ async def main_ready(pilot) -> MainScreen:
         screen = app.screen
         if not isinstance(screen, MainScreen) or not screen.query(Timeline):
             return False
-        view = screen.query_one(Timeline).view_of("$e9")
-        return view is not None and view.is_mounted
+        return screen.query_one(Timeline).row_of("$e9") is not None
 
     await wait_for(pilot, shown, what="the main screen")
     await pilot.pause()

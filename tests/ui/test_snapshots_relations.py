@@ -35,8 +35,7 @@ async def opened(pilot) -> MainScreen:
         screen = app.screen
         if not isinstance(screen, MainScreen) or not screen.query(Timeline):
             return False
-        view = screen.query_one(Timeline).view_of("$e47")
-        return view is not None and view.is_mounted
+        return screen.query_one(Timeline).row_of("$e47") is not None
 
     await wait_for(pilot, shown, what="the Launch room")
     await pilot.pause()

@@ -156,4 +156,4 @@ class MainMessages(MessageActions, Screen[Any]):
     @on(MessageView.PreviewWanted)
     def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
         if self.tui.settings.image_previews:
-            self.load_preview(message.view)
+            self.load_preview(message.view, message.timeline)

@@ -262,7 +262,7 @@ class MessageActions:
         screen.notify(str(path), title="Opened" if open_it else "Saved")
 
     @work(group="previews", name="Loading an image", exit_on_error=False)
-    async def load_preview(self, view: MessageView) -> None:
+    async def load_preview(self, view: MessageView, timeline: Any) -> None:
         from ..widgets.image_preview import decode
 
         item = view.item
@@ -272,5 +272,5 @@ class MessageActions:
             logger.info("no preview for %s: %s", item.event_id, exc)
             return
         image = await asyncio.to_thread(decode, data)
-        if image is not None and view.is_mounted:
-            await view.show_preview(image)
+        if image is not None and timeline.is_mounted:
+            timeline.show_preview(item.event_id, image)

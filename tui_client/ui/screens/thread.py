@@ -113,7 +113,7 @@ class ThreadScreen(ReportsWorkerErrors, MessageActions, Screen[None]):
     @on(MessageView.PreviewWanted)
     def _preview_wanted(self, message: MessageView.PreviewWanted) -> None:
         if self.tui.settings.image_previews:
-            self.load_preview(message.view)
+            self.load_preview(message.view, message.timeline)
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:

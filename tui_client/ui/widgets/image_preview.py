@@ -49,3 +49,28 @@ def has_file(item: Any) -> bool:
     """Whether a timeline item is a message with a file (image, file, audio, video) that can be
     downloaded: not deleted, not undecryptable (a sticker's image is not one)."""
     return item.attachment is not None and item.msgtype in FILE_MSGTYPES and not item.redacted
+
+
+def half_cells(image: Any, width: int, rows: int, base: Any) -> list[Any]:
+    """The image in `rows` lines at most `width` cells wide, two pixels a cell ("▀": the upper in
+    the foreground, the lower in the background), its shape kept; as strips on the `base` style."""
+    from rich.color import Color
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    high = rows * 2
+    wide = max(1, round(high * image.width / max(1, image.height)))
+    if wide > width:
+        wide, high = width, max(2, round(width * image.height / max(1, image.width)) // 2 * 2)
+    small = image.resize((wide, high))
+    pixels = small.load()
+    strips = []
+    for y in range(0, high, 2):
+        segments = []
+        for x in range(wide):
+            top, bottom = pixels[x, y], pixels[x, y + 1] if y + 1 < high else pixels[x, y]
+            segments.append(Segment("▀", base + Style(color=Color.from_rgb(*top[:3]),
+                                                      bgcolor=Color.from_rgb(*bottom[:3]))))
+        strips.append(Strip(segments, wide).simplify())
+    return strips

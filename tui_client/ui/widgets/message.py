@@ -1,10 +1,12 @@
-"""One timeline entry on screen: a message (with its provenance badge or its decryption failure,
-the message it replies to, "edited", its reactions, its thread, or "message deleted"), a
-membership/state one-liner, or a day separator.
+"""What one timeline entry shows: a message (with its provenance badge or its decryption
+failure, the message it replies to, "edited", its reactions, its thread, or "message deleted"),
+a membership/state one-liner, or the rule of a day line.
 
-Views hold the `TimelineItem` they show and re-render in place when the engine sends a newer
-version of it (`update_item`), e.g. once the keys of a failed message arrive. The pieces of text
-they show (a quote, the reactions, a poll, "seen by", the detail line) are message_text.py's.
+Views hold the `TimelineItem` they show and their rows (rows.py); the timeline draws those rows
+itself (timeline_window.py): a view is never mounted. They build their rows again when the engine
+sends a newer version of the item (`update_item`), e.g. once the keys of a failed message arrive.
+The pieces of text they show (a quote, the reactions, a poll, "seen by", the detail line) are
+message_text.py's.
 """
 
 from __future__ import annotations
@@ -102,29 +104,24 @@ class ItemView(RowsView):
     def rows(self) -> list[Row]:  # pragma: no cover - overridden
         return []
 
-
-class _Part(RowsView):
-    """Above or below an image preview, the message's text or its marks ("top" / "bottom")."""
-
-    def __init__(self, view: MessageView, which: str) -> None:
-        super().__init__(classes=f"part {which}")
-        self.view = view
-        self.which = which
-
-    def refresh_content(self) -> None:
-        self.show_rows(self.view.top_rows() if self.which == "top" else self.view.bottom_rows())
+    def drawn_rows(self) -> Rows:
+        """The rows as last shown (what the timeline draws)."""
+        if self._shown is None:
+            self.refresh_content()
+        return self._shown or Rows(())
 
 
 class MessageView(ItemView):
     """A message: header (sender, time, 🔑 badge) unless it continues a group (a message with
     a badge never does), then its body, its thread and reactions, who read up to it (and for an
-    image, the image under the text once it has arrived: `PreviewWanted` asks the screen for it;
-    the view then holds the text, the image and the marks as three widgets)."""
+    image, the image between the text and the marks once it has arrived: the timeline asks the
+    screen for it with `PreviewWanted` and draws it)."""
 
     class PreviewWanted(Message):
-        def __init__(self, view: MessageView) -> None:
+        def __init__(self, view: MessageView, timeline: Widget) -> None:
             super().__init__()
             self.view = view
+            self.timeline = timeline
 
     def __init__(
         self, item: TimelineItem, time_format: TimeFormatter, *, show_header: bool = True, thread_marks: bool = True
@@ -133,8 +130,6 @@ class MessageView(ItemView):
         self.show_header = show_header
         self.thread_marks = thread_marks  # "in a thread" and the reply count (not inside the thread)
         self.readers: tuple[str, ...] = ()  # who read up to this message (read receipts)
-        self._preview_asked = False
-        self._parts: tuple[_Part, _Part] | None = None  # while an image preview is shown
 
     def top_rows(self) -> list[Row]:
         rows = [Row(self._header(), wrap=False, name="meta")] if self.show_header else []
@@ -152,12 +147,16 @@ class MessageView(ItemView):
     def rows(self) -> list[Row]:
         return [*self.top_rows(), *self.bottom_rows()]
 
+    @property
+    def previewable(self) -> bool:
+        """Whether an image preview goes under its text."""
+        return image_preview.is_image(self.item)
+
     def shown_part(self, name: str) -> str | None:
         """The text of a part as drawn ("meta", "body", "marks", "seen"); None: not drawn."""
-        for widget in (self, *(self._parts or ())):
-            for row in widget.shown_rows:
-                if row.name == name:
-                    return row.content.plain
+        for row in self.shown_rows:
+            if row.name == name:
+                return row.content.plain
         return None
 
     def _styled_body(self, content: Content) -> Content:
@@ -169,38 +168,6 @@ class MessageView(ItemView):
         if item.failed:
             content = content.stylize_before("italic")
         return content
-
-    def on_mount(self) -> None:
-        self._want_preview()
-
-    def _want_preview(self) -> None:
-        """Ask for the image once the item is one (it may decrypt into one later); drop the
-        preview when it no longer is (deleted)."""
-        if image_preview.is_image(self.item):
-            if not self._preview_asked:
-                self._preview_asked = True
-                self.post_message(self.PreviewWanted(self))
-        elif self._preview_asked:
-            self._preview_asked = False
-            if self._parts is not None:
-                self._parts = None
-                self.remove_children()
-            self.refresh_content()
-
-    async def show_preview(self, image: object) -> None:
-        """Show the image under the text, above the reactions (once; a newer one replaces it)."""
-        for old in self.query(".preview"):
-            await old.remove()
-        if not self.is_mounted or not image_preview.is_image(self.item):
-            return
-        if self._parts is None:
-            self._parts = (_Part(self, "top"), _Part(self, "bottom"))
-            for part in self._parts:
-                part.refresh_content()
-            self.show_rows([])
-            await self.mount_all([self._parts[0], image_preview.preview(image), self._parts[1]])
-        else:
-            await self.mount(image_preview.preview(image), after=self._parts[0])
 
     def set_readers(self, readers: tuple[str, ...]) -> None:
         """Show "seen by Alice, Bob" under the message (nothing when nobody's receipt is here)."""
@@ -215,13 +182,7 @@ class MessageView(ItemView):
 
     def refresh_content(self) -> None:
         self._apply_classes()
-        if self._parts is not None:
-            for part in self._parts:
-                part.refresh_content()
-        else:
-            super().refresh_content()
-        if self.is_mounted:
-            self._want_preview()
+        super().refresh_content()
 
     def _apply_classes(self) -> None:
         wanted = state_classes(self.item, self.show_header)
@@ -331,42 +292,12 @@ class EventLine(ItemView):
 EVENT_TIME_WIDTH = 9  # "12:34  · "
 
 
-class _Rule(Widget):
-    """A one-line rule across the timeline with a label in it."""
-
-    # As in RowsView: a new rule's first layout gave it a virtual size, and Textual's attribute
-    # asked for a second layout of the whole screen (each day line mounted by a jump or a growth
-    # of the timeline's window). Its height is the stylesheet's.
-    virtual_size = Reactive(Size(0, 0), layout=False)
-
-
-class NewMessagesLine(_Rule):
-    """"──── new messages ────" after the last message read before the room was opened."""
-
-    def __init__(self) -> None:
-        super().__init__(classes="new-messages")
-
-    def render(self) -> Content:
-        label = " new messages "
-        width = max(self.size.width, len(label))
-        left = (width - len(label)) // 2
-        return Content.assemble(("─" * left, "$text-error"), (label, "bold $text-error"), (
-            "─" * (width - left - len(label)), "$text-error"))
-
-
-class DaySeparator(_Rule):
-    """"──── Monday 3 March 2025 ────" before the first item of each day."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__(classes="day")
-        self.label = label
-
-    def render(self) -> Content:
-        label = f" {self.label} "
-        width = max(self.size.width, len(label))
-        left = (width - len(label)) // 2
-        return Content.assemble(("─" * left, "$foreground-muted"), (label, "bold"), (
-            "─" * (width - left - len(label)), "$foreground-muted"))
+def rule_line(label: str, width: int, line_style: str, label_style: str) -> Content:
+    """"──── label ────" across `width` cells: a day line, or the "new messages" line."""
+    label = f" {label} "
+    width = max(width, len(label))
+    left = (width - len(label)) // 2
+    return Content.assemble(("─" * left, line_style), (label, label_style), ("─" * (width - left - len(label)), line_style))
 
 
 def make_view(

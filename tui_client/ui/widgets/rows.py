@@ -1,10 +1,11 @@
-"""Text in rows that wrap (or not) each in their own way, drawn by one widget.
+"""Text in rows that wrap (or not) each in their own way, drawn together.
 
 A timeline message was a container of up to four one-line widgets (its header, its text, its
 reactions, "seen by"), and a membership line two. Each widget is its own message queue, style pass
 and share of every layout: mounting the eight items the timeline adds when the reader nears its top
 cost 75 ms of the UI loop and jumping to the first message 95 ms (tests/bench/bench_scale.py,
-BENCH_PROFILE=1). `Rows` draws all of an item's parts inside one widget: a row is a `Content` with
+BENCH_PROFILE=1). `Rows` draws all of an item's parts into one set of strips (which the timeline
+now draws line by line itself: timeline_window.py): a row is a `Content` with
 an indent (blank, or a prefix on its first line, e.g. the time of a membership line), wrapped to the
 width left or cut with an ellipsis, aligned left or right.
 """

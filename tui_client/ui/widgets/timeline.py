@@ -4,24 +4,23 @@ for older messages when the top is reached.
 The timeline only shows what it is given (`show`, `add_items`, `update_item`); it asks for more by
 posting `Timeline.OlderWanted`, and tells the screen which item is selected with
 `Timeline.Selected` so a detail line can show the provenance sentence or the failure reason.
-Structural changes are serialised by a lock because mounting is asynchronous.
+Nothing here awaits: items are drawn line by line (timeline_window.py), not mounted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import var
-from textual.widget import Widget
-
 from ...engine.models import TimelineItem
 from .image_preview import has_file
-from .message import ItemView, MessageView
-from .timeline_window import MOST_MOUNTED, OPEN_ITEMS, TimelineWindow
+from .message import MessageView
+from .timeline_window import OPEN_ITEMS, TimelineWindow, _Block
 
 
 class Timeline(TimelineWindow, can_focus=True):
@@ -93,9 +92,6 @@ class Timeline(TimelineWindow, can_focus=True):
             self.action = action  # "reply" | "edit" | "react" | "delete" | "thread"
             self.item = item
 
-    def compose(self) -> Iterable[Widget]:
-        yield self._banner
-
     def on_mount(self) -> None:
         self.watch(self, "scroll_y", self._on_scrolled, init=False)
         self.anchor()
@@ -110,22 +106,24 @@ class Timeline(TimelineWindow, can_focus=True):
         self, room_id: str | None, items: Iterable[TimelineItem], at_start: bool, *,
         read_marker: str | None = None, readers: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
-        """Replace everything with the items of `room_id` (the newest mounted); a "new messages"
+        """Replace everything with the items of `room_id` (the newest rendered); a "new messages"
         line follows `read_marker` when newer messages come after it; `readers`: read receipts
         by event."""
-        async with self._lock:
-            self._items = list(items)
-            self._readers = dict(readers or {})
-            self.set_reactive(Timeline.selected, None)
-            self.room_id = room_id
-            self.at_start = at_start
-            self.loading_older = False
-            self.read_marker = read_marker
-            ids = [i.event_id for i in self._items]
-            self._marker_at = read_marker if read_marker in ids[:-1] else None
-            await self._mount_window(max(0, len(ids) - OPEN_ITEMS), len(ids))
-            self.anchor()
+        self._items = list(items)
+        self._readers = dict(readers or {})
+        if room_id != self.room_id:
+            self._previews = {}
+        self.set_reactive(Timeline.selected, None)
+        self.room_id = room_id
+        self.at_start = at_start
+        self.loading_older = False
+        self.read_marker = read_marker
+        ids = [i.event_id for i in self._items]
+        self._marker_at = read_marker if read_marker in ids[:-1] else None
         self._update_banner()
+        self._render_window(max(0, len(ids) - OPEN_ITEMS), len(ids))
+        self.anchor()
+        self._check_window()
         self.call_after_refresh(self._check_need_older)
 
     @property
@@ -137,76 +135,104 @@ class Timeline(TimelineWindow, can_focus=True):
         old, self._readers = self._readers, dict(readers)
         for event_id in set(old) | set(readers):
             view = self._views.get(event_id)
-            if isinstance(view, MessageView):
+            if isinstance(view, MessageView) and view.readers != self._readers.get(event_id, ()):
                 view.set_readers(self._readers.get(event_id, ()))
+                index = self.index_of(event_id)
+                if index is not None:
+                    self._rerender_item(index)
 
     def readers_of(self, event_id: str) -> tuple[str, ...]:
         return self._readers.get(event_id, ())
 
+    def show_preview(self, event_id: str, image: object) -> None:
+        """Draw an image under its message's text (it arrived after the message was drawn)."""
+        self._previews[event_id] = image
+        index = self.index_of(event_id)
+        if index is not None:
+            self._rerender_item(index)
+
+    def has_preview(self, event_id: str) -> bool:
+        """Whether an image preview is drawn under the message."""
+        view = self._views.get(event_id)
+        return event_id in self._previews and isinstance(view, MessageView) and view.previewable
+
+    def _render_block(self, index: int, styles: Any) -> _Block:
+        block = super()._render_block(index, styles)
+        item = self._items[index]
+        if item.event_id not in self._asked and isinstance(view := self._views.get(item.event_id), MessageView) \
+                and view.previewable:
+            self._asked.add(item.event_id)
+            self.post_message(MessageView.PreviewWanted(view, self))
+        return block
+
     async def add_items(self, items: Iterable[TimelineItem], *, at_start: bool = False) -> None:
         """New items at the end (live) or at the start (back-pagination); duplicates are ignored.
-        They are data first: mounted only where the window reaches (see timeline_window.py)."""
+        They are data first: rendered only where the window reaches (see timeline_window.py)."""
         items = list(items)
         if not items:
             return
-        async with self._lock:
-            known = {i.event_id for i in self._items}
-            items = [i for i in items if i.event_id not in known]
-            if not items:
-                return
-            if at_start:
-                await self._add_older(items)
-            else:
-                await self._add_newer(items)
-            self._hold_anchor()
+        known = {i.event_id for i in self._items}
+        items = [i for i in items if i.event_id not in known]
+        if not items:
+            return
+        if at_start:
+            self._add_older(items)
+        else:
+            self._add_newer(items)
+        self._hold_anchor()
         self._update_banner()
-        self.call_after_refresh(self._check_window)
+        self._check_window()
         self.call_after_refresh(self._check_need_older)
 
-    async def _add_older(self, items: list[TimelineItem]) -> None:
+    def _add_older(self, items: list[TimelineItem]) -> None:
         was_top = self._lo == 0
         self._items[:0] = items
         self._lo += len(items)
         self._hi += len(items)
-        if self._lo == self._hi:  # nothing was mounted
-            await self._mount_window(max(0, len(self._items) - OPEN_ITEMS), len(self._items))
-        elif was_top:  # the first mounted item has a previous item now
-            await self._fix_day(self._lo)
+        if self._lo == self._hi:  # nothing was rendered
+            self._render_window(max(0, len(self._items) - OPEN_ITEMS), len(self._items))
+            self._place(keep=False)
+        elif was_top:  # the first rendered item has a previous item now (its day line, header)
+            self._rerender_item(self._lo)
 
-    async def _add_newer(self, items: list[TimelineItem]) -> None:
+    def _add_newer(self, items: list[TimelineItem]) -> None:
         reaches_end = self._hi == len(self._items)
         self._items.extend(items)
-        if not reaches_end:
-            return  # the reader is up in the history: they wait as data
-        if self._hi - self._lo + len(items) <= MOST_MOUNTED:
-            await self._mount_below(len(self._items))
-        elif self._near_bottom():
-            await self._grow_down(len(self._items))
+        if reaches_end and (self._following or self._hi - self._lo < OPEN_ITEMS or self._near_bottom()):
+            self._grow_down(len(self._items))
 
     async def remove_items(self, event_ids: Iterable[str]) -> None:
         """Take items away (an undecryptable event turned out to be an edit of another)."""
-        async with self._lock:
-            for event_id in event_ids:
-                index = self.index_of(event_id)
-                if index is None:
-                    continue
-                widgets = self._unregister(index, index + 1)
-                del self._items[index]
-                if index < self._lo:
-                    self._lo -= 1
-                if index < self._hi:
-                    self._hi -= 1
-                if event_id == self._marker_at:
-                    self._marker_at = None
-                await self.remove_children(widgets)
-                if self.selected == event_id:
-                    self.selected = None
-                if index < len(self._items):  # the next item follows another one now
-                    await self._fix_day(index)
+        for event_id in event_ids:
+            index = self.index_of(event_id)
+            if index is None:
+                continue
+            removed = 0
+            if self._lo <= index < self._hi:
+                at = index - self._lo
+                if at < len(self._blocks):
+                    above = len(self._banner) + self._tops[at] < round(self.scroll_y)
+                    removed = len(self._blocks[at].lines) if above else 0
+                    del self._blocks[at]
+                self._views.pop(event_id, None)
+                self._hi -= 1
+            elif index < self._lo:
+                self._lo -= 1
+                self._hi -= 1
+            del self._items[index]
+            if event_id == self._marker_at:
+                self._marker_at = None
+            self._retop()
+            self._place(keep=True, shift=-removed)
+            if self.selected == event_id:
+                self.selected = None
+            if index < len(self._items):  # the next item follows another one now
+                self._rerender_item(index)
+            self.refresh()
 
     def update_item(self, item: TimelineItem) -> None:
-        """Re-render an item in place (its keys arrived, its sender's name changed, …); an item
-        that is not mounted changes as data, shown so when it is mounted."""
+        """Draw an item again (its keys arrived, its sender's name changed, …); an item that is
+        not rendered changes as data, drawn so when it is rendered."""
         index = self.index_of(item.event_id)
         if index is None:
             return
@@ -214,8 +240,9 @@ class Timeline(TimelineWindow, can_focus=True):
         view = self._views.get(item.event_id)
         if view is not None:
             view.update_item(item)
-        self._restyle(index)
-        self._restyle(index + 1)
+        self._rerender_item(index)
+        if index + 1 < len(self._items):
+            self._rerender_item(index + 1)
         if self.selected == item.event_id:
             self.post_message(self.Selected(item))
             self.refresh_bindings()  # e.g. its keys came: it can be replied to
@@ -242,7 +269,7 @@ class Timeline(TimelineWindow, can_focus=True):
             text = "This is the beginning of the thread." if self.thread else "This is the beginning of the room."
         else:
             text = "↑ Scroll up for older messages"
-        self._banner.update(Content.styled(text, "italic $foreground-muted"))
+        self.set_banner(Content.styled(text, "italic $foreground-muted"))
 
     def _on_scrolled(self, _old: float, new: float) -> None:
         if new <= 0:
@@ -275,30 +302,32 @@ class Timeline(TimelineWindow, can_focus=True):
     def _index_of_selected(self) -> int | None:
         return self.index_of(self.selected)
 
+    def _is_selected(self, event_id: str) -> bool:
+        return event_id == self.selected and self.has_class("-focused")
+
     def watch_selected(self, old: str | None, new: str | None) -> None:
         if old and (view := self._views.get(old)):
             view.remove_class("-selected")
-        index = self.index_of(new)
         if new and (view := self._views.get(new)):
             view.add_class("-selected")
-            self._scroll_to_view(view)
+        for event_id in (old, new):
+            if event_id is not None and (index := self.index_of(event_id)) is not None:
+                self._rerender_item(index)
+        index = self.index_of(new)
+        if index is not None:
+            self._scroll_to_item(index)
         self.post_message(self.Selected(self._items[index] if index is not None else None))
         self.refresh_bindings()  # reply, edit, delete… depend on the selected message (the footer
         # redraws only when what it shows changes: widgets/footer.py)
 
-    def _scroll_to_view(self, view: Widget) -> None:
-        """Bring the view into sight; one just mounted once it has been laid out."""
-        if view.virtual_region:
-            self.scroll_to_widget(view, animate=False)
-        else:
-            self.call_after_refresh(lambda: view.is_mounted and self.scroll_to_widget(view, animate=False,
-                                                                                       immediate=True))
-
     async def _select(self, index: int) -> None:
-        """Select the item at `index`, sliding the window to it first when it is not mounted."""
-        await self._bring_into_window(index)
+        """Select the item at `index`, sliding the window to it first when it is not rendered."""
+        up = index < self._lo
+        if self._bring_into_window(index):
+            self._land(index, up)
         self._window_moved()
         self.selected = self._items[index].event_id
+        self._check_window()
 
     async def action_cursor_up(self) -> None:
         index = self._index_of_selected()
@@ -337,8 +366,9 @@ class Timeline(TimelineWindow, can_focus=True):
             await self._select(next((i for i in range(last, -1, -1) if self._items[i].is_message
                                      or self._items[i].failed), last))
             if self._hi < len(self._items):  # the state lines after it
-                await self._bring_into_window(len(self._items) - 1)
-            self.call_after_refresh(self.anchor)  # the end, following new messages again
+                if self._bring_into_window(len(self._items) - 1):
+                    self._land(len(self._items) - 1, False)
+            self.anchor()  # the end, following new messages again
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details":
@@ -396,6 +426,8 @@ class Timeline(TimelineWindow, can_focus=True):
 
     async def on_focus(self) -> None:
         self.add_class("-focused")
+        if self.selected is not None and (index := self._index_of_selected()) is not None:
+            self._rerender_item(index)
         if self.selected is None:
             await self.action_cursor_last()
         else:
@@ -404,13 +436,15 @@ class Timeline(TimelineWindow, can_focus=True):
 
     def on_blur(self) -> None:
         self.remove_class("-focused")
+        if self.selected is not None and (index := self._index_of_selected()) is not None:
+            self._rerender_item(index)
         self.post_message(self.Selected(None))
 
     def on_click(self, event: events.Click) -> None:
-        widget: Widget | None = event.widget
-        while widget is not None and widget is not self:
-            if isinstance(widget, ItemView):
-                self.selected = widget.item.event_id
-                self.focus()
-                return
-            widget = widget.parent  # type: ignore[assignment]
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        item = self.item_at_line(round(self.scroll_y) + offset.y - self._pad)
+        if item is not None:
+            self.selected = item.event_id
+            self.focus()

@@ -1,64 +1,104 @@
-"""The timeline's items as data, and the window of them that is mounted.
+"""The timeline's items as data, drawn line by line.
 
-A room may hold thousands of loaded items; a widget per item (one each: see rows.py) makes every
-layout, every reopen and the memory grow with all of them. So the items are kept as data
-(`_items`) and only a window of them, `_items[_lo:_hi]`, has widgets: the newest
+A room may hold thousands of loaded items. A widget per item made every jump, every growth of the
+view and every frame pay Textual's price per widget (its stylesheet pass when mounted, its style
+pipeline when drawn, its share of every layout of the screen): a jump to the first message was
+17-20 ms of the UI loop and its frame 15-23 ms (issue 15). Here the timeline is one widget that
+draws lines (Textual's line API): each item is rendered once into strips (its day line, the blank
+line above a new group, its rows, the "new messages" line after it) and `render_line` hands out
+the strips that are in view. Nothing is mounted, so nothing is laid out but the timeline itself.
+
+Items stay data (`_items`); only a window of them, `_items[_lo:_hi]`, is rendered: the newest
 `OPEN_ITEMS` when a room opens, growing by `CHUNK` items above or below when the viewport comes
-within a screen of the window's edge, and shrinking at the far end beyond `MOST_MOUNTED`. Mounting
-above shifts the scroll position by the height of what was mounted and unmounting above by the
-height of what went away, so the reader's place never moves.
+within a screen of the window's edge, and dropping the far end beyond `MOST_RENDERED`. Rendering
+above moves the scroll position down by the lines rendered, in the same turn, so the reader's place
+never moves. What an item looks like depends only on the data (a day line before an item of
+another day than the item before it; a header unless the item continues a group), so it looks the
+same whichever of its neighbours are rendered.
 
-What a widget shows depends only on the data (a day separator before an item of another day
-than the item before it; a header unless the item continues a group), so an item looks the same
-whether its neighbour is mounted or not. Live items at the end are mounted only while the window
-reaches the end (the reader is at the newest); else they wait as data until the reader scrolls
-down to them.
+The item views (message.py) are the renderers: they are never mounted; `view_of` hands them out
+for what they show (`shown_part`, their classes).
 """
 
 from __future__ import annotations
 
-import asyncio
+import bisect
+from typing import Any
 
-from textual.containers import VerticalScroll
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual.content import Content
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
-from textual.widget import Widget
+from textual.scroll_view import ScrollView
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, RulesMap
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
-from .line import Line
-from .message import DaySeparator, ItemView, MessageView, NewMessagesLine, make_view, starts_group
+from .message import ItemView, MessageView, make_view, rule_line, starts_group
 from .scrollbar import QuickScrollBars
 
-OPEN_ITEMS = 20  # mounted when a room opens (two screens of messages and more)
-CHUNK = 8  # mounted at once when the reader nears the window's edge
-MOST_MOUNTED = 75  # beyond this, the far end of the window is unmounted
+OPEN_ITEMS = 20  # rendered when a room opens (two screens of messages and more)
+CHUNK = 12  # rendered at once when the reader nears the window's edge
+MOST_RENDERED = 150  # beyond this, the far end of the window is dropped
+
+PREVIEW_ROWS = 10  # an image's preview under its text
+PREVIEW_INDENT = 2
 
 
-class TimelineWindow(QuickScrollBars, VerticalScroll):
-    """Items as data, a window of them mounted (see the module docstring); `Timeline` adds the
+class _Block:
+    """One item as drawn at one width: `lines` from its day line to its "new messages" line;
+    its own rows are `lines[own:own + height]`."""
+
+    __slots__ = ("event_id", "lines", "own", "height", "selected", "look")
+
+    def __init__(self, event_id: str, lines: list[Strip], own: int, height: int, selected: bool, look: object) -> None:
+        self.event_id = event_id
+        self.lines = lines
+        self.own = own
+        self.height = height
+        self.selected = selected  # drawn as the selection
+        self.look = look  # the styles it was drawn with
+
+    @property
+    def margin(self) -> bool:
+        """Whether a blank line (a new group's) is right above its rows."""
+        return self.own > 0 and not self.lines[self.own - 1].text.strip()
+
+
+class TimelineWindow(QuickScrollBars, ScrollView):
+    """Items as data, a window of them rendered (see the module docstring); `Timeline` adds the
     selection, the actions and the request for older history."""
 
-    # A layout gives the window its virtual size (the height of what is mounted), and Textual's
-    # attribute then asks for a second layout of the whole screen when it changed: every growth
-    # of the window was two layouts. Nothing else is placed by it (the scroll bar follows it in
-    # `_size_updated` itself), so a change only repaints.
+    # The virtual size (the content's lines) changes with every growth of the window; Textual's
+    # attribute asks for a layout of the whole screen on each change. Nothing around the
+    # timeline depends on it: the scroll range and the bar follow it in `_set_height`.
     virtual_size = Reactive(Size(0, 0), layout=False)
+
+    COMPONENT_CLASSES = {"timeline--selected", "timeline--highlight", "timeline--highlight-edge",
+                         "timeline--banner"}
 
     def __init__(self, time_format: TimeFormatter, *, id: str | None = None, thread: bool = False) -> None:
         super().__init__(id=id)
         self.time_format = time_format
         self.thread = thread  # the timeline of one thread (no "in a thread" marks; its own start)
         self._items: list[TimelineItem] = []
-        self._lo = self._hi = 0  # the mounted items are _items[_lo:_hi]
-        self._views: dict[str, ItemView] = {}  # mounted only
-        self._separators: dict[str, DaySeparator] = {}  # event id of the (mounted) item it precedes
+        self._lo = self._hi = 0  # the rendered items are _items[_lo:_hi]
+        self._views: dict[str, ItemView] = {}  # rendered only
+        self._blocks: list[_Block] = []  # of _items[_lo:_hi]
+        self._tops: list[int] = []  # the first line of each block (after the banner)
         self._readers: dict[str, tuple[str, ...]] = {}  # event id -> who read up to it
+        self._previews: dict[str, Any] = {}  # event id -> its image (a Pillow image)
         self._marker_at: str | None = None  # the "new messages" line follows this item
-        self._marker_line: NewMessagesLine | None = None  # while that item is mounted
-        self._lock = asyncio.Lock()
+        self._banner_content: Content = Content("")
+        self._banner: list[Strip] = []
+        self._width = 0  # what the blocks were rendered at
+        self._look: tuple[Style, Style, Style, RichStyle] | None = None  # the styles they were drawn with
+        self._asked: set[str] = set()  # images whose previews were asked for
         self._sliding = False
-        self._banner = Line("", id="timeline-start", markup=False)
 
     # -- the data ---------------------------------------------------------------------------
 
@@ -67,7 +107,7 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
         return list(self._items)
 
     def view_of(self, event_id: str) -> ItemView | None:
-        """The widget of an item, None when it is not mounted (out of the window)."""
+        """What an item is drawn from, None when it is not rendered (out of the window)."""
         return self._views.get(event_id)
 
     def index_of(self, event_id: str | None) -> int | None:
@@ -77,7 +117,7 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
 
     @property
     def mounted_range(self) -> tuple[int, int]:
-        """Indexes (first, past the last) of the items that have widgets."""
+        """Indexes (first, past the last) of the items that are rendered."""
         return self._lo, self._hi
 
     def _previous(self, index: int) -> TimelineItem | None:
@@ -88,236 +128,487 @@ class TimelineWindow(QuickScrollBars, VerticalScroll):
         day = self.time_format.day_of
         return previous is None or day(previous.timestamp) != day(self._items[index].timestamp)
 
-    # -- building and removing widgets ------------------------------------------------------
+    # -- where things are ---------------------------------------------------------------------
 
-    def _build(self, start: int, end: int) -> list[Widget]:
-        """The widgets of `_items[start:end]` (registered as mounted)."""
-        widgets: list[Widget] = []
-        for index in range(start, end):
-            item = self._items[index]
-            if self._new_day(index):
-                separator = DaySeparator(self.time_format.day(item.timestamp))
-                self._separators[item.event_id] = separator
-                widgets.append(separator)
-            view = make_view(item, self.time_format, show_header=starts_group(self._previous(index), item,
-                                                                              self.time_format),
-                             thread_marks=not self.thread)
+    @property
+    def content_height(self) -> int:
+        return len(self._banner) + (self._tops[-1] + len(self._blocks[-1].lines) if self._blocks else 0)
+
+    def lines_of(self, event_id: str) -> tuple[int, int] | None:
+        """The first line of an item's own rows in the content (banner included) and how many
+        there are; None when it is not rendered."""
+        index = self.index_of(event_id)
+        if index is None or not 0 <= index - self._lo < len(self._blocks):
+            return None
+        block = self._blocks[index - self._lo]
+        return len(self._banner) + self._tops[index - self._lo] + block.own, block.height
+
+    @property
+    def _pad(self) -> int:
+        """Blank rows above content shorter than the view: following the newest, it sits at the
+        bottom, by the composer (as a chat reads)."""
+        if not self._following:
+            return 0
+        return max(0, self.scrollable_content_region.height - self.content_height)
+
+    def region_of(self, event_id: str) -> Region:
+        """Where an item's rows are on the screen (as far as they go, in view or not); empty
+        when it is not rendered."""
+        lines = self.lines_of(event_id)
+        if lines is None or not self.is_mounted:
+            return Region()
+        area = self.content_region
+        return Region(area.x, area.y + self._pad + lines[0] - round(self.scroll_y), area.width, lines[1])
+
+    def row_of(self, event_id: str) -> int | None:
+        """The screen row an item's rows start on (None when it is not rendered)."""
+        region = self.region_of(event_id)
+        return region.y if region.height else None
+
+    def item_at_line(self, line: int) -> TimelineItem | None:
+        """The item whose block holds `line` of the content (its day line and margins count)."""
+        line -= len(self._banner)
+        if line < 0 or not self._blocks:
+            return None
+        at = bisect.bisect_right(self._tops, line) - 1
+        if at < 0 or line >= self._tops[at] + len(self._blocks[at].lines):
+            return None
+        return self._items[self._lo + at]
+
+    def drawn_outline(self) -> list[tuple[str, str]]:
+        """What the rendered window shows, in order: ("day", its label) for a day line, then
+        (event id, "True"/"False": whether it has a header) for each item."""
+        shown: list[tuple[str, str]] = []
+        for block in self._blocks:
+            for strip in block.lines[:block.own]:
+                label = strip.text.strip("─ ")
+                if label:
+                    shown.append(("day", label))
+            view = self._views.get(block.event_id)
+            shown.append((block.event_id, str(getattr(view, "show_header", True))))
+        return shown
+
+    def drawn_text(self, event_id: str) -> list[str]:
+        """The text of an item's rows as drawn (empty when it is not rendered)."""
+        index = self.index_of(event_id)
+        if index is None or not 0 <= index - self._lo < len(self._blocks):
+            return []
+        block = self._blocks[index - self._lo]
+        return [strip.text.rstrip() for strip in block.lines[block.own:block.own + block.height]]
+
+    def top_item(self) -> tuple[str, int] | None:
+        """The first item whose rows reach into the view, and the screen row they start on."""
+        top = round(self.scroll_y) - len(self._banner)
+        area = self.content_region
+        for at, block in enumerate(self._blocks):
+            start = self._tops[at] + block.own
+            if start + block.height > top:
+                return block.event_id, area.y + self._pad + start - top
+        return None
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    @property
+    def _content_width(self) -> int:
+        return max(1, self.scrollable_content_region.width or self.size.width - self.styles.gutter.width)
+
+    def _options(self) -> RenderOptions:
+        return RenderOptions(self._get_style, RulesMap())
+
+    def _styles(self) -> tuple[Style, Style, Style, RichStyle]:
+        """The base style of a line, of a selected item, of a highlighted one, and of the mark
+        at a highlighted item's left edge."""
+        base = self.visual_style
+        background = base.background
+
+        def over(name: str) -> Style:
+            color = self.get_component_styles(name).background
+            return base + Style(background=background + color) if color.a else base
+
+        edge = self.get_component_styles("timeline--highlight-edge").color
+        return (base, over("timeline--selected"), over("timeline--highlight"),
+                (base + Style(foreground=edge)).rich_style)
+
+    def _render_block(self, index: int, styles: Any) -> _Block:
+        item = self._items[index]
+        width = self._width
+        base, selected_style, highlight_style, edge = styles
+        view = self._views.get(item.event_id)
+        header = starts_group(self._previous(index), item, self.time_format)
+        if view is None:
+            view = make_view(item, self.time_format, show_header=header, thread_marks=not self.thread)
             if isinstance(view, MessageView):
                 view.readers = self._readers.get(item.event_id, ())
+            view.refresh_content()
             self._views[item.event_id] = view
-            widgets.append(view)
-            if item.event_id == self._marker_at:
-                self._marker_line = NewMessagesLine()
-                widgets.append(self._marker_line)
-        return widgets
+        elif isinstance(view, MessageView):
+            view.set_header(header)
+        blank = Strip.blank(width, base.rich_style)
+        lines: list[Strip] = []
+        if self._new_day(index):
+            lines += [blank, self._rule(self.time_format.day(item.timestamp), "$foreground-muted", "bold", base)]
+        if isinstance(view, MessageView) and view.show_header:
+            lines.append(blank)
+        own = len(lines)
+        selected = self._is_selected(item.event_id)
+        highlighted = isinstance(view, MessageView) and item.highlight
+        style = selected_style if selected else highlight_style if highlighted else base
+        inner = width - 1 if highlighted else width
+        rows = self._rows_strips(view, inner, style)
+        if highlighted:
+            mark = Strip([Segment("▌", edge)], 1)  # Textual's "outer" left border, on the timeline
+            rows = [Strip.join([mark, row]) for row in rows]
+        lines += rows
+        if item.event_id == self._marker_at:
+            lines += [blank, self._rule("new messages", "$text-error", "bold $text-error", base)]
+        return _Block(item.event_id, lines, own, len(rows), selected, styles)
 
-    def _unregister(self, start: int, end: int) -> list[Widget]:
-        """Forget the widgets of `_items[start:end]` and return them, for removal."""
-        widgets: list[Widget] = []
-        for item in self._items[start:end]:
-            separator = self._separators.pop(item.event_id, None)
-            if separator is not None:
-                widgets.append(separator)
-            view = self._views.pop(item.event_id, None)
-            if view is not None:
-                widgets.append(view)
-            if item.event_id == self._marker_at and self._marker_line is not None:
-                widgets.append(self._marker_line)
-                self._marker_line = None
-        return widgets
+    def _rows_strips(self, view: ItemView, width: int, style: Style) -> list[Strip]:
+        """The item's rows at `width` on `style` (an image's preview between its text and its
+        marks), each as wide as the timeline."""
+        rich = style.rich_style
+        options = self._options()
+        image = self._previews.get(view.item.event_id) if isinstance(view, MessageView) else None
+        if image is not None and isinstance(view, MessageView) and view.previewable:
+            from .rows import Rows
 
-    async def _mount_below(self, end: int) -> None:
-        """Mount `_items[_hi:end]` after the window."""
-        widgets = self._build(self._hi, end)
-        self._hi = end
-        await self.mount_all(widgets)
+            strips = Rows(view.top_rows()).render_strips(width, None, style, options)
+            strips += self._preview_strips(image, width, rich)
+            strips += Rows(view.bottom_rows()).render_strips(width, None, style, options)
+        else:
+            strips = view.drawn_rows().render_strips(width, None, style, options)
+        return [strip.extend_cell_length(width, rich).crop(0, width) for strip in strips]
 
-    async def _mount_above(self, start: int) -> tuple[Widget, int] | None:
-        """Mount `_items[start:_lo]` before the window; returns the widget that was first and
-        where it was, for `_keep_place`."""
-        first = next((w for w in self.children if w is not self._banner), None)
-        widgets = self._build(start, self._lo)
-        self._lo = start
-        if first is None:
-            await self.mount_all(widgets)
-            return None
-        before = self._placement(first)[0].y
-        await self.mount_all(widgets, after=self._banner)
-        return first, before
+    def _preview_strips(self, image: Any, width: int, rich: RichStyle) -> list[Strip]:
+        from .image_preview import half_cells
 
-    def _placement(self, child: Widget) -> tuple[Region, int]:
-        """The region the screen's next layout gives `child` in the scrolled content, and the
-        height of all the content, from the arrangement Textual caches for that layout (so it
-        is done once): asking the screen (`virtual_region`) lays out all of it."""
-        size = self._get_scrollable_region(Region(0, 0, *self.container_size)).size
-        arrangement = self.arrange(size)
-        region = next((placement.region for placement in arrangement.placements if placement.widget is child),
-                      Region())
-        return region, max(size.height, arrangement.total_region.bottom)
+        room = max(1, width - PREVIEW_INDENT)
+        pad = Strip.blank(PREVIEW_INDENT, rich)
+        return [Strip.join([pad, strip]) for strip in half_cells(image, room, PREVIEW_ROWS, rich)]
 
-    def _keep_place(self, anchor: Widget, before: int) -> None:
-        """Scroll by however far `anchor` moves (content was mounted above it), before any frame
-        shows the content moved. The scroll range is set to what the coming layout gives it, so
-        the new position is not cut to the old range."""
-        if self.is_anchored and (self.scroll_y >= self.max_scroll_y or self.max_scroll_y <= 0):
-            return  # at the bottom, the anchor keeps the newest in view by itself
-        region, height = self._placement(anchor)
-        if region.y != before:
-            self.virtual_size = Size(self.virtual_size.width, height)
-            self.scroll_to(y=self.scroll_y + region.y - before, animate=False, immediate=True, release_anchor=False)
+    def _rule(self, label: str, line_style: str, label_style: str, base: Style) -> Strip:
+        content = rule_line(label, self._width, line_style, label_style)
+        return content.render_strips(self._width, 1, base, self._options())[0].extend_cell_length(
+            self._width, base.rich_style).crop(0, self._width)
 
-    async def _unmount_above(self, start: int) -> None:
-        """Unmount `_items[_lo:start]`, scrolling up by their height so the reader stays put."""
-        widgets = self._unregister(self._lo, start)
-        self._lo = start
-        kept_id = self._items[start].event_id if start < self._hi else ""
-        kept: Widget | None = self._separators.get(kept_id) or self._views.get(kept_id)
-        # Where the first kept widget is now, less where the first removed one is: how far it
-        # moves up once the removed ones are gone.
-        height = kept.virtual_region.y - widgets[0].virtual_region.y if kept is not None and widgets else 0
-        at_bottom = self.is_anchored and self.scroll_y >= self.max_scroll_y
-        await self.remove_children(widgets)
-        if not at_bottom:
-            self.scroll_to(y=max(0, self.scroll_y - height), animate=False, immediate=True, release_anchor=False)
+    def _is_selected(self, event_id: str) -> bool:
+        """Whether an item is drawn as the selection (`Timeline` says)."""
+        return False
 
-    async def _unmount_below(self, end: int) -> None:
-        """Unmount `_items[end:_hi]` (below the reader: nothing on screen moves)."""
-        widgets = self._unregister(end, self._hi)
-        self._hi = end
-        await self.remove_children(widgets)
-
-    async def _mount_window(self, start: int, end: int) -> None:
-        """Replace the mounted window with `_items[start:end]` (a jump, or a room opened)."""
-        with self.app.batch_update():
-            await self.remove_children([w for w in self.children if w is not self._banner])
-            self._views, self._separators, self._marker_line = {}, {}, None
-            self._lo = self._hi = start
-            await self._mount_below(end)
-
-    def _restyle(self, index: int) -> None:
-        """Give the item at `index` the header its (possibly new) previous item asks for."""
-        if self._lo <= index < self._hi:
-            view = self._views.get(self._items[index].event_id)
-            if isinstance(view, MessageView):
-                view.set_header(starts_group(self._previous(index), self._items[index], self.time_format))
-
-    async def _fix_day(self, index: int) -> None:
-        """Add or drop the day separator of the item at `index` after its previous item changed."""
-        if not self._lo <= index < self._hi:
+    def _render_banner(self) -> None:
+        width = self._width
+        if not width:
+            self._banner = []
             return
-        item = self._items[index]
-        separator = self._separators.get(item.event_id)
-        if self._new_day(index) and separator is None:
-            new = DaySeparator(self.time_format.day(item.timestamp))
-            self._separators[item.event_id] = new
-            await self.mount(new, before=self._views[item.event_id])
-        elif not self._new_day(index) and separator is not None:
-            del self._separators[item.event_id]
-            await separator.remove()
-        self._restyle(index)
+        base = self.visual_style
+        options = RenderOptions(self._get_style, RulesMap(text_align="center", text_wrap="wrap"))
+        strips = self._banner_content.render_strips(width, None, base, options) or [Strip.blank(width)]
+        self._banner = [strip.extend_cell_length(width, base.rich_style).crop(0, width) for strip in strips]
+
+    def set_banner(self, content: Content) -> None:
+        """The line above the first rendered item ("Scroll up for older messages", …)."""
+        if content.plain == self._banner_content.plain and content.spans == self._banner_content.spans:
+            return
+        self._banner_content = content
+        before = len(self._banner)
+        self._render_banner()
+        if len(self._banner) != before:
+            self._place(keep=True, shift=len(self._banner) - before)
+        self.refresh()
+
+    @property
+    def banner_text(self) -> str:
+        return self._banner_content.plain
+
+    def _rerender(self) -> None:
+        """Render every block again (the width changed)."""
+        self._look = styles = self._styles()
+        self._blocks = [self._render_block(index, styles) for index in range(self._lo, self._hi)]
+        self._render_banner()
+        self._retop()
+
+    def _retop(self) -> None:
+        tops, line = [], 0
+        for block in self._blocks:
+            tops.append(line)
+            line += len(block.lines)
+        self._tops = tops
+
+    def _rerender_item(self, index: int) -> None:
+        """Render one item again in place (its content, header, selection or readers changed),
+        keeping the reader's place when its height changed above them."""
+        at = index - self._lo
+        if not 0 <= at < len(self._blocks):
+            return
+        old = len(self._blocks[at].lines)
+        self._blocks[at] = self._render_block(index, self._look)
+        grown = len(self._blocks[at].lines) - old
+        if grown:
+            self._retop()
+            above = len(self._banner) + self._tops[at] < round(self.scroll_y)
+            self._place(keep=True, shift=grown if above else 0)
+        self.refresh()
+
+    # -- the line API ------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        line = round(self.scroll_y) + y - self._pad
+        width = self._width
+        base = self.visual_style.rich_style
+        strip: Strip | None = None
+        if line < 0:
+            pass
+        elif line < len(self._banner):
+            strip = self._banner[line]
+        elif self._blocks:
+            at = bisect.bisect_right(self._tops, line - len(self._banner)) - 1
+            if at >= 0:
+                block = self._blocks[at]
+                if block.look is not self._look or block.selected != self._is_selected(block.event_id):
+                    block = self._blocks[at] = self._render_block(self._lo + at, self._look)
+                offset = line - len(self._banner) - self._tops[at]
+                if offset < len(block.lines):
+                    strip = block.lines[offset]
+        if strip is None:
+            return Strip.blank(width or self.size.width, base)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(line)) is not None:
+            strip = self._selected_span(strip, *span)
+        return strip.apply_offsets(0, line)
+
+    def _selected_span(self, strip: Strip, start: int, end: int) -> Strip:
+        end = strip.cell_length if end == -1 else min(end, strip.cell_length)
+        if start >= end:
+            return strip
+        style = self.screen.get_component_rich_style("screen--selection")
+        before, middle, after = strip.divide([start, end, strip.cell_length])
+        return Strip.join([before, middle.apply_style(style), after])
+
+    def drawn_lines(self) -> str:
+        """The text of the rendered content, line by line (the banner's included)."""
+        lines = [strip.text for strip in self._banner]
+        for block in self._blocks:
+            lines += [strip.text for strip in block.lines]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The text under a mouse selection: the lines as drawn."""
+        return selection.extract(self.drawn_lines()), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._width and self.is_mounted:
+            # The theme, the focus (its tint) or the selection's look changed: the blocks in view
+            # are drawn again as they are drawn (the colours leave every height as it is).
+            look = self._styles()
+            if look != self._look:
+                self._look = look
+                self._render_banner()
+            self.refresh()
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        width = self._content_width
+        if width != self._width and size.width:
+            top = self.top_item()
+            self._width = width
+            self._rerender()
+            self._place(keep=False)
+            if top is not None and not self._following:
+                self._scroll_to_line(self._line_of_top(top[0]), release=False)
+        return changed
+
+    def _line_of_top(self, event_id: str) -> int:
+        lines = self.lines_of(event_id)
+        return lines[0] if lines else 0
+
+    # -- placing: the virtual size and the scroll position ------------------------------------
+
+    @property
+    def _following(self) -> bool:
+        """At the newest, following new messages (Textual's anchor, not let go of)."""
+        return self._anchored and not self._anchor_released
+
+    def _place(self, *, keep: bool, shift: int = 0) -> None:
+        """Set the virtual size to the content; `keep`: scroll by `shift` lines (content came or
+        went above the reader), unless following the newest (then to the end)."""
+        height = self.content_height
+        if keep and shift:
+            # A scroll under way (page up is animated) would go on to where the content was.
+            self.app.animator.force_stop_animation(self, "scroll_y")
+        self._set_height(height)
+        if self._following:
+            self._scroll_to_line(max(0, height - self.scrollable_content_region.height), release=False)
+        elif keep and shift:
+            self._scroll_to_line(round(self.scroll_y) + shift, release=False)
+
+    def _set_height(self, height: int) -> None:
+        """The content's height: the scroll range and the bar follow now (a layout of the screen
+        only when the bar appears or goes)."""
+        size = Size(self._width, height)
+        if size == self.virtual_size:
+            return
+        shown = self.show_vertical_scrollbar
+        self.virtual_size = size
+        self._scroll_update(size)
+        if self.show_vertical_scrollbar != shown:
+            self.refresh(layout=True)
+
+    def _scroll_to_line(self, y: int, *, release: bool) -> None:
+        if release:
+            self.release_anchor()
+        self.scroll_target_y = self.scroll_y = max(0, min(y, self.max_scroll_y))
+
+    def anchor(self, anchor: bool = True) -> None:
+        """Follow the newest (True), or stop following (False)."""
+        self._anchored = anchor
+        self._anchor_released = False
+        if anchor:
+            self._place(keep=False)
+
+    # -- the window --------------------------------------------------------------------------
+
+    def _render_window(self, start: int, end: int) -> None:
+        """Render `_items[start:end]` in place of whatever was rendered (a jump, a room opened)."""
+        self._views = {}
+        self._lo, self._hi = start, end
+        # Without a width yet (before the first layout), `_size_updated` renders them.
+        self._blocks = [self._render_block(index, self._look) for index in range(start, end)] if self._width else []
+        self._retop()
+        self.refresh()
+
+    def _grow_up(self, start: int) -> None:
+        """Render from `start` above the window, dropping the bottom beyond the cap, keeping what
+        the reader sees in place."""
+        if start >= self._lo:
+            return
+        styles = self._look
+        new = [self._render_block(index, styles) for index in range(start, self._lo)]
+        added = sum(len(block.lines) for block in new)
+        self._blocks[:0] = new
+        self._lo = start
+        if self._hi - self._lo > MOST_RENDERED:
+            self._drop_below(self._lo + MOST_RENDERED)
+        self._retop()
+        self._place(keep=True, shift=added)
+        self.refresh()
+
+    def _grow_down(self, end: int) -> None:
+        """Render up to `end` below the window, dropping the top beyond the cap."""
+        if end <= self._hi:
+            return
+        styles = self._look
+        self._blocks += [self._render_block(index, styles) for index in range(self._hi, end)]
+        self._hi = end
+        removed = 0
+        if self._hi - self._lo > MOST_RENDERED:
+            removed = self._drop_above(self._hi - MOST_RENDERED)
+        self._retop()
+        self._place(keep=True, shift=-removed)
+        self.refresh()
+
+    def _drop_above(self, start: int) -> int:
+        """Forget `_items[_lo:start]`; returns how many lines they took."""
+        gone = self._blocks[:start - self._lo]
+        for block in gone:
+            self._views.pop(block.event_id, None)
+        del self._blocks[:start - self._lo]
+        self._lo = start
+        return sum(len(block.lines) for block in gone)
+
+    def _drop_below(self, end: int) -> None:
+        for block in self._blocks[end - self._lo:]:
+            self._views.pop(block.event_id, None)
+        del self._blocks[end - self._lo:]
+        self._hi = end
 
     def _window_moved(self) -> None:
         """The window slid: `Timeline` says above it what is above it, and asks for older
         history when it now starts at the first loaded item with the viewport at the top."""
 
-    # -- sliding the window ---------------------------------------------------------------
-
     def _near_top(self) -> bool:
-        return self.scroll_y < max(self.size.height, 1)
+        return self.scroll_y < max(self.size.height, 1) + len(self._banner)
 
     def _near_bottom(self) -> bool:
         return self.scroll_y > self.max_scroll_y - max(self.size.height, 1)
 
     def _check_window(self) -> None:
-        """Slide the window when the viewport nears an edge with more items beyond it."""
-        if self._sliding or not self.is_mounted:
+        """Grow the window when the viewport nears an edge with more items beyond it: after the
+        screen's next refresh, so a jump or a page is drawn first (rendering a chunk is a few
+        milliseconds, in a turn of its own)."""
+        if self._sliding or not self.is_mounted or not self._width:
             return
         if (self._lo > 0 and self._near_top()) or (self._hi < len(self._items) and self._near_bottom()):
             self._sliding = True
-            # After the screen's next refresh: begun at once, the growth after a jump or a room
-            # opened often ran before the frame that draws what was just mounted, and that frame
-            # drew 28 new messages instead of 20 (paging's worst stall 33-38 ms; 26-33 with this,
-            # four benchmark runs each way).
-            self.call_after_refresh(self._start_slide)
+            self.call_after_refresh(self._slide)
 
-    def _start_slide(self) -> None:
-        if self.is_mounted:
-            self.run_worker(self._slide(), group="timeline-window", exit_on_error=False)
+    def _slide(self) -> None:
+        self._sliding = False
+        if not self.is_mounted:
+            return
+        if self._lo > 0 and self._near_top():
+            self._grow_up(max(0, self._lo - CHUNK))
+        elif self._hi < len(self._items) and self._near_bottom():
+            self._grow_down(min(len(self._items), self._hi + CHUNK))
         else:
-            self._sliding = False
-
-    async def _slide(self) -> None:
-        try:
-            async with self._lock:
-                if self._lo > 0 and self._near_top():
-                    await self._grow_up(max(0, self._lo - CHUNK))
-                elif self._hi < len(self._items) and self._near_bottom():
-                    await self._grow_down(min(len(self._items), self._hi + CHUNK))
-        finally:
-            self._sliding = False
+            return
         self._window_moved()
-        self.call_after_refresh(self._check_window)  # a long scroll may need another chunk
+        self._check_window()  # a long scroll may need another chunk
 
-    async def _grow_up(self, start: int) -> None:
-        """Mount from `start`, unmounting the bottom beyond the cap (laid out once), keeping
-        what the reader sees in place."""
-        with self.app.batch_update():
-            place = await self._mount_above(start)
-            if self._hi - self._lo > MOST_MOUNTED:
-                await self._unmount_below(self._lo + MOST_MOUNTED)
-            if place is not None:
-                self._keep_place(*place)
+    def _bring_into_window(self, index: int) -> bool:
+        """Render the item at `index`: grow the window towards it when it is near, else jump
+        (True: jumped; the caller places the view at the item)."""
+        if self._lo <= index < self._hi:
+            return False
+        if self._lo - CHUNK <= index < self._lo:
+            self._grow_up(max(0, min(index, self._lo - CHUNK // 2)))
+            return False
+        if self._hi <= index < self._hi + CHUNK:
+            self._grow_down(min(len(self._items), max(index + 1, self._hi + CHUNK // 2)))
+            return False
+        start = max(0, min(index - OPEN_ITEMS // 2, len(self._items) - OPEN_ITEMS))
+        self._render_window(start, min(len(self._items), start + OPEN_ITEMS))
         self._hold_anchor()
-
-    async def _grow_down(self, end: int) -> None:
-        """Mount up to `end`, unmounting the top beyond the cap (laid out once)."""
-        with self.app.batch_update():
-            await self._mount_below(end)
-            if self._hi - self._lo > MOST_MOUNTED:
-                await self._unmount_above(self._hi - MOST_MOUNTED)
-        self._hold_anchor()
-
-    async def _bring_into_window(self, index: int) -> None:
-        """Mount the item at `index`: grow the window towards it when it is near, else jump."""
-        async with self._lock:
-            if self._lo <= index < self._hi:
-                return
-            if self._lo - CHUNK <= index < self._lo:
-                await self._grow_up(max(0, min(index, self._lo - CHUNK // 2)))
-            elif self._hi <= index < self._hi + CHUNK:
-                await self._grow_down(min(len(self._items), max(index + 1, self._hi + CHUNK // 2)))
-            else:
-                up = index < self._lo
-                start = max(0, min(index - OPEN_ITEMS // 2, len(self._items) - OPEN_ITEMS))
-                await self._mount_window(start, min(len(self._items), start + OPEN_ITEMS))
-                self._hold_anchor()
-                self._land(index, up)
+        self._set_height(self.content_height)
+        return True
 
     def _land(self, index: int, up: bool) -> None:
-        """After a jump, scroll to the item at `index` before any frame is drawn: the scroll
-        position before it belonged to other content, and a frame drawn there (then another at
-        the item) was a second screenful of new widgets drawn for nothing. Going up, the item
-        (and its day line) comes to the top, the first item with the room's start above it;
-        going down, it comes to the bottom."""
-        if index == 0:  # the top: no need to arrange the new widgets here (the frame does)
-            self.scroll_to(y=0, animate=False, immediate=True, release_anchor=False)
+        """After a jump, scroll to the item at `index`: going up, the item (and its day line)
+        comes to the top, the first item with the room's start above it; going down, it comes
+        to the bottom."""
+        if index == 0:
+            self._scroll_to_line(0, release=False)
             return
-        event_id = self._items[index].event_id
-        view = self._views.get(event_id)
-        if view is None:
+        at = index - self._lo
+        if not 0 <= at < len(self._blocks):
             return
+        top = len(self._banner) + self._tops[at]
         viewport = self.scrollable_content_region.height
-        if up:  # its day line first, when it has one
-            region, height = self._placement(self._separators.get(event_id) or view)
-            y = region.y
+        if up:
+            self._scroll_to_line(top, release=False)
         else:
-            region, height = self._placement(view)
-            y = region.bottom - viewport
-        self.virtual_size = Size(self.virtual_size.width, height)
-        self.scroll_to(y=max(0, min(y, height - viewport)), animate=False, immediate=True, release_anchor=False)
+            block = self._blocks[at]
+            self._scroll_to_line(top + block.own + block.height - viewport, release=False)
 
     def _hold_anchor(self) -> None:
-        """A window that stops short of the newest must not follow (or jump to) the end: mounting
-        below would scroll the reader away."""
-        if self._hi < len(self._items) and self.is_anchored:
+        """A window that stops short of the newest must not follow (or jump to) the end."""
+        if self._hi < len(self._items) and self._anchored:
             self.anchor(False)
+
+    def _scroll_to_item(self, index: int) -> None:
+        """Bring an item's rows into view (the least scrolling that shows them)."""
+        at = index - self._lo
+        if not 0 <= at < len(self._blocks):
+            return
+        block = self._blocks[at]
+        top = len(self._banner) + self._tops[at] + block.own
+        bottom = top + block.height
+        viewport = self.scrollable_content_region.height
+        y = round(self.scroll_y)
+        if top < y:
+            self._scroll_to_line(top - 1 if block.margin else top, release=True)
+        elif bottom > y + viewport:
+            self._scroll_to_line(min(top, bottom - viewport), release=True)
