@@ -48,7 +48,7 @@ def hint_text(app: DemoApp) -> str:
 
 def view_text(timeline: Timeline, event_id: str) -> str:
     view = timeline.view_of(event_id)
-    return "\n".join(text_of(w) for w in [view, *view.query("Static")]) if view is not None else ""
+    return str(view.drawn_rows()) if view is not None else ""
 
 
 def palette_offers(app: DemoApp, title: str) -> bool:

@@ -409,6 +409,32 @@ async def test_an_images_reactions_stay_under_the_picture_and_late_or_deleted_im
         assert not any("▀" in line for line in timeline.drawn_text("$e50"))
 
 
+async def test_an_image_previews_again_when_its_room_is_opened_again(make_app):
+    """Leaving a room drops its previews; coming back asks for the image again and draws it."""
+    from tui_client.engine.models import Decryption
+
+    from .fake_engine import _item, project_timeline
+
+    image = _item(50, PROJECT, ALICE, "Alice", ts(4, 9, 10), "message", "[image] red.png",
+                  decryption=Decryption.DECRYPTED, msgtype="m.image", attachment=_attachment("red.png", "image/png"))
+    engine = FakeEngine(rooms=everyday_rooms(), timelines={PROJECT: project_timeline() + [image]})
+    engine._files["$e50"] = _png_bytes(64, 32)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_ready(pilot)
+        room_list = screen.query_one(RoomList)
+        room_list.select_id(PROJECT)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.has_preview("$e50"), what="the image preview")
+        room_list.select_id(GENERAL)
+        await wait_for(pilot, lambda: screen.current_room == GENERAL, what="General open")
+        assert not timeline.has_preview("$e50")
+        room_list.select_id(PROJECT)
+        await wait_for(pilot, lambda: timeline.has_preview("$e50"), what="the image preview, back in the room")
+        assert any("▀" in line for line in timeline.drawn_text("$e50"))
+        assert [c for c in engine.calls if c[0] == "attachment_bytes"].count(("attachment_bytes", (PROJECT, "$e50", True))) == 2
+
+
 async def test_image_previews_can_be_turned_off(make_app):
     from tui_client.engine.models import Decryption
 

@@ -24,7 +24,7 @@ from tui_client.ui.screens.login import LoginScreen
 from tui_client.ui.screens.main import MainScreen
 from tui_client.ui.widgets.composer import Composer
 from tui_client.ui.widgets.invite_card import InviteCard
-from tui_client.ui.widgets.message import MessageView
+from tui_client.ui.widgets.message import ItemView, MessageView
 from tui_client.ui.widgets.room_list import RoomList
 from tui_client.ui.widgets.timeline import Timeline
 
@@ -61,6 +61,8 @@ async def ready(pilot) -> MainScreen:
 def texts(screen) -> str:
     """All the text of the screen's (or a widget's) statics and timelines (to assert what a user
     reads)."""
+    if isinstance(screen, ItemView):  # what the timeline draws of one item
+        return str(screen.drawn_rows())
     own = [screen] if isinstance(screen, Static) else []
     drawn = [timeline.drawn_lines() for timeline in screen.query(Timeline)]  # wrapped as drawn
     drawn += [str(view.drawn_rows()) for timeline in screen.query(Timeline) for item in timeline.items

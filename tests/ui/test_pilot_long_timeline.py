@@ -115,6 +115,18 @@ def assert_drawn_as_data(timeline: Timeline) -> None:
     assert timeline.drawn_outline() == expected
 
 
+def on_each(compositor, name: str, record) -> None:
+    """Call `record()` each time the screen's compositor runs `name` ("reflow": a layout of the
+    screen; "render_update": a frame)."""
+    original = getattr(compositor, name)
+
+    def wrapped(*args, **kwargs):
+        record()
+        return original(*args, **kwargs)
+
+    setattr(compositor, name, wrapped)
+
+
 async def settle(pilot) -> None:
     """Let the window slide and the scroll position follow (a few frames)."""
     for _ in range(4):
@@ -270,15 +282,8 @@ async def test_the_window_grows_above_the_reader_without_a_layout_or_moving_the_
         timeline = await opened(pilot, history[-1].event_id)
         timeline.focus()
         await settle(pilot)
-        compositor = pilot.app.screen._compositor
         laid_out: list[int] = []  # full layouts of the screen
-        original = compositor.reflow
-
-        def reflow(parent, size):
-            laid_out.append(1)
-            return original(parent, size)
-
-        compositor.reflow = reflow
+        on_each(pilot.app.screen._compositor, "reflow", lambda: laid_out.append(1))
         growths = 0
         for _ in range(40):
             first = timeline.mounted_range[0]
@@ -306,15 +311,9 @@ async def test_a_jump_is_drawn_once_and_where_it_lands(make_app):
         timeline = await opened(pilot, history[-1].event_id)
         timeline.focus()
         await settle(pilot)
-        compositor = pilot.app.screen._compositor
         frames: list[tuple[tuple[int, int], float, float]] = []  # window, scroll position, its end
-        original = compositor.render_update
-
-        def render_update(*args, **kwargs):
-            frames.append((timeline.mounted_range, timeline.scroll_y, timeline.max_scroll_y))
-            return original(*args, **kwargs)
-
-        compositor.render_update = render_update
+        on_each(pilot.app.screen._compositor, "render_update",
+                lambda: frames.append((timeline.mounted_range, timeline.scroll_y, timeline.max_scroll_y)))
         await pilot.press("g")
         await wait_for(pilot, lambda: timeline.selected == history[0].event_id)
         await settle(pilot)

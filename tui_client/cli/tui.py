@@ -100,18 +100,7 @@ def engine_opener(claimed: ClaimedProfile, settings: Settings) -> Callable[[], A
 def run_tui(profile: str, loaded: LoadedSettings) -> int:
     """`tui-client` without a command: claim the profile *before* the terminal is taken over (so
     a locked or unusable profile is one line on stderr and its exit code), then run the UI on it,
-    listing the rooms the cache kept; the engine opens behind the UI's first frame. The terminal
-    is asked what it can draw images with meanwhile (`ui.terminal_graphics`)."""
-    from ..ui import terminal_graphics
-
-    terminal_graphics.start()
-    try:
-        return _claim_and_run(profile, loaded)
-    finally:
-        terminal_graphics.finish()  # (a no-op once the app ran: the terminal is left as found)
-
-
-def _claim_and_run(profile: str, loaded: LoadedSettings) -> int:
+    listing the rooms the cache kept; the engine opens behind the UI's first frame."""
     from ..engine.errors import ProfileLockedError, SessionFileError, StoreError
 
     directory = paths.profile_dir(profile)

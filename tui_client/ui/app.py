@@ -31,7 +31,7 @@ from textual.worker import Worker
 from .. import paths
 from ..config import LoadedSettings, Settings
 from ..engine.models import Invite, RoomSummary, SyncPhase, SyncState
-from . import runtime, terminal_graphics
+from . import runtime
 from .app_commands import SharedCommands
 from .app_events import EngineEvents
 from .bridge import Backend, Bridge
@@ -445,6 +445,5 @@ def run_app(backend: Backend, *, restored: bool, loaded: LoadedSettings, profile
     app = TuiApp(backend, restored=restored, settings=loaded.settings, problems=loaded.problems, profile=profile,
                  kept_rooms=kept_rooms, glimpses=glimpses)
     app.freeze_after_start = True
-    terminal_graphics.finish()  # (stdin is Textual's from now on)
     app.run()
     return app.return_code or 0

@@ -1,10 +1,6 @@
-"""An image shown inside the timeline, through textual-image: a terminal graphics protocol
-(kitty's, sixel) where the terminal has one, coloured half-cells everywhere else (and without a
-terminal: tests, screenshots).
-
-textual-image is imported with the first preview, told what the terminal answered before the app
-started (`ui.terminal_graphics`): importing it asks the terminal, which it cannot do once Textual
-owns it, and costs the first frame a tenth of a second or more.
+"""An image shown inside the timeline as coloured half cells (two pixels a cell), in any
+terminal: the timeline draws lines (timeline_window.py), and the graphics protocols (kitty's,
+sixel) draw widgets, which lines cannot hold. `o` opens the file itself.
 """
 
 from __future__ import annotations
@@ -12,9 +8,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from textual.widget import Widget
-
-from .. import terminal_graphics
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 
 MAX_PIXELS = 40_000_000  # a decompression bomb is refused, not decoded
 
@@ -32,11 +29,6 @@ def decode(data: bytes) -> Any:
         return None
 
 
-def preview(image: Any) -> Widget:
-    widget: Widget = terminal_graphics.widget_class()(image, classes="preview")
-    return widget
-
-
 FILE_MSGTYPES = ("m.image", "m.file", "m.audio", "m.video")
 
 
@@ -51,14 +43,9 @@ def has_file(item: Any) -> bool:
     return item.attachment is not None and item.msgtype in FILE_MSGTYPES and not item.redacted
 
 
-def half_cells(image: Any, width: int, rows: int, base: Any) -> list[Any]:
+def half_cells(image: Any, width: int, rows: int) -> list[Strip]:
     """The image in `rows` lines at most `width` cells wide, two pixels a cell ("▀": the upper in
-    the foreground, the lower in the background), its shape kept; as strips on the `base` style."""
-    from rich.color import Color
-    from rich.segment import Segment
-    from rich.style import Style
-    from textual.strip import Strip
-
+    the foreground, the lower in the background), its shape kept."""
     high = rows * 2
     wide = max(1, round(high * image.width / max(1, image.height)))
     if wide > width:
@@ -70,7 +57,6 @@ def half_cells(image: Any, width: int, rows: int, base: Any) -> list[Any]:
         segments = []
         for x in range(wide):
             top, bottom = pixels[x, y], pixels[x, y + 1] if y + 1 < high else pixels[x, y]
-            segments.append(Segment("▀", base + Style(color=Color.from_rgb(*top[:3]),
-                                                      bgcolor=Color.from_rgb(*bottom[:3]))))
+            segments.append(Segment("▀", Style(color=Color.from_rgb(*top[:3]), bgcolor=Color.from_rgb(*bottom[:3]))))
         strips.append(Strip(segments, wide).simplify())
     return strips

@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import zlib
 
-from collections.abc import Iterable
 
-from textual.app import ComposeResult
 from textual.message import Message
-from textual.reactive import Reactive
-from textual.selection import Selection
 from textual.content import Content
-from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets import Static
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
@@ -47,41 +41,10 @@ def sender_style(user_id: str) -> str:
     return SENDER_STYLES[zlib.crc32(user_id.encode()) % len(SENDER_STYLES)]
 
 
-class RowsView(Static):
-    """A widget that shows `Rows`, repainting only when they change and laying the screen out only
-    when its height may have changed."""
-
-    def __init__(self, classes: str = "") -> None:
-        super().__init__(classes=classes, markup=False)
-        self._shown: Rows | None = None
-
-    def show_rows(self, rows: Iterable[Row]) -> None:
-        new = Rows(rows)
-        old = self._shown
-        if old is not None and old.same_as(new):
-            return
-        self._shown = new
-        # Before it is mounted (from compose) the mount places it: asking for a layout then was
-        # a second layout of the screen after the first.
-        self.update(new, layout=self.is_mounted and (old is None or not old.same_height_as(new)))
-
-    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        """The text under a mouse selection (Textual only reads a `Content`'s by itself)."""
-        return (selection.extract(self._shown.text), "\n") if self._shown is not None else None
-
-    @property
-    def shown_rows(self) -> tuple[Row, ...]:
-        return self._shown.rows if self._shown is not None else ()
-
-    # A layout gives a new view its size, and Textual's attribute for its virtual size (a view's
-    # own size: it scrolls nothing) then asked for a second layout of the whole screen. Its
-    # height follows its rows: `show_rows` asks for a layout when that may change.
-    virtual_size = Reactive(Size(0, 0), layout=False)
-
-
-class ItemView(RowsView):
-    """Base of everything in the timeline that stands for one `TimelineItem`: one widget that
-    draws all of it (see rows.py), built when it is mounted."""
+class ItemView(Widget):
+    """Base of everything in the timeline that stands for one `TimelineItem`: its rows (see
+    rows.py), which the timeline draws. A widget for its classes (the look its item has, for
+    whoever asks), never mounted."""
 
     def __init__(self, item: TimelineItem, time_format: TimeFormatter, classes: str = "") -> None:
         # Classes given here, not added one by one: each add_class re-checks the styles, and a
@@ -89,26 +52,28 @@ class ItemView(RowsView):
         super().__init__(classes=f"item {classes}")
         self.item = item
         self.time_format = time_format
-
-    def compose(self) -> ComposeResult:
-        self.refresh_content()  # once the timeline has set what it shows besides the item (readers)
-        return ()
+        self._shown: Rows | None = None
 
     def update_item(self, item: TimelineItem) -> None:
         self.item = item
         self.refresh_content()
 
     def refresh_content(self) -> None:
-        self.show_rows(self.rows())
+        self._shown = Rows(self.rows())
+
+    @property
+    def shown_rows(self) -> tuple[Row, ...]:
+        return self._shown.rows if self._shown is not None else ()
 
     def rows(self) -> list[Row]:  # pragma: no cover - overridden
         return []
 
     def drawn_rows(self) -> Rows:
-        """The rows as last shown (what the timeline draws)."""
+        """The rows as last built (what the timeline draws)."""
         if self._shown is None:
             self.refresh_content()
-        return self._shown or Rows(())
+        assert self._shown is not None
+        return self._shown
 
 
 class MessageView(ItemView):

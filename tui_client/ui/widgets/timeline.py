@@ -10,7 +10,6 @@ Nothing here awaits: items are drawn line by line (timeline_window.py), not moun
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -20,7 +19,8 @@ from textual.reactive import var
 from ...engine.models import TimelineItem
 from .image_preview import has_file
 from .message import MessageView
-from .timeline_window import OPEN_ITEMS, TimelineWindow, _Block
+from .timeline_lines import Block
+from .timeline_window import OPEN_ITEMS, TimelineWindow
 
 
 class Timeline(TimelineWindow, can_focus=True):
@@ -111,8 +111,10 @@ class Timeline(TimelineWindow, can_focus=True):
         by event."""
         self._items = list(items)
         self._readers = dict(readers or {})
-        if room_id != self.room_id:
-            self._previews = {}
+        if room_id != self.room_id:  # (asked again when the room is opened again)
+            self._previews, self._asked = {}, set()
+            if self._painter is not None:
+                self._painter.forget_previews()
         self.set_reactive(Timeline.selected, None)
         self.room_id = room_id
         self.at_start = at_start
@@ -156,8 +158,8 @@ class Timeline(TimelineWindow, can_focus=True):
         view = self._views.get(event_id)
         return event_id in self._previews and isinstance(view, MessageView) and view.previewable
 
-    def _render_block(self, index: int, styles: Any) -> _Block:
-        block = super()._render_block(index, styles)
+    def _render_block(self, index: int) -> Block:
+        block = super()._render_block(index)
         item = self._items[index]
         if item.event_id not in self._asked and isinstance(view := self._views.get(item.event_id), MessageView) \
                 and view.previewable:
@@ -207,22 +209,9 @@ class Timeline(TimelineWindow, can_focus=True):
             index = self.index_of(event_id)
             if index is None:
                 continue
-            removed = 0
-            if self._lo <= index < self._hi:
-                at = index - self._lo
-                if at < len(self._blocks):
-                    above = len(self._banner) + self._tops[at] < round(self.scroll_y)
-                    removed = len(self._blocks[at].lines) if above else 0
-                    del self._blocks[at]
-                self._views.pop(event_id, None)
-                self._hi -= 1
-            elif index < self._lo:
-                self._lo -= 1
-                self._hi -= 1
-            del self._items[index]
+            removed = self._remove_at(index)
             if event_id == self._marker_at:
                 self._marker_at = None
-            self._retop()
             self._place(keep=True, shift=-removed)
             if self.selected == event_id:
                 self.selected = None

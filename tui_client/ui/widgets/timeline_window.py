@@ -16,8 +16,12 @@ never moves. What an item looks like depends only on the data (a day line before
 another day than the item before it; a header unless the item continues a group), so it looks the
 same whichever of its neighbours are rendered.
 
-The item views (message.py) are the renderers: they are never mounted; `view_of` hands them out
-for what they show (`shown_part`, their classes).
+The item views (message.py) build each item's rows and are never mounted; `view_of` hands them
+out for what they show (`shown_part`, their classes). How an item looks as lines is
+timeline_lines.py's; this module keeps which items are rendered and where the view is. It is
+longer than the house's 450 lines because the window, the scroll position and the line API all
+read and move the same blocks and their first lines (`_blocks`, `_tops`): split, each part would
+reach into the others' state.
 """
 
 from __future__ import annotations
@@ -25,49 +29,23 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from rich.segment import Segment
-from rich.style import Style as RichStyle
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
-from textual.style import Style
-from textual.visual import RenderOptions, RulesMap
 
 from ...engine.models import TimelineItem
 from ..timefmt import TimeFormatter
-from .message import ItemView, MessageView, make_view, rule_line, starts_group
+from .line import same
+from .message import ItemView, MessageView, make_view, starts_group
 from .scrollbar import QuickScrollBars
+from .timeline_lines import Block, Look, Painter, look_of
 
 OPEN_ITEMS = 20  # rendered when a room opens (two screens of messages and more)
 CHUNK = 12  # rendered at once when the reader nears the window's edge
 MOST_RENDERED = 150  # beyond this, the far end of the window is dropped
-
-PREVIEW_ROWS = 10  # an image's preview under its text
-PREVIEW_INDENT = 2
-
-
-class _Block:
-    """One item as drawn at one width: `lines` from its day line to its "new messages" line;
-    its own rows are `lines[own:own + height]`."""
-
-    __slots__ = ("event_id", "lines", "own", "height", "selected", "look")
-
-    def __init__(self, event_id: str, lines: list[Strip], own: int, height: int, selected: bool, look: object) -> None:
-        self.event_id = event_id
-        self.lines = lines
-        self.own = own
-        self.height = height
-        self.selected = selected  # drawn as the selection
-        self.look = look  # the styles it was drawn with
-
-    @property
-    def margin(self) -> bool:
-        """Whether a blank line (a new group's) is right above its rows."""
-        return self.own > 0 and not self.lines[self.own - 1].text.strip()
-
 
 class TimelineWindow(QuickScrollBars, ScrollView):
     """Items as data, a window of them rendered (see the module docstring); `Timeline` adds the
@@ -78,8 +56,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
     # timeline depends on it: the scroll range and the bar follow it in `_set_height`.
     virtual_size = Reactive(Size(0, 0), layout=False)
 
-    COMPONENT_CLASSES = {"timeline--selected", "timeline--highlight", "timeline--highlight-edge",
-                         "timeline--banner"}
+    COMPONENT_CLASSES = {"timeline--selected", "timeline--highlight", "timeline--highlight-edge"}
 
     def __init__(self, time_format: TimeFormatter, *, id: str | None = None, thread: bool = False) -> None:
         super().__init__(id=id)
@@ -88,15 +65,15 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         self._items: list[TimelineItem] = []
         self._lo = self._hi = 0  # the rendered items are _items[_lo:_hi]
         self._views: dict[str, ItemView] = {}  # rendered only
-        self._blocks: list[_Block] = []  # of _items[_lo:_hi]
+        self._blocks: list[Block] = []  # of _items[_lo:_hi]
         self._tops: list[int] = []  # the first line of each block (after the banner)
         self._readers: dict[str, tuple[str, ...]] = {}  # event id -> who read up to it
         self._previews: dict[str, Any] = {}  # event id -> its image (a Pillow image)
         self._marker_at: str | None = None  # the "new messages" line follows this item
         self._banner_content: Content = Content("")
         self._banner: list[Strip] = []
-        self._width = 0  # what the blocks were rendered at
-        self._look: tuple[Style, Style, Style, RichStyle] | None = None  # the styles they were drawn with
+        self._painter: Painter | None = None  # at the width the blocks are rendered at
+        self._look: Look | None = None  # the styles they are drawn with
         self._asked: set[str] = set()  # images whose previews were asked for
         self._sliding = False
 
@@ -134,14 +111,20 @@ class TimelineWindow(QuickScrollBars, ScrollView):
     def content_height(self) -> int:
         return len(self._banner) + (self._tops[-1] + len(self._blocks[-1].lines) if self._blocks else 0)
 
+    def _block_at(self, index: int | None) -> int | None:
+        """Where the item at `index` is in `_blocks` (None: not rendered)."""
+        if index is None or not 0 <= index - self._lo < len(self._blocks):
+            return None
+        return index - self._lo
+
     def lines_of(self, event_id: str) -> tuple[int, int] | None:
         """The first line of an item's own rows in the content (banner included) and how many
         there are; None when it is not rendered."""
-        index = self.index_of(event_id)
-        if index is None or not 0 <= index - self._lo < len(self._blocks):
+        at = self._block_at(self.index_of(event_id))
+        if at is None:
             return None
-        block = self._blocks[index - self._lo]
-        return len(self._banner) + self._tops[index - self._lo] + block.own, block.height
+        block = self._blocks[at]
+        return len(self._banner) + self._tops[at] + block.own, block.height
 
     @property
     def _pad(self) -> int:
@@ -149,7 +132,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         bottom, by the composer (as a chat reads)."""
         if not self._following:
             return 0
-        return max(0, self.scrollable_content_region.height - self.content_height)
+        return max(0, self._viewport - self.content_height)
 
     def region_of(self, event_id: str) -> Region:
         """Where an item's rows are on the screen (as far as they go, in view or not); empty
@@ -190,10 +173,10 @@ class TimelineWindow(QuickScrollBars, ScrollView):
 
     def drawn_text(self, event_id: str) -> list[str]:
         """The text of an item's rows as drawn (empty when it is not rendered)."""
-        index = self.index_of(event_id)
-        if index is None or not 0 <= index - self._lo < len(self._blocks):
+        at = self._block_at(self.index_of(event_id))
+        if at is None:
             return []
-        block = self._blocks[index - self._lo]
+        block = self._blocks[at]
         return [strip.text.rstrip() for strip in block.lines[block.own:block.own + block.height]]
 
     def top_item(self) -> tuple[str, int] | None:
@@ -212,27 +195,19 @@ class TimelineWindow(QuickScrollBars, ScrollView):
     def _content_width(self) -> int:
         return max(1, self.scrollable_content_region.width or self.size.width - self.styles.gutter.width)
 
-    def _options(self) -> RenderOptions:
-        return RenderOptions(self._get_style, RulesMap())
+    @property
+    def _viewport(self) -> int:
+        """The rows the view shows."""
+        return self.container_size.height
 
-    def _styles(self) -> tuple[Style, Style, Style, RichStyle]:
-        """The base style of a line, of a selected item, of a highlighted one, and of the mark
-        at a highlighted item's left edge."""
-        base = self.visual_style
-        background = base.background
+    @property
+    def _width(self) -> int:
+        return self._painter.width if self._painter is not None else 0
 
-        def over(name: str) -> Style:
-            color = self.get_component_styles(name).background
-            return base + Style(background=background + color) if color.a else base
-
-        edge = self.get_component_styles("timeline--highlight-edge").color
-        return (base, over("timeline--selected"), over("timeline--highlight"),
-                (base + Style(foreground=edge)).rich_style)
-
-    def _render_block(self, index: int, styles: Any) -> _Block:
+    def _render_block(self, index: int) -> Block:
+        """The item at `index` as drawn now (its view built when it is first rendered)."""
+        assert self._painter is not None and self._look is not None
         item = self._items[index]
-        width = self._width
-        base, selected_style, highlight_style, edge = styles
         view = self._views.get(item.event_id)
         header = starts_group(self._previous(index), item, self.time_format)
         if view is None:
@@ -243,71 +218,24 @@ class TimelineWindow(QuickScrollBars, ScrollView):
             self._views[item.event_id] = view
         elif isinstance(view, MessageView):
             view.set_header(header)
-        blank = Strip.blank(width, base.rich_style)
-        lines: list[Strip] = []
-        if self._new_day(index):
-            lines += [blank, self._rule(self.time_format.day(item.timestamp), "$foreground-muted", "bold", base)]
-        if isinstance(view, MessageView) and view.show_header:
-            lines.append(blank)
-        own = len(lines)
-        selected = self._is_selected(item.event_id)
-        highlighted = isinstance(view, MessageView) and item.highlight
-        style = selected_style if selected else highlight_style if highlighted else base
-        inner = width - 1 if highlighted else width
-        rows = self._rows_strips(view, inner, style)
-        if highlighted:
-            mark = Strip([Segment("▌", edge)], 1)  # Textual's "outer" left border, on the timeline
-            rows = [Strip.join([mark, row]) for row in rows]
-        lines += rows
-        if item.event_id == self._marker_at:
-            lines += [blank, self._rule("new messages", "$text-error", "bold $text-error", base)]
-        return _Block(item.event_id, lines, own, len(rows), selected, styles)
+        day = self.time_format.day(item.timestamp) if self._new_day(index) else None
+        return self._painter.block(view, self._look, day=day, selected=self._is_selected(item.event_id),
+                                   marker=item.event_id == self._marker_at, image=self._previews.get(item.event_id))
 
-    def _rows_strips(self, view: ItemView, width: int, style: Style) -> list[Strip]:
-        """The item's rows at `width` on `style` (an image's preview between its text and its
-        marks), each as wide as the timeline."""
-        rich = style.rich_style
-        options = self._options()
-        image = self._previews.get(view.item.event_id) if isinstance(view, MessageView) else None
-        if image is not None and isinstance(view, MessageView) and view.previewable:
-            from .rows import Rows
-
-            strips = Rows(view.top_rows()).render_strips(width, None, style, options)
-            strips += self._preview_strips(image, width, rich)
-            strips += Rows(view.bottom_rows()).render_strips(width, None, style, options)
-        else:
-            strips = view.drawn_rows().render_strips(width, None, style, options)
-        return [strip.extend_cell_length(width, rich).crop(0, width) for strip in strips]
-
-    def _preview_strips(self, image: Any, width: int, rich: RichStyle) -> list[Strip]:
-        from .image_preview import half_cells
-
-        room = max(1, width - PREVIEW_INDENT)
-        pad = Strip.blank(PREVIEW_INDENT, rich)
-        return [Strip.join([pad, strip]) for strip in half_cells(image, room, PREVIEW_ROWS, rich)]
-
-    def _rule(self, label: str, line_style: str, label_style: str, base: Style) -> Strip:
-        content = rule_line(label, self._width, line_style, label_style)
-        return content.render_strips(self._width, 1, base, self._options())[0].extend_cell_length(
-            self._width, base.rich_style).crop(0, self._width)
+    def _render_range(self, start: int, end: int) -> list[Block]:
+        return [self._render_block(index) for index in range(start, end)]
 
     def _is_selected(self, event_id: str) -> bool:
         """Whether an item is drawn as the selection (`Timeline` says)."""
         return False
 
     def _render_banner(self) -> None:
-        width = self._width
-        if not width:
-            self._banner = []
-            return
-        base = self.visual_style
-        options = RenderOptions(self._get_style, RulesMap(text_align="center", text_wrap="wrap"))
-        strips = self._banner_content.render_strips(width, None, base, options) or [Strip.blank(width)]
-        self._banner = [strip.extend_cell_length(width, base.rich_style).crop(0, width) for strip in strips]
+        painter = self._painter
+        self._banner = painter.banner(self._banner_content, self.visual_style) if painter is not None else []
 
     def set_banner(self, content: Content) -> None:
         """The line above the first rendered item ("Scroll up for older messages", …)."""
-        if content.plain == self._banner_content.plain and content.spans == self._banner_content.spans:
+        if same(content, self._banner_content):
             return
         self._banner_content = content
         before = len(self._banner)
@@ -322,8 +250,8 @@ class TimelineWindow(QuickScrollBars, ScrollView):
 
     def _rerender(self) -> None:
         """Render every block again (the width changed)."""
-        self._look = styles = self._styles()
-        self._blocks = [self._render_block(index, styles) for index in range(self._lo, self._hi)]
+        self._look = look_of(self)
+        self._blocks = self._render_range(self._lo, self._hi)
         self._render_banner()
         self._retop()
 
@@ -337,11 +265,11 @@ class TimelineWindow(QuickScrollBars, ScrollView):
     def _rerender_item(self, index: int) -> None:
         """Render one item again in place (its content, header, selection or readers changed),
         keeping the reader's place when its height changed above them."""
-        at = index - self._lo
-        if not 0 <= at < len(self._blocks):
+        at = self._block_at(index)
+        if at is None:
             return
         old = len(self._blocks[at].lines)
-        self._blocks[at] = self._render_block(index, self._look)
+        self._blocks[at] = self._render_block(index)
         grown = len(self._blocks[at].lines) - old
         if grown:
             self._retop()
@@ -365,7 +293,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
             if at >= 0:
                 block = self._blocks[at]
                 if block.look is not self._look or block.selected != self._is_selected(block.event_id):
-                    block = self._blocks[at] = self._render_block(self._lo + at, self._look)
+                    block = self._blocks[at] = self._render_block(self._lo + at)
                 offset = line - len(self._banner) - self._tops[at]
                 if offset < len(block.lines):
                     strip = block.lines[offset]
@@ -403,7 +331,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         if self._width and self.is_mounted:
             # The theme, the focus (its tint) or the selection's look changed: the blocks in view
             # are drawn again as they are drawn (the colours leave every height as it is).
-            look = self._styles()
+            look = look_of(self)
             if look != self._look:
                 self._look = look
                 self._render_banner()
@@ -414,16 +342,13 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         width = self._content_width
         if width != self._width and size.width:
             top = self.top_item()
-            self._width = width
+            self._painter = Painter(width, self._get_style)
             self._rerender()
             self._place(keep=False)
-            if top is not None and not self._following:
-                self._scroll_to_line(self._line_of_top(top[0]), release=False)
+            lines = self.lines_of(top[0]) if top is not None else None
+            if lines is not None and not self._following:
+                self._scroll_to_line(lines[0], release=False)
         return changed
-
-    def _line_of_top(self, event_id: str) -> int:
-        lines = self.lines_of(event_id)
-        return lines[0] if lines else 0
 
     # -- placing: the virtual size and the scroll position ------------------------------------
 
@@ -441,7 +366,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
             self.app.animator.force_stop_animation(self, "scroll_y")
         self._set_height(height)
         if self._following:
-            self._scroll_to_line(max(0, height - self.scrollable_content_region.height), release=False)
+            self._scroll_to_line(max(0, height - self._viewport), release=False)
         elif keep and shift:
             self._scroll_to_line(round(self.scroll_y) + shift, release=False)
 
@@ -476,7 +401,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         self._views = {}
         self._lo, self._hi = start, end
         # Without a width yet (before the first layout), `_size_updated` renders them.
-        self._blocks = [self._render_block(index, self._look) for index in range(start, end)] if self._width else []
+        self._blocks = self._render_range(start, end) if self._painter is not None else []
         self._retop()
         self.refresh()
 
@@ -485,8 +410,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         the reader sees in place."""
         if start >= self._lo:
             return
-        styles = self._look
-        new = [self._render_block(index, styles) for index in range(start, self._lo)]
+        new = self._render_range(start, self._lo)
         added = sum(len(block.lines) for block in new)
         self._blocks[:0] = new
         self._lo = start
@@ -500,8 +424,7 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         """Render up to `end` below the window, dropping the top beyond the cap."""
         if end <= self._hi:
             return
-        styles = self._look
-        self._blocks += [self._render_block(index, styles) for index in range(self._hi, end)]
+        self._blocks += self._render_range(self._hi, end)
         self._hi = end
         removed = 0
         if self._hi - self._lo > MOST_RENDERED:
@@ -524,6 +447,24 @@ class TimelineWindow(QuickScrollBars, ScrollView):
             self._views.pop(block.event_id, None)
         del self._blocks[end - self._lo:]
         self._hi = end
+
+    def _remove_at(self, index: int) -> int:
+        """Take the item at `index` out of the data and the window; returns how many lines went
+        from above the view (for the caller's `_place`)."""
+        removed = 0
+        at = self._block_at(index)
+        if at is not None:
+            if len(self._banner) + self._tops[at] < round(self.scroll_y):
+                removed = len(self._blocks[at].lines)
+            del self._blocks[at]
+            self._retop()
+        self._views.pop(self._items[index].event_id, None)
+        if index < self._lo:
+            self._lo -= 1
+        if index < self._hi:
+            self._hi -= 1
+        del self._items[index]
+        return removed
 
     def _window_moved(self) -> None:
         """The window slid: `Timeline` says above it what is above it, and asks for older
@@ -582,11 +523,11 @@ class TimelineWindow(QuickScrollBars, ScrollView):
         if index == 0:
             self._scroll_to_line(0, release=False)
             return
-        at = index - self._lo
-        if not 0 <= at < len(self._blocks):
+        at = self._block_at(index)
+        if at is None:
             return
         top = len(self._banner) + self._tops[at]
-        viewport = self.scrollable_content_region.height
+        viewport = self._viewport
         if up:
             self._scroll_to_line(top, release=False)
         else:
@@ -600,13 +541,13 @@ class TimelineWindow(QuickScrollBars, ScrollView):
 
     def _scroll_to_item(self, index: int) -> None:
         """Bring an item's rows into view (the least scrolling that shows them)."""
-        at = index - self._lo
-        if not 0 <= at < len(self._blocks):
+        at = self._block_at(index)
+        if at is None:
             return
         block = self._blocks[at]
         top = len(self._banner) + self._tops[at] + block.own
         bottom = top + block.height
-        viewport = self.scrollable_content_region.height
+        viewport = self._viewport
         y = round(self.scroll_y)
         if top < y:
             self._scroll_to_line(top - 1 if block.margin else top, release=True)
