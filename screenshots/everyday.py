@@ -182,7 +182,8 @@ async def tui(server: SynapseServer, base: Path, facts: dict[str, Any]) -> None:
             room_list.select_id(facts["launch"])
             timeline = screen.query_one(Timeline)
             await until(pilot, lambda: screen.current_room == facts["launch"], "Launch plan open")
-            await until(pilot, lambda: timeline.query(".preview"), "the image preview", 60)
+            await until(pilot, lambda: any(timeline.has_preview(i.event_id) for i in timeline.items),
+                        "the image preview", 60)
             await save(pilot, "everyday-image")
 
             # The space: a tree, and a room of it Bob has not joined.

@@ -510,14 +510,15 @@ def trace_frames() -> None:
 
     from tui_client.ui.widgets.timeline_window import TimelineWindow
 
-    original_mount_window = TimelineWindow._mount_window
+    original_render_window = TimelineWindow._render_window
 
-    async def mount_window(self: Any, start: int, end: int) -> None:
-        print(f"{(time.perf_counter() - PROCESS_START) * 1000:.0f} mount window {start}:{end} of {len(self._items)} "
-              f"in {self.room_id}", file=sys.stderr)
-        await original_mount_window(self, start, end)
+    def render_window(self: Any, start: int, end: int) -> None:
+        t = time.perf_counter()
+        original_render_window(self, start, end)
+        print(f"{(t - PROCESS_START) * 1000:.0f} timeline window {start}:{end} of {len(self._items)} in "
+              f"{self.room_id}, rendered in {(time.perf_counter() - t) * 1000:.1f} ms", file=sys.stderr)
 
-    TimelineWindow._mount_window = mount_window  # type: ignore[method-assign]
+    TimelineWindow._render_window = render_window  # type: ignore[method-assign]
 
     from tui_client.engine.engine import Engine
 

@@ -549,3 +549,21 @@ async def test_the_main_screen_follows_a_resize_and_ignores_one_to_its_own_size(
         await pilot.resize_terminal(140, 40)
         await wait_for(pilot, lambda: timeline.size.width > width, what="the timeline widening")
         assert screen.size == (140, 40) and (140, 40) in laid_out
+
+
+async def test_a_mention_is_marked_at_its_left_edge_on_its_own_background(make_app):
+    """A message that mentions the reader is drawn on the highlight's background with a red mark
+    at its left edge, the mark on that background too (as Textual draws an "outer" left border)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        timeline = screen.query_one(Timeline)
+        said = app.fake.receive(PROJECT, ALICE, "Alice", "look @Bob", highlight=True)
+        await wait_for(pilot, lambda: timeline.row_of(said.event_id) is not None, what="the message drawn")
+        await pilot.pause()
+        row = timeline.region_of(said.event_id).y - timeline.region.y + 1  # its text, under its header
+        mark, *text = [segment for segment in timeline.render_line(row - timeline.gutter.top) if segment.text]
+        assert mark.text.startswith("▌") and "look @Bob" in "".join(s.text for s in text)
+        assert mark.style.bgcolor == text[0].style.bgcolor, "the mark on the message's background"
+        assert mark.style.color != text[0].style.color
+        assert text[0].style.bgcolor != timeline.visual_style.rich_style.bgcolor, "a mention stands out"

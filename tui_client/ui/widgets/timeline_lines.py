@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rich.segment import Segment
-from rich.style import Style as RichStyle
+from textual.color import Color
 from textual.content import Content
 from textual.strip import Strip
 from textual.style import Style
@@ -36,7 +36,7 @@ class Look(NamedTuple):
     base: Style  # the timeline's
     selected: Style  # the selected item's rows (while the timeline has focus)
     highlight: Style  # a message that mentions the reader
-    edge: RichStyle  # the mark at a highlighted message's left edge
+    edge: Color  # the mark at a highlighted message's left edge
 
 
 def look_of(widget: Any) -> Look:
@@ -48,7 +48,7 @@ def look_of(widget: Any) -> Look:
         return base + Style(background=base.background + color) if color.a else base
 
     edge = widget.get_component_styles("timeline--highlight-edge").color
-    return Look(base, over("timeline--selected"), over("timeline--highlight"), (base + Style(foreground=edge)).rich_style)
+    return Look(base, over("timeline--selected"), over("timeline--highlight"), edge)
 
 
 class Block:
@@ -97,7 +97,8 @@ class Painter:
         style = look.selected if selected else look.highlight if highlighted else look.base
         rows = self._rows(view, width - 1 if highlighted else width, style, image)
         if highlighted:
-            mark = Strip([Segment("▌", look.edge)], 1)
+            # Textual's "outer" left border as the item's widget had it: on the item's background.
+            mark = Strip([Segment("▌", (style + Style(foreground=look.edge)).rich_style)], 1)
             rows = [Strip.join([mark, row]) for row in rows]
         lines += rows
         if marker:
