@@ -27,7 +27,6 @@ from functools import partial
 from typing import Any
 
 from textual.binding import Binding
-from textual.widgets import Footer
 
 from ..config import Settings
 from ..demo.cast import ROOM_NAME, USERS
@@ -35,6 +34,7 @@ from ..demo.directory import DemoDirectory
 from ..demo.guide import NOT_SHARED, OTHER, SHARED, Facts, Guide, Hint
 from .app import TuiApp
 from .bridge import Backend
+from .widgets.footer import Footer
 from .widgets.hints import HintLine
 
 logger = logging.getLogger(__name__)

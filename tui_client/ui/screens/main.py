@@ -129,7 +129,7 @@ class MainScreen(ReportsWorkerErrors, MainMessages, MainLive, MainRooms):
                     yield Vertical(id="invite-pane")
                     yield Vertical(id="space-pane")
         yield StatusBar(now=self.tui.now, id="status")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_resize(self, event: events.Resize) -> None:
         # Textual hands a screen every resize the terminal reports, also one to the size it is

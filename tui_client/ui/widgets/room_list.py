@@ -164,13 +164,13 @@ class RoomList(QuickScrollBars, OptionList):
     def _content_width(self) -> int:
         """The options' width: once laid out, the list's own; before its first layout, what the
         stylesheet will give it (a share of the screen's width, clamped, less its border and its
-        stable scrollbar gutter), so that rooms handed over before the first layout (those the
+        scroll bar's column, always there), so that rooms handed over before the first layout (those the
         cache kept, at start-up) are in the first frame. 0 when that cannot be told."""
         width = self.scrollable_content_region.width
         if width > 0 or not self.is_mounted:
             return width
         styles, screen = self.styles, self.app.size
-        if styles.width is None or styles.width.is_auto or styles.scrollbar_gutter != "stable":
+        if styles.width is None or styles.width.is_auto or styles.overflow_y != "scroll":
             return 0
         cells = styles.width.resolve(screen, screen)
         if styles.min_width is not None:

@@ -6,6 +6,12 @@ timeline's bar is 36 rows and was redrawn in every frame that laid the screen ou
 14–20 ms frame while paging, twice that when both bars moved (tests/bench/bench_scale.py with a
 frame trace). This one renders the same renderable (the same glyphs, colours and mouse actions)
 once per change of its size, position or colours, and crops the strips it keeps.
+
+Both widgets keep the bar's column at all times (`overflow-y: scroll` in app.tcss) and the bar
+draws it blank while there is nothing to scroll, as the widget's own gutter would be. Textual
+shows a bar that comes and goes by laying the whole screen out again: 10-15 ms of the UI loop when
+the full room list replaced the glimpse and when the first room's older history arrived, the
+initial sync's worst frames (issue 15). Here it is a repaint of one column.
 """
 
 from __future__ import annotations
@@ -27,8 +33,12 @@ class QuickScrollBar(ScrollBar):
     _drawn: tuple[tuple[Any, ...], list[Strip]] | None = None
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        bar = self.render()
         width, height = self.size
+        if self.window_virtual_size <= self.window_size and self.parent is not None:
+            # Nothing to scroll: a blank gutter, as the widget draws it where no bar is shown.
+            blank = Strip.blank(crop.width, self.parent.rich_style)
+            return [blank] * max(min(crop.bottom, height) - crop.y, 0)
+        bar = self.render()
         filters = self.get_line_filters()
         _, background = self.background_colors
         shown = (width, height, getattr(bar, "virtual_size", None), getattr(bar, "window_size", None),

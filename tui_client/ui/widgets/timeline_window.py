@@ -371,8 +371,9 @@ class TimelineWindow(QuickScrollBars, ScrollView):
             self._scroll_to_line(round(self.scroll_y) + shift, release=False)
 
     def _set_height(self, height: int) -> None:
-        """The content's height: the scroll range and the bar follow now (a layout of the screen
-        only when the bar appears or goes)."""
+        """The content's height: the scroll range and the bar follow now. The bar's column is
+        always there (`overflow-y: scroll`; it draws blank with nothing to scroll), so this lays
+        nothing out; only a stylesheet that lets the bar come and go would need a layout here."""
         size = Size(self._width, height)
         if size == self.virtual_size:
             return
