@@ -15,6 +15,7 @@ from textual.reactive import reactive
 
 from ..config import Settings
 from ..engine.models import Invite, RoomSummary, SyncState
+from . import runtime
 from .bridge import Bridge
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class EngineEvents(App[int]):
     own_trust: reactive[object | None]
     backup: reactive[object | None]
     settings: Settings
+    freeze_after_start: bool
     _main: Any
     _verification_dialogs: dict[str, Any]
 
@@ -188,6 +190,8 @@ class EngineEvents(App[int]):
         if message.state.state == "syncing" and previous.state != "syncing":
             self.rooms_known = True  # (a first sync that found no rooms: now the list says so)
             self.refresh_trust()
+            if self.freeze_after_start:  # the first sync's state is in: see ui/runtime.py
+                self.call_after_refresh(runtime.freeze_first_sync)
         if message.state.state == "logged_out" and previous.state != "logged_out":
             self.session_ended(message.state.detail or "the server ended this session")
         if self._main is not None:

@@ -7,7 +7,8 @@ imported or a sync arrived (measured with tests/bench/bench_scale.py):
 - a full (generation 2) collection: allocations on the engine thread trigger it, and it walks
   every tracked object in the process (Textual's DOM, nio's state, every session) with the GIL
   held. After start-up, `gc.freeze()` moves everything alive then (modules, classes, the app,
-  the engine) out of the collector's sight, so a full collection walks only what came later;
+  the engine) out of the collector's sight, and once more when the first sync is in (its rooms
+  and members), so a full collection walks only what came later;
   larger thresholds make young collections rarer (each is still short: it walks young objects).
 - the GIL's switch interval: a thread that computes keeps the GIL up to 5 ms before another may
   take it; 1 ms lets the loop in sooner for the cost of more switches.
@@ -16,10 +17,10 @@ A separate process for the engine would remove the sharing altogether, but every
 sends and every event it receives would then cross a process boundary (pickling timeline items,
 rooms and sessions). With the engine's hot paths made cheap (lazy store, compiled schema checks,
 cached trust, the collector paused during bulk imports) and these settings, the engine's share of
-the stalls is small: what remains (worst 23-70 ms, p99 22-60 ms; targets 50 and 16) is the app's
-own frames (mounting and laying out a screenful of messages, one widget each: 10-35 ms; painting
-the timeline after a layout, 10-25 ms), twice as long while the engine computes beside them; see
-the README.
+the stalls is small. What was left were the app's own frames (a widget per message, a widget per
+footer key, a layout of the screen whenever a scroll bar came or went); those are gone too (the
+timeline and the footer draw lines, the bars keep their column), and the worst stalls are now
+the first frame of the main screen and a first sync's rooms drawn: see the README.
 
 Nor does the key bundle import get a worker process of its own, though it was tried (issue 15):
 in the TUI the worst stalls during an import were the same with the work in another process:
@@ -51,3 +52,19 @@ def freeze_start_up() -> None:
     """Once the app has started (its first screen drawn): what is alive now lives as long as the
     process, so the collector need not walk it again."""
     gc.freeze()
+
+
+_first_sync_frozen = False
+
+
+def freeze_first_sync() -> None:
+    """Once, when the first sync is in and drawn: its rooms, members and state (nio's and ours)
+    live as long as the session does. Left to the collector, they were walked by the first full
+    collection a moment later, 7-18 ms of the UI loop at the end of an initial sync of 100 rooms
+    (issue 15); frozen, each later full collection walks only what came after. Whatever garbage is
+    alive at that moment (a few hundred objects) stays: the price of not walking 100 rooms' worth
+    of objects to find it."""
+    global _first_sync_frozen
+    if not _first_sync_frozen:
+        _first_sync_frozen = True
+        gc.freeze()
