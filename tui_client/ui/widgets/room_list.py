@@ -125,6 +125,7 @@ class RoomList(QuickScrollBars, OptionList):
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
         self._deferred: tuple[str | None] | None = None  # data arrived before the first layout
+        self._width_now: int | None = None  # the content's width, while the rows are drawn
 
     # -- data --------------------------------------------------------------------------------
 
@@ -240,7 +241,7 @@ class RoomList(QuickScrollBars, OptionList):
         unchanged), in the same style and width, is drawn as it was, wherever it moved: its
         cells carry no row number (OptionList's do, for the mouse; see `_option_under`)."""
         prompt = option.prompt
-        key = (id(prompt), style, self.scrollable_content_region.width)
+        key = (id(prompt), style, self._row_width())
         drawn = self._drawn.get(key)
         if drawn is not None and drawn[0] is prompt:
             return drawn[1]
@@ -249,6 +250,16 @@ class RoomList(QuickScrollBars, OptionList):
         strips = self._draw_option(option, style)
         self._drawn[key] = (prompt, strips)
         return strips
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._width_now = self.scrollable_content_region.width  # (a property that computes: once, not per row)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._width_now = None
+
+    def _row_width(self) -> int:
+        return self._width_now if self._width_now is not None else self.scrollable_content_region.width
 
     def _draw_option(self, option: Option, style: Style) -> list[Strip]:
         """A row as OptionList draws it (its padding, its width), straight from the prompt's
@@ -261,7 +272,7 @@ class RoomList(QuickScrollBars, OptionList):
         if not isinstance(prompt, Content) or option._divider:
             return super()._get_option_render(option, style)
         padding = self.get_component_styles("option-list--option").padding
-        width = self.scrollable_content_region.width - self._get_left_gutter_width()
+        width = self._row_width() - self._get_left_gutter_width()
         rich_style = style.rich_style
         blank = Strip.blank(width, rich_style)
         strips = [blank] * padding.top
