@@ -77,6 +77,11 @@ def made(cls: type[T]) -> type[T]:
     return cls
 
 
+def all_records() -> list[type]:
+    """Every class declared with `@record` so far (in the modules imported by now)."""
+    return list(_records)
+
+
 def is_record(cls: type) -> bool:
     """Whether `cls` was declared with `@record` (made or not)."""
     return cls in _records

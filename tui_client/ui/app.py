@@ -206,6 +206,7 @@ class TuiApp(ReportsWorkerErrors, EngineEvents, SharedCommands, App[int]):
         self.refresh_identities(announce=True)
         if self.freeze_after_start:
             self.call_after_refresh(runtime.freeze_start_up)
+            self.call_after_refresh(runtime.make_records_soon, lambda step: self.set_timer(0.001, step))
 
     def _begin_backend(self) -> None:
         begin = getattr(self.backend, "begin", None)  # (a host opening its engine late)

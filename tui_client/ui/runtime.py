@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
+
+from .. import records
 
 GC_THRESHOLDS = (20_000, 20, 40)  # Python's defaults: (700, 10, 10) in 3.11
 SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
@@ -46,6 +49,37 @@ def tune() -> None:
     """Before the app starts: collector thresholds and the GIL switch interval."""
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+# The records (tui_client/records.py) a run that syncs uses in its first second: the sync's events,
+# the timeline's items and how they are drawn, the rooms. Made on first use, they were 25 ms of
+# compiling inside the first sync (0.6-3.5 ms each, with the GIL held; the first room's
+# drawing waited 3 ms for its rows' class): after the first frame, while the server prepares the
+# sync, they are made one per turn of the loop instead.
+SOON_USED = ("tui_client.ui.", "tui_client.engine.models", "tui_client.engine.events", "tui_client.engine.timeline.",
+             "tui_client.engine.notifications.", "tui_client.engine.activity")
+
+
+def make_records_soon(schedule: Callable[[Callable[[], None]], object], modules: tuple[str, ...] = SOON_USED) -> int:
+    """Make the pending records of `modules` (those imported by now), one per call that
+    `schedule` arranges (a turn of the loop each); the interface's first, then the engine's.
+    Returns how many there are."""
+    waiting = sorted((cls for cls in list(records.all_records()) if records.pending(cls)
+                      and cls.__module__.startswith(modules)),
+                     key=lambda cls: (not cls.__module__.startswith("tui_client.ui."), cls.__module__, cls.__qualname__))
+
+    def step() -> None:
+        while waiting:
+            cls = waiting.pop(0)
+            if records.pending(cls):  # (a thread may have used it meanwhile)
+                records.made(cls)
+                break
+        if waiting:
+            schedule(step)
+
+    if waiting:
+        schedule(step)
+    return len(waiting)
 
 
 def freeze_start_up() -> None:
