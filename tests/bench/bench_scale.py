@@ -872,6 +872,20 @@ def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def speed_check() -> float:
+    """Milliseconds for a fixed pure-Python loop (the best of three): how fast this machine runs
+    Python now. A shared VM's speed moves by tens of percent from hour to hour, more than the
+    load average shows; the report prints it beside each run."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i
+        best = min(best, time.perf_counter() - t)
+    return best * 1000
+
+
 async def measure_store_open(profile_dir: Path) -> float:
     """Our store and Olm machine on `profile_dir`, every session loaded (what a start waits for)."""
     from tui_client.engine.nio.client import EngineClient
@@ -1184,11 +1198,13 @@ async def parent(args: argparse.Namespace) -> int:
                 await add_peer(world)
             compile_bytecode()
             loads: list[float] = []
+            speeds: list[float] = []
             for run in range(1, args.runs + 1):
                 # Each step starts on an idle machine: the Rust peer works on for seconds after its
                 # import (on the other core, which slows this one), and Synapse after a sync.
                 await until_quiet()
-                log(f"run {run} of {args.runs} (load average {load_avg()})")
+                speeds.append(speed_check())
+                log(f"run {run} of {args.runs} (load average {load_avg()}; a fixed Python loop {speeds[-1]:.0f} ms)")
                 loads.append(os.getloadavg()[0])
                 for name in ("p2k", "p20k", "p20k-one") if wanted("store") else ():
                     add(f"store_open_{name}", await measure_store_open(world.profiles[name]))
@@ -1225,7 +1241,7 @@ async def parent(args: argparse.Namespace) -> int:
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    print_report(args, figures, loads)
+    print_report(args, figures, loads, speeds)
     return 0
 
 
@@ -1280,11 +1296,13 @@ async def measure_timeline(world: World, add: Callable[[str, float], None]) -> N
     add("loaded", r["loaded"])
 
 
-def print_report(args: argparse.Namespace, figures: dict[str, list[float]], loads: list[float]) -> None:
+def print_report(args: argparse.Namespace, figures: dict[str, list[float]], loads: list[float],
+                 speeds: list[float]) -> None:
     f = figures
     g = lambda name: f.get(name, [])  # noqa: E731
     print(f"\n{args.runs} runs; load average (1 min) at the start of each run: "
           + ", ".join(f"{x:.2f}" for x in loads) + f"; now {load_avg()}")
+    print("a fixed Python loop (speed_check) at the start of each run: " + ", ".join(f"{x:.0f} ms" for x in speeds))
     report([
         ("store open, 2,000 sessions over 100 rooms", g("store_open_p2k"), "ms", None, "max"),
         ("store open, 20,000 sessions over 100 rooms", g("store_open_p20k"), "ms", TARGETS["store_open"], "max"),
