@@ -516,7 +516,15 @@ async def test_the_mouse_selects_and_copies_a_messages_text(make_app):
         await wait_for(pilot, lambda: timeline.row_of(said.event_id) is not None, what="the message drawn")
         timeline.focus()  # (focused, it selects a message: its details show under the timeline)
         timeline.selected = said.event_id
-        await pilot.pause()
+        # The selection's details take lines under the timeline, which shrinks and follows its
+        # newest line: the message moves up. Drag where it is once that is done.
+        stable: list[object] = []
+
+        def settled() -> bool:
+            stable.append((timeline.region, timeline.region_of(said.event_id), timeline.scroll_y))
+            return len(stable) >= 3 and stable[-1] == stable[-2] == stable[-3]
+
+        await wait_for(pilot, settled, what="the timeline settled")
         region = timeline.region_of(said.event_id)
         row = region.y + 1 - timeline.region.y  # its text, under its header
         left = region.x - timeline.region.x
