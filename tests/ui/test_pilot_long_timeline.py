@@ -330,3 +330,40 @@ async def test_a_jump_is_drawn_once_and_where_it_lands(make_app):
         at_newest = [(y, end) for window, y, end in frames if window[1] == 1_000]
         assert at_newest and all(y == end for y, end in at_newest), f"frames drawn away from the newest: {at_newest}"
         assert on_screen(timeline, history[-1].event_id)
+
+
+async def test_every_item_is_found_where_it_is_as_history_is_paged_in_added_and_taken_away(make_app):
+    """`index_of` is asked at each change to an item (an edit, a reaction, keys arriving): it
+    keeps the items' places instead of scanning (issue 15), and must follow older history put
+    above, live messages below and items taken away."""
+    app, history = long_room_app(make_app, loaded=100, older=150)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await opened(pilot, history[-1].event_id)
+
+        def all_found() -> None:
+            items = timeline.items
+            assert [timeline.index_of(item.event_id) for item in items] == list(range(len(items)))
+            assert timeline.index_of("$not-here") is None and timeline.index_of(None) is None
+
+        all_found()
+        timeline.focus()
+        for _ in range(100):  # up to the top: older history is asked for and put above
+            if timeline.items[0].body == "message 5000":
+                break
+            await pilot.press("pageup")
+            await settle(pilot)
+        assert timeline.items[0].body == "message 5000", "the older history"
+        all_found()
+        said = app.fake.receive(timeline.room_id, "@alice:example.org", "Alice", "one more")
+        await wait_for(pilot, lambda: timeline.index_of(said.event_id) == len(timeline.items) - 1,
+                       what="the live message at the end")
+        all_found()
+        gone = timeline.items[40].event_id
+        await timeline.remove_items([gone])
+        assert timeline.index_of(gone) is None
+        all_found()
+        replaced = timeline.items[10]
+        timeline.update_item(replaced)
+        assert timeline.index_of(replaced.event_id) == 10
+        await timeline.show(timeline.room_id, timeline.items[5:], at_start=False)
+        all_found()

@@ -110,6 +110,7 @@ class Timeline(TimelineWindow, can_focus=True):
         line follows `read_marker` when newer messages come after it; `readers`: read receipts
         by event."""
         self._items = list(items)
+        self._where = None
         self._readers = dict(readers or {})
         if room_id != self.room_id:  # (asked again when the room is opened again)
             self._previews, self._asked = {}, set()
@@ -189,6 +190,7 @@ class Timeline(TimelineWindow, can_focus=True):
     def _add_older(self, items: list[TimelineItem]) -> None:
         was_top = self._lo == 0
         self._items[:0] = items
+        self._where = None
         self._lo += len(items)
         self._hi += len(items)
         if self._lo == self._hi:  # nothing was rendered
@@ -199,6 +201,9 @@ class Timeline(TimelineWindow, can_focus=True):
 
     def _add_newer(self, items: list[TimelineItem]) -> None:
         reaches_end = self._hi == len(self._items)
+        if self._where is not None:
+            for index, item in enumerate(items, len(self._items)):
+                self._where.setdefault(item.event_id, index)
         self._items.extend(items)
         if reaches_end and (self._following or self._hi - self._lo < OPEN_ITEMS or self._near_bottom()):
             self._grow_down(len(self._items))
