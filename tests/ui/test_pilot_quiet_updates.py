@@ -28,6 +28,20 @@ def counted(widget, name: str) -> list[tuple]:
     return calls
 
 
+def full_layouts(screen) -> list[bool]:
+    """The layouts of the whole screen from now on (not those that only follow a scroll)."""
+    laid_out: list[bool] = []
+    original = screen._refresh_layout
+
+    def refresh_layout(size=None, scroll=False):
+        if not scroll:
+            laid_out.append(True)
+        return original(size, scroll)
+
+    screen._refresh_layout = refresh_layout
+    return laid_out
+
+
 def footer_keys(screen) -> set[str]:
     return {key.description for key in screen.query_one(Footer).keys}
 
@@ -164,25 +178,18 @@ async def test_a_room_more_or_a_message_more_is_drawn_without_a_layout_of_the_sc
         room_list = screen.query_one(RoomList)
         timeline = screen.query_one(Timeline)
         await pilot.pause(0.2)
-        laid_out: list[bool] = []
-        original = screen._refresh_layout
-
-        def refresh_layout(size=None, scroll=False):
-            laid_out.append(scroll)
-            return original(size, scroll)
-
-        screen._refresh_layout = refresh_layout
+        laid_out = full_layouts(screen)
         extra = RoomSummary("!extra:example.org", "Extra room", None, True, "shared", (), 0)
         app.rooms = (*app.rooms, extra)
         await wait_for(pilot, lambda: any("Extra room" in str(o.prompt) for o in room_list.options),
                        what="the new room in the list")
         await pilot.pause(0.2)
-        assert [s for s in laid_out if not s] == [], "a room more is drawn without laying the screen out"
+        assert laid_out == [], "a room more is drawn without laying the screen out"
 
         said = app.fake.receive(timeline.room_id, "@alice:example.org", "Alice", "one more")
         await wait_for(pilot, lambda: timeline.row_of(said.event_id) is not None, what="the message placed")
         await pilot.pause(0.2)
-        assert [s for s in laid_out if not s] == [], f"a message more is drawn without laying the screen out: {laid_out}"
+        assert laid_out == [], f"a message more is drawn without laying the screen out: {laid_out}"
         assert timeline.region_of(said.event_id).bottom <= timeline.region.bottom, "and it is in view"
 
 
@@ -213,14 +220,7 @@ async def test_the_scroll_bars_show_up_as_content_outgrows_the_view_without_a_la
         assert room_list.virtual_size.height <= room_list.scrollable_content_region.height
         assert len(bar_looks(room_list)) <= 1, "nothing to scroll: no thumb"
         assert len(bar_looks(timeline)) <= 1
-        laid_out: list[bool] = []
-        original = screen._refresh_layout
-
-        def refresh_layout(size=None, scroll=False):
-            laid_out.append(scroll)
-            return original(size, scroll)
-
-        screen._refresh_layout = refresh_layout
+        laid_out = full_layouts(screen)
         more = tuple(RoomSummary(f"!more{n}:example.org", f"Room {n:02}", None, True, "shared", (), 0)
                      for n in range(SIZE[1] * 2))
         app.rooms = (*app.rooms, *more)
@@ -231,4 +231,4 @@ async def test_the_scroll_bars_show_up_as_content_outgrows_the_view_without_a_la
         await wait_for(pilot, lambda: len(bar_looks(timeline)) > 1, what="the timeline's bar")
         await pilot.pause(0.2)
         assert timeline.max_scroll_y > 0 and timeline.scroll_y == timeline.max_scroll_y, "it follows the newest"
-        assert [s for s in laid_out if not s] == [], f"the bars showed up without a layout: {laid_out}"
+        assert laid_out == [], f"the bars showed up without a layout: {laid_out}"

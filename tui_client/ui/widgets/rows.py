@@ -60,18 +60,6 @@ class Rows(Visual):
         """The text a mouse selection picks from: each row's lines (not the prefixes)."""
         return "\n".join(row.content.plain for row in self.rows)
 
-    def same_as(self, other: Rows) -> bool:
-        """The same text with the same styles, laid out the same way."""
-        return len(self.rows) == len(other.rows) and all(
-            a.indent == b.indent and a.wrap == b.wrap and a.align == b.align and _same(a.content, b.content)
-            and _same(a.prefix, b.prefix) for a, b in zip(self.rows, other.rows))
-
-    def same_height_as(self, other: Rows) -> bool:
-        """Whether `other` takes the same lines at any width (only rows that do not wrap differ)."""
-        return len(self.rows) == len(other.rows) and all(
-            a.indent == b.indent and a.wrap == b.wrap and (not a.wrap or a.content.plain == b.content.plain)
-            for a, b in zip(self.rows, other.rows))
-
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         strips: list[Strip] = []
         rich_style = style.rich_style
@@ -120,9 +108,3 @@ def _lines_down(strip: Strip, lines: int) -> Strip:
             rich_style = rich_style + RichStyle.from_meta({"offset": (offset[0], offset[1] + lines)})
         segments.append(Segment(text, rich_style, control))
     return Strip(segments, strip.cell_length)
-
-
-def _same(a: Content | None, b: Content | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a.plain == b.plain and a.spans == b.spans
