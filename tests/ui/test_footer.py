@@ -5,6 +5,10 @@ wider than the line scroll sideways, and the command palette's key keeps the rig
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -47,11 +51,16 @@ def drawn(footer: Footer) -> str:
     return footer.render_line(0).text
 
 
-async def test_a_click_presses_the_key_and_a_disabled_key_rings_the_bell():
+@asynccontextmanager
+async def running(width: int) -> AsyncIterator[tuple[Keys, Any, Footer]]:
     app = Keys()
-    async with app.run_test(size=(80, 5)) as pilot:
+    async with app.run_test(size=(width, 5)) as pilot:
         await pilot.pause()
-        footer = app.query_one(Footer)
+        yield app, pilot, app.query_one(Footer)
+
+
+async def test_a_click_presses_the_key_and_a_disabled_key_rings_the_bell():
+    async with running(80) as (app, pilot, footer):
         line = drawn(footer)
         assert line.startswith("a Accept d Decline x Gone ^n New room")
         assert line.rstrip().endswith("^p palette")
@@ -69,10 +78,7 @@ async def test_a_click_presses_the_key_and_a_disabled_key_rings_the_bell():
 
 
 async def test_the_mouse_shows_a_keys_tooltip_and_its_highlight():
-    app = Keys()
-    async with app.run_test(size=(80, 5)) as pilot:
-        await pilot.pause()
-        footer = app.query_one(Footer)
+    async with running(80) as (app, pilot, footer):
         plain = footer.render_line(0)
         await pilot.hover(Footer, offset=(2, 0))  # on "Accept"
         await pilot.pause()
@@ -90,10 +96,7 @@ async def test_the_mouse_shows_a_keys_tooltip_and_its_highlight():
 
 
 async def test_keys_wider_than_the_line_scroll_sideways_and_the_palette_keeps_the_edge():
-    app = Keys()
-    async with app.run_test(size=(30, 5)) as pilot:
-        await pilot.pause()
-        footer = app.query_one(Footer)
+    async with running(30) as (app, pilot, footer):
         line = drawn(footer)
         assert len(line) == 30 and line.rstrip().endswith("^p palette")
         assert "New room" not in line

@@ -64,18 +64,17 @@ def make_records_soon(schedule: Callable[[Callable[[], None]], object], modules:
     """Make the pending records of `modules` (those imported by now), one per call that
     `schedule` arranges (a turn of the loop each); the interface's first, then the engine's.
     Returns how many there are."""
-    waiting = sorted((cls for cls in list(records.all_records()) if records.pending(cls)
-                      and cls.__module__.startswith(modules)),
-                     key=lambda cls: (not cls.__module__.startswith("tui_client.ui."), cls.__module__, cls.__qualname__))
+    waiting = sorted(
+        (cls for cls in records.all_records() if records.pending(cls) and cls.__module__.startswith(modules)),
+        key=lambda cls: (not cls.__module__.startswith("tui_client.ui."), cls.__module__, cls.__qualname__))
+    left = iter(waiting)
 
     def step() -> None:
-        while waiting:
-            cls = waiting.pop(0)
+        for cls in left:
             if records.pending(cls):  # (a thread may have used it meanwhile)
                 records.made(cls)
-                break
-        if waiting:
-            schedule(step)
+                schedule(step)
+                return
 
     if waiting:
         schedule(step)

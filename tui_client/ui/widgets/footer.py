@@ -71,6 +71,7 @@ class Footer(Widget, can_focus=False):
         self._placed: list[tuple[int, int, FooterItem]] = []  # (from x, to x, item) as drawn
         self._hover: FooterItem | None = None
         self._offset = 0  # cells scrolled off at the left, when the keys are wider than the line
+        self._overflow = 0  # how far they can scroll (as last drawn)
         self._drawn: tuple[Any, Strip] | None = None
 
     # -- what it shows ---------------------------------------------------------------------
@@ -112,15 +113,14 @@ class Footer(Widget, can_focus=False):
     # -- drawing ---------------------------------------------------------------------------
 
     def _styles(self) -> tuple[Style, Style, Style, Style, Style]:
-        base = self.rich_style
-        hover = self.get_component_rich_style("footer--hover")
-        key = self.get_component_rich_style("footer--key", partial=True)
-        description = self.get_component_rich_style("footer--description", partial=True)
-        rule = self.get_component_rich_style("footer--rule")
-        return base, hover, key, description, rule
+        """The line's ground, a hovered key's, a key's and a description's (over a ground), the rule's."""
+        return (self.rich_style, self.get_component_rich_style("footer--hover"),
+                self.get_component_rich_style("footer--key", partial=True),
+                self.get_component_rich_style("footer--description", partial=True),
+                self.get_component_rich_style("footer--rule"))
 
-    def _item_segments(self, item: FooterItem, base: Style, hover: Style, key: Style,
-                       description: Style) -> list[Segment]:
+    def _item_segments(self, item: FooterItem, styles: tuple[Style, ...]) -> list[Segment]:
+        base, hover, key, description, _ = styles
         ground = hover if item is self._hover else base
         dim = Style() if item.enabled else Style(dim=True)
         segments = [Segment(item.key_display, ground + key + dim)]
@@ -129,36 +129,33 @@ class Footer(Widget, can_focus=False):
         return segments
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        look = (width, self.keys, self.palette, self._hover, self._offset, self.rich_style,
-                self.get_component_rich_style("footer--key"), self.get_component_rich_style("footer--hover"))
+        width, styles = self.size.width, self._styles()
+        look = (width, self.keys, self.palette, self._hover, self._offset, styles)
         if self._drawn is not None and self._drawn[0] == look:
             return self._drawn[1]
-        base, hover, key, description, rule = self._styles()
+        base, hover, _, _, rule = styles
         placed: list[tuple[int, int, FooterItem]] = []
         right: list[Segment] = []
-        room = width
-        if self.palette is not None:
+        if self.palette is not None:  # at the right edge, behind a rule, a blank after it
             ground = hover if self.palette is self._hover else base
-            right = [Segment("▏", ground + Style(color=rule.color)),
-                     *self._item_segments(self.palette, base, hover, key, description), Segment(" ", base)]
-            used = Segment.get_line_length(right)
-            room = max(width - used, 0)
-            placed.append((room + 1, width - 1, self.palette))
+            right = [Segment("▏", ground + Style(color=rule.color)), *self._item_segments(self.palette, styles),
+                     Segment(" ", base)]
+            placed.append((width - Segment.get_line_length(right) + 1, width - 1, self.palette))
+        room = max(width - Segment.get_line_length(right), 0)
         left: list[Segment] = []
-        x = 0
+        spans: list[tuple[int, int, FooterItem]] = []  # (from x, to x) along all the keys
         for item in self.keys:
-            segments = self._item_segments(item, base, hover, key, description)
-            length = Segment.get_line_length(segments)
-            placed.append((x - self._offset, x - self._offset + length, item))
-            left.extend(segments)
-            left.append(Segment(" ", base))
-            x += length + 1
-        self._offset = max(0, min(self._offset, x - room))
-        strip = Strip(left).crop(self._offset, self._offset + room).extend_cell_length(room, base)
+            segments = self._item_segments(item, styles)
+            x = Segment.get_line_length(left)
+            spans.append((x, x + Segment.get_line_length(segments), item))
+            left += [*segments, Segment(" ", base)]
+        self._overflow = max(Segment.get_line_length(left) - room, 0)
+        self._offset = offset = min(self._offset, self._overflow)
+        placed += [(max(a - offset, 0), min(b - offset, room), item) for a, b, item in spans
+                   if a - offset < room and b - offset > 0]
+        strip = Strip(left).crop(offset, offset + room).extend_cell_length(room, base)
         strip = Strip.join([strip, Strip(right)]).crop(0, width) if right else strip.crop(0, width)
-        self._placed = [(a, b, item) if item is self.palette else (max(a, 0), min(b, room), item)
-                        for a, b, item in placed if item is self.palette or (a < room and b > 0)]
+        self._placed = placed
         self._drawn = look, strip
         return strip
 
@@ -200,11 +197,9 @@ class Footer(Widget, can_focus=False):
 
     def _scroll(self, cells: int, event: events.MouseEvent) -> None:
         """Keys wider than the line scroll sideways under the wheel, as in Textual's footer."""
-        before = self._offset
-        self._offset = max(0, self._offset + cells)
-        self._drawn = None
-        self.render_line(0)  # clamps the offset
-        if self._offset != before:
+        offset = max(0, min(self._offset + cells, self._overflow))
+        if offset != self._offset:
+            self._offset = offset
             event.stop()
             event.prevent_default()
             self.refresh()

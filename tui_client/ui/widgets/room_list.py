@@ -8,32 +8,31 @@ unread counts line up on the right) and kept per room while the room does not ch
 1,000 rooms rebuilds only what moved); it posts `RoomList.RoomHighlighted` / `RoomList.InviteHighlighted` /
 `RoomList.SpaceHighlighted` when the cursor lands on a different entry, `RoomList.AcceptInvite`
 / `RoomList.DeclineInvite` for `a` / `d`, and `RoomList.JoinChild` for a space's unjoined room.
+How its rows are drawn and repainted is quick_options.py's.
 """
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from textual import events, on
 from textual.binding import Binding
 from textual.content import Content
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import Reactive
-from textual.strip import Strip
-from textual.style import Style
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ...engine.models import Invite, RoomSummary, SpaceChild
 from .. import room_tree
 from ..room_tree import INVITE_PREFIX, JOIN_PREFIX, Entry
+from .quick_options import QuickOptionList
 from .room_prompts import invite_prompt, room_prompt, space_prompt, unjoined_prompt
 from .scrollbar import QuickScrollBars
 
 __all__ = ["INVITE_PREFIX", "JOIN_PREFIX", "RoomList", "invite_prompt", "room_prompt"]
 
 
-class RoomList(QuickScrollBars, OptionList):
+class RoomList(QuickScrollBars, QuickOptionList):
     """Invites, direct chats, spaces and rooms; the highlighted entry is what the rest of the
     screen shows."""
 
@@ -41,12 +40,6 @@ class RoomList(QuickScrollBars, OptionList):
     # virtual size, which Textual's attribute answers with a layout of the whole screen (10-18 ms
     # each time the rooms changed during a sync or an import). The scroll bar follows it without.
     virtual_size = Reactive(Size(0, 0), layout=False)
-    # OptionList repaints all rows (38: 4 ms) when the highlight or the mouse moves to another;
-    # here only the rows it leaves and lands on are (`_repaint_rows`).
-    highlighted: Reactive[int | None] = Reactive(None, repaint=False)
-    _mouse_hovering_over: Reactive[int | None] = Reactive(None, repaint=False)
-    _painted_highlight: int | None = None  # the row drawn highlighted
-
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", id="cursor_down", show=False),
         Binding("up,k", "cursor_up", "Previous", id="cursor_up", show=False),
@@ -118,14 +111,11 @@ class RoomList(QuickScrollBars, OptionList):
         self.entries: list[Entry] = []
         self._by_key: dict[str, Entry] = {}
         self._prompts: dict[str, tuple[object, int, bool, Content]] = {}  # key -> (what, width, warn, prompt)
-        # Drawn rows by (prompt, style, width), kept across rebuilds: see _get_option_render.
-        self._drawn: dict[tuple[int, Style, int], tuple[object, list[Strip]]] = {}
         self.known = True  # False: the engine has not said yet which rooms there are
         self._current: str | None = None
         self._width = 0
         self._auto_selected = False  # the highlight was our choice, not the user's
         self._deferred: tuple[str | None] | None = None  # data arrived before the first layout
-        self._width_now: int | None = None  # the content's width, while the rows are drawn
 
     # -- data --------------------------------------------------------------------------------
 
@@ -232,93 +222,6 @@ class RoomList(QuickScrollBars, OptionList):
                 prompt = invite_prompt(entry.invite, width)
             self._prompts[entry.key] = (what, width, warn, prompt)
         return Option(prompt, id=entry.key)
-
-    def _get_option_render(self, option: Option, style: Style) -> list[Strip]:
-        """The option's drawn lines. OptionList draws every row again after `set_options`
-        (its cache is keyed by the Option objects, new on each rebuild), and the list is rebuilt
-        on each sync that changes a room: 6-26 ms of every frame while a sync or an import runs.
-        A row whose prompt is the same object as before (`_prompts` keeps it while the row is
-        unchanged), in the same style and width, is drawn as it was, wherever it moved: its
-        cells carry no row number (OptionList's do, for the mouse; see `_option_under`)."""
-        prompt = option.prompt
-        key = (id(prompt), style, self._row_width())
-        drawn = self._drawn.get(key)
-        if drawn is not None and drawn[0] is prompt:
-            return drawn[1]
-        if len(self._drawn) > 8 * max(len(self.options), 64):
-            self._drawn.clear()  # rows long gone (their prompts are held here)
-        strips = self._draw_option(option, style)
-        self._drawn[key] = (prompt, strips)
-        return strips
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._width_now = self.scrollable_content_region.width  # (a property that computes: once, not per row)
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._width_now = None
-
-    def _row_width(self) -> int:
-        return self._width_now if self._width_now is not None else self.scrollable_content_region.width
-
-    def _draw_option(self, option: Option, style: Style) -> list[Strip]:
-        """A row as OptionList draws it (its padding, its width), straight from the prompt's
-        segments: OptionList's way, through the general visual pipeline (wrapping, selection
-        offsets, then the row number merged into each cell's style), took 0.24 ms a row, and
-        the first full list after a start is 38 new rows in one frame (15 ms). Nothing here
-        wraps (the prompts are fitted to the width: room_prompts.py) and the list allows no
-        text selection."""
-        prompt = option.prompt
-        if not isinstance(prompt, Content) or option._divider:
-            return super()._get_option_render(option, style)
-        padding = self.get_component_styles("option-list--option").padding
-        width = self._row_width() - self._get_left_gutter_width()
-        rich_style = style.rich_style
-        blank = Strip.blank(width, rich_style)
-        strips = [blank] * padding.top
-        for line in prompt.split("\n", allow_blank=True) or [prompt]:
-            segments = [Segment(" " * padding.left, rich_style)] if padding.left else []
-            segments += [Segment(text, part.rich_style) for text, part in line.render(style, "", self._get_style)]
-            strips.append(Strip(segments).crop_extend(0, width - padding.right, rich_style))
-        strips += [blank] * padding.bottom
-        return [strip.extend_cell_length(width, rich_style) for strip in strips]
-
-    def _option_under(self, event: events.MouseEvent) -> int | None:
-        """The option on the row under the mouse (OptionList reads it from the cell's style)."""
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return None
-        line = self.scroll_offset.y + offset.y
-        lines = self._lines
-        return lines[line][0] if 0 <= line < len(lines) else None
-
-    def watch_highlighted(self, highlighted: int | None) -> None:
-        self._repaint_rows(self._painted_highlight, highlighted)
-        self._painted_highlight = highlighted
-        super().watch_highlighted(highlighted)
-
-    def watch__mouse_hovering_over(self, old: int | None, new: int | None) -> None:
-        self._repaint_rows(old, new)
-
-    def _repaint_rows(self, *indexes: int | None) -> None:
-        """Repaint the rows of these options (where they are now, in the content area)."""
-        width = self.scrollable_content_region.width
-        for index in indexes:
-            if index is not None and (line := self._index_to_line.get(index)) is not None:
-                self.refresh(Region(0, line - self.scroll_offset.y, width, self._heights.get(index, 1)))
-
-    async def _on_click(self, event: events.Click) -> None:
-        index = self._option_under(event)
-        if index is not None and not self.options[index].disabled:
-            self.highlighted = index
-            self.action_select()
-
-    def _on_mouse_move(self, event: events.MouseMove) -> None:
-        self._mouse_hovering_over = self._option_under(event)
-
-    def notify_style_update(self) -> None:
-        self._drawn.clear()  # a new theme or stylesheet: every row is drawn anew
-        super().notify_style_update()
 
     def warns(self, room: RoomSummary) -> bool:
         """Whether someone in `room` has a changed identity the user has not accepted."""

@@ -90,20 +90,20 @@ class TimelineWindow(QuickScrollBars, ScrollView):
 
     def index_of(self, event_id: str | None) -> int | None:
         """Where the item is in `items` (every change to an item looks it up: a scan of 1,000
-        items was 50 µs). A place found is checked before it is trusted; a miss reads the
-        places anew, so a change to `_items` that forgot to drop them costs time, not truth."""
+        items was 15-50 µs). The places are read once and kept until `_items` changes other
+        than at its end (each change there sets `_where` to None); a place is checked before it
+        is trusted."""
         if event_id is None:
             return None
         items = self._items
-        if self._where is not None:
-            index = self._where.get(event_id)
-            if index is not None and index < len(items) and items[index].event_id == event_id:
-                return index
-        where: dict[str, int] = {}
-        for index, item in enumerate(items):
-            where.setdefault(item.event_id, index)
-        self._where = where
-        return where.get(event_id)
+        if self._where is None:
+            self._where = {}
+            for index, item in enumerate(items):
+                self._where.setdefault(item.event_id, index)
+        found = self._where.get(event_id)
+        if found is not None and found < len(items) and items[found].event_id == event_id:
+            return found
+        return None
 
     @property
     def mounted_range(self) -> tuple[int, int]:
